@@ -1,0 +1,69 @@
+"""Packaging for tensorboard-plugin-w2v.
+
+``pip install .`` builds the Word2Vec tab from ``frontend/`` (TypeScript, bundled with npm)
+into ``tensorboard_plugin_w2v/static/`` so a built wheel needs no Node.js.
+"""
+
+import os
+import shutil
+import subprocess
+
+from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FRONTEND = os.path.join(HERE, "frontend")
+BUNDLE = os.path.join(HERE, "tensorboard_plugin_w2v", "static", "index.js")
+
+
+class BuildPyWithFrontend(build_py):
+    """Bundle the frontend before copying package files into the build."""
+
+    def run(self):
+        if os.path.exists(os.path.join(FRONTEND, "package.json")):
+            self._build_frontend()
+        super().run()
+
+    def _build_frontend(self):
+        npm = shutil.which("npm")
+        if npm is None:
+            if os.path.exists(BUNDLE):
+                return  # an sdist or an earlier build already holds the bundle
+            raise RuntimeError(
+                "Building the Word2Vec tab needs Node.js and npm (https://nodejs.org); "
+                "install them, or install a prebuilt wheel."
+            )
+        has_lock = os.path.exists(os.path.join(FRONTEND, "package-lock.json"))
+        subprocess.run([npm, "ci" if has_lock else "install", "--no-audit", "--no-fund"],
+                       cwd=FRONTEND, check=True)
+        subprocess.run([npm, "run", "build"], cwd=FRONTEND, check=True)
+
+
+setup(
+    name="tensorboard-plugin-w2v",
+    version="0.1.0",
+    description="Explore word2vec models in TensorBoard: neighbours, analogies, evaluation.",
+    long_description=open(os.path.join(HERE, "README.md"), encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["tensorboard_plugin_w2v", "tensorboard_plugin_w2v.*"]),
+    package_data={"tensorboard_plugin_w2v": ["static/*"]},
+    install_requires=[
+        "tensorboard>=2.12",
+        "gensim>=4.3",
+        "numpy>=1.24",
+        "werkzeug>=2.2",
+    ],
+    extras_require={
+        "keras": ["tensorflow-cpu>=2.16", "keras>=3"],
+        "remote": ["boto3", "fsspec"],
+        "test": ["pytest>=7", "hypothesis>=6", "ruff", "playwright", "moto[server]>=5", "boto3"],
+    },
+    entry_points={
+        "tensorboard_plugins": [
+            "word2vec = tensorboard_plugin_w2v.loader:Word2VecLoader",
+        ],
+        "console_scripts": [],
+    },
+    cmdclass={"build_py": BuildPyWithFrontend},
+)

@@ -1,0 +1,271 @@
+"""One entry point that turns any supported file into a gensim ``KeyedVectors``.
+
+gensim's own files are memory-mapped (``mmap='r'``); every failure becomes a
+:class:`~tensorboard_plugin_w2v.errors.ModelLoadError` whose message a person understands.
+
+    >>> from tensorboard_plugin_w2v.loading import load_model
+    >>> model = load_model("logs/run1/w2v.model")       # doctest: +SKIP
+    >>> model.kv.most_similar("king", topn=3)            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from dataclasses import dataclass, field
+
+import numpy as np
+from gensim.models import FastText, KeyedVectors, Word2Vec
+
+from tensorboard_plugin_w2v import fileio, formats
+from tensorboard_plugin_w2v import metadata as md
+from tensorboard_plugin_w2v.errors import ModelLoadError
+
+# gensim training parameters reported in the listing when a full model file has them.
+TRAINING_ATTRIBUTES = (
+    "sg",
+    "hs",
+    "negative",
+    "window",
+    "epochs",
+    "vector_size",
+    "min_count",
+    "sample",
+    "alpha",
+    "min_alpha",
+    "cbow_mean",
+    "ns_exponent",
+    "max_vocab_size",
+    "corpus_count",
+    "corpus_total_words",
+    "min_n",
+    "max_n",
+    "bucket",
+)
+EMPTY_LABEL = "<Empty Line>"
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for queries: its vectors, and what is known about how it was made."""
+
+    kv: KeyedVectors
+    format: str
+    counts_known: bool = False
+    training: dict | None = None
+    extra_bytes: int = field(default=0, repr=False)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.kv.index_to_key)
+
+    @property
+    def dim(self) -> int:
+        return int(self.kv.vector_size)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes this model holds (memory-mapped pages included)."""
+        return int(self.kv.vectors.nbytes) + self.extra_bytes
+
+
+def load_model(
+    path: str,
+    format: str | None = None,
+    *,
+    metadata_path: str | None = None,
+    tensor_shape: tuple[int, ...] | None = None,
+    allow_pickle: bool = True,
+    cache_dir: str | None = None,
+) -> LoadedModel:
+    """Load ``path`` in any supported format (sniffed from its header when not given)."""
+    try:
+        identity = fileio.stat(path)
+    except FileNotFoundError:
+        raise ModelLoadError(f"file not found: {_label(path)}") from None
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read {_label(path)}: {exc.strerror or exc}") from None
+    if format is None:
+        header = formats.sniff(path)
+        if header is None:
+            raise ModelLoadError(f"{_label(path)} is not a word2vec model in any format this plugin reads")
+        format = header.format
+    if format in md.PICKLE_FORMATS and not allow_pickle:
+        raise ModelLoadError(
+            "gensim's native format is a Python pickle, and this server refuses pickles "
+            "(--word2vec_no_pickle); save the model with save_word2vec_format instead"
+        )
+    local = path
+    if fileio.is_remote(path):
+        cache = cache_dir or os.path.join(os.path.expanduser("~"), ".cache", "tensorboard_plugin_w2v")
+        extra = fileio.sidecars(path) if format in md.GENSIM_NATIVE_FORMATS else ()
+        local = fileio.local_copy(identity, cache, extra)
+        if metadata_path:
+            metadata_path = fileio.local_copy(fileio.stat(metadata_path), cache)
+    try:
+        return _LOADERS[format](local, metadata_path=metadata_path, tensor_shape=tensor_shape)
+    except ModelLoadError:
+        raise
+    except KeyError as exc:
+        if format not in _LOADERS:
+            raise ModelLoadError(f"unknown model format {format!r}") from None
+        raise ModelLoadError(f"{_label(path)}: the file is malformed (missing {exc})") from None
+    except FileNotFoundError as exc:
+        missing = os.path.basename(exc.filename or str(exc))
+        raise ModelLoadError(
+            f"{_label(path)}: a file it needs is missing: {missing} (gensim saves large arrays in "
+            "'.npy' files beside the model; copy them along with it)"
+        ) from None
+    except MemoryError:
+        raise ModelLoadError(f"{_label(path)}: not enough memory to load this model") from None
+    except (EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as exc:
+        raise ModelLoadError(f"{_label(path)}: the file is truncated or corrupt ({_describe(exc)})") from None
+    except (ModuleNotFoundError, AttributeError) as exc:
+        if format in md.GENSIM_NATIVE_FORMATS:
+            import gensim
+
+            raise ModelLoadError(
+                f"{_label(path)}: saved by a gensim version that gensim {gensim.__version__} cannot read "
+                f"({_describe(exc)})"
+            ) from None
+        raise ModelLoadError(f"{_label(path)}: the file is malformed ({_describe(exc)})") from None
+    except UnicodeDecodeError:
+        raise ModelLoadError(
+            f"{_label(path)}: the file is not valid UTF-8 text where words should be"
+        ) from None
+    except Exception as exc:  # gensim and numpy raise many kinds; all mean an unusable file
+        raise ModelLoadError(
+            f"{_label(path)}: the file is truncated or malformed ({_describe(exc)})"
+        ) from None
+
+
+def _label(path: str) -> str:
+    """How messages name a file: its base name (the listing shows where it is)."""
+    return path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text if len(text) < 200 else text[:200] + "…"
+
+
+def _load_gensim_model(path: str, cls, **_) -> LoadedModel:
+    model = cls.load(path, mmap="r")
+    if not isinstance(model, (Word2Vec, FastText)):
+        raise ModelLoadError(
+            f"{_label(path)}: expected a gensim {cls.__name__}, found {type(model).__name__}"
+        )
+    training = {a: _plain(getattr(model, a)) for a in TRAINING_ATTRIBUTES if hasattr(model, a)}
+    kv = model.wv
+    fmt = md.FORMAT_GENSIM_FASTTEXT if isinstance(model, FastText) else md.FORMAT_GENSIM_WORD2VEC
+    _check_vectors(path, kv)
+    return LoadedModel(
+        kv, fmt, counts_known="count" in kv.expandos, training=training, extra_bytes=_ngram_bytes(kv)
+    )
+
+
+def _load_keyedvectors(path: str, **_) -> LoadedModel:
+    kv = KeyedVectors.load(path, mmap="r")
+    if not isinstance(kv, KeyedVectors):
+        raise ModelLoadError(f"{_label(path)}: expected gensim KeyedVectors, found {type(kv).__name__}")
+    _check_vectors(path, kv)
+    return LoadedModel(
+        kv, md.FORMAT_GENSIM_KEYEDVECTORS, counts_known="count" in kv.expandos, extra_bytes=_ngram_bytes(kv)
+    )
+
+
+def _load_word2vec_format(path: str, binary: bool, no_header: bool, fmt: str) -> LoadedModel:
+    kv = KeyedVectors.load_word2vec_format(path, binary=binary, no_header=no_header)
+    _check_vectors(path, kv)
+    return LoadedModel(kv, fmt)
+
+
+def _load_fasttext_bin(path: str, **_) -> LoadedModel:
+    from gensim.models.fasttext import load_facebook_vectors
+
+    kv = load_facebook_vectors(path)
+    return LoadedModel(
+        kv, md.FORMAT_FASTTEXT_BIN, counts_known="count" in kv.expandos, extra_bytes=_ngram_bytes(kv)
+    )
+
+
+def _load_projector(path: str, metadata_path: str | None, tensor_shape, fmt: str) -> LoadedModel:
+    if not metadata_path:
+        raise ModelLoadError(f"{_label(path)}: the embedding has no metadata file, so its rows have no words")
+    if fmt == md.FORMAT_PROJECTOR_RAW:
+        rows, dim = tensor_shape
+        vectors = np.memmap(path, dtype="<f4", mode="r", shape=(rows, dim))
+    else:
+        vectors = np.loadtxt(path, dtype=np.float32, delimiter="\t", ndmin=2)
+    words = read_metadata_words(metadata_path)
+    if len(words) != len(vectors):
+        raise ModelLoadError(
+            f"{_label(path)}: the metadata file has {len(words)} rows but the tensor has {len(vectors)}"
+        )
+    kv = KeyedVectors(vectors.shape[1], count=0, dtype=np.float32)
+    kv.index_to_key = _unique_words(words)
+    kv.key_to_index = {w: i for i, w in enumerate(kv.index_to_key)}
+    kv.vectors = vectors
+    kv.norms = None
+    return LoadedModel(kv, fmt)
+
+
+def read_metadata_words(path: str) -> list[str]:
+    """Word labels of a projector metadata TSV: one column (no header), else ``word``/``label``/first."""
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    rows = [line.rstrip("\r").split("\t") for line in lines]
+    if not rows or max(len(r) for r in rows) == 1:
+        return [r[0] for r in rows]
+    header = [h.strip().lower() for h in rows[0]]
+    col = next((header.index(n) for n in ("word", "label") if n in header), 0)
+    return [r[col] if col < len(r) else "" for r in rows[1:]]
+
+
+def _unique_words(words: list[str]) -> list[str]:
+    """Keys must be unique: a repeated label keeps its row, marked with the row number."""
+    seen: set[str] = set()
+    out = []
+    for row, word in enumerate(words):
+        key = word if word.strip() else EMPTY_LABEL
+        if key in seen:
+            key = f"{key} (row {row})"
+        seen.add(key)
+        out.append(key)
+    return out
+
+
+def _check_vectors(path: str, kv: KeyedVectors) -> None:
+    vectors = kv.vectors
+    if vectors.ndim != 2 or vectors.shape[0] != len(kv.index_to_key):
+        raise ModelLoadError(
+            f"{_label(path)}: {len(kv.index_to_key)} words but a vectors array of shape {vectors.shape}"
+        )
+
+
+def _ngram_bytes(kv: KeyedVectors) -> int:
+    ngrams = getattr(kv, "vectors_ngrams", None)
+    return int(ngrams.nbytes) if ngrams is not None else 0
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+_LOADERS = {
+    md.FORMAT_GENSIM_WORD2VEC: lambda p, **kw: _load_gensim_model(p, Word2Vec, **kw),
+    md.FORMAT_GENSIM_FASTTEXT: lambda p, **kw: _load_gensim_model(p, FastText, **kw),
+    md.FORMAT_GENSIM_KEYEDVECTORS: _load_keyedvectors,
+    md.FORMAT_WORD2VEC_BINARY: lambda p, **kw: _load_word2vec_format(
+        p, True, False, md.FORMAT_WORD2VEC_BINARY
+    ),
+    md.FORMAT_WORD2VEC_TEXT: lambda p, **kw: _load_word2vec_format(p, False, False, md.FORMAT_WORD2VEC_TEXT),
+    md.FORMAT_FASTTEXT_VEC: lambda p, **kw: _load_word2vec_format(p, False, False, md.FORMAT_FASTTEXT_VEC),
+    md.FORMAT_GLOVE_TEXT: lambda p, **kw: _load_word2vec_format(p, False, True, md.FORMAT_GLOVE_TEXT),
+    md.FORMAT_FASTTEXT_BIN: _load_fasttext_bin,
+    md.FORMAT_PROJECTOR_TSV: lambda p, **kw: _load_projector(p, fmt=md.FORMAT_PROJECTOR_TSV, **kw),
+    md.FORMAT_PROJECTOR_RAW: lambda p, **kw: _load_projector(p, fmt=md.FORMAT_PROJECTOR_RAW, **kw),
+}

@@ -1,0 +1,39 @@
+"""Names and constants shared by the plugin, the writers and the tab."""
+
+PLUGIN_NAME = "word2vec"
+TAB_NAME = "Word2Vec"
+
+# Per-run folder for this plugin's files, as TensorBoard lays out plugin assets.
+PLUGINS_DIR = "plugins"
+PLUGIN_DIR = f"{PLUGINS_DIR}/{PLUGIN_NAME}"
+MANIFEST_NAME = "manifest.json"
+MANIFEST_PATH = f"{PLUGIN_DIR}/{MANIFEST_NAME}"
+MANIFEST_VERSION = 1
+
+PROJECTOR_CONFIG_NAME = "projector_config.pbtxt"
+
+# Caps on what one request may ask for (documented in docs/http_api.md).
+DEFAULT_K = 10
+MAX_K = 1000
+DEFAULT_VOCAB_LIMIT = 50
+MAX_VOCAB_LIMIT = 1000
+MAX_QUERY_WORDS = 100
+MAX_PROJECT_WORDS = 5000
+
+# Format names reported in the listing.
+FORMAT_GENSIM_WORD2VEC = "gensim-word2vec"
+FORMAT_GENSIM_FASTTEXT = "gensim-fasttext"
+FORMAT_GENSIM_KEYEDVECTORS = "gensim-keyedvectors"
+FORMAT_WORD2VEC_BINARY = "word2vec-binary"
+FORMAT_WORD2VEC_TEXT = "word2vec-text"
+FORMAT_FASTTEXT_VEC = "fasttext-vec"
+FORMAT_FASTTEXT_BIN = "fasttext-bin"
+FORMAT_GLOVE_TEXT = "glove-text"
+FORMAT_PROJECTOR_TSV = "projector-tsv"
+FORMAT_PROJECTOR_RAW = "projector-raw-float32"
+
+GENSIM_NATIVE_FORMATS = frozenset(
+    {FORMAT_GENSIM_WORD2VEC, FORMAT_GENSIM_FASTTEXT, FORMAT_GENSIM_KEYEDVECTORS}
+)
+# Formats that are Python pickles: refused under --word2vec_no_pickle.
+PICKLE_FORMATS = GENSIM_NATIVE_FORMATS

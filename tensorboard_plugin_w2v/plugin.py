@@ -1,0 +1,303 @@
+"""The Word2Vec TensorBoard plugin: thin HTTP routes over discovery, the store and queries.
+
+Each handler parses its request with :mod:`params`, calls a plain ``*_impl`` method that
+returns JSON-ready data, and every error becomes a JSON 4xx response in :meth:`_respond`.
+Routes are documented with examples in ``docs/http_api.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import mimetypes
+import os
+import threading
+import time
+
+import werkzeug
+from tensorboard.backend import http_util
+from tensorboard.plugins import base_plugin
+from werkzeug import wrappers
+
+from tensorboard_plugin_w2v import fileio, params, queries
+from tensorboard_plugin_w2v import metadata as md
+from tensorboard_plugin_w2v.discovery import Discovery, ModelEntry, ModelVersion
+from tensorboard_plugin_w2v.errors import BadRequest, NotFound, Word2VecError
+from tensorboard_plugin_w2v.loader import default_cache_dir, parse_size
+from tensorboard_plugin_w2v.loading import LoadedModel
+from tensorboard_plugin_w2v.store import ModelStore
+
+logger = logging.getLogger(__name__)
+
+STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
+
+ROUTE_INDEX_JS = "/index.js"
+ROUTE_STATIC = "/static/*"
+ROUTE_MODELS = "/models"
+ROUTE_NEIGHBORS = "/neighbors"
+ROUTE_ANALOGY = "/analogy"
+ROUTE_SIMILARITY = "/similarity"
+ROUTE_DOESNT_MATCH = "/doesnt_match"
+ROUTE_VOCAB = "/vocab"
+ROUTE_VECTOR = "/vector"
+ROUTE_PROJECT = "/project"
+
+_RESCAN_ON_MISS_SECONDS = 1.0
+
+
+class Word2VecPlugin(base_plugin.TBPlugin):
+    """Serves word2vec models found in the logdir."""
+
+    plugin_name = md.PLUGIN_NAME
+
+    def __init__(self, context: base_plugin.TBContext):
+        flags = context.flags
+        self.logdir = context.logdir or ""
+        budget = getattr(flags, "word2vec_memory_budget_bytes", None) or parse_size(
+            getattr(flags, "word2vec_memory_budget", "8G")
+        )
+        self.cache_dir = getattr(flags, "word2vec_cache_dir", None) or default_cache_dir()
+        self.reload_interval = float(getattr(flags, "word2vec_reload_interval", 5.0))
+        self.discovery = Discovery(self.logdir, bool(getattr(flags, "word2vec_allow_outside_logdir", False)))
+        self.store = ModelStore(
+            budget, self.cache_dir, allow_pickle=not getattr(flags, "word2vec_no_pickle", False)
+        )
+        self._runs: dict[str, dict[str, ModelEntry]] = {}
+        self._scanned_at = -math.inf
+        self._scan_lock = threading.Lock()
+
+    # -- TensorBoard plugin interface -------------------------------------------------------
+
+    def get_plugin_apps(self):
+        return {
+            ROUTE_INDEX_JS: self._serve_index_js,
+            ROUTE_STATIC: self._serve_static,
+            ROUTE_MODELS: self._handler(self.models_impl),
+            ROUTE_NEIGHBORS: self._handler(self.neighbors_impl),
+            ROUTE_ANALOGY: self._handler(self.analogy_impl),
+            ROUTE_SIMILARITY: self._handler(self.similarity_impl),
+            ROUTE_DOESNT_MATCH: self._handler(self.doesnt_match_impl),
+            ROUTE_VOCAB: self._handler(self.vocab_impl),
+            ROUTE_VECTOR: self._handler(self.vector_impl),
+            ROUTE_PROJECT: self._handler(self.project_impl),
+        }
+
+    def is_active(self) -> bool:
+        # The tab also teaches how to add models to an empty logdir, so it is always shown.
+        return True
+
+    def frontend_metadata(self):
+        return base_plugin.FrontendMetadata(es_module_path=ROUTE_INDEX_JS, tab_name=md.TAB_NAME)
+
+    # -- discovery ------------------------------------------------------------------------
+
+    def runs(self, max_age: float | None = None) -> dict[str, dict[str, ModelEntry]]:
+        """The logdir's models, rescanned when the last scan is older than ``max_age`` seconds."""
+        max_age = self.reload_interval if max_age is None else max_age
+        if time.monotonic() - self._scanned_at > max_age:
+            with self._scan_lock:
+                if time.monotonic() - self._scanned_at > max_age:
+                    self._runs = self.discovery.scan()
+                    self._scanned_at = time.monotonic()
+        return self._runs
+
+    def resolve(self, args) -> tuple[ModelVersion, LoadedModel]:
+        """The model version a request names (``run``, ``model``, ``step``), loaded."""
+        run = params.string(args, "run")
+        name = params.string(args, "model")
+        step = params.integer(args, "step", default=None, minimum=-(2**63))
+        runs = self.runs()
+        if run not in runs or name not in runs[run]:
+            runs = self.runs(max_age=_RESCAN_ON_MISS_SECONDS)
+        if run not in runs:
+            raise NotFound(f"unknown run {run!r}", known_runs=sorted(runs)[:100])
+        if name not in runs[run]:
+            raise NotFound(f"unknown model {name!r} in run {run!r}", known_models=sorted(runs[run]))
+        entry = runs[run][name]
+        try:
+            version = entry.version(step)
+        except KeyError:
+            raise NotFound(
+                f"model {name!r} of run {run!r} has no step {step}", known_steps=entry.steps
+            ) from None
+        return version, self.store.get(version)
+
+    # -- route implementations (plain data in, plain data out) ----------------------------
+
+    def models_impl(self, args) -> dict:
+        rows = []
+        for run, entries in sorted(self.runs(max_age=0).items()):
+            for name, entry in sorted(entries.items()):
+                rows.append(self._model_row(entry))
+        return {"models": rows, "logdir": self.logdir}
+
+    def _model_row(self, entry: ModelEntry) -> dict:
+        version = entry.version()
+        status, loaded, error = self.store.status(version)
+        header = version.header
+        return {
+            "run": entry.run,
+            "model": entry.name,
+            "step": version.step,
+            "steps": entry.steps,
+            "format": loaded.format if loaded else version.format,
+            "source": version.source,
+            "path": self._display_path(version.path),
+            "vocab_size": loaded.vocab_size if loaded else (header.vocab_size if header else None),
+            "dim": loaded.dim if loaded else (header.dim if header else None),
+            "counts_known": loaded.counts_known if loaded else None,
+            "training": (loaded.training if loaded else None) or (header.training if header else None),
+            "status": status,
+            "error": error,
+        }
+
+    def _display_path(self, path: str) -> str:
+        if fileio.is_remote(path) or not self.logdir or not fileio.is_within(path, self.logdir):
+            return path
+        return os.path.relpath(path, self.logdir).replace(os.sep, "/")
+
+    def _header(self, version: ModelVersion) -> dict:
+        return {"run": version.run, "model": version.name, "step": version.step}
+
+    def neighbors_impl(self, args) -> dict:
+        version, model = self.resolve(args)
+        word = params.string(args, "word")
+        k = params.integer(args, "k", md.DEFAULT_K, minimum=1, maximum=md.MAX_K)
+        restrict = params.integer(args, "restrict_vocab", None, minimum=1)
+        found = queries.neighbors(model.kv, word, k=k, restrict_vocab=restrict)
+        return {**self._header(version), "word": word, "neighbors": self._neighbor_rows(model, found)}
+
+    def analogy_impl(self, args) -> dict:
+        version, model = self.resolve(args)
+        expr = params.string(args, "expr", required=False)
+        positive = params.strings(args, "positive", md.MAX_QUERY_WORDS)
+        negative = params.strings(args, "negative", md.MAX_QUERY_WORDS)
+        if expr is not None:
+            if positive or negative:
+                raise BadRequest("give either expr or positive/negative words, not both")
+            positive, negative = queries.parse_expression(expr)
+        elif not positive:
+            raise BadRequest("missing parameter 'positive' (or 'expr', e.g. 'king - man + woman')")
+        k = params.integer(args, "k", md.DEFAULT_K, minimum=1, maximum=md.MAX_K)
+        method = (params.string(args, "method", required=False) or queries.METHOD_3COSADD).lower()
+        restrict = params.integer(args, "restrict_vocab", None, minimum=1)
+        found = queries.analogy(model.kv, positive, negative, k=k, method=method, restrict_vocab=restrict)
+        return {
+            **self._header(version),
+            "positive": positive,
+            "negative": negative,
+            "method": method,
+            "neighbors": self._neighbor_rows(model, found),
+        }
+
+    def similarity_impl(self, args) -> dict:
+        version, model = self.resolve(args)
+        a, b = params.string(args, "a"), params.string(args, "b")
+        return {**self._header(version), "a": a, "b": b, "similarity": queries.similarity(model.kv, a, b)}
+
+    def doesnt_match_impl(self, args) -> dict:
+        version, model = self.resolve(args)
+        words = params.strings(args, "word", md.MAX_QUERY_WORDS)
+        return {**self._header(version), "words": words, "word": queries.doesnt_match(model.kv, words)}
+
+    def vocab_impl(self, args) -> dict:
+        version, model = self.resolve(args)
+        prefix = params.string(args, "prefix", required=False, default="")
+        offset = params.integer(args, "offset", 0, minimum=0)
+        limit = params.integer(args, "limit", md.DEFAULT_VOCAB_LIMIT, minimum=0, maximum=md.MAX_VOCAB_LIMIT)
+        words, total = queries.vocab(model.kv, prefix, offset, limit, model.counts_known)
+        return {
+            **self._header(version),
+            "prefix": prefix,
+            "total": total,
+            "words": [{"word": w.word, "count": w.count, "index": w.index} for w in words],
+        }
+
+    def vector_impl(self, args) -> dict:
+        version, model = self.resolve(args)
+        word = params.string(args, "word")
+        return {**self._header(version), "word": word, "vector": queries.vector(model.kv, word).tolist()}
+
+    def project_impl(self, args) -> dict:
+        version, model = self.resolve(args)
+        words = params.strings(args, "word", md.MAX_PROJECT_WORDS)
+        if not words:
+            raise BadRequest("missing parameter 'word' (repeat it for each word to project)")
+        coords, ratio = queries.project(model.kv, words)
+        return {
+            **self._header(version),
+            "explained_variance": ratio.tolist(),
+            "points": [{"word": w, "x": float(x), "y": float(y)} for w, (x, y) in zip(words, coords)],
+        }
+
+    def _neighbor_rows(self, model: LoadedModel, found: list[queries.Neighbor]) -> list[dict]:
+        return [
+            {
+                "word": n.word,
+                "similarity": n.similarity,
+                "index": n.index,
+                "count": queries.word_count(model.kv, n.index, model.counts_known),
+            }
+            for n in found
+        ]
+
+    # -- HTTP plumbing --------------------------------------------------------------------
+
+    def _handler(self, impl):
+        @wrappers.Request.application
+        def handle(request: wrappers.Request) -> wrappers.Response:
+            if request.method not in ("GET", "HEAD"):
+                return _json_response(
+                    request, {"error": f"method {request.method} is not allowed; use GET"}, 405
+                )
+            try:
+                return _json_response(request, impl(request.args))
+            except Word2VecError as exc:
+                return _json_response(request, exc.to_json(), exc.http_status)
+            except Exception:
+                logger.exception("unexpected error in %s", request.path)
+                return _json_response(request, {"error": "internal error; see the TensorBoard log"}, 500)
+
+        return handle
+
+    @wrappers.Request.application
+    def _serve_index_js(self, request):
+        return self._static_file(request, "index.js")
+
+    @wrappers.Request.application
+    def _serve_static(self, request):
+        name = request.path.rsplit("/static/", 1)[-1]
+        return self._static_file(request, name)
+
+    def _static_file(self, request, name: str):
+        if not name or "/" in name or "\\" in name or name.startswith("."):
+            return _json_response(request, {"error": f"no such file: {name!r}"}, 404)
+        path = os.path.join(STATIC_DIR, name)
+        if not os.path.isfile(path):
+            message = f"no such file: {name!r}"
+            if name == "index.js":
+                message = "the Word2Vec tab was not built; reinstall with Node.js available (pip install .)"
+            return _json_response(request, {"error": message}, 404)
+        with open(path, "rb") as f:
+            content = f.read()
+        mimetype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        if name.endswith((".js", ".mjs")):
+            mimetype = "text/javascript"
+        return http_util.Respond(request, content, mimetype)
+
+
+def _finite(value):
+    """NaN and infinity are not JSON: they become null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _json_response(request, data: dict, status: int = 200) -> werkzeug.Response:
+    body = json.dumps(_finite(data), ensure_ascii=False, allow_nan=False)
+    return http_util.Respond(request, body, "application/json", code=status)

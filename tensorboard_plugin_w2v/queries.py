@@ -1,0 +1,223 @@
+"""Queries on a gensim ``KeyedVectors``: plain functions, usable without TensorBoard.
+
+Answers equal gensim's own methods (same words, same order, similarities within float32
+rounding): the query vector is gensim's ``get_mean_vector`` and the ranking is gensim's
+``most_similar`` arithmetic on the stored vectors, so no normalised copy of the matrix is made.
+
+    >>> from gensim.models import Word2Vec
+    >>> from gensim.test.utils import common_texts
+    >>> kv = Word2Vec(common_texts, vector_size=16, min_count=1, seed=1, workers=1).wv
+    >>> [n.word for n in neighbors(kv, "computer", k=3)] == [w for w, _ in kv.most_similar("computer", topn=3)]
+    True
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+import numpy as np
+from gensim import matutils
+from gensim.models import KeyedVectors
+
+from tensorboard_plugin_w2v.errors import BadRequest, NotFound
+
+METHOD_3COSADD = "3cosadd"
+METHOD_3COSMUL = "3cosmul"
+METHODS = (METHOD_3COSADD, METHOD_3COSMUL)
+_SUGGESTION_SCAN = 50_000  # most frequent words searched for spelling suggestions
+
+
+@dataclass(frozen=True)
+class Neighbor:
+    word: str
+    similarity: float
+    index: int
+
+
+def require_word(kv: KeyedVectors, word: str) -> None:
+    """Raise :class:`NotFound` naming ``word`` and suggesting close vocabulary entries."""
+    if word in kv:  # FastText models also answer for out-of-vocabulary words via n-grams
+        return
+    raise NotFound(
+        f"word {word!r} is not in the model's vocabulary", word=word, suggestions=suggest(kv, word)
+    )
+
+
+def suggest(kv: KeyedVectors, word: str, n: int = 5) -> list[str]:
+    """Vocabulary entries close to ``word``: other casings first, then close spellings."""
+    out = []
+    for variant in (word.lower(), word.capitalize(), word.upper(), word.title(), word.strip()):
+        if variant != word and variant in kv.key_to_index and variant not in out:
+            out.append(variant)
+    candidates = kv.index_to_key[:_SUGGESTION_SCAN]
+    lower = word.lower()
+    close = difflib.get_close_matches(lower, [c.lower() for c in candidates], n=n, cutoff=0.75)
+    for c in close:
+        original = next((w for w in candidates if w.lower() == c), c)
+        if original not in out:
+            out.append(original)
+    return out[:n]
+
+
+def _rank(kv: KeyedVectors, dists: np.ndarray, k: int, exclude: set[int]) -> list[Neighbor]:
+    best = matutils.argsort(dists, topn=k + len(exclude), reverse=True)
+    out = [Neighbor(kv.index_to_key[i], float(dists[i]), int(i)) for i in best if i not in exclude]
+    return out[:k]
+
+
+def _limit(kv: KeyedVectors, restrict_vocab: int | None) -> int:
+    n = len(kv.index_to_key)
+    return min(restrict_vocab, n) if restrict_vocab else n
+
+
+def _input_indices(kv: KeyedVectors, words: list[str]) -> set[int]:
+    return {kv.get_index(w) for w in words if kv.has_index_for(w)}
+
+
+def cosine_scores(kv: KeyedVectors, unit_query: np.ndarray, limit: int) -> np.ndarray:
+    """Cosine of ``unit_query`` with each of the first ``limit`` vectors, as gensim computes it."""
+    kv.fill_norms()
+    return np.dot(kv.vectors[:limit], unit_query) / kv.norms[:limit]
+
+
+def neighbors(kv: KeyedVectors, word: str, k: int = 10, restrict_vocab: int | None = None) -> list[Neighbor]:
+    """Top-``k`` words by cosine similarity to ``word``, excluding it (gensim ``most_similar``)."""
+    return analogy(kv, [word], [], k=k, restrict_vocab=restrict_vocab)
+
+
+def analogy(
+    kv: KeyedVectors,
+    positive: list[str],
+    negative: list[str],
+    k: int = 10,
+    method: str = METHOD_3COSADD,
+    restrict_vocab: int | None = None,
+) -> list[Neighbor]:
+    """``positive[0] - negative[0] + positive[1] ...``: gensim ``most_similar`` (3CosAdd) or
+    ``most_similar_cosmul`` (3CosMul, Levy & Goldberg 2014)."""
+    if not positive:
+        raise BadRequest("an analogy needs at least one positive word")
+    if method not in METHODS:
+        raise BadRequest(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    for w in positive + negative:
+        require_word(kv, w)
+    limit = _limit(kv, restrict_vocab)
+    exclude = _input_indices(kv, positive + negative)
+    if method == METHOD_3COSADD:
+        weights = [1.0] * len(positive) + [-1.0] * len(negative)
+        query = kv.get_mean_vector(positive + negative, weights, pre_normalize=True, post_normalize=True)
+        dists = cosine_scores(kv, query, limit)
+    else:
+        kv.fill_norms()
+        vectors, norms = kv.vectors[:limit], kv.norms[:limit]
+        pos = [(1 + np.dot(vectors, kv.get_vector(w, norm=True)) / norms) / 2 for w in positive]
+        neg = [(1 + np.dot(vectors, kv.get_vector(w, norm=True)) / norms) / 2 for w in negative]
+        dists = np.prod(pos, axis=0) / (np.prod(neg, axis=0) + 0.000001)
+    return _rank(kv, dists, k, exclude)
+
+
+def parse_expression(expr: str) -> tuple[list[str], list[str]]:
+    """``"king - man + woman"`` → ``(["king", "woman"], ["man"])``.
+
+    Terms are separated by `` + `` or `` - `` with spaces around the operator, so words that
+    contain a hyphen (``"well-known"``) stay whole; a leading ``-`` negates the first term.
+    """
+    tokens = expr.split()
+    if not tokens:
+        raise BadRequest("expr is empty; write it like 'king - man + woman'")
+    positive: list[str] = []
+    negative: list[str] = []
+    sign = "+"
+    expect_word = True
+    for token in tokens:
+        if token in ("+", "-"):
+            if expect_word and (positive or negative):
+                raise BadRequest(f"expr has two operators in a row near {token!r}")
+            sign, expect_word = token, True
+            continue
+        if not expect_word:
+            raise BadRequest(f"expr needs + or - between words, before {token!r}")
+        if token[0] in "+-" and len(token) > 1 and not positive and not negative:
+            sign, token = token[0], token[1:]
+        (positive if sign == "+" else negative).append(token)
+        expect_word = False
+    if expect_word:
+        raise BadRequest("expr ends with an operator")
+    return positive, negative
+
+
+def similarity(kv: KeyedVectors, a: str, b: str) -> float:
+    """Cosine similarity of two words (gensim ``similarity``)."""
+    require_word(kv, a)
+    require_word(kv, b)
+    return float(kv.similarity(a, b))
+
+
+def doesnt_match(kv: KeyedVectors, words: list[str]) -> str:
+    """The word furthest from the mean of the others (gensim ``doesnt_match``)."""
+    if len(words) < 2:
+        raise BadRequest("doesnt_match needs at least two words")
+    for w in words:
+        require_word(kv, w)
+    return kv.doesnt_match(words)
+
+
+@dataclass(frozen=True)
+class VocabEntry:
+    word: str
+    count: int | None
+    index: int
+
+
+def vocab(
+    kv: KeyedVectors, prefix: str = "", offset: int = 0, limit: int = 50, counts_known: bool = True
+) -> tuple[list[VocabEntry], int]:
+    """Words starting with ``prefix`` (case-insensitive), most frequent first, and their total."""
+    order = frequency_order(kv, counts_known)
+    if prefix:
+        p = prefix.lower()
+        matches = [i for i in order if kv.index_to_key[i][: len(p)].lower() == p]
+    else:
+        matches = order
+    page = matches[offset : offset + limit]
+    return [VocabEntry(kv.index_to_key[i], word_count(kv, i, counts_known), int(i)) for i in page], len(
+        matches
+    )
+
+
+def frequency_order(kv: KeyedVectors, counts_known: bool) -> list[int]:
+    """Word indices, most frequent first (the file's order where counts are unknown)."""
+    n = len(kv.index_to_key)
+    if not counts_known:
+        return range(n)  # type: ignore[return-value]
+    counts = kv.expandos["count"]
+    return np.argsort(-np.asarray(counts, dtype=np.int64), kind="stable").tolist()
+
+
+def word_count(kv: KeyedVectors, index: int, counts_known: bool) -> int | None:
+    return int(kv.expandos["count"][index]) if counts_known else None
+
+
+def vector(kv: KeyedVectors, word: str) -> np.ndarray:
+    """The stored (unnormalised) vector of ``word``."""
+    require_word(kv, word)
+    return kv.get_vector(word)
+
+
+def project(kv: KeyedVectors, words: list[str], dims: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """PCA of the words' unit vectors: (``len(words)`` × ``dims`` coordinates, explained variance ratio)."""
+    for w in words:
+        require_word(kv, w)
+    x = np.stack([kv.get_vector(w, norm=True) for w in words]).astype(np.float64)
+    x -= x.mean(axis=0)
+    if len(words) < 2:
+        return np.zeros((len(words), dims)), np.zeros(dims)
+    u, s, _vt = np.linalg.svd(x, full_matrices=False)
+    coords = u[:, :dims] * s[:dims]
+    var = s**2
+    ratio = var[:dims] / var.sum() if var.sum() > 0 else np.zeros(min(dims, len(s)))
+    if coords.shape[1] < dims:
+        coords = np.pad(coords, ((0, 0), (0, dims - coords.shape[1])))
+        ratio = np.pad(ratio, (0, dims - len(ratio)))
+    return coords, ratio

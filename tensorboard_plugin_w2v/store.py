@@ -1,0 +1,158 @@
+"""Thread-safe cache of loaded models, keyed by file identity and bounded by a memory budget.
+
+A model loads at its first query. A file whose size or modification time changed is loaded
+again at the next query; until the new version has loaded, the old one keeps answering, and a
+new version that fails to load (say, still being written) leaves the old one in service. A
+file that fails with no older version in memory is remembered as failed until it changes.
+Loads of different models run in parallel; only bookkeeping takes the store-wide lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from tensorboard_plugin_w2v import fileio
+from tensorboard_plugin_w2v.discovery import ModelVersion
+from tensorboard_plugin_w2v.errors import ModelLoadError
+from tensorboard_plugin_w2v.loading import LoadedModel, load_model
+
+logger = logging.getLogger(__name__)
+
+STATUS_NOT_LOADED = "not loaded"
+STATUS_LOADING = "loading"
+STATUS_OK = "ok"
+STATUS_ERROR = "error"
+
+
+@dataclass
+class _Slot:
+    identity: fileio.FileIdentity
+    model: LoadedModel
+    loaded_at: float
+
+
+class ModelStore:
+    """Loaded models by path; ``get`` returns a current :class:`LoadedModel` or raises."""
+
+    def __init__(self, memory_budget_bytes: int, cache_dir: str | None = None, allow_pickle: bool = True):
+        self.memory_budget_bytes = memory_budget_bytes
+        self.cache_dir = cache_dir
+        self.allow_pickle = allow_pickle
+        self._slots: OrderedDict[str, _Slot] = OrderedDict()  # LRU order, most recent last
+        self._failed: dict[str, tuple[fileio.FileIdentity | None, str]] = {}
+        self._path_locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+        self._listeners: list = []
+
+    def add_load_listener(self, callback) -> None:
+        """``callback(version, model)`` runs after each successful load (e.g. to build an index)."""
+        self._listeners.append(callback)
+
+    def get(self, version: ModelVersion) -> LoadedModel:
+        """The loaded model for the current file at ``version.path``."""
+        if version.error:
+            raise ModelLoadError(version.error)
+        try:
+            identity = fileio.stat(version.path)
+        except OSError:
+            identity = None
+        with self._lock:
+            slot = self._slots.get(version.path)
+            if slot is not None:
+                self._slots.move_to_end(version.path)
+            failed = self._failed.get(version.path)
+            path_lock = self._path_locks.setdefault(version.path, threading.Lock())
+        if slot is not None and (identity is None or slot.identity == identity):
+            return slot.model  # current, or the file vanished: keep answering from memory
+        if failed is not None and failed[0] == identity:
+            if slot is not None:
+                return slot.model
+            raise ModelLoadError(failed[1])
+        if slot is not None and not path_lock.acquire(blocking=False):
+            return slot.model  # a newer version is loading; the old one answers meanwhile
+        if slot is None:
+            path_lock.acquire()
+        try:
+            return self._load_locked(version, identity, slot)
+        finally:
+            path_lock.release()
+
+    def _load_locked(self, version: ModelVersion, identity, old: _Slot | None) -> LoadedModel:
+        with self._lock:  # another thread may have loaded it while this one waited
+            slot = self._slots.get(version.path)
+            failed = self._failed.get(version.path)
+        if slot is not None and slot.identity == identity:
+            return slot.model
+        if failed is not None and failed[0] == identity and slot is None:
+            raise ModelLoadError(failed[1])
+        started = time.monotonic()
+        try:
+            if identity is None:
+                raise ModelLoadError(f"file not found: {version.path}")
+            model = load_model(
+                version.path,
+                version.format,
+                metadata_path=version.metadata_path,
+                tensor_shape=version.tensor_shape,
+                allow_pickle=self.allow_pickle,
+                cache_dir=self.cache_dir,
+            )
+        except ModelLoadError as exc:
+            with self._lock:
+                self._failed[version.path] = (identity, exc.message)
+            if old is not None:
+                logger.warning("keeping the previous version of %s: %s", version.path, exc.message)
+                return old.model
+            raise
+        logger.info(
+            "loaded %s (%d words × %d) in %.2fs",
+            version.path,
+            model.vocab_size,
+            model.dim,
+            time.monotonic() - started,
+        )
+        with self._lock:
+            self._failed.pop(version.path, None)
+            self._slots[version.path] = _Slot(identity, model, time.time())
+            self._slots.move_to_end(version.path)
+            self._evict_locked(keep=version.path)
+        for listener in self._listeners:
+            try:
+                listener(version, model)
+            except Exception:  # a listener's failure must not fail the query
+                logger.exception("load listener failed for %s", version.path)
+        return model
+
+    def _evict_locked(self, keep: str) -> None:
+        total = sum(s.model.nbytes for s in self._slots.values())
+        for path in list(self._slots):
+            if total <= self.memory_budget_bytes:
+                break
+            if path == keep:
+                continue
+            total -= self._slots.pop(path).model.nbytes
+            logger.info("evicted %s to stay within the memory budget", path)
+
+    def status(self, version: ModelVersion) -> tuple[str, LoadedModel | None, str | None]:
+        """(status, loaded model or None, error) without loading anything."""
+        if version.error:
+            return STATUS_ERROR, None, version.error
+        with self._lock:
+            slot = self._slots.get(version.path)
+            failed = self._failed.get(version.path)
+            lock = self._path_locks.get(version.path)
+        if slot is not None:
+            return STATUS_OK, slot.model, None
+        if lock is not None and lock.locked():
+            return STATUS_LOADING, None, None
+        if failed is not None:
+            return STATUS_ERROR, None, failed[1]
+        return STATUS_NOT_LOADED, None, None
+
+    def loaded_bytes(self) -> int:
+        with self._lock:
+            return sum(s.model.nbytes for s in self._slots.values())

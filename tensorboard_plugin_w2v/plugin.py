@@ -126,10 +126,8 @@ class Word2VecPlugin(base_plugin.TBPlugin):
     # -- route implementations (plain data in, plain data out) ----------------------------
 
     def models_impl(self, args) -> dict:
-        rows = []
-        for run, entries in sorted(self.runs(max_age=0).items()):
-            for name, entry in sorted(entries.items()):
-                rows.append(self._model_row(entry))
+        runs = self.runs(max_age=0)
+        rows = [self._model_row(runs[run][name]) for run in sorted(runs) for name in sorted(runs[run])]
         return {"models": rows, "logdir": self.logdir}
 
     def _model_row(self, entry: ModelEntry) -> dict:
@@ -228,7 +226,7 @@ class Word2VecPlugin(base_plugin.TBPlugin):
         return {
             **self._header(version),
             "explained_variance": ratio.tolist(),
-            "points": [{"word": w, "x": float(x), "y": float(y)} for w, (x, y) in zip(words, coords)],
+            "points": [{"word": w, "x": float(x), "y": float(y)} for w, (x, y) in zip(words, coords, strict=True)],
         }
 
     def _neighbor_rows(self, model: LoadedModel, found: list[queries.Neighbor]) -> list[dict]:

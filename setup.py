@@ -56,6 +56,7 @@ setup(
     ],
     extras_require={
         "keras": ["tensorflow-cpu>=2.16", "keras>=3"],
+        "ann": ["hnswlib>=0.8"],
         "remote": ["boto3", "fsspec"],
         "test": ["pytest>=7", "hypothesis>=6", "ruff", "playwright", "moto[server]>=5", "boto3"],
     },
@@ -63,7 +64,11 @@ setup(
         "tensorboard_plugins": [
             "word2vec = tensorboard_plugin_w2v.loader:Word2VecLoader",
         ],
-        "console_scripts": [],
+        "console_scripts": [
+            "w2v-visualizer = tensorboard_plugin_w2v.visualizer:main",
+            "w2v-eval = tensorboard_plugin_w2v.evaluate_cli:main",
+            "w2v-demo = tensorboard_plugin_w2v.demo:main",
+        ],
     },
     cmdclass={"build_py": BuildPyWithFrontend},
 )

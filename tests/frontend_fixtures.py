@@ -1,0 +1,62 @@
+"""Small real gensim models for the Word2Vec tab's browser tests.
+
+``make_logdir(path)`` writes a log directory with three runs:
+
+* ``run_a/w2v.model`` – a Word2Vec model trained on gensim's Lee background corpus
+  (big enough for meaningful neighbours and analogies),
+* ``run_b/w2v.model`` – the same corpus, different seed and window (for the compare view),
+* ``run_xss/w2v.model`` – KeyedVectors whose vocabulary holds HTML/script-looking words,
+  to prove the tab renders model-provided words as text.
+
+Training is deterministic (``workers=1`` and fixed seeds) and takes a few seconds.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+XSS_WORD = "<img src=x onerror=window.__xss=1>"
+XSS_WORDS = [XSS_WORD, "<script>window.__xss=2</script>", "plain", "words", "here", "more"]
+
+
+def _lee_sentences():
+    from gensim.models.word2vec import LineSentence
+    from gensim.test.utils import datapath
+
+    return list(LineSentence(datapath("lee_background.cor")))
+
+
+def make_logdir(logdir: str) -> str:
+    """Create the test log directory under ``logdir`` and return it."""
+    from gensim.models import KeyedVectors, Word2Vec
+
+    sentences = _lee_sentences()
+    for run, seed, window in (("run_a", 1, 5), ("run_b", 2, 3)):
+        os.makedirs(os.path.join(logdir, run), exist_ok=True)
+        model = Word2Vec(
+            sentences,
+            vector_size=50,
+            window=window,
+            min_count=5,
+            epochs=10,
+            seed=seed,
+            workers=1,
+        )
+        model.save(os.path.join(logdir, run, "w2v.model"))
+
+    os.makedirs(os.path.join(logdir, "run_xss"), exist_ok=True)
+    rng = np.random.default_rng(0)
+    kv = KeyedVectors(vector_size=8)
+    kv.add_vectors(XSS_WORDS, rng.normal(size=(len(XSS_WORDS), 8)).astype(np.float32))
+    for i, word in enumerate(XSS_WORDS):
+        kv.set_vecattr(word, "count", 100 - i)
+    kv.save(os.path.join(logdir, "run_xss", "w2v.model"))
+    return logdir
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(make_logdir(sys.argv[1] if len(sys.argv) > 1 else "logs/e2e"))

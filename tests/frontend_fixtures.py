@@ -40,7 +40,7 @@ def make_logdir(logdir: str) -> str:
             vector_size=50,
             window=window,
             min_count=5,
-            epochs=10,
+            epochs=40,
             seed=seed,
             workers=1,
         )

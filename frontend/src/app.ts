@@ -104,6 +104,7 @@ export class App {
   private readonly plotWrap = h("section", { class: "w2v-card w2v-plot-card", "aria-label": "2-D view" });
   private readonly plotTitle = h("h2", { class: "w2v-card-title" }, "2-D view (PCA)");
 
+  private exactField: HTMLElement | null = null;
   private readonly mainSlot = new Slot();
   private readonly plotSlot = new Slot();
   private readonly exportSlot = new Slot();
@@ -169,6 +170,22 @@ export class App {
       }
       this.schedulePoll();
     }, 2000);
+  }
+
+  /** After a query loaded a model lazily, fetch its details (vocabulary, training parameters). */
+  private refreshInfoIfStale(): void {
+    const cur = this.current();
+    if (!cur || cur.status === "ok" || cur.status === "error") return;
+    getJSON<{ models: ModelInfo[] }>("models")
+      .then((res) => {
+        if (!Array.isArray(res.models)) return;
+        this.models = res.models;
+        this.renderPicker();
+        this.renderInfo();
+        this.updateExactField();
+        this.schedulePoll();
+      })
+      .catch(() => undefined);
   }
 
   private runs(): string[] {
@@ -325,7 +342,12 @@ export class App {
     this.runCurrent();
   }
 
+  private updateExactField(): void {
+    if (this.exactField) this.exactField.hidden = !this.current()?.index;
+  }
+
   private renderInfo(): void {
+    this.updateExactField();
     const cur = this.current();
     if (!cur) {
       this.infoEl.hidden = true;
@@ -342,9 +364,11 @@ export class App {
       ["Format", cur.format ?? "unknown"],
       ["Vocabulary", formatInt(cur.vocab_size)],
       ["Dimension", formatInt(cur.dim)],
-      ["Step", cur.step === null || cur.step === undefined ? "–" : String(this.state.step ?? cur.step)],
       ["Status", statusText[cur.status] ?? cur.status],
     ];
+    if (cur.step !== null && cur.step !== undefined) {
+      facts.splice(3, 0, ["Step", `${this.state.step ?? cur.step}${this.state.step === null ? " (latest)" : ""} of ${cur.steps?.length ?? 1}`]);
+    }
     const training = describeTraining(cur.training);
     const index = cur.index ? describeTraining(cur.index) : [];
     setChildren(
@@ -480,7 +504,13 @@ export class App {
       title: "restrict_vocab: search only among the N most frequent words",
     });
     const exact = h("input", { type: "checkbox", id: "w2v-exact", checked: s.exact, onchange: (ev: Event) => this.setState({ exact: (ev.target as HTMLInputElement).checked }) });
-    const exactField = h("div", { class: "w2v-field w2v-check" }, exact, h("label", { for: "w2v-exact" }, "Exact search"));
+    const exactField = h(
+      "div",
+      { class: "w2v-field w2v-check", title: "Scan every vector instead of using the model's approximate search index" },
+      exact,
+      h("label", { for: "w2v-exact" }, "Exact search"),
+    );
+    this.exactField = exactField;
     const nField = numberField("Neighbours to send", s.n, { min: 1, max: N_MAX, width: "96px", onChange: (v) => this.setState({ n: v ?? 1000 }), onEnter: () => void this.exportProjector(), testId: "export-n" });
     panel(
       "neighbors",
@@ -633,9 +663,10 @@ export class App {
     this.plot.setLoading();
     setChildren(this.exportOut);
     const s = this.state;
-    getJSON<NeighborsResponse>("neighbors", { ...targetParams(t), word, k: s.k, restrict_vocab: s.rv, exact: s.exact }, signal)
+    getJSON<NeighborsResponse>("neighbors", { ...targetParams(t), word, k: s.k, restrict_vocab: s.rv, exact: s.exact && !!this.current()?.index }, signal)
       .then((res) => {
         if (signal.aborted) return;
+        this.refreshInfoIfStale();
         const rows = res.neighbors ?? [];
         setChildren(
           this.neighborsOut,
@@ -785,6 +816,7 @@ export class App {
     getJSON<AnalogyResponse>("analogy", { ...targetParams(t), positive: terms.positive, negative: terms.negative, k: s.k, method: s.method }, signal)
       .then((res) => {
         if (signal.aborted) return;
+        this.refreshInfoIfStale();
         const rows: WordRow[] = res.neighbors ?? [];
         const pos = res.positive ?? terms.positive;
         const neg = res.negative ?? terms.negative;
@@ -817,8 +849,7 @@ export class App {
 
   /** Puts a suggested word in place of the unknown one and runs the analogy again. */
   private replaceAnalogyWord(err: unknown, suggestion: string): void {
-    const m = err instanceof Error ? /['‘“"]([^'’”"]+)['’”"]/.exec(err.message) : null;
-    const unknown = m?.[1];
+    const unknown = unknownWord(err) ?? undefined;
     if (this.state.aform === "abc") {
       for (const input of [this.aInput, this.bInput, this.cInput]) {
         if (unknown !== undefined && input.value === unknown) input.value = suggestion;
@@ -849,6 +880,7 @@ export class App {
     getJSON<{ similarity: number }>("similarity", { ...targetParams(t), a, b }, signal)
       .then((res) => {
         if (signal.aborted) return;
+        this.refreshInfoIfStale();
         const sim = res.similarity;
         // Cosine similarity runs from -1 to 1; draw it on that full range.
         const pct = Math.max(0, Math.min(100, ((sim + 1) / 2) * 100));
@@ -871,8 +903,7 @@ export class App {
       .catch((e) => {
         if (isAbort(e)) return;
         setChildren(this.similarityOut, errorBox(e, (w) => {
-          const m = /['‘“"]([^'’”"]+)['’”"]/.exec((e as Error).message);
-          if (m && this.s1Input.value === m[1]) this.s1Input.value = w;
+          if (this.s1Input.value === unknownWord(e)) this.s1Input.value = w;
           else this.s2Input.value = w;
           this.runSimilarity();
         }));
@@ -893,6 +924,7 @@ export class App {
     getJSON<{ word: string }>("doesnt_match", { ...targetParams(t), word: words }, signal)
       .then((res) => {
         if (signal.aborted) return;
+        this.refreshInfoIfStale();
         setChildren(
           this.oddOut,
           h("p", { class: "w2v-summary" }, "The word that fits least with the others is ", h("strong", { class: "w2v-answer", "data-testid": "odd-answer" }, res.word), "."),
@@ -906,8 +938,8 @@ export class App {
       .catch((e) => {
         if (isAbort(e)) return;
         setChildren(this.oddOut, errorBox(e, (w) => {
-          const m = /['‘“"]([^'’”"]+)['’”"]/.exec((e as Error).message);
-          this.oddInput.value = splitWords(this.oddInput.value).map((x) => (m && x === m[1] ? w : x)).join(" ");
+          const bad = unknownWord(e);
+          this.oddInput.value = splitWords(this.oddInput.value).map((x) => (x === bad ? w : x)).join(" ");
           this.runOdd();
         }));
       });
@@ -1064,6 +1096,13 @@ export class App {
     );
     setChildren(this.compareOut, summary, h("div", { class: "w2v-compare-cols" }, columns));
   }
+}
+
+/** The word an "unknown word" error is about (the plugin sends it as `word`). */
+function unknownWord(err: unknown): string | null {
+  if (err instanceof ApiError && typeof err.body?.["word"] === "string") return err.body["word"] as string;
+  const m = err instanceof Error ? /['‘“"]([^'’”"]+)['’”"]/.exec(err.message) : null;
+  return m ? m[1] : null;
 }
 
 function emptyState(onRefresh: () => void): HTMLElement {

@@ -1,10 +1,11 @@
 """Small real gensim models for the Word2Vec tab's browser tests.
 
-``make_logdir(path)`` writes a log directory with three runs:
+``make_logdir(path)`` writes a log directory with four runs:
 
 * ``run_a/w2v.model`` – a Word2Vec model trained on gensim's Lee background corpus
   (big enough for meaningful neighbours and analogies),
 * ``run_b/w2v.model`` – the same corpus, different seed and window (for the compare view),
+* ``run_c/w2v.model`` – the same corpus trained with skip-gram,
 * ``run_xss/w2v.model`` – KeyedVectors whose vocabulary holds HTML/script-looking words,
   to prove the tab renders model-provided words as text.
 
@@ -33,7 +34,7 @@ def make_logdir(logdir: str) -> str:
     from gensim.models import KeyedVectors, Word2Vec
 
     sentences = _lee_sentences()
-    for run, seed, window in (("run_a", 1, 5), ("run_b", 2, 3)):
+    for run, seed, window, sg in (("run_a", 1, 5, 0), ("run_b", 2, 3, 0), ("run_c", 3, 5, 1)):
         os.makedirs(os.path.join(logdir, run), exist_ok=True)
         model = Word2Vec(
             sentences,
@@ -42,6 +43,7 @@ def make_logdir(logdir: str) -> str:
             min_count=5,
             epochs=40,
             seed=seed,
+            sg=sg,
             workers=1,
         )
         model.save(os.path.join(logdir, run, "w2v.model"))

@@ -73,6 +73,7 @@ export class App {
   private state: State;
   private models: ModelInfo[] = [];
   private modelsError: unknown = null;
+  private logdir: string | null = null;
   private readonly root: HTMLElement;
   private readonly pickerEl = h("div", { class: "w2v-picker", "data-testid": "picker" });
   private readonly infoEl = h("section", { class: "w2v-card w2v-info", "aria-label": "Model details", "data-testid": "model-info" });
@@ -97,8 +98,16 @@ export class App {
   private readonly neighborsOut = h("div", { class: "w2v-results", "aria-live": "polite", "data-testid": "neighbors-results" });
   private readonly exportOut = h("div", { class: "w2v-export-out", "aria-live": "polite", "data-testid": "export-results" });
   private readonly analogyOut = h("div", { class: "w2v-results", "aria-live": "polite", "data-testid": "analogy-results" });
-  private readonly similarityOut = h("div", { class: "w2v-results", "aria-live": "polite", "data-testid": "similarity-results" });
-  private readonly oddOut = h("div", { class: "w2v-results", "aria-live": "polite", "data-testid": "odd-results" });
+  private readonly similarityOut = h(
+    "div",
+    { class: "w2v-results", "aria-live": "polite", "data-testid": "similarity-results" },
+    h("p", { class: "w2v-muted" }, "Cosine similarity of two word vectors: 1 for the same direction, 0 for unrelated, −1 for opposite."),
+  );
+  private readonly oddOut = h(
+    "div",
+    { class: "w2v-results", "aria-live": "polite", "data-testid": "odd-results" },
+    h("p", { class: "w2v-muted" }, "Type three or more words; the one farthest from the mean of the others is picked."),
+  );
   private readonly compareTargetsEl = h("div", { class: "w2v-compare-targets", "data-testid": "compare-targets" });
   private readonly compareOut = h("div", { class: "w2v-compare-out", "aria-live": "polite", "data-testid": "compare-results" });
   private readonly plotWrap = h("section", { class: "w2v-card w2v-plot-card", "aria-label": "2-D view" });
@@ -144,8 +153,9 @@ export class App {
 
   private async loadModels(): Promise<void> {
     try {
-      const res = await getJSON<{ models: ModelInfo[] }>("models");
+      const res = await getJSON<{ models: ModelInfo[]; logdir?: string }>("models");
       this.models = Array.isArray(res.models) ? res.models : [];
+      this.logdir = typeof res.logdir === "string" ? res.logdir : null;
       this.modelsError = null;
     } catch (e) {
       this.models = [];
@@ -267,7 +277,7 @@ export class App {
       return;
     }
     if (this.models.length === 0) {
-      setChildren(this.bodyEl, emptyState(() => void this.refreshModels()));
+      setChildren(this.bodyEl, emptyState(this.logdir, () => void this.refreshModels()));
       return;
     }
     this.renderTabs();
@@ -1105,7 +1115,7 @@ function unknownWord(err: unknown): string | null {
   return m ? m[1] : null;
 }
 
-function emptyState(onRefresh: () => void): HTMLElement {
+function emptyState(logdir: string | null, onRefresh: () => void): HTMLElement {
   const code = [
     "from gensim.models import Word2Vec",
     "from tensorboard_plugin_w2v.summary import log_model",
@@ -1117,6 +1127,7 @@ function emptyState(onRefresh: () => void): HTMLElement {
     "section",
     { class: "w2v-card w2v-empty", "data-testid": "empty-state" },
     h("h2", { class: "w2v-card-title" }, "No word2vec models in this log directory yet"),
+    logdir ? h("p", { class: "w2v-muted" }, "Log directory: ", h("code", null, logdir)) : null,
     h("p", null, "Log a trained model from Python, into a run directory under the log directory TensorBoard was started with:"),
     h("pre", { class: "w2v-code" }, h("code", null, code)),
     h("p", null, "Then start TensorBoard with ", h("code", null, "tensorboard --logdir logs"), " (or keep it running) and press Refresh."),

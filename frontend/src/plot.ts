@@ -125,7 +125,7 @@ export class ScatterPlot {
     const ys = data.points.map((p) => p.y);
     const pad = (lo: number, hi: number): [number, number] => {
       const span = hi - lo || 1;
-      return [lo - span * 0.08, hi + span * 0.08];
+      return [lo - span * 0.08, hi + span * 0.1];
     };
     const x0 = scaleLinear().domain(pad(Math.min(...xs), Math.max(...xs))).range([MARGIN.left, width - MARGIN.right]);
     const y0 = scaleLinear().domain(pad(Math.min(...ys), Math.max(...ys))).range([HEIGHT - MARGIN.bottom, MARGIN.top]);
@@ -203,10 +203,13 @@ export class ScatterPlot {
       .attr("class", (p) => `w2v-point w2v-role-${p.role}`)
       .attr("transform", (p) => `translate(${x(p.x)},${y(p.y)})`);
     groups.append("circle").attr("r", (p) => (p.role === "neighbor" ? 4 : 6));
+    // Labels of points in the right quarter go to their left so they are not clipped.
+    const flip = (p: PlotPoint) => x(p.x) > MARGIN.left + (width - MARGIN.left - MARGIN.right) * 0.75;
     groups
       .append("text")
-      .attr("x", 8)
+      .attr("x", (p) => (flip(p) ? -8 : 8))
       .attr("y", 4)
+      .attr("text-anchor", (p) => (flip(p) ? "end" : "start"))
       .text((p) => p.word); // d3's .text() sets textContent: words are never parsed as HTML
     groups
       .on("mouseenter", (ev: MouseEvent, p: PlotPoint) => this.showTooltip(ev, p))

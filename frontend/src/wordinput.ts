@@ -30,6 +30,8 @@ export class WordInput {
   private items: VocabWord[] = [];
   private active = -1;
   private controller: AbortController | null = null;
+  /** Set when a query was just run, so a late answer does not reopen the list. */
+  private suppressed = false;
   private readonly opts: WordInputOptions;
 
   constructor(opts: WordInputOptions) {
@@ -61,6 +63,7 @@ export class WordInput {
     );
     const fetchLater = debounce(() => void this.fetchSuggestions(), 120);
     this.input.addEventListener("input", () => {
+      this.suppressed = false;
       opts.onInput?.(this.input.value);
       fetchLater();
     });
@@ -98,7 +101,7 @@ export class WordInput {
   private async fetchSuggestions(): Promise<void> {
     const { token } = this.currentToken();
     this.controller?.abort();
-    if (token.length === 0 || document.activeElement !== this.input) {
+    if (this.suppressed || token.length === 0 || document.activeElement !== this.input) {
       this.close();
       return;
     }
@@ -106,7 +109,7 @@ export class WordInput {
     this.controller = controller;
     try {
       const items = await this.opts.suggest(token, controller.signal);
-      if (controller.signal.aborted) return;
+      if (controller.signal.aborted || this.suppressed) return;
       this.show(items);
     } catch {
       if (!controller.signal.aborted) this.close();
@@ -170,14 +173,20 @@ export class WordInput {
     this.input.value = this.opts.tokens ? head + item.word + " " : item.word;
     this.opts.onInput?.(this.input.value);
     this.close();
-    if (run) this.opts.onEnter();
+    if (run) {
+      this.suppressed = true;
+      this.opts.onEnter();
+    }
   }
 
   private onKey(ev: KeyboardEvent): void {
     const open = !this.list.hidden && this.items.length > 0;
     if (ev.key === "ArrowDown") {
       ev.preventDefault();
-      if (!open) void this.fetchSuggestions();
+      if (!open) {
+        this.suppressed = false;
+        void this.fetchSuggestions();
+      }
       else this.highlight(Math.min(this.items.length - 1, this.active + 1));
     } else if (ev.key === "ArrowUp") {
       if (open) {
@@ -188,6 +197,7 @@ export class WordInput {
       ev.preventDefault();
       if (open && this.active >= 0) this.pick(this.active, !this.opts.tokens);
       else {
+        this.suppressed = true;
         this.close();
         this.opts.onEnter();
       }

@@ -276,13 +276,13 @@ def test_vocabulary_words_render_as_text(page, tensorboard, screenshot):
     page.locator("[role=option]").first.wait_for()
     assert XSS_WORD in page.locator("[role=option]").first.inner_text()
     q.press("Escape")
+    screenshot(page, "injection-as-text")
     page.get_by_test_id("tab-odd").click()
     assert page.locator("img[src=x]").count() == 0
     assert page.locator("script:not([type=module])").count() == 0 or all(
         "__xss" not in (s or "") for s in page.locator("script").all_text_contents()
     )
     assert page.evaluate("typeof window.__xss") == "undefined"
-    screenshot(page, "injection-as-text")
 
 
 def test_model_details_and_empty_logdir(page, tensorboard, empty_tensorboard, screenshot):

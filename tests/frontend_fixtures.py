@@ -1,11 +1,12 @@
 """Small real gensim models for the Word2Vec tab's browser tests.
 
-``make_logdir(path)`` writes a log directory with four runs:
+``make_logdir(path)`` writes a log directory with five runs:
 
 * ``run_a/w2v.model`` – a Word2Vec model trained on gensim's Lee background corpus
   (big enough for meaningful neighbours and analogies),
 * ``run_b/w2v.model`` – the same corpus, different seed and window (for the compare view),
 * ``run_c/w2v.model`` – the same corpus trained with skip-gram,
+* ``run_x_broken/w2v.model`` – a truncated copy of ``run_a``'s file (a load error),
 * ``run_xss/w2v.model`` – KeyedVectors whose vocabulary holds HTML/script-looking words,
   to prove the tab renders model-provided words as text.
 
@@ -47,6 +48,13 @@ def make_logdir(logdir: str) -> str:
             workers=1,
         )
         model.save(os.path.join(logdir, run, "w2v.model"))
+
+    # A model file cut short: it is listed, but fails to load with a readable error.
+    os.makedirs(os.path.join(logdir, "run_x_broken"), exist_ok=True)
+    with open(os.path.join(logdir, "run_a", "w2v.model"), "rb") as src:
+        head = src.read(3000)
+    with open(os.path.join(logdir, "run_x_broken", "w2v.model"), "wb") as dst:
+        dst.write(head)
 
     os.makedirs(os.path.join(logdir, "run_xss"), exist_ok=True)
     rng = np.random.default_rng(0)

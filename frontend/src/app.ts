@@ -300,7 +300,7 @@ export class App {
 
   private renderPicker(): void {
     if (this.models.length === 0) {
-      setChildren(this.pickerEl, button("Refresh", () => void this.refreshModels(), { title: "Look for models again" }));
+      this.pickerEl.replaceChildren(); // the empty state has its own Refresh button
       return;
     }
     const s = this.state;
@@ -697,6 +697,7 @@ export class App {
       })
       .catch((e) => {
         if (isAbort(e)) return;
+        this.refreshInfoIfStale();
         setChildren(this.neighborsOut, errorBox(e, (w) => this.queryWord(w)));
         this.plot.clear("Nothing to show.");
       });
@@ -852,6 +853,7 @@ export class App {
       })
       .catch((e) => {
         if (isAbort(e)) return;
+        this.refreshInfoIfStale();
         setChildren(this.analogyOut, errorBox(e, (w) => this.replaceAnalogyWord(e, w)));
         this.plot.clear("Nothing to show.");
       });
@@ -912,6 +914,7 @@ export class App {
       })
       .catch((e) => {
         if (isAbort(e)) return;
+        this.refreshInfoIfStale();
         setChildren(this.similarityOut, errorBox(e, (w) => {
           if (this.s1Input.value === unknownWord(e)) this.s1Input.value = w;
           else this.s2Input.value = w;
@@ -947,6 +950,7 @@ export class App {
       })
       .catch((e) => {
         if (isAbort(e)) return;
+        this.refreshInfoIfStale();
         setChildren(this.oddOut, errorBox(e, (w) => {
           const bad = unknownWord(e);
           this.oddInput.value = splitWords(this.oddInput.value).map((x) => (x === bad ? w : x)).join(" ");
@@ -1118,9 +1122,10 @@ function unknownWord(err: unknown): string | null {
 function emptyState(logdir: string | null, onRefresh: () => void): HTMLElement {
   const code = [
     "from gensim.models import Word2Vec",
+    "from gensim.test.utils import common_texts  # or your own list of tokenised sentences",
     "from tensorboard_plugin_w2v.summary import log_model",
     "",
-    "model = Word2Vec(sentences, vector_size=100, window=5, min_count=5)",
+    "model = Word2Vec(common_texts, vector_size=100, window=5, min_count=1)",
     'log_model("logs/run1", model)',
   ].join("\n");
   return h(

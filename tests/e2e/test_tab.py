@@ -73,6 +73,30 @@ def test_neighbours_query_with_autocomplete(page, tensorboard, screenshot):
     assert f"q={quote(first)}" in page.evaluate("location.hash")
 
 
+def test_restrict_vocab(page, tensorboard):
+    open_tab(page, tensorboard, f"run=run_a&model={MODEL}&q=police&rv=100")
+    results_words(page, "neighbors-table")
+    assert page.get_by_test_id("rv-input").input_value() == "100"
+    expected = tensorboard.get_json(f"/neighbors?run=run_a&model={MODEL}&word=police&restrict_vocab=100")
+    assert all(n["index"] < 100 for n in expected["neighbors"])
+    assert results_words(page, "neighbors-table") == [n["word"] for n in expected["neighbors"]]
+
+
+def test_broken_model_is_explained_and_the_rest_keeps_working(page, tensorboard, screenshot):
+    open_tab(page, tensorboard, f"run=run_x_broken&model={MODEL}&q=police")
+    error = page.get_by_test_id("neighbors-results").get_by_test_id("error")
+    error.wait_for()
+    assert "truncated or corrupt" in error.inner_text()
+    page.get_by_test_id("model-error").wait_for()
+    assert "could not be loaded" in page.get_by_test_id("model-error").inner_text()
+    assert "(failed to load)" in page.get_by_test_id("model-select").inner_text()
+    screenshot(page, "broken-model")
+    # Switching to a good run works without reloading.
+    page.get_by_test_id("run-select").select_option("run_a")
+    results_words(page, "neighbors-table")
+    assert page.get_by_test_id("model-error").count() == 0
+
+
 def test_unknown_word_offers_clickable_suggestions(page, tensorboard, screenshot):
     open_tab(page, tensorboard, f"run=run_a&model={MODEL}&q=governmentt")
     error = page.get_by_test_id("error")

@@ -37,8 +37,9 @@ def build_demo_logdir(logdir: str, epochs: int = 20) -> None:
         shutil.rmtree(run_dir, ignore_errors=True)
         os.makedirs(run_dir)
         logger.info("training %s (%d epochs) on gensim's Lee corpus", run, epochs)
-        model = Word2Vec(corpus, vector_size=100, window=5, min_count=3, sg=sg, epochs=epochs,
-                         seed=1, workers=2)
+        model = Word2Vec(
+            corpus, vector_size=100, window=5, min_count=3, sg=sg, epochs=epochs, seed=1, workers=2
+        )
         model.save(os.path.join(run_dir, "word2vec.model"))
     for run, names in BUNDLED_VECTORS.items():
         run_dir = os.path.join(logdir, run)
@@ -61,8 +62,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_serve:
         print(f"demo logdir ready: {args.logdir}")
         return 0
-    command = [sys.executable, "-m", "tensorboard.main", "--logdir", args.logdir,
-               "--host", args.host, "--port", str(args.port)]
+    command = [
+        sys.executable,
+        "-m",
+        "tensorboard.main",
+        "--logdir",
+        args.logdir,
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+    ]
     print(f"serving {args.logdir} at http://{args.host}:{args.port}/#word2vec (Ctrl-C stops)")
     try:
         return subprocess.call(command)

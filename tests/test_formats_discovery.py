@@ -46,7 +46,11 @@ def test_sniff_gensim_native(tmp_path, lee_model, fasttext_model):
     assert formats.sniff(str(tmp_path / "a.model")).format == md.FORMAT_GENSIM_WORD2VEC
     assert formats.sniff(str(tmp_path / "b.kv")).format == md.FORMAT_GENSIM_KEYEDVECTORS
     assert formats.sniff(str(tmp_path / "c.model")).format == md.FORMAT_GENSIM_FASTTEXT
-    assert formats.sniff(str(tmp_path / "a.model")).dim == lee_model.vector_size
+    header = formats.sniff(str(tmp_path / "a.model"))
+    assert header.dim == lee_model.vector_size
+    # Training parameters are read from the pickle's opcodes without unpickling anything.
+    for key in ("sg", "window", "negative", "epochs", "min_count", "corpus_total_words"):
+        assert header.training[key] == getattr(lee_model, key)
 
 
 def test_sniff_ignores_extension(tmp_path):

@@ -23,7 +23,7 @@ if [ -f frontend/package.json ]; then
 fi
 
 echo "== lint"
-python -m ruff check tensorboard_plugin_w2v tests benchmarks scripts
+python -m ruff check .
 
 echo "== tests"
 python -m pytest "$@"

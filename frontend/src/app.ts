@@ -397,7 +397,9 @@ export class App {
             h("summary", null, "Training parameters"),
             h("dl", { class: "w2v-facts w2v-facts-small" }, training.map(([k, v]) => h("div", { class: "w2v-fact" }, h("dt", null, k), h("dd", null, v)))),
           )
-        : h("p", { class: "w2v-muted w2v-small" }, "No training parameters stored with this model (vectors only)."),
+        : cur.status === "ok"
+          ? h("p", { class: "w2v-muted w2v-small" }, "No training parameters stored with this model (vectors only).")
+          : null,
       index.length
         ? h(
             "details",
@@ -500,7 +502,7 @@ export class App {
       suggest: this.suggest,
       onEnter: () => this.runNeighbors(),
       testId: "query-input",
-      width: "220px",
+      width: "180px",
     });
     const k = numberField("Top k", s.k, { min: 1, max: K_MAX, width: "72px", onChange: (v) => this.setState({ k: v ?? 10 }), onEnter: () => this.runCurrent(), testId: "k-input" });
     const rv = numberField("Only the most frequent", s.rv, {

@@ -975,7 +975,10 @@ export class App {
     const cands: Target[] = [];
     if (cur) {
       for (const m of this.models) if (m.run !== cur.run && m.model === cur.model) cands.push({ run: m.run, model: m.model, step: null });
-      for (const st of [...(cur.steps ?? [])].reverse()) cands.push({ run: cur.run, model: cur.model, step: st });
+      const effective = this.state.step ?? cur.step;
+      for (const st of [...(cur.steps ?? [])].reverse()) {
+        if (st !== effective) cands.push({ run: cur.run, model: cur.model, step: st });
+      }
     }
     for (const m of this.models) cands.push({ run: m.run, model: m.model, step: null });
     return cands.find((c) => !taken(c) && this.find(c.run, c.model)?.status !== "error") ?? cands.find((c) => !taken(c)) ?? null;

@@ -241,6 +241,35 @@ def test_compare_two_runs_shows_overlap(page, tensorboard, screenshot):
     screenshot(page, "compare-four")
 
 
+def test_training_steps(page, tensorboard, screenshot):
+    open_tab(page, tensorboard, "run=run_steps&model=lee&q=police&k=5")
+    latest = results_words(page, "neighbors-table")
+    step = page.get_by_test_id("step-select")
+    assert step.is_enabled()
+    assert step.locator("option").all_inner_texts() == ["latest (3)", "3", "2", "1"]
+    step.select_option("1")
+    page.wait_for_function("location.hash.includes('step=1')")
+    expected = tensorboard.get_json("/neighbors?run=run_steps&model=lee&word=police&k=5&step=1")
+    page.wait_for_function(
+        "w => document.querySelector('[data-testid=neighbors-table] tbody tr')?.dataset.word === w",
+        arg=expected["neighbors"][0]["word"],
+    )
+    assert results_words(page, "neighbors-table") == [n["word"] for n in expected["neighbors"]]
+    assert latest == [
+        n["word"]
+        for n in tensorboard.get_json("/neighbors?run=run_steps&model=lee&word=police&k=5")["neighbors"]
+    ]
+
+    # Compare steps of the same model: the suggested second column is the latest step.
+    page.get_by_test_id("tab-compare").click()
+    assert page.get_by_test_id("compare-step-1").input_value() == "3"
+    page.get_by_test_id("run-compare").click()
+    page.get_by_test_id("compare-summary").wait_for()
+    assert "@ 1" in page.get_by_test_id("compare-col-0").inner_text()
+    assert "@ 3" in page.get_by_test_id("compare-col-1").inner_text()
+    screenshot(page, "compare-steps")
+
+
 def test_deep_link_reopens_the_view(page, tensorboard, screenshot):
     state = f"run=run_b&model={MODEL}&q=police&k=7"
     open_tab(page, tensorboard, state)

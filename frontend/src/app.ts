@@ -408,7 +408,9 @@ export class App {
             h("dl", { class: "w2v-facts w2v-facts-small" }, index.map(([k, v]) => h("div", { class: "w2v-fact" }, h("dt", null, k), h("dd", null, v)))),
           )
         : null,
-      cur.path ? h("div", { class: "w2v-path w2v-small", title: cur.path }, cur.path) : null,
+      cur.path && (this.state.step === null || this.state.step === cur.step)
+        ? h("div", { class: "w2v-path w2v-small", title: cur.path }, cur.path)
+        : null,
       cur.error
         ? h(
             "div",
@@ -683,7 +685,7 @@ export class App {
         setChildren(
           this.neighborsOut,
           h("p", { class: "w2v-summary" }, "Nearest neighbours of ", h("strong", { class: "w2v-query-word" }, res.word ?? word), ` by cosine similarity (${targetLabel(t)})`),
-          resultsTable(rows, { onPick: (w) => this.queryWord(w), testId: "neighbors-table" }),
+          resultsTable(rows, { onPick: (w) => this.queryWord(w), onHover: (w) => this.plot.highlight(w), testId: "neighbors-table" }),
         );
         const sims = new Map(rows.map((r) => [r.word, r.similarity]));
         const query = res.word ?? word;
@@ -841,7 +843,7 @@ export class App {
         setChildren(
           this.analogyOut,
           h("p", { class: "w2v-summary" }, summary, h("span", { class: "w2v-muted" }, ` (${s.method === "3cosmul" ? "3CosMul" : "3CosAdd"})`)),
-          resultsTable(rows, { onPick: (w) => this.queryWord(w), testId: "analogy-table" }),
+          resultsTable(rows, { onPick: (w) => this.queryWord(w), onHover: (w) => this.plot.highlight(w), testId: "analogy-table" }),
         );
         const sims = new Map(rows.map((r) => [r.word, r.similarity]));
         const arrows: PlotArrow[] = [];

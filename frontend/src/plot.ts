@@ -220,6 +220,15 @@ export class ScatterPlot {
       .on("click", (_ev: MouseEvent, p: PlotPoint) => this.onPick(p.word));
   }
 
+  /** Emphasises one word's point (e.g. while its table row is hovered); null clears. */
+  highlight(word: string | null): void {
+    select(this.svgEl)
+      .selectAll<SVGGElement, PlotPoint>("g.w2v-point")
+      .classed("w2v-highlight", (p) => word !== null && p.word === word)
+      .filter((p) => word !== null && p.word === word)
+      .raise();
+  }
+
   private showTooltip(ev: MouseEvent, p: PlotPoint): void {
     const data = this.data;
     if (!data) return;

@@ -9,6 +9,8 @@ export interface TableOptions {
   rowClass?: (row: WordRow) => string | null;
   caption?: string;
   testId?: string;
+  /** Called with a row's word while it is hovered or focused, and with null after. */
+  onHover?: (word: string | null) => void;
 }
 
 /** Top-k table: rank, word (clickable), similarity with a bar, corpus count. */
@@ -27,9 +29,17 @@ export function resultsTable(rows: WordRow[], opts: TableOptions = {}): HTMLElem
           row.word,
         )
       : h("span", { class: "w2v-word" }, row.word);
+    const hover = opts.onHover;
     return h(
       "tr",
-      { class: opts.rowClass?.(row) ?? null, "data-word": row.word },
+      {
+        class: opts.rowClass?.(row) ?? null,
+        "data-word": row.word,
+        onmouseenter: hover ? () => hover(row.word) : null,
+        onmouseleave: hover ? () => hover(null) : null,
+        onfocusin: hover ? () => hover(row.word) : null,
+        onfocusout: hover ? () => hover(null) : null,
+      },
       h("td", { class: "w2v-num w2v-rank" }, i + 1),
       h("td", { class: "w2v-word-cell" }, word),
       h(

@@ -507,11 +507,11 @@ export class App {
       width: "180px",
     });
     const k = numberField("Top k", s.k, { min: 1, max: K_MAX, width: "72px", onChange: (v) => this.setState({ k: v ?? 10 }), onEnter: () => this.runCurrent(), testId: "k-input" });
-    const rv = numberField("Only the most frequent", s.rv, {
+    const rv = numberField("Most frequent only", s.rv, {
       min: 1,
       max: Number.MAX_SAFE_INTEGER,
       placeholder: "all words",
-      width: "120px",
+      width: "112px",
       onChange: (v) => this.setState({ rv: v }),
       onEnter: () => this.runNeighbors(),
       testId: "rv-input",

@@ -203,14 +203,12 @@ export class ScatterPlot {
       .attr("class", (p) => `w2v-point w2v-role-${p.role}`)
       .attr("transform", (p) => `translate(${x(p.x)},${y(p.y)})`);
     groups.append("circle").attr("r", (p) => (p.role === "neighbor" ? 4 : 6));
-    // Labels of points in the right quarter go to their left so they are not clipped.
-    const flip = (p: PlotPoint) => x(p.x) > MARGIN.left + (width - MARGIN.left - MARGIN.right) * 0.75;
-    groups
+    const labels = groups
       .append("text")
-      .attr("x", (p) => (flip(p) ? -8 : 8))
+      .attr("x", 8)
       .attr("y", 4)
-      .attr("text-anchor", (p) => (flip(p) ? "end" : "start"))
       .text((p) => p.word); // d3's .text() sets textContent: words are never parsed as HTML
+    this.placeLabels(labels, x, y, width);
     groups
       .on("mouseenter", (ev: MouseEvent, p: PlotPoint) => this.showTooltip(ev, p))
       .on("mousemove", (ev: MouseEvent, p: PlotPoint) => this.showTooltip(ev, p))
@@ -218,6 +216,56 @@ export class ScatterPlot {
         this.tooltip.hidden = true;
       })
       .on("click", (_ev: MouseEvent, p: PlotPoint) => this.onPick(p.word));
+  }
+
+  /**
+   * Greedy label placement: the query and analogy words first, then neighbours by similarity;
+   * each label takes the first of right/left/above/below that overlaps no placed label and
+   * stays inside the plot.
+   */
+  private placeLabels(
+    labels: Selection<SVGTextElement, PlotPoint, SVGGElement, unknown>,
+    x: (v: number) => number,
+    y: (v: number) => number,
+    width: number,
+  ): void {
+    type Box = { x0: number; y0: number; x1: number; y1: number };
+    const placed: Box[] = [];
+    const overlaps = (b: Box) => placed.some((o) => b.x0 < o.x1 && b.x1 > o.x0 && b.y0 < o.y1 && b.y1 > o.y0);
+    const inside = (b: Box) => b.x0 >= MARGIN.left && b.x1 <= width - MARGIN.right && b.y0 >= MARGIN.top && b.y1 <= HEIGHT - MARGIN.bottom;
+    const items: { el: SVGTextElement; p: PlotPoint; w: number; h: number }[] = [];
+    labels.each(function (p) {
+      let w = p.word.length * 7;
+      let h = 14;
+      try {
+        const bb = this.getBBox();
+        if (bb.width > 0) {
+          w = bb.width;
+          h = bb.height;
+        }
+      } catch {
+        /* not rendered yet: estimate */
+      }
+      items.push({ el: this, p, w, h });
+    });
+    const rank: Record<PointRole, number> = { query: 0, result: 1, positive: 2, negative: 3, neighbor: 4 };
+    items.sort((a, b) => rank[a.p.role] - rank[b.p.role] || (b.p.similarity ?? 0) - (a.p.similarity ?? 0));
+    for (const it of items) {
+      const px = x(it.p.x);
+      const py = y(it.p.y);
+      const candidates: { dx: number; dy: number; anchor: string; box: Box }[] = [
+        { dx: 8, dy: 4, anchor: "start", box: { x0: px + 8, y0: py - it.h / 2, x1: px + 8 + it.w, y1: py + it.h / 2 } },
+        { dx: -8, dy: 4, anchor: "end", box: { x0: px - 8 - it.w, y0: py - it.h / 2, x1: px - 8, y1: py + it.h / 2 } },
+        { dx: 0, dy: -8, anchor: "middle", box: { x0: px - it.w / 2, y0: py - 8 - it.h, x1: px + it.w / 2, y1: py - 8 } },
+        { dx: 0, dy: 8 + it.h * 0.8, anchor: "middle", box: { x0: px - it.w / 2, y0: py + 8, x1: px + it.w / 2, y1: py + 8 + it.h } },
+      ];
+      const choice =
+        candidates.find((c) => inside(c.box) && !overlaps(c.box)) ?? candidates.find((c) => inside(c.box)) ?? candidates[0];
+      it.el.setAttribute("x", String(choice.dx));
+      it.el.setAttribute("y", String(choice.dy));
+      it.el.setAttribute("text-anchor", choice.anchor);
+      placed.push(choice.box);
+    }
   }
 
   /** Emphasises one word's point (e.g. while its table row is hovered); null clears. */

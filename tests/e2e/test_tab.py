@@ -58,6 +58,16 @@ def test_neighbours_query_with_autocomplete(page, tensorboard, screenshot):
     assert "similarity" in tooltip.inner_text()
     screenshot(page, "neighbours")
 
+    # Zoom (button and mouse wheel) spreads the points; Reset view puts them back.
+    where = "document.querySelector('[data-testid=plot] .w2v-role-neighbor').getAttribute('transform')"
+    before = page.evaluate(where)
+    page.get_by_role("button", name="Zoom in").click()
+    page.wait_for_function(f"{where} !== {before!r}")
+    page.locator("[data-testid=plot] svg").hover()
+    page.mouse.wheel(0, -300)
+    page.get_by_role("button", name="Reset view").click()
+    page.wait_for_function(f"{where} === {before!r}")
+
     # k is a setting and the state lands in the URL.
     k = page.get_by_test_id("k-input")
     k.fill("5")

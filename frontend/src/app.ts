@@ -143,6 +143,7 @@ export class App {
   }
 
   async start(): Promise<void> {
+    this.watchParentHash();
     setChildren(this.bodyEl, loadingBox("Looking for word2vec models…"));
     await this.loadModels();
     this.render();
@@ -261,6 +262,39 @@ export class App {
     } catch {
       /* the TensorBoard page is not reachable: the iframe URL still holds the state */
     }
+  }
+
+  /**
+   * TensorBoard keeps this iframe alive while other tabs are shown and rewrites its own hash
+   * (`#projector`, then `#word2vec` again). When our tab comes back, put our state back into
+   * the URL; when someone navigates the page to a different state of ours, reopen with it.
+   */
+  private watchParentHash(): void {
+    let top: Window | null = null;
+    try {
+      top = window.top && window.top !== window ? window.top : null;
+      void top?.location.hash; // throws when not same-origin
+    } catch {
+      top = null;
+    }
+    if (!top) return;
+    const parent = top;
+    parent.addEventListener("hashchange", () => {
+      let hash: string;
+      try {
+        hash = parent.location.hash;
+      } catch {
+        return;
+      }
+      if (hash.replace(/^#/, "").split("&")[0] !== PLUGIN_NAME) return;
+      const theirs = stateFromParentHash(hash);
+      if (theirs === null) {
+        this.syncUrl();
+      } else if (theirs !== encodeState(this.state)) {
+        window.history.replaceState(null, "", `${window.location.pathname}${window.location.search}#${theirs}`);
+        window.location.reload();
+      }
+    });
   }
 
   // ---------------------------------------------------------------- rendering

@@ -300,7 +300,7 @@ def test_through_the_tensorboard_shell(page, tensorboard, screenshot):
     """The real TensorBoard page: the tab loads in its iframe and mirrors its state into the top URL."""
     inner = f"run=run_a&model={MODEL}&q=police&k=4"
     page.goto(f"{tensorboard.url}/#word2vec&w2v={quote(inner, safe='')}")
-    frame = page.frame_locator("iframe")
+    frame = page.frame_locator("iframe[src*='name=word2vec']")
     frame.locator("[data-testid=neighbors-table] tbody tr").nth(3).wait_for(timeout=30_000)
     assert frame.locator("[data-testid=neighbors-table] tbody tr").count() == 4
     screenshot(page, "tensorboard-shell", full_page=False)
@@ -312,11 +312,26 @@ def test_through_the_tensorboard_shell(page, tensorboard, screenshot):
     top_url = page.url
     assert top_url.split("#")[1].startswith("word2vec&w2v=")
 
+    # Visiting another tab and coming back puts the state back into the TensorBoard URL.
+    page.evaluate("location.hash = '#projector'")
+    page.wait_for_timeout(500)
+    page.evaluate("location.hash = '#word2vec'")
+    page.wait_for_function("decodeURIComponent(location.hash).includes('q=government')")
+
+    # Navigating the page to another state of the tab reopens the tab with it.
+    other_state = quote(f"run=run_b&model={MODEL}&q=police&k=3", safe="")
+    page.evaluate(f"location.hash = '#word2vec&w2v={other_state}'")
+    page.wait_for_function(
+        "() => { const f = document.querySelector(\"iframe[src*='name=word2vec']\").contentDocument;"
+        " return f && f.querySelectorAll('[data-testid=neighbors-table] tbody tr').length === 3; }"
+    )
+    assert frame.get_by_test_id("run-select").input_value() == "run_b"
+
     # Pasting that URL in a new tab reopens the same view.
     other = page.context.new_page()
     try:
         other.goto(top_url)
-        frame = other.frame_locator("iframe")
+        frame = other.frame_locator("iframe[src*='name=word2vec']")
         frame.locator("[data-testid=neighbors-table] tbody tr").first.wait_for(timeout=30_000)
         assert frame.get_by_test_id("query-input").input_value() == "government"
         assert frame.locator("[data-testid=neighbors-table] tbody tr").count() == 4

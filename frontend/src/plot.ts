@@ -133,7 +133,7 @@ export class ScatterPlot {
     const y = this.transform.rescaleY(y0);
 
     const defs = svg.append("defs");
-    for (const [id, color] of [["w2v-arrow-offset", "#616161"], ["w2v-arrow-result", "#f57c00"]] as const) {
+    for (const [id, color] of [["w2v-arrow-offset", "var(--w2v-grey)"], ["w2v-arrow-result", "var(--w2v-orange)"]] as const) {
       defs
         .append("marker")
         .attr("id", id)
@@ -145,7 +145,7 @@ export class ScatterPlot {
         .attr("orient", "auto-start-reverse")
         .append("path")
         .attr("d", "M 0 0 L 10 5 L 0 10 z")
-        .attr("fill", color);
+        .style("fill", color);
     }
     defs
       .append("clipPath")

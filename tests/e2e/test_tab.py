@@ -384,9 +384,15 @@ def test_model_details_and_empty_logdir(page, tensorboard, empty_tensorboard, sc
 def test_keyboard_only(page, tensorboard):
     open_tab(page, tensorboard, f"run=run_a&model={MODEL}")
     page.get_by_test_id("query-input").focus()
-    page.keyboard.type("police")
-    page.keyboard.press("Enter")
-    results_words(page, "neighbors-table")
+    page.keyboard.type("polic")
+    page.locator("[role=option]").first.wait_for()
+    page.keyboard.press("ArrowDown")
+    assert page.locator("[role=option][aria-selected=true]").count() == 1
+    picked = page.locator("[role=option][aria-selected=true] .w2v-suggest-word").inner_text()
+    page.keyboard.press("Enter")  # picks the highlighted word and runs the query
+    page.wait_for_function("w => document.querySelector('.w2v-query-word')?.textContent === w", arg=picked)
+    assert page.get_by_test_id("query-input").input_value() == picked
+    assert page.locator("[role=listbox]:visible").count() == 0
     # Tabs are reachable and switch with the arrow keys.
     page.get_by_test_id("tab-neighbors").focus()
     page.keyboard.press("ArrowRight")
@@ -395,6 +401,35 @@ def test_keyboard_only(page, tensorboard):
     # Focus is visible (an outline ring).
     shadow = page.evaluate("getComputedStyle(document.activeElement).boxShadow")
     assert shadow and shadow != "none"
+
+
+def test_slow_query_shows_loading_state(page, tensorboard):
+    # Delay the plugin's neighbours answers inside the page to watch the loading state.
+    page.add_init_script(
+        """
+        const realFetch = window.fetch.bind(window);
+        window.fetch = async (url, opts) => {
+          if (String(url).includes('/neighbors')) await new Promise(r => setTimeout(r, 1500));
+          return realFetch(url, opts);
+        };
+        """
+    )
+    open_tab(page, tensorboard, f"run=run_a&model={MODEL}&q=police")
+    loading = page.get_by_test_id("neighbors-results").get_by_role("status")
+    loading.wait_for()
+    assert "police" in loading.inner_text()
+    results_words(page, "neighbors-table")
+    assert loading.count() == 0
+
+
+def test_follows_tensorboard_dark_mode(page, tensorboard, screenshot):
+    page.goto(
+        f"{tensorboard.url}/?darkMode=true#word2vec&w2v={quote(f'run=run_a&model={MODEL}&q=police', safe='')}"
+    )
+    frame = page.frame_locator("iframe[src*='name=word2vec']")
+    frame.locator("[data-testid=neighbors-table] tbody tr").first.wait_for(timeout=30_000)
+    assert "w2v-dark" in frame.locator("html").get_attribute("class")
+    screenshot(page, "dark-mode", full_page=False)
 
 
 def test_export_offers_tsv_downloads_when_logdir_is_read_only(page, tensorboard, screenshot):

@@ -37,6 +37,7 @@ export interface PlotData {
 const SVG_NS = "http://www.w3.org/2000/svg";
 const MARGIN = { top: 16, right: 24, bottom: 40, left: 52 };
 const HEIGHT = 460;
+const MAX_LABELS = 40;
 
 export class ScatterPlot {
   readonly el: HTMLElement;
@@ -210,7 +211,10 @@ export class ScatterPlot {
       .text((p) => p.word); // d3's .text() sets textContent: words are never parsed as HTML
     this.placeLabels(labels, x, y, width);
     groups
-      .on("mouseenter", (ev: MouseEvent, p: PlotPoint) => this.showTooltip(ev, p))
+      .on("mouseenter", (ev: MouseEvent, p: PlotPoint) => {
+        select(ev.currentTarget as SVGGElement).raise(); // its label above the other dots
+        this.showTooltip(ev, p);
+      })
       .on("mousemove", (ev: MouseEvent, p: PlotPoint) => this.showTooltip(ev, p))
       .on("mouseleave", () => {
         this.tooltip.hidden = true;
@@ -248,9 +252,21 @@ export class ScatterPlot {
       }
       items.push({ el: this, p, w, h });
     });
+    // Dots are obstacles too, so a label never hides under another word's dot.
+    for (const it of items) {
+      const px = x(it.p.x);
+      const py = y(it.p.y);
+      placed.push({ x0: px - 5, y0: py - 5, x1: px + 5, y1: py + 5 });
+    }
     const rank: Record<PointRole, number> = { query: 0, result: 1, positive: 2, negative: 3, neighbor: 4 };
     items.sort((a, b) => rank[a.p.role] - rank[b.p.role] || (b.p.similarity ?? 0) - (a.p.similarity ?? 0));
-    for (const it of items) {
+    items.forEach((it, i) => {
+      // Past MAX_LABELS, neighbours show their word on hover only, to keep the picture legible.
+      if (i >= MAX_LABELS && it.p.role === "neighbor") {
+        it.el.setAttribute("visibility", "hidden");
+        it.el.parentElement?.classList.add("w2v-label-on-hover");
+        return;
+      }
       const px = x(it.p.x);
       const py = y(it.p.y);
       const candidates: { dx: number; dy: number; anchor: string; box: Box }[] = [
@@ -259,13 +275,19 @@ export class ScatterPlot {
         { dx: 0, dy: -8, anchor: "middle", box: { x0: px - it.w / 2, y0: py - 8 - it.h, x1: px + it.w / 2, y1: py - 8 } },
         { dx: 0, dy: 8 + it.h * 0.8, anchor: "middle", box: { x0: px - it.w / 2, y0: py + 8, x1: px + it.w / 2, y1: py + 8 + it.h } },
       ];
-      const choice =
-        candidates.find((c) => inside(c.box) && !overlaps(c.box)) ?? candidates.find((c) => inside(c.box)) ?? candidates[0];
+      const free = candidates.find((c) => inside(c.box) && !overlaps(c.box));
+      if (!free && it.p.role === "neighbor") {
+        // No room: the word shows on hover (and zooming in makes room).
+        it.el.setAttribute("visibility", "hidden");
+        it.el.parentElement?.classList.add("w2v-label-on-hover");
+        return;
+      }
+      const choice = free ?? candidates.find((c) => inside(c.box)) ?? candidates[0];
       it.el.setAttribute("x", String(choice.dx));
       it.el.setAttribute("y", String(choice.dy));
       it.el.setAttribute("text-anchor", choice.anchor);
       placed.push(choice.box);
-    }
+    });
   }
 
   /** Emphasises one word's point (e.g. while its table row is hovered); null clears. */

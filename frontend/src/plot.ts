@@ -202,6 +202,7 @@ export class ScatterPlot {
       .data(points)
       .join("g")
       .attr("class", (p) => `w2v-point w2v-role-${p.role}`)
+      .attr("data-word", (p) => p.word)
       .attr("transform", (p) => `translate(${x(p.x)},${y(p.y)})`);
     groups.append("circle").attr("r", (p) => (p.role === "neighbor" ? 4 : 6));
     const labels = groups

@@ -59,7 +59,10 @@ def test_neighbours_query_with_autocomplete(page, tensorboard, screenshot):
     screenshot(page, "neighbours")
 
     # Zoom (button and mouse wheel) spreads the points; Reset view puts them back.
-    where = "document.querySelector('[data-testid=plot] .w2v-role-neighbor').getAttribute('transform')"
+    where = (
+        "[...document.querySelectorAll('[data-testid=plot] g.w2v-point')]"
+        ".find(g => g.dataset.word === 'government').getAttribute('transform')"
+    )
     before = page.evaluate(where)
     page.get_by_role("button", name="Zoom in").click()
     page.wait_for_function(f"{where} !== {before!r}")

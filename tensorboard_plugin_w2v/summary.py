@@ -16,6 +16,7 @@ snapshots the model every few epochs, so the tab can show how a word's neighbour
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import shutil
 import socket
@@ -36,6 +37,7 @@ from tensorboard_plugin_w2v.loading import LoadedModel
 
 MODELS_DIR = f"{md.PLUGIN_DIR}/models"
 _TMP_PREFIX = ".tmp-"
+_event_files = itertools.count()
 
 
 def log_model(logdir: str, model: Any, name: str | None = None, step: int | None = None) -> str:
@@ -196,7 +198,11 @@ def ensure_event_file(run_dir: str) -> None:
 
 
 def _event_file_name() -> str:
-    return f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+    """A new event file's name, sorting after the earlier ones of this process, as TensorBoard names them."""
+    return (
+        f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}."
+        f"{next(_event_files):06d}.w2v"
+    )
 
 
 def _saveable(model: Any) -> tuple[Any, str]:

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import time
+import urllib.parse
+import urllib.request
 
 import numpy as np
 import pytest
+from conftest import train_word2vec
 from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 from test_projector_export import REPO, projector_client, projector_embedding, projector_runs
 
-from tensorboard_plugin_w2v import projector, visualizer
+from tensorboard_plugin_w2v import projector, summary, visualizer
+from tests.tb_process import get_json, tensorboard
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -148,3 +154,31 @@ def test_cli_says_when_the_projector_will_not_show_every_word(tmp_path, capsys):
 def test_cli_help_mentions_the_point_limit(capsys):
     status, stdout, _ = cli(capsys, "--help")
     assert status == 0 and "100,000" in stdout and "--limit" in stdout
+
+
+@pytest.mark.slow
+def test_real_tensorboard_shows_what_the_writers_wrote(tmp_path, model_files):
+    """The real ``tensorboard`` command lists the CLI's run in the Projector and the loss in Scalars."""
+    logdir = tmp_path / "logs"
+    assert run_cli(model_files["binary"], str(logdir / "cli")).returncode == 0
+    train_word2vec(
+        epochs=2, compute_loss=True, callbacks=[summary.TrainingLogger(str(logdir / "train"), name="lee")]
+    )
+    with tensorboard(str(logdir)) as base:
+        deadline = time.monotonic() + 60
+        while True:
+            runs = json.loads(urllib.request.urlopen(f"{base}/data/plugin/projector/runs", timeout=10).read())
+            if runs or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert runs == ["cli"]
+        query = urllib.parse.urlencode({"run": "cli", "name": "lee"})
+        tensor = urllib.request.urlopen(f"{base}/data/plugin/projector/tensor?{query}", timeout=10).read()
+        kv = projector.load(model_files["binary"]).kv
+        np.testing.assert_array_equal(
+            np.frombuffer(tensor, dtype="<f4").reshape(kv.vectors.shape), kv.vectors
+        )
+        status, tags = get_json(f"{base}/data/plugin/scalars/tags")
+        assert status == 200 and "lee/loss" in tags["train"]
+        status, models = get_json(f"{base}/data/plugin/word2vec/models")
+        assert {("cli", "lee"), ("train", "lee")} <= {(m["run"], m["model"]) for m in models["models"]}

@@ -149,6 +149,8 @@ class ProjectorCallback(keras.callbacks.Callback):
     completed epochs (1, 2, ...). ``words`` labels the rows: the ``word2idx`` of
     :func:`embedding_matrix` or words in row order. ``layer`` is a layer name or object
     (default: the model's first ``Embedding``); ``name`` defaults to the layer's name.
+    The Word2Vec tab picks up each new epoch while TensorBoard runs; the Projector reads a
+    run's config when the run first appears, so it shows later epochs after a restart.
 
     >>> model.fit(x, y, epochs=5,
     ...           callbacks=[ProjectorCallback("logs/run1", word2idx, every=1)])  # doctest: +SKIP

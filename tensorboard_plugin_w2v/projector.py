@@ -193,6 +193,9 @@ def export_subset(kv: Any, words: Sequence[str], run_dir: str, tensor_name: str)
     """Add or replace one embedding of ``words`` in ``run_dir``'s Projector config, keeping the others.
 
     Unknown words raise :class:`~tensorboard_plugin_w2v.errors.NotFound` (with suggestions).
+    A running TensorBoard's Projector reads a run's config once, when the run appears (and
+    caches tensors by run and name): to show a new subset without a restart, write it into a
+    new ``run_dir`` (it gets its own event file) under a new ``tensor_name``.
 
     >>> export_subset(model.wv, ["king", "queen", "prince"], "logs/run1", "king neighbours")  # doctest: +SKIP
     """

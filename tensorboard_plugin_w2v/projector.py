@@ -35,6 +35,7 @@ from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.errors import ModelLoadError
 from tensorboard_plugin_w2v.loading import EMPTY_LABEL, LoadedModel, load_model
 from tensorboard_plugin_w2v.manifest import locked, safe_name
+from tensorboard_plugin_w2v.summary import ensure_event_file
 
 logger = logging.getLogger(__name__)
 
@@ -179,7 +180,7 @@ def export_model(
     >>> export_model("vectors.bin", "logs/projector", limit=50_000)   # doctest: +SKIP
     """
     if name is None:
-        name = _default_name(model)
+        name = default_name(model)
     kv = keyed_vectors(model)
     vectors, labels = _rows(kv, None, limit)
     if len(labels) > PROJECTOR_POINT_LIMIT:
@@ -258,8 +259,6 @@ def export_embedding(
         emb.tensor_shape.extend(int(n) for n in vectors.shape)
         _write_config(config_path, config)
         _remove_unreferenced(assets, config)
-    from tensorboard_plugin_w2v.summary import ensure_event_file
-
     ensure_event_file(run_dir)
     return Export(
         run_dir,
@@ -272,14 +271,15 @@ def export_embedding(
     )
 
 
-# -- helpers -------------------------------------------------------------------------------
-
-
-def _default_name(model: Any) -> str:
+def default_name(model: Any) -> str:
+    """An export's default name: the model file's name without extension, else ``word2vec``."""
     if isinstance(model, (str, os.PathLike)):
         base = os.path.basename(os.fspath(model).rstrip("/\\"))
         return os.path.splitext(base)[0] or base or "word2vec"
     return "word2vec"
+
+
+# -- helpers -------------------------------------------------------------------------------
 
 
 def _rows(kv: KeyedVectors, words: Sequence[str] | None, limit: int | None) -> tuple[np.ndarray, list[str]]:

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from tensorboard_plugin_w2v.errors import NotFound, Word2VecError
-from tensorboard_plugin_w2v.projector import PROJECTOR_POINT_LIMIT, export_model, load
+from tensorboard_plugin_w2v.projector import PROJECTOR_POINT_LIMIT, default_name, export_model, load
 
 PROG = "w2v-visualizer"
 EXIT_USAGE = 2
@@ -76,7 +76,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress = args.progress if args.progress is not None else (None if shown >= 50_000 else False)
     try:
         export = export_model(
-            loaded, args.output_dir, name=args.name or _name(args.model), limit=args.limit, progress=progress
+            loaded,
+            args.output_dir,
+            name=args.name or default_name(args.model),
+            limit=args.limit,
+            progress=progress,
         )
     except (NotFound, ValueError) as exc:
         return _fail(f"{args.model}: {getattr(exc, 'message', exc)}")
@@ -98,11 +102,6 @@ def _unreadable(path: str) -> str | None:
     if not os.access(path, os.R_OK):
         return "permission denied"
     return None
-
-
-def _name(path: str) -> str:
-    base = os.path.basename(path.rstrip("/\\"))
-    return os.path.splitext(base)[0] or base
 
 
 def _positive_int(text: str) -> int:

@@ -47,10 +47,10 @@ def log_model(logdir: str, model: Any, name: str | None = None, step: int | None
     parameters) or ``KeyedVectors`` (any other object with a ``.wv`` saves that). Logging the
     same ``name`` and ``step`` again replaces that version. The files are written under a
     temporary name and renamed, and the manifest is replaced atomically afterwards, so the
-    plugin never sees a half-written model. Returns the saved file's path.
+    plugin never sees a half-written model. Returns the saved file's absolute path.
 
     >>> log_model("logs/run1", model, name="w2v", step=5)    # doctest: +SKIP
-    'logs/run1/plugins/word2vec/models/w2v-5-1a2b3c4d/w2v.model'
+    '/home/me/logs/run1/plugins/word2vec/models/w2v-5-1a2b3c4d/w2v.model'
     """
     if fileio.is_remote(logdir):
         raise ValueError(f"{logdir}: log_model writes to local directories only")
@@ -94,7 +94,9 @@ class TrainingLogger(CallbackAny2Vec):
     scalar (tag ``<name>/loss``) needs ``compute_loss=True``; gensim reports a cumulative loss,
     so the difference from the previous epoch is logged. Snapshots go through :func:`log_model`
     as model ``name`` with the epoch as step; ``snapshot_every=None`` turns them off, and with
-    ``snapshot_at_end`` the last epoch is always snapshotted.
+    ``snapshot_at_end`` the last epoch is always snapshotted. Each snapshot is a whole model
+    (for FastText that includes its ``bucket`` x ``vector_size`` n-gram table), so pick
+    ``snapshot_every`` with the disk in mind.
 
     >>> Word2Vec(sentences, compute_loss=True,
     ...          callbacks=[TrainingLogger("logs/run1", snapshot_every=5)])   # doctest: +SKIP

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 
 import numpy as np
 import pytest
@@ -337,3 +338,30 @@ def test_writers_work_without_tensorflow(tmp_path):
         ("word2vec", 5),
         ("final", None),
     ]
+
+
+def test_concurrent_subset_exports_keep_every_embedding(tmp_path, lee_model):
+    run = str(tmp_path / "run")
+    words = lee_model.wv.index_to_key
+    threads = [
+        threading.Thread(target=projector.export_subset, args=(lee_model.wv, words[i : i + 5], run, f"s{i}"))
+        for i in range(6)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    client = projector_client(str(tmp_path))
+    info = client.get("/data/plugin/projector/info", query_string={"run": "run"}).get_json()
+    assert sorted(e["tensorName"] for e in info["embeddings"]) == [f"s{i}" for i in range(6)]
+    for i in range(6):
+        assert projector_embedding(client, "run", f"s{i}")[1] == words[i : i + 5]
+
+
+def test_leftovers_of_an_interrupted_export_are_removed(tmp_path, lee_model):
+    run = tmp_path / "run"
+    leftover = run / projector.ASSETS_DIR / ".tmp-lee-deadbeef"
+    leftover.mkdir(parents=True)
+    (leftover / "tensor.bytes").write_bytes(b"\0" * 10)
+    projector.export_model(lee_model, str(run))
+    assert not leftover.exists()

@@ -23,6 +23,7 @@ EXIT_USAGE = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The command line's arguments (``w2v-visualizer --help`` shows them)."""
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Write a word2vec model where TensorBoard's Projector shows it, words as labels.",

@@ -6,7 +6,7 @@
   (big enough for meaningful neighbours and analogies),
 * ``run_b/w2v.model`` – the same corpus, different seed and window (for the compare view),
 * ``run_c/w2v.model`` – the same corpus trained with skip-gram,
-* ``run_steps`` – a manifest listing model ``lee`` at training steps 1, 2 and 3,
+* ``run_steps`` – model ``lee`` logged with ``log_model`` at training steps 1, 2 and 3,
 * ``run_x_broken/w2v.model`` – a truncated copy of ``run_a``'s file (a load error),
 * ``run_xss/w2v.model`` – KeyedVectors whose vocabulary holds HTML/script-looking words,
   to prove the tab renders model-provided words as text.
@@ -16,7 +16,6 @@ Training is deterministic (``workers=1`` and fixed seeds) and takes a few second
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
@@ -51,19 +50,12 @@ def make_logdir(logdir: str) -> str:
         )
         model.save(os.path.join(logdir, run, "w2v.model"))
 
-    # A run whose manifest lists three training steps of one model "lee" (as log_model writes it).
-    from tensorboard_plugin_w2v import metadata as md
+    # A run with three training steps of one model "lee", logged as users log them.
+    from tensorboard_plugin_w2v.summary import log_model
 
-    steps_run = os.path.join(logdir, "run_steps")
-    entries = []
     for step in (1, 2, 3):
-        rel = f"{md.PLUGIN_DIR}/snapshots/lee-{step}.model"
-        os.makedirs(os.path.dirname(os.path.join(steps_run, rel)), exist_ok=True)
         model = Word2Vec(sentences, vector_size=32, min_count=5, epochs=step * 5, seed=1, workers=1)
-        model.save(os.path.join(steps_run, rel))
-        entries.append({"name": "lee", "path": rel, "step": step})
-    with open(os.path.join(steps_run, md.MANIFEST_PATH), "w") as f:
-        json.dump({"version": md.MANIFEST_VERSION, "models": entries}, f)
+        log_model(os.path.join(logdir, "run_steps"), model, name="lee", step=step)
 
     # A model file cut short: it is listed, but fails to load with a readable error.
     os.makedirs(os.path.join(logdir, "run_x_broken"), exist_ok=True)

@@ -45,6 +45,7 @@ export class WordInput {
       value: opts.value ?? "",
       placeholder: opts.placeholder ?? "",
       autocomplete: "off",
+      maxlength: 1000,
       autocapitalize: "off",
       spellcheck: "false",
       role: "combobox",

@@ -1,12 +1,13 @@
 """Small real gensim models for the Word2Vec tab's browser tests.
 
-``make_logdir(path)`` writes a log directory with six runs:
+``make_logdir(path)`` writes a log directory with seven runs:
 
 * ``run_a/w2v.model`` – a Word2Vec model trained on gensim's Lee background corpus
   (big enough for meaningful neighbours and analogies),
 * ``run_b/w2v.model`` – the same corpus, different seed and window (for the compare view),
 * ``run_c/w2v.model`` – the same corpus trained with skip-gram,
 * ``run_steps`` – model ``lee`` logged with ``log_model`` at training steps 1, 2 and 3,
+* ``run_text/vectors.txt`` – ``run_c``'s vectors in word2vec text format (no counts),
 * ``run_x_broken/w2v.model`` – a truncated copy of ``run_a``'s file (a load error),
 * ``run_xss/w2v.model`` – KeyedVectors whose vocabulary holds HTML/script-looking words,
   to prove the tab renders model-provided words as text.
@@ -49,6 +50,10 @@ def make_logdir(logdir: str) -> str:
             workers=1,
         )
         model.save(os.path.join(logdir, run, "w2v.model"))
+
+    # Plain word2vec text vectors: no corpus counts, no training parameters.
+    os.makedirs(os.path.join(logdir, "run_text"), exist_ok=True)
+    model.wv.save_word2vec_format(os.path.join(logdir, "run_text", "vectors.txt"), binary=False)
 
     # A run with three training steps of one model "lee", logged as users log them.
     from tensorboard_plugin_w2v.summary import log_model

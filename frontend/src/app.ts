@@ -17,7 +17,7 @@ import {
 } from "./api";
 import { h, setChildren } from "./dom";
 import { analogyTerms, ExpressionError, formatExpression, looksLikeExpression, parseExpression, splitWords } from "./expr";
-import { describeTraining, formatInt, formatPercent, formatSim } from "./format";
+import { describeFormat, describeTraining, formatInt, formatPercent, formatSim } from "./format";
 import { jaccardMatrix, occurrenceCounts, sharedByAll } from "./overlap";
 import { ScatterPlot, type PlotArrow, type PlotPoint, type PointRole } from "./plot";
 import {
@@ -405,7 +405,7 @@ export class App {
       error: "failed to load",
     };
     const facts: [string, string][] = [
-      ["Format", cur.format ?? "unknown"],
+      ["Format", describeFormat(cur.format)],
       ["Vocabulary", formatInt(cur.vocab_size)],
       ["Dimension", formatInt(cur.dim)],
       ["Status", statusText[cur.status] ?? cur.status],

@@ -56,3 +56,22 @@ export function describeTraining(training: Record<string, unknown> | null | unde
   }
   return out;
 }
+
+const FORMAT_NAMES: Record<string, string> = {
+  "gensim-word2vec": "gensim Word2Vec model",
+  "gensim-fasttext": "gensim FastText model",
+  "gensim-keyedvectors": "gensim KeyedVectors (vectors only)",
+  "word2vec-binary": "word2vec binary vectors",
+  "word2vec-text": "word2vec text vectors",
+  "fasttext-vec": "fastText .vec text vectors",
+  "fasttext-bin": "fastText binary model",
+  "glove-text": "GloVe text vectors",
+  "projector-raw-float32": "Projector embedding (raw float32)",
+  "projector-tsv": "Projector embedding (TSV)",
+};
+
+/** A model format id in plain words (unknown ids are shown as they are). */
+export function describeFormat(format: string | null | undefined): string {
+  if (!format) return "unknown";
+  return FORMAT_NAMES[format] ?? format;
+}

@@ -16,6 +16,8 @@ export interface TableOptions {
 /** Top-k table: rank, word (clickable), similarity with a bar, corpus count. */
 export function resultsTable(rows: WordRow[], opts: TableOptions = {}): HTMLElement {
   if (rows.length === 0) return h("p", { class: "w2v-muted" }, "No results.");
+  // Files without corpus counts (e.g. word2vec text vectors) get no Count column.
+  const counts = rows.some((r) => r.count !== null && r.count !== undefined);
   const body = rows.map((row, i) => {
     const word = opts.onPick
       ? h(
@@ -52,7 +54,7 @@ export function resultsTable(rows: WordRow[], opts: TableOptions = {}): HTMLElem
         ),
         h("span", { class: "w2v-num" }, formatSim(row.similarity)),
       ),
-      h("td", { class: "w2v-num w2v-count" }, formatInt(row.count)),
+      counts ? h("td", { class: "w2v-num w2v-count" }, formatInt(row.count)) : null,
     );
   });
   return h(
@@ -68,7 +70,7 @@ export function resultsTable(rows: WordRow[], opts: TableOptions = {}): HTMLElem
         h("th", { class: "w2v-num", scope: "col" }, "#"),
         h("th", { scope: "col" }, "Word"),
         h("th", { scope: "col" }, "Similarity"),
-        h("th", { class: "w2v-num", scope: "col" }, "Count"),
+        counts ? h("th", { class: "w2v-num", scope: "col", title: "How often the word occurs in the training corpus" }, "Count") : null,
       ),
     ),
     h("tbody", null, body),

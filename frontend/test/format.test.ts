@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { barWidth, describeTraining, formatInt, formatSim } from "../src/format";
+import { barWidth, describeFormat, describeTraining, formatInt, formatSim } from "../src/format";
 import { pluginBase } from "../src/api";
 
 describe("formatting", () => {
@@ -23,6 +23,12 @@ describe("formatting", () => {
     expect(d["Window"]).toBe("5");
     expect(d["Corpus words"]).toBe("59,890");
     expect(describeTraining(null)).toEqual([]);
+  });
+
+  it("names formats in plain words", () => {
+    expect(describeFormat("gensim-keyedvectors")).toBe("gensim KeyedVectors (vectors only)");
+    expect(describeFormat("some-new-format")).toBe("some-new-format");
+    expect(describeFormat(null)).toBe("unknown");
   });
 });
 

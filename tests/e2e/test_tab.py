@@ -110,6 +110,15 @@ def test_broken_model_is_explained_and_the_rest_keeps_working(page, tensorboard,
     assert page.get_by_test_id("model-error").count() == 0
 
 
+def test_vectors_without_counts(page, tensorboard):
+    open_tab(page, tensorboard, "run=run_text&model=vectors.txt&q=police&k=3")
+    assert len(results_words(page, "neighbors-table")) == 3
+    headers = page.locator("[data-testid=neighbors-table] th").all_inner_texts()
+    assert "Count" not in headers
+    info = page.get_by_test_id("model-info").inner_text()
+    assert "word2vec text vectors" in info
+
+
 def test_unknown_word_offers_clickable_suggestions(page, tensorboard, screenshot):
     open_tab(page, tensorboard, f"run=run_a&model={MODEL}&q=governmentt")
     error = page.get_by_test_id("error")

@@ -179,11 +179,13 @@ export class ScatterPlot {
 
     const plot = svg.append("g").attr("clip-path", "url(#w2v-clip)");
     const byWord = new Map(data.points.map((p) => [p.word, p]));
+    const segments: [number, number, number, number][] = [];
     for (const arrow of data.arrows) {
       const a = byWord.get(arrow.from);
       const b = byWord.get(arrow.to);
       if (!a || !b) continue;
       const [ax, ay, bx, by] = shorten(x(a.x), y(a.y), x(b.x), y(b.y), 6);
+      segments.push([ax, ay, bx, by]);
       plot
         .append("line")
         .attr("class", `w2v-arrow w2v-arrow-${arrow.kind}`)
@@ -210,7 +212,7 @@ export class ScatterPlot {
       .attr("x", 8)
       .attr("y", 4)
       .text((p) => p.word); // d3's .text() sets textContent: words are never parsed as HTML
-    this.placeLabels(labels, x, y, width);
+    this.placeLabels(labels, x, y, width, segments);
     groups
       .on("mouseenter", (ev: MouseEvent, p: PlotPoint) => {
         select(ev.currentTarget as SVGGElement).raise(); // its label above the other dots
@@ -233,9 +235,19 @@ export class ScatterPlot {
     x: (v: number) => number,
     y: (v: number) => number,
     width: number,
+    segments: [number, number, number, number][] = [],
   ): void {
     type Box = { x0: number; y0: number; x1: number; y1: number };
     const placed: Box[] = [];
+    // Arrows are obstacles: small boxes every few pixels along each one.
+    for (const [x1, y1, x2, y2] of segments) {
+      const n = Math.max(1, Math.ceil(Math.hypot(x2 - x1, y2 - y1) / 6));
+      for (let i = 0; i <= n; i++) {
+        const cx = x1 + ((x2 - x1) * i) / n;
+        const cy = y1 + ((y2 - y1) * i) / n;
+        placed.push({ x0: cx - 2, y0: cy - 2, x1: cx + 2, y1: cy + 2 });
+      }
+    }
     const overlaps = (b: Box) => placed.some((o) => b.x0 < o.x1 && b.x1 > o.x0 && b.y0 < o.y1 && b.y1 > o.y0);
     const inside = (b: Box) => b.x0 >= MARGIN.left && b.x1 <= width - MARGIN.right && b.y0 >= MARGIN.top && b.y1 <= HEIGHT - MARGIN.bottom;
     const items: { el: SVGTextElement; p: PlotPoint; w: number; h: number }[] = [];

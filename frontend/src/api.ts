@@ -55,6 +55,7 @@ export interface ProjectResponse {
 export interface ExportResponse {
   tensor_name: string;
   run: string;
+  points?: number;
 }
 
 export type ParamValue = string | number | boolean | null | undefined | (string | number)[];

@@ -559,7 +559,7 @@ export class App {
       h("label", { for: "w2v-exact" }, "Exact search"),
     );
     this.exactField = exactField;
-    const nField = numberField("Neighbours to send", s.n, { min: 1, max: N_MAX, width: "96px", onChange: (v) => this.setState({ n: v ?? 1000 }), onEnter: () => void this.exportProjector(), testId: "export-n" });
+    const nField = numberField(`Neighbours to send (≤ ${formatInt(N_MAX)})`, s.n, { min: 1, max: N_MAX, width: "96px", onChange: (v) => this.setState({ n: v ?? 1000 }), onEnter: () => void this.exportProjector(), testId: "export-n" });
     panel(
       "neighbors",
       h("div", { class: "w2v-form" }, this.qInput.el, k.el, rv.el, exactField, h("div", { class: "w2v-field w2v-field-end" }, button("Find neighbours", () => this.runNeighbors(), { primary: true, testId: "run-neighbors" }))),
@@ -798,7 +798,7 @@ export class App {
         h(
           "div",
           { class: "w2v-ok", role: "status", "data-testid": "export-ok" },
-          "Saved as embedding ",
+          res.points ? `Saved ${formatInt(res.points)} words as embedding ` : "Saved as embedding ",
           h("code", null, res.tensor_name),
           res.run ? [" in run ", h("code", null, res.run)] : null,
           ". ",

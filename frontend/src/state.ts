@@ -40,7 +40,8 @@ export interface State {
 }
 
 export const K_MAX = 1000;
-export const N_MAX = 100000;
+/** The Projector shows at most 100,000 points: the query word plus 99,999 neighbours. */
+export const N_MAX = 99999;
 
 export function defaultState(): State {
   return {

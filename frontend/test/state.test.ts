@@ -39,7 +39,7 @@ describe("URL state", () => {
         { run: "run|b", model: "m%odel", step: null },
         { run: ".", model: "w2v", step: 10 },
       ],
-      n: 100000,
+      n: 99999,
     };
     expect(decodeState(encodeState(s))).toEqual(s);
   });

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import quote
 
@@ -456,7 +457,7 @@ def test_export_offers_tsv_downloads_when_logdir_is_read_only(page, tensorboard,
     )
     open_tab(page, tensorboard, f"run=run_a&model={MODEL}&q=police")
     results_words(page, "neighbors-table")
-    page.get_by_test_id("export-n").fill("100000")
+    page.get_by_test_id("export-n").fill("99999")
     page.get_by_test_id("export-button").click()
     box = page.get_by_test_id("export-tsv")
     box.wait_for()
@@ -468,21 +469,23 @@ def test_export_offers_tsv_downloads_when_logdir_is_read_only(page, tensorboard,
     screenshot(page, "export-409")
 
 
-def test_export_to_projector(page, tensorboard):
-    """Uses the plugin's real export_projector route (skipped until the backend has it)."""
-    import urllib.error
-    import urllib.request
-
-    try:
-        urllib.request.urlopen(
-            tensorboard.url
-            + f"/data/plugin/word2vec/export_projector?run=run_a&model={MODEL}&word=police&n=5",
-            timeout=30,
-        )
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404 and b"suggestions" not in exc.read():
-            pytest.skip("the plugin has no export_projector route yet")
+def test_export_to_projector(page, tensorboard, screenshot):
+    """The real export_projector route writes the neighbourhood as a run the Projector lists."""
     open_tab(page, tensorboard, f"run=run_a&model={MODEL}&q=police&n=5")
     results_words(page, "neighbors-table")
+    assert page.get_by_test_id("export-n").input_value() == "5"
     page.get_by_test_id("export-button").click()
-    page.locator("[data-testid=export-ok], [data-testid=export-tsv]").first.wait_for()
+    ok = page.get_by_test_id("export-ok")
+    ok.wait_for()
+    assert "6 words" in ok.inner_text()
+    link = ok.get_by_role("link", name="Open the Projector tab")
+    assert link.get_attribute("href") == tensorboard.url + "/#projector"
+    screenshot(page, "export-ok")
+    # The Projector lists the new run once TensorBoard has reloaded the logdir.
+    runs: list[str] = []
+    for _ in range(60):
+        runs = json.loads(page.evaluate("fetch('/data/plugin/projector/runs').then(r => r.text())"))
+        if any(r.startswith("word2vec_exports/") for r in runs):
+            break
+        page.wait_for_timeout(1000)
+    assert any(r.startswith("word2vec_exports/") for r in runs), runs

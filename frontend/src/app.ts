@@ -254,6 +254,9 @@ export class App {
       const top = window.top;
       if (top && top !== window) {
         const hash = top.location.hash; // throws when not same-origin
+        const tab = hash.replace(/^#/, "").split("&")[0];
+        // Only while our tab is the one shown: never write into another tab's URL.
+        if (tab !== "" && tab !== PLUGIN_NAME) return;
         const next = parentHashWithState(hash, encoded, PLUGIN_NAME);
         if (next !== hash) {
           top.history.replaceState(top.history.state, "", `${top.location.pathname}${top.location.search}${next}`);
@@ -289,7 +292,10 @@ export class App {
       if (hash.replace(/^#/, "").split("&")[0] !== PLUGIN_NAME) return;
       const theirs = stateFromParentHash(hash);
       if (theirs === null) {
+        // TensorBoard may rewrite its URL again right after switching tabs: say it twice more.
         this.syncUrl();
+        setTimeout(() => this.syncUrl(), 250);
+        setTimeout(() => this.syncUrl(), 1000);
       } else if (theirs !== encodeState(this.state)) {
         window.history.replaceState(null, "", `${window.location.pathname}${window.location.search}#${theirs}`);
         window.location.reload();

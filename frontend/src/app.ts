@@ -114,6 +114,7 @@ export class App {
   private readonly plotTitle = h("h2", { class: "w2v-card-title" }, "2-D view (PCA)");
 
   private exactField: HTMLElement | null = null;
+  private kInputs: HTMLInputElement[] = [];
   private readonly mainSlot = new Slot();
   private readonly plotSlot = new Slot();
   private readonly exportSlot = new Slot();
@@ -537,6 +538,7 @@ export class App {
     };
 
     // Neighbours
+    this.kInputs = [];
     this.qInput = new WordInput({
       label: "Word",
       value: s.q,
@@ -546,7 +548,8 @@ export class App {
       testId: "query-input",
       width: "180px",
     });
-    const k = numberField("Top k", s.k, { min: 1, max: K_MAX, width: "72px", onChange: (v) => this.setState({ k: v ?? 10 }), onEnter: () => this.runCurrent(), testId: "k-input" });
+    const k = numberField("Top k", s.k, { min: 1, max: K_MAX, width: "72px", onChange: (v) => this.setK(v), onEnter: () => this.runCurrent(), testId: "k-input" });
+    this.kInputs.push(k.input);
     const rv = numberField("Most frequent only", s.rv, {
       min: 1,
       max: Number.MAX_SAFE_INTEGER,
@@ -598,7 +601,8 @@ export class App {
       exprForm.hidden = f !== "expr";
     };
     showForm(s.aform);
-    const ka = numberField("Top k", s.k, { min: 1, max: K_MAX, width: "72px", onChange: (v) => this.setState({ k: v ?? 10 }), onEnter: runA });
+    const ka = numberField("Top k", s.k, { min: 1, max: K_MAX, width: "72px", onChange: (v) => this.setK(v), onEnter: runA });
+    this.kInputs.push(ka.input);
     panel(
       "analogy",
       segmented(
@@ -657,7 +661,8 @@ export class App {
     // Compare
     const runC = () => void this.runCompare();
     this.cmpInput = new WordInput({ label: "Word or expression", value: s.q, placeholder: "e.g. government", tokens: true, suggest: this.suggest, onEnter: runC, testId: "compare-input", width: "260px" });
-    const kc = numberField("Top k", s.k, { min: 1, max: K_MAX, width: "72px", onChange: (v) => this.setState({ k: v ?? 10 }), onEnter: runC });
+    const kc = numberField("Top k", s.k, { min: 1, max: K_MAX, width: "72px", onChange: (v) => this.setK(v), onEnter: runC });
+    this.kInputs.push(kc.input);
     panel(
       "compare",
       h("p", { class: "w2v-muted w2v-small" }, "Runs the same query on several models, runs or training steps. Words found by more than one model are highlighted; the Jaccard index measures how much the top-k lists overlap."),
@@ -665,6 +670,13 @@ export class App {
       h("div", { class: "w2v-form" }, this.cmpInput.el, kc.el, h("div", { class: "w2v-field w2v-field-end" }, button("Compare", runC, { primary: true, testId: "run-compare" }))),
       this.compareOut,
     );
+  }
+
+  /** One k for every mode: the three "Top k" fields show the same value. */
+  private setK(v: number | null): void {
+    const k = v ?? 10;
+    this.setState({ k });
+    for (const input of this.kInputs) input.value = String(k);
   }
 
   /** Makes `word` the neighbours query and runs it. */

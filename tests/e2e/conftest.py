@@ -55,10 +55,10 @@ def _bundle_path() -> str:
 class TensorBoard:
     """A real TensorBoard process serving ``logdir`` on a free loopback port."""
 
-    def __init__(self, logdir: str, workdir: str):
+    def __init__(self, logdir: str, workdir: str, path_prefix: str = ""):
         self.logdir = logdir
         self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://127.0.0.1:{self.port}{path_prefix}"
         self.log_path = os.path.join(workdir, f"tensorboard-{self.port}.log")
         cmd = [
             sys.executable,
@@ -73,6 +73,8 @@ class TensorBoard:
             "--word2vec_cache_dir",
             os.path.join(workdir, "cache"),
         ]
+        if path_prefix:
+            cmd += ["--path_prefix", path_prefix]
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=workdir)
@@ -141,6 +143,14 @@ def workdir():
 def tensorboard(chromium_path, built_bundle, workdir):
     logdir = make_logdir(os.path.join(workdir, "logs"))
     tb = TensorBoard(logdir, workdir)
+    yield tb
+    tb.stop()
+
+
+@pytest.fixture(scope="session")
+def prefixed_tensorboard(tensorboard, workdir):
+    """A second TensorBoard on the same logdir, served under --path_prefix /tb."""
+    tb = TensorBoard(tensorboard.logdir, workdir, path_prefix="/tb")
     yield tb
     tb.stop()
 

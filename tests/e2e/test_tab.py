@@ -352,6 +352,14 @@ def test_through_the_tensorboard_shell(page, tensorboard, screenshot):
         other.close()
 
 
+def test_under_a_path_prefix(page, prefixed_tensorboard):
+    inner = quote(f"run=run_a&model={MODEL}&q=police&k=3", safe="")
+    page.goto(f"{prefixed_tensorboard.url}/#word2vec&w2v={inner}")
+    frame = page.frame_locator("iframe[src*='name=word2vec']")
+    frame.locator("[data-testid=neighbors-table] tbody tr").nth(2).wait_for(timeout=30_000)
+    assert frame.locator("[data-testid=neighbors-table] tbody tr").count() == 3
+
+
 def test_vocabulary_words_render_as_text(page, tensorboard, screenshot):
     open_tab(page, tensorboard, f"run=run_xss&model={MODEL}&q={quote(XSS_WORD, safe='')}&k=5")
     words = results_words(page, "neighbors-table")

@@ -1145,7 +1145,13 @@ export class App {
                     h("tbody", null, ok.map((r, i) => h("tr", null, h("th", { scope: "row", title: targetLabel(r.target) }, `#${i + 1} ${targetLabel(r.target)}`), matrix[i].map((v) => h("td", { class: "w2v-num" }, formatSim(v, 2)))))),
                   ),
                 ],
-            h("p", { class: "w2v-legend w2v-small" }, h("span", { class: "w2v-swatch w2v-shared-all" }), " in every list  ", h("span", { class: "w2v-swatch w2v-shared-some" }), " in some lists"),
+            h(
+              "p",
+              { class: "w2v-legend w2v-small" },
+              h("span", { class: "w2v-swatch w2v-shared-all" }),
+              nOk === 2 ? " in both lists" : " in every list",
+              nOk > 2 ? ["  ", h("span", { class: "w2v-swatch w2v-shared-some" }), " in some lists"] : null,
+            ),
           )
         : null;
     const columns = results.map((r, i) =>

@@ -49,10 +49,14 @@ export function resultsTable(rows: WordRow[], opts: TableOptions = {}): HTMLElem
         { class: "w2v-sim-cell" },
         h(
           "div",
-          { class: "w2v-bar", "aria-hidden": "true" },
-          h("div", { class: "w2v-bar-fill", style: `width:${barWidth(row.similarity).toFixed(1)}%` }),
+          { class: "w2v-sim-wrap" },
+          h(
+            "div",
+            { class: "w2v-bar", "aria-hidden": "true" },
+            h("div", { class: "w2v-bar-fill", style: `width:${barWidth(row.similarity).toFixed(1)}%` }),
+          ),
+          h("span", { class: "w2v-num" }, formatSim(row.similarity)),
         ),
-        h("span", { class: "w2v-num" }, formatSim(row.similarity)),
       ),
       counts ? h("td", { class: "w2v-num w2v-count" }, formatInt(row.count)) : null,
     );

@@ -672,6 +672,12 @@ export class App {
     );
   }
 
+  /** Extra words for a loading message when the model still has to be loaded. */
+  private loadNote(): string {
+    const status = this.current()?.status;
+    return status === "not loaded" || status === "loading" ? " The model loads first; large models can take a while." : "";
+  }
+
   /** One k for every mode: the three "Top k" fields show the same value. */
   private setK(v: number | null): void {
     const k = v ?? 10;
@@ -725,7 +731,7 @@ export class App {
       return;
     }
     const signal = this.mainSlot.next();
-    setChildren(this.neighborsOut, loadingBox(`Finding the neighbours of “${word}”…`));
+    setChildren(this.neighborsOut, loadingBox(`Finding the neighbours of “${word}”…${this.loadNote()}`));
     this.plot.setLoading();
     setChildren(this.exportOut);
     const s = this.state;
@@ -878,7 +884,7 @@ export class App {
     }
     const s = this.state;
     const signal = this.mainSlot.next();
-    setChildren(this.analogyOut, loadingBox("Solving…"));
+    setChildren(this.analogyOut, loadingBox(`Solving…${this.loadNote()}`));
     this.plot.setLoading();
     getJSON<AnalogyResponse>("analogy", { ...targetParams(t), positive: terms.positive, negative: terms.negative, k: s.k, method: s.method }, signal)
       .then((res) => {
@@ -944,7 +950,7 @@ export class App {
       return;
     }
     const signal = this.mainSlot.next();
-    setChildren(this.similarityOut, loadingBox());
+    setChildren(this.similarityOut, loadingBox(`Loading…${this.loadNote()}`));
     getJSON<{ similarity: number }>("similarity", { ...targetParams(t), a, b }, signal)
       .then((res) => {
         if (signal.aborted) return;
@@ -989,7 +995,7 @@ export class App {
       return;
     }
     const signal = this.mainSlot.next();
-    setChildren(this.oddOut, loadingBox());
+    setChildren(this.oddOut, loadingBox(`Loading…${this.loadNote()}`));
     getJSON<{ word: string }>("doesnt_match", { ...targetParams(t), word: words }, signal)
       .then((res) => {
         if (signal.aborted) return;

@@ -27,12 +27,18 @@ from __future__ import annotations
 
 import io
 import math
+import threading
 import time
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
+from gensim import matutils
 from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 from scipy import stats
@@ -669,12 +675,9 @@ def evaluate_pairs(
     pearson = pearson_p = spearman = spearman_p = None
     similarities: list[tuple[str, str, float, float]] = []
     if known:
-        ia = np.array([table[a] for a, _, _ in known])
-        ib = np.array([table[b] for _, b, _ in known])
-        va, vb = kv.vectors[ia], kv.vectors[ib]
-        na, nb = np.linalg.norm(va, axis=1), np.linalg.norm(vb, axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            model = np.einsum("ij,ij->i", va / na[:, None], vb / nb[:, None])
+        # gensim's similarity: dot(unitvec(a), unitvec(b)), each unit vector computed once.
+        units = {i: matutils.unitvec(kv.vectors[i]) for i in {table[w] for a, b, _ in known for w in (a, b)}}
+        model = np.array([np.dot(units[table[a]], units[table[b]]) for a, b, _ in known])
         gold = np.array([s for _, _, s in known])
         similarities = [(a, b, s, float(m)) for (a, b, s), m in zip(known, model, strict=True)]
         if len(known) >= 2 and np.all(np.isfinite(model)):
@@ -711,3 +714,50 @@ def evaluate(
     if benchmark.kind == KIND_ANALOGIES:
         return evaluate_analogies(kv, benchmark, method=method, restrict_vocab=restrict_vocab)
     return evaluate_pairs(kv, benchmark, restrict_vocab=restrict_vocab)
+
+
+# -- background runs for the plugin ---------------------------------------------------------
+
+
+class BackgroundJobs:
+    """Runs keyed jobs on worker threads and remembers their results (least recently used go).
+
+    A request asks with :meth:`run` and waits at most ``wait`` seconds; an evaluation that
+    takes longer keeps running and a later request with the same key picks up its result.
+    Failures of type :class:`Word2VecError` are remembered like results; other failures are
+    forgotten so the next request tries again.
+
+    >>> jobs = BackgroundJobs()
+    >>> jobs.run("key", lambda: 42, wait=5)
+    ('done', 42, False)
+    >>> jobs.run("key", lambda: 0, wait=5)
+    ('done', 42, True)
+    """
+
+    def __init__(self, workers: int = 2, keep: int = 256):
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="w2v-eval")
+        self._futures: OrderedDict[Hashable, Future] = OrderedDict()
+        self._keep = keep
+        self._lock = threading.Lock()
+
+    def run(self, key: Hashable, job: Callable[[], Any], wait: float) -> tuple[str, Any, bool]:
+        """``("done", result, cached)``, or ``("running", None, cached)`` after ``wait`` seconds."""
+        with self._lock:
+            future = self._futures.get(key)
+            cached = future is not None
+            if future is None:
+                future = self._futures[key] = self._pool.submit(job)
+                while len(self._futures) > self._keep:
+                    self._futures.popitem(last=False)
+            self._futures.move_to_end(key)
+        try:
+            return "done", future.result(timeout=wait), cached
+        except FutureTimeout:
+            return "running", None, cached
+        except Word2VecError:
+            raise
+        except Exception:
+            with self._lock:
+                if self._futures.get(key) is future:
+                    del self._futures[key]
+            raise

@@ -247,3 +247,156 @@ def test_background_jobs_report_running_then_done():
 
 def test_doctests():
     assert doctest.testmod(ev, optionflags=doctest.ELLIPSIS).failed == 0
+
+
+# -- the /evaluate route ---------------------------------------------------------------------
+
+BASE = "/data/plugin/word2vec"
+
+
+@pytest.fixture(scope="module")
+def eval_site(tmp_path_factory, lee_model):
+    """A logdir with one model, a logdir-wide benchmark and a run's own benchmark; a client."""
+    from tensorboard.backend.application import TensorBoardWSGI
+    from tensorboard.plugins import base_plugin
+    from werkzeug.test import Client
+
+    from tensorboard_plugin_w2v.plugin import Word2VecPlugin
+
+    root = tmp_path_factory.mktemp("evallogdir")
+    run = root / "lee"
+    (run / "plugins" / "word2vec" / "benchmarks").mkdir(parents=True)
+    lee_model.wv.save_word2vec_format(str(run / "vectors.bin"), binary=True)
+    (root / "benchmarks").mkdir()
+    (root / "benchmarks" / "family.txt").write_text(": family\nman woman he she\nhe she his her\n")
+    (run / "plugins" / "word2vec" / "benchmarks" / "pairs.tsv").write_text(
+        "man\twoman\t8\nhe\tshe\t9\nman\tyear\t1\n"
+    )
+    (root / "benchmarks" / "broken.txt").write_bytes(b": s\n\xff\xfe\n")
+    plugin = Word2VecPlugin(base_plugin.TBContext(logdir=str(root), flags=None))
+    return Client(TensorBoardWSGI([plugin])), plugin, root
+
+
+def get(client, route, **params):
+    response = client.get(f"{BASE}/{route}", query_string=params)
+    assert response.headers["Content-Type"].startswith("application/json")
+    return response.status_code, response.get_json()
+
+
+def test_route_lists_benchmarks(eval_site):
+    client, _, _ = eval_site
+    status, data = get(client, "evaluate", run="lee", model="vectors.bin")
+    assert status == 200
+    assert {(b["name"], b["kind"], b["source"]) for b in data["benchmarks"]} == {
+        ("analogies", "analogies", "builtin"),
+        ("wordsim353", "pairs", "builtin"),
+        ("simlex999", "pairs", "builtin"),
+        ("family.txt", "analogies", "logdir"),
+        ("broken.txt", "analogies", "logdir"),
+        ("pairs.tsv", "pairs", "run"),
+    }
+
+
+@pytest.mark.parametrize("method", ["3cosadd", "3CosMul"])
+def test_route_analogies_equal_gensim(eval_site, lee_model, method):
+    client, _, _ = eval_site
+    status, data = get(
+        client, "evaluate", run="lee", model="vectors.bin", benchmark="analogies", method=method, wait=60
+    )
+    assert status == 200 and data["status"] == "done" and data["method"] == method.lower()
+    if method == "3cosadd":
+        score, sections = lee_model.wv.evaluate_word_analogies(QUESTIONS)
+    else:
+        score, sections = cosmul_reference(lee_model.wv, QUESTIONS, 300_000)
+    assert [(s["section"], s["correct"], s["incorrect"]) for s in data["sections"]] == [
+        (s["section"], len(s["correct"]), len(s["incorrect"])) for s in sections[:-1]
+    ]
+    assert data["total"]["correct"] == len(sections[-1]["correct"])
+    assert round(data["total"]["accuracy"], 4) == round(score, 4)
+    assert data["questions"] == 19544 and data["restrict_vocab"] == 300_000
+    total = data["semantic"]["total"] + data["syntactic"]["total"]
+    assert total == data["total"]["total"] == data["questions"] - data["oov"]
+
+
+def test_route_pairs_equal_gensim_and_are_cached(eval_site, lee_model):
+    client, _, _ = eval_site
+    pearson, spearman, oov = lee_model.wv.evaluate_word_pairs(datapath("simlex999.txt"), restrict_vocab=1000)
+    query = dict(run="lee", model="vectors.bin", benchmark="simlex999", restrict_vocab=1000, wait=60)
+    status, first = get(client, "evaluate", **query)
+    assert status == 200 and first["cached"] is False
+    assert first["pearson"]["r"] == pytest.approx(pearson.statistic, abs=1e-9)
+    assert first["spearman"]["rho"] == pytest.approx(spearman.statistic, abs=1e-9)
+    assert first["oov_ratio"] == pytest.approx(oov)
+    assert first["pairs"] == first["used"] + first["oov"]
+    status, again = get(client, "evaluate", **query)
+    assert again["cached"] is True and again["pearson"] == first["pearson"]
+
+
+def test_route_user_benchmarks(eval_site, lee_model):
+    client, _, root = eval_site
+    status, data = get(client, "evaluate", run="lee", model="vectors.bin", benchmark="family.txt", wait=60)
+    score, sections = lee_model.wv.evaluate_word_analogies(str(root / "benchmarks" / "family.txt"))
+    assert status == 200 and data["source"] == "logdir"
+    assert data["total"]["correct"] == len(sections[-1]["correct"])
+    status, data = get(client, "evaluate", run="lee", model="vectors.bin", benchmark="pairs.tsv", wait=60)
+    assert status == 200 and data["source"] == "run" and data["kind"] == "pairs"
+
+
+def test_route_result_follows_a_replaced_model(tmp_path, lee_model):
+    from tensorboard.backend.application import TensorBoardWSGI
+    from tensorboard.plugins import base_plugin
+    from werkzeug.test import Client
+
+    from tensorboard_plugin_w2v.plugin import Word2VecPlugin
+
+    (tmp_path / "run").mkdir()
+    path = tmp_path / "run" / "v.bin"
+    lee_model.wv.save_word2vec_format(str(path), binary=True)
+    client = Client(
+        TensorBoardWSGI([Word2VecPlugin(base_plugin.TBContext(logdir=str(tmp_path), flags=None))])
+    )
+    query = dict(run="run", model="v.bin", benchmark="wordsim353", wait=60)
+    _, before = get(client, "evaluate", **query)
+    other = train_word2vec(seed=5, vector_size=16).wv
+    other.save_word2vec_format(str(path), binary=True)
+    os.utime(path, ns=(os.stat(path).st_atime_ns, os.stat(path).st_mtime_ns + 10**9))
+    _, after = get(client, "evaluate", **query)
+    assert after["cached"] is False
+    assert after["pearson"]["r"] == pytest.approx(other.evaluate_word_pairs(datapath("wordsim353.tsv"))[0][0])
+    assert after["pearson"]["r"] != before["pearson"]["r"]
+
+
+def test_route_answers_202_while_running_and_others_keep_answering(eval_site):
+    client, plugin, _ = eval_site
+    plugin._eval_jobs = ev.BackgroundJobs(workers=1)
+    gate = threading.Event()
+    plugin._eval_jobs._pool.submit(gate.wait, 30)  # occupy the only worker
+    try:
+        query = dict(run="lee", model="vectors.bin", benchmark="wordsim353", restrict_vocab=1234)
+        status, data = get(client, "evaluate", **query, wait=0)
+        assert status == 202 and data["status"] == "running" and data["benchmark"] == "wordsim353"
+        status, data = get(client, "neighbors", run="lee", model="vectors.bin", word="police")
+        assert status == 200 and data["neighbors"]
+    finally:
+        gate.set()
+    status, data = get(client, "evaluate", **query, wait=30)
+    assert status == 200 and data["status"] == "done" and data["pearson"]["r"] is not None
+
+
+@pytest.mark.parametrize(
+    "params, status, needle",
+    [
+        (dict(benchmark="toefl"), 404, "unknown benchmark"),
+        (dict(benchmark="analogies", method="3cosfoo"), 400, "method must be one of"),
+        (dict(benchmark="analogies", restrict_vocab="0"), 400, "restrict_vocab"),
+        (dict(benchmark="analogies", restrict_vocab="many"), 400, "restrict_vocab"),
+        (dict(benchmark="analogies", wait="-1"), 400, "wait"),
+        (dict(benchmark="broken.txt"), 422, "UTF-8"),
+        (dict(run="nope"), 404, "unknown run"),
+    ],
+)
+def test_route_errors_are_json(eval_site, params, status, needle):
+    client, _, _ = eval_site
+    query = {"run": "lee", "model": "vectors.bin", "wait": 30, **params}
+    code, data = get(client, "evaluate", **query)
+    assert code == status and needle in data["error"]

@@ -41,7 +41,7 @@ import numpy as np
 from gensim import matutils
 from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
-from scipy import stats
+from scipy import sparse, stats
 
 from tensorboard_plugin_w2v import fileio
 from tensorboard_plugin_w2v.errors import BadRequest, NotFound, Word2VecError
@@ -70,7 +70,7 @@ _CANDIDATES = 10  # kept per question: gensim's 5 + 3 inputs, plus the next ones
 _COSINE_ERROR = 2e-6
 _COSMUL_EPSILON = 0.000001  # gensim's most_similar_cosmul denominator guard
 _CHUNK_ELEMENTS = 1 << 23  # float32 scores held at once (32 MB)
-_QUESTION_BLOCK = 1024
+_QUESTION_BLOCK = 8192  # questions sharing one pass over the vocabulary
 _MISTAKES_KEPT = 5
 
 
@@ -197,36 +197,40 @@ def read_analogies(path: str, case_insensitive: bool = True) -> AnalogyFile:
 
 @lru_cache(maxsize=32)
 def _read_analogies_cached(identity: fileio.FileIdentity, case_insensitive: bool) -> AnalogyFile:
+    data = _read_bytes(identity.path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_no = data.count(b"\n", 0, exc.start) + 1
+        raise BenchmarkError(f"{identity.path}: line {line_no} is not valid UTF-8") from None
+    original = text.split("\n")
+    # Upper-casing the whole text equals upper-casing each word: no character upper-cases to
+    # white space or to a line break.
+    lines = text.upper().split("\n") if case_insensitive else original
     sections: list[str] = []
-    vocabulary: dict[str, int] = {}
-    ids: list[list[int]] = []
+    flat: list[str] = []
     section_of: list[int] = []
-    lines = _read_bytes(identity.path).split(b"\n")
-    for line_no, raw in enumerate(lines):
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise BenchmarkError(f"{identity.path}: line {line_no + 1} is not valid UTF-8") from None
+    last = len(lines) - 1
+    for line_no, line in enumerate(lines):
         if line.startswith(": "):
-            sections.append(line.lstrip(": ").strip())
+            sections.append(original[line_no].lstrip(": ").strip())
             continue
         words = line.split()
         if not sections:
-            if not words and line_no == len(lines) - 1:
+            if not words and line_no == last:
                 continue  # the empty piece after a final newline is not a line
             raise BenchmarkError(f"{identity.path}: missing ': section' header before line {line_no + 1}")
-        if len(words) != 4:
-            continue  # gensim skips malformed lines
-        if case_insensitive:
-            words = [w.upper() for w in words]
-        ids.append([vocabulary.setdefault(w, len(vocabulary)) for w in words])
-        section_of.append(len(sections) - 1)
+        if len(words) == 4:  # gensim skips other lines
+            flat += words
+            section_of.append(len(sections) - 1)
     if not sections:
         raise BenchmarkError(f"{identity.path}: no ': section' lines; not an analogy file")
+    words = tuple(dict.fromkeys(flat))
+    index = {w: i for i, w in enumerate(words)}
     return AnalogyFile(
         tuple(sections),
-        tuple(vocabulary),
-        np.array(ids, dtype=np.int64).reshape(-1, 4),
+        words,
+        np.array([index[w] for w in flat], dtype=np.int64).reshape(-1, 4),
         np.array(section_of, dtype=np.int64),
     )
 
@@ -304,10 +308,18 @@ class TopK:
 
     def push(self, offset: int, scores: np.ndarray) -> None:
         """Offer ``scores`` (rows × chunk) for columns ``offset …``; NaN never qualifies."""
-        threshold = self.score.min(axis=1)
-        rows = np.flatnonzero((scores > threshold[:, None]).any(axis=1))
-        if not rows.size:
+        hit = scores > self.score.min(axis=1)[:, None]
+        hits = np.count_nonzero(hit)
+        if not hits:
             return
+        if hits * 8 > scores.size:
+            self._merge_dense(offset, scores, np.flatnonzero(hit.any(axis=1)))
+        else:
+            flat = np.flatnonzero(hit)
+            row, col = np.divmod(flat, scores.shape[1])
+            self._merge_sparse(row, col + offset, scores.ravel()[flat])
+
+    def _merge_dense(self, offset: int, scores: np.ndarray, rows: np.ndarray) -> None:
         sub = scores[rows]
         k = min(self.m, sub.shape[1])
         if sub.shape[1] > k:
@@ -320,6 +332,17 @@ class TopK:
         keep = np.argpartition(-both_score, self.m - 1, axis=1)[:, : self.m]
         self.score[rows] = np.take_along_axis(both_score, keep, axis=1)
         self.index[rows] = np.take_along_axis(both_index, keep, axis=1)
+
+    def _merge_sparse(self, row: np.ndarray, index: np.ndarray, score: np.ndarray) -> None:
+        rows, counts = np.unique(row, return_counts=True)
+        all_row = np.concatenate([np.repeat(rows, self.m), row])
+        all_score = np.concatenate([self.score[rows].ravel(), score])
+        all_index = np.concatenate([self.index[rows].ravel(), index])
+        order = np.lexsort((-all_score, all_row))  # by row, best first within a row
+        starts = np.repeat(np.cumsum(counts + self.m) - (counts + self.m), counts + self.m)
+        keep = order[np.arange(len(order)) - starts < self.m]
+        self.score[rows] = all_score[keep].reshape(-1, self.m)
+        self.index[rows] = all_index[keep].reshape(-1, self.m)
 
     def result(self) -> tuple[np.ndarray, np.ndarray]:
         """(indices, scores), each rows × m, best first; missing entries are -1 / -inf."""
@@ -528,40 +551,59 @@ class _Solver:
         return out
 
     def _candidates(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Top candidates of each question (a, b, c indices) over the first ``limit`` words."""
+        """Top candidates of each question (a, b, c indices) over the first ``limit`` words.
+
+        Per vocabulary chunk, one dense product gives the cosines of the chunk's words with
+        each distinct question word, and one sparse product combines three of those rows per
+        question: 3CosAdd ``(cos_b + cos_c - cos_a) / |u_b + u_c - u_a|`` (the cosine with
+        gensim's normalised mean); 3CosMul ``log p_b + log p_c - log(p_a + 1e-6)`` with
+        ``p = (1 + cos) / 2``, the logarithm of gensim's score (same order), exponentiated at
+        the end.
+        """
         vectors, norms = self.vectors, self.norms
         words, where = np.unique(idx, return_inverse=True)
-        where = where.reshape(idx.shape)
-        units = (vectors[words] / norms[words][:, None]).astype(np.float32)
-        if self.method == METHOD_3COSADD:
-            query = units[where[:, 1]] + units[where[:, 2]] - units[where[:, 0]]
-            length = np.linalg.norm(query, axis=1)
-            query = query / np.where(length > 0, length, 1)[:, None]
-            width = len(query)
-        else:
-            width = len(words)
-        topk = TopK(len(idx), min(_CANDIDATES, self.limit))
-        step = chunk_rows(width)
+        wa, wb, wc = where.reshape(idx.shape).T
+        n_q, n_w = len(idx), len(words)
+        rows = np.tile(np.arange(n_q), 3)
         with np.errstate(divide="ignore", invalid="ignore"):
-            for start in range(0, self.limit, step):
-                stop = min(start + step, self.limit)
-                inverse_norms = 1 / norms[start:stop]
-                if self.method == METHOD_3COSADD:
-                    scores = (query @ vectors[start:stop].T) * inverse_norms
-                else:
-                    shifted = (1 + (units @ vectors[start:stop].T) * inverse_norms) / 2
-                    scores = (
-                        shifted[where[:, 1]]
-                        * shifted[where[:, 2]]
-                        / (shifted[where[:, 0]] + np.float32(_COSMUL_EPSILON))
-                    )
-                topk.push(start, scores.astype(np.float32, copy=False))
-        return topk.result()
+            units = (vectors[words] / norms[words][:, None]).astype(np.float32)
+            length = np.linalg.norm(units[wb] + units[wc] - units[wa], axis=1)
+            self._inverse_length = (1 / np.where(length > 0, length, 1)).astype(np.float32)
+        if self.method == METHOD_3COSADD:
+            il = self._inverse_length
+            weights, columns, width = np.concatenate([il, il, -il]), np.concatenate([wb, wc, wa]), n_w
+        else:
+            weights = np.repeat(np.float32([1, 1, -1]), n_q)
+            columns, width = np.concatenate([wb, wc, n_w + wa]), 2 * n_w
+        combine = sparse.csr_matrix((weights, (rows, columns)), shape=(n_q, width), dtype=np.float32)
+        topk = TopK(n_q, min(_CANDIDATES, self.limit))
+        step = chunk_rows(n_q)
+        first = min(step, 1024)  # a small first chunk sets each question's bar early
+        starts = [0, *range(first, self.limit, step)]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            for start, stop in zip(starts, [*starts[1:], self.limit], strict=True):
+                if start >= stop:
+                    continue
+                cosines = units @ vectors[start:stop].T
+                cosines *= (1 / norms[start:stop]).astype(np.float32)
+                if self.method == METHOD_3COSMUL:
+                    shifted = np.empty((2 * n_w, stop - start), dtype=np.float32)
+                    np.add(cosines, 1, out=cosines)
+                    np.multiply(cosines, np.float32(0.5), out=cosines)
+                    np.log(cosines, out=shifted[:n_w])
+                    np.add(cosines, np.float32(_COSMUL_EPSILON), out=shifted[n_w:])
+                    np.log(shifted[n_w:], out=shifted[n_w:])
+                    cosines = shifted
+                topk.push(start, np.asarray(combine @ cosines, dtype=np.float32))
+        index, score = topk.result()
+        return index, (np.exp(score) if self.method == METHOD_3COSMUL else score)
 
     def _trusted_prefix(self, idx: np.ndarray, cand: np.ndarray, score: np.ndarray) -> np.ndarray:
         """``[q, j]``: the order of question ``q``'s candidates 0…j+1 is certain (no near tie)."""
-        if self.method == METHOD_3COSADD:
-            error = np.full(score.shape, _COSINE_ERROR)
+        if self.method == METHOD_3COSADD:  # cosines combined, then divided by |u_b + u_c - u_a|
+            error = np.repeat(
+                _COSINE_ERROR * np.maximum(1, 2 * self._inverse_length)[:, None], score.shape[1], 1
+            )
         else:  # 3CosMul multiplies and divides shifted cosines: each error counts relative to it
             safe = np.maximum(cand, 0)
             units = self.vectors[idx] / self.norms[idx][..., None]  # questions × 3 × dim

@@ -1,0 +1,184 @@
+"""Speed of the plugin's batched benchmarks against gensim's own, in one process.
+
+    python benchmarks/bench_evaluate.py                      # Lee model + 100k×300 synthetic model
+    python benchmarks/bench_evaluate.py --vocab 300000 --questions 5000 --repeats 5 --cosmul
+
+Two models: a Word2Vec trained on gensim's Lee corpus (all 19,544 Google analogy questions
+are asked; most are out of vocabulary), and a synthetic model whose vocabulary holds every
+analogy word plus filler words (so every question is asked). On the synthetic model gensim
+needs one pass over the vocabulary per question, so a ``--questions`` sample of the file,
+spread over all sections, keeps the run short; both sides answer the same file. Each timing
+includes parsing the benchmark file (the plugin's parse cache is cleared before each run).
+Runs alternate between gensim and the plugin; medians are printed with their ratio, and the
+figures of both are checked to be equal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+
+import numpy as np
+from gensim.models import KeyedVectors, Word2Vec
+from gensim.models.word2vec import LineSentence
+from gensim.test.utils import datapath
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tensorboard_plugin_w2v import evaluation as ev  # noqa: E402
+
+QUESTIONS = datapath("questions-words.txt")
+
+
+def lee_model() -> KeyedVectors:
+    sentences = LineSentence(datapath("lee_background.cor"))
+    return Word2Vec(sentences, vector_size=100, min_count=5, epochs=20, seed=1, workers=1).wv
+
+
+def synthetic_model(vocab: int, dim: int, seed: int = 0) -> KeyedVectors:
+    """Random vectors for every analogy word (original case) spread among filler words."""
+    words: list[str] = []
+    seen = set()
+    with open(QUESTIONS, encoding="utf-8") as f:
+        for line in f:
+            if not line.startswith(":"):
+                for w in line.split():
+                    if w not in seen:
+                        seen.add(w)
+                        words.append(w)
+    rng = np.random.default_rng(seed)
+    keys = [f"filler{i}" for i in range(max(vocab - len(words), 0))]
+    for w, pos in zip(words, np.sort(rng.integers(0, len(keys) + 1, len(words)))[::-1], strict=True):
+        keys.insert(int(pos), w)
+    kv = KeyedVectors(dim, count=0)
+    kv.add_vectors(keys, rng.standard_normal((len(keys), dim), dtype=np.float32))
+    return kv
+
+
+def sample_questions(n: int, folder: str) -> str:
+    """A copy of questions-words.txt with about ``n`` questions, evenly spread over the sections."""
+    with open(QUESTIONS, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    total = sum(1 for line in lines if not line.startswith(":"))
+    every = max(1, total // n)
+    out, i = [], 0
+    for line in lines:
+        if line.startswith(":"):
+            out.append(line)
+        else:
+            if i % every == 0:
+                out.append(line)
+            i += 1
+    path = os.path.join(folder, f"questions-{n}.txt")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(out) + "\n")
+    return path
+
+
+def cosmul_reference(kv: KeyedVectors, path: str, restrict_vocab: int):
+    """gensim's evaluate_word_analogies with most_similar_cosmul, on the first restrict_vocab words."""
+    n = min(restrict_vocab, len(kv))
+    shell = KeyedVectors(kv.vector_size, count=0, dtype=kv.vectors.dtype)
+    shell.add_vectors(kv.index_to_key[:n], kv.vectors[:n])
+    shell.fill_norms()
+
+    def cosmul(positive, negative, topn, restrict_vocab):
+        return KeyedVectors.most_similar_cosmul(shell, positive=positive, negative=negative, topn=topn)
+
+    shell.most_similar = cosmul
+    return shell.evaluate_word_analogies(path, restrict_vocab=restrict_vocab)
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, object]:
+    started = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - started, result
+
+
+def compare(label: str, ours: Callable[[], object], theirs: Callable[[], object], same, repeats: int) -> None:
+    ours_times, theirs_times = [], []
+    ours_result = theirs_result = None
+    for _ in range(repeats):
+        ev._read_analogies_cached.cache_clear()
+        ev._read_pairs_cached.cache_clear()
+        t, theirs_result = timed(theirs)
+        theirs_times.append(t)
+        t, ours_result = timed(ours)
+        ours_times.append(t)
+    a, b = statistics.median(theirs_times), statistics.median(ours_times)
+    agree = "same figures" if same(ours_result, theirs_result) else "FIGURES DIFFER"
+    print(f"  {label:<34} gensim {a:9.4f}s   plugin {b:9.4f}s   ×{a / b:7.1f}   ({agree})", flush=True)
+
+
+def same_analogies(ours: ev.AnalogyResult, theirs) -> bool:
+    score, sections = theirs
+    return all(
+        o.correct == t["correct"] and o.incorrect == t["incorrect"]
+        for o, t in zip(ours.sections, sections[:-1], strict=True)
+    )
+
+
+def same_pairs(ours: ev.PairsResult, theirs) -> bool:
+    pearson, spearman, oov = theirs
+    return round(ours.pearson, 4) == round(pearson.statistic, 4) and round(ours.spearman, 4) == round(
+        spearman.statistic, 4
+    )
+
+
+def bench_model(name: str, kv: KeyedVectors, questions: str, repeats: int, cosmul: bool) -> None:
+    asked = ev.evaluate_analogies(kv, questions)
+    n = asked.total.correct + asked.total.incorrect
+    print(f"{name}: {len(kv)} words × {kv.vector_size}, {asked.questions} questions, {n} in vocabulary")
+    kv.fill_norms()  # both sides start from a model whose norms are known (gensim keeps them)
+    compare(
+        "analogies 3CosAdd",
+        lambda: ev.evaluate_analogies(kv, questions, ev.METHOD_3COSADD),
+        lambda: kv.evaluate_word_analogies(questions),
+        same_analogies,
+        repeats,
+    )
+    if cosmul:
+        compare(
+            "analogies 3CosMul",
+            lambda: ev.evaluate_analogies(kv, questions, ev.METHOD_3COSMUL),
+            lambda: cosmul_reference(kv, questions, ev.DEFAULT_RESTRICT_VOCAB),
+            same_analogies,
+            repeats,
+        )
+    for bench in ("wordsim353", "simlex999"):
+        path = ev.builtin(bench).path
+        compare(
+            f"pairs {bench}",
+            lambda path=path: ev.evaluate_pairs(kv, path),
+            lambda path=path: kv.evaluate_word_pairs(path),
+            same_pairs,
+            repeats,
+        )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--vocab", type=int, default=100_000, help="synthetic model's words")
+    parser.add_argument("--dim", type=int, default=300, help="synthetic model's dimension")
+    parser.add_argument("--questions", type=int, default=2000, help="questions asked of the synthetic model")
+    parser.add_argument("--cosmul", action="store_true", help="also time 3CosMul on the synthetic model")
+    args = parser.parse_args(argv)
+    import numpy
+
+    print(f"numpy {numpy.__version__}, {os.cpu_count()} CPUs, medians of {args.repeats} runs\n")
+    bench_model("Lee corpus Word2Vec", lee_model(), QUESTIONS, args.repeats, cosmul=True)
+    print()
+    with tempfile.TemporaryDirectory() as folder:
+        sample = sample_questions(args.questions, folder)
+        kv = synthetic_model(args.vocab, args.dim)
+        bench_model("synthetic", kv, sample, args.repeats, cosmul=args.cosmul)
+
+
+if __name__ == "__main__":
+    main()

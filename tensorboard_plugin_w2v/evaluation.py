@@ -26,6 +26,7 @@ tie), that one question is solved again with gensim's own ``most_similar`` /
 from __future__ import annotations
 
 import io
+import logging
 import math
 import threading
 import time
@@ -45,6 +46,8 @@ from scipy import sparse, stats
 
 from tensorboard_plugin_w2v import fileio
 from tensorboard_plugin_w2v.errors import BadRequest, NotFound, Word2VecError
+
+logger = logging.getLogger(__name__)
 
 KIND_ANALOGIES = "analogies"
 KIND_PAIRS = "pairs"
@@ -138,7 +141,10 @@ def find_benchmarks(folders: Sequence[tuple[str, str]]) -> dict[str, Benchmark]:
         for _dir, _subdirs, files in fileio.walk(folder):
             for name in sorted(files):
                 if not name.startswith(".") and name not in BUILTINS:
-                    found[name] = benchmark_file(fileio.join(folder, name), name, source)
+                    try:
+                        found[name] = benchmark_file(fileio.join(folder, name), name, source)
+                    except BenchmarkError as exc:  # one unreadable file must not hide the others
+                        logger.warning("skipping benchmark %s: %s", name, exc.message)
             break
     return found
 

@@ -317,13 +317,13 @@ class Word2VecPlugin(base_plugin.TBPlugin):
 
         run2 = params.string(args, "run2", required=False)
         model2 = params.string(args, "model2", required=False)
-        step2 = params.string(args, "step2", required=False)
+        step2 = params.integer(args, "step2", default=None, minimum=-(2**63))
         if run2 is None and model2 is None and step2 is None:
             raise BadRequest("name the second model with run2 and model2, or step2 for another step")
         version_a, model_a = self.resolve(args)
         second = MultiDict(
             [("run", run2 or version_a.run), ("model", model2 or version_a.name)]
-            + ([("step", step2)] if step2 else [])
+            + ([("step", str(step2))] if step2 is not None else [])
         )
         version_b, model_b = self.resolve(second)
         words = params.strings(args, "word", comparison.MAX_WORDS)

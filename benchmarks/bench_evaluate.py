@@ -2,6 +2,7 @@
 
     python benchmarks/bench_evaluate.py                      # Lee model + 100k×300 synthetic model
     python benchmarks/bench_evaluate.py --vocab 300000 --questions 5000 --repeats 5 --cosmul
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_evaluate.py   # steadier on a busy machine
 
 Two models: a Word2Vec trained on gensim's Lee corpus (all 19,544 Google analogy questions
 are asked; most are out of vocabulary), and a synthetic model whose vocabulary holds every
@@ -81,8 +82,9 @@ def sample_questions(n: int, folder: str) -> str:
     return path
 
 
-def cosmul_reference(kv: KeyedVectors, path: str, restrict_vocab: int):
-    """gensim's evaluate_word_analogies with most_similar_cosmul, on the first restrict_vocab words."""
+def cosmul_reference(kv: KeyedVectors, restrict_vocab: int) -> Callable[[str], object]:
+    """gensim's evaluate_word_analogies asking most_similar_cosmul instead of most_similar, on
+    a copy of the first restrict_vocab words (made once, outside the timings)."""
     n = min(restrict_vocab, len(kv))
     shell = KeyedVectors(kv.vector_size, count=0, dtype=kv.vectors.dtype)
     shell.add_vectors(kv.index_to_key[:n], kv.vectors[:n])
@@ -92,7 +94,7 @@ def cosmul_reference(kv: KeyedVectors, path: str, restrict_vocab: int):
         return KeyedVectors.most_similar_cosmul(shell, positive=positive, negative=negative, topn=topn)
 
     shell.most_similar = cosmul
-    return shell.evaluate_word_analogies(path, restrict_vocab=restrict_vocab)
+    return lambda path: shell.evaluate_word_analogies(path, restrict_vocab=restrict_vocab)
 
 
 def timed(fn: Callable[[], object]) -> tuple[float, object]:
@@ -138,7 +140,8 @@ def same_pairs(ours: ev.PairsResult, theirs) -> bool:
     )
 
 
-def bench_model(name: str, kv: KeyedVectors, questions: str, repeats: int, cosmul: bool) -> None:
+def bench_model(name: str, kv: KeyedVectors, path: str, repeats: int, cosmul: bool) -> None:
+    questions = ev.benchmark_file(path)
     asked = ev.evaluate_analogies(kv, questions)
     n = asked.total.correct + asked.total.incorrect
     print(f"{name}: {len(kv)} words × {kv.vector_size}, {asked.questions} questions, {n} in vocabulary")
@@ -146,24 +149,25 @@ def bench_model(name: str, kv: KeyedVectors, questions: str, repeats: int, cosmu
     compare(
         "analogies 3CosAdd",
         lambda: ev.evaluate_analogies(kv, questions, ev.METHOD_3COSADD),
-        lambda: kv.evaluate_word_analogies(questions),
+        lambda: kv.evaluate_word_analogies(path),
         same_analogies,
         repeats,
     )
     if cosmul:
+        reference = cosmul_reference(kv, ev.DEFAULT_RESTRICT_VOCAB)
         compare(
             "analogies 3CosMul",
             lambda: ev.evaluate_analogies(kv, questions, ev.METHOD_3COSMUL),
-            lambda: cosmul_reference(kv, questions, ev.DEFAULT_RESTRICT_VOCAB),
+            lambda: reference(path),
             same_analogies,
             repeats,
         )
-    for bench in ("wordsim353", "simlex999"):
-        path = ev.builtin(bench).path
+    for name in ("wordsim353", "simlex999"):
+        bench = ev.builtin(name)
         compare(
-            f"pairs {bench}",
-            lambda path=path: ev.evaluate_pairs(kv, path),
-            lambda path=path: kv.evaluate_word_pairs(path),
+            f"pairs {name}",
+            lambda bench=bench: ev.evaluate_pairs(kv, bench),
+            lambda bench=bench: kv.evaluate_word_pairs(bench.path),
             same_pairs,
             repeats,
         )
@@ -196,12 +200,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--vocab", type=int, default=100_000, help="synthetic model's words")
     parser.add_argument("--dim", type=int, default=300, help="synthetic model's dimension")
-    parser.add_argument("--questions", type=int, default=2000, help="questions asked of the synthetic model")
+    parser.add_argument("--questions", type=int, default=3000, help="questions asked of the synthetic model")
     parser.add_argument("--cosmul", action="store_true", help="also time 3CosMul on the synthetic model")
     args = parser.parse_args(argv)
-    import numpy
-
-    print(f"numpy {numpy.__version__}, {os.cpu_count()} CPUs, medians of {args.repeats} runs\n")
+    threads = os.environ.get("OPENBLAS_NUM_THREADS", "default")
+    print(
+        f"numpy {np.__version__}, {os.cpu_count()} CPUs, OPENBLAS_NUM_THREADS={threads}, "
+        f"medians of at least {args.repeats} runs\n"
+    )
     lee = lee_model()
     bench_model("Lee corpus Word2Vec", lee, QUESTIONS, args.repeats, cosmul=True)
     other = Word2Vec(

@@ -584,7 +584,8 @@ class _Solver:
         combine = sparse.csr_matrix((weights, (rows, columns)), shape=(n_q, width), dtype=np.float32)
         topk = TopK(n_q, min(_CANDIDATES, self.limit))
         step = chunk_rows(n_q)
-        first = min(step, 1024)  # a small first chunk sets each question's bar early
+        # A small first chunk sets each question's bar early; a small vocabulary is one chunk.
+        first = step if self.limit <= step else min(step, 1024)
         starts = [0, *range(first, self.limit, step)]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             for start, stop in zip(starts, [*starts[1:], self.limit], strict=True):

@@ -176,6 +176,18 @@ def test_analogy_form_and_expression(page, tensorboard, screenshot):
     state = page.evaluate("location.hash")
     assert "method=3cosmul" in state and "aform=expr" in state and "mode=analogy" in state
 
+    # An unknown word: clicking a suggestion puts it in place of that word and solves again.
+    expr.fill("hiss - he + she")
+    expr.press("Escape")
+    page.get_by_test_id("run-analogy").click()
+    error = page.get_by_test_id("analogy-results").get_by_test_id("error")
+    error.wait_for()
+    suggestion = error.get_by_role("button").first
+    replacement = suggestion.inner_text()
+    suggestion.click()
+    page.get_by_test_id("analogy-table").wait_for()
+    assert expr.input_value() == f"{replacement} - he + she"
+
     # A malformed expression is reported where it happens.
     expr.fill("his she")
     page.get_by_test_id("run-analogy").click()

@@ -138,6 +138,7 @@ export class App {
       setState: (patch: Partial<State>) => this.setState(patch),
       label: (t: Target) => targetLabel(t),
       suggest: (existing: Target[]) => this.suggestTarget(existing),
+      loaded: () => this.refreshInfoIfStale(),
     };
     this.evalView = new EvaluateView(host);
     this.cmView = new ModelCompareView(host);

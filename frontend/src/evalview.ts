@@ -35,6 +35,8 @@ export interface EvalHost {
   state(): State;
   setState(patch: Partial<State>): void;
   label(t: Target): string;
+  /** A route answered for the chosen model: it is loaded now, so its details can be refreshed. */
+  loaded(): void;
 }
 
 /** One async job at a time; a newer one (or cancel) aborts the older. */
@@ -78,6 +80,7 @@ export class EvaluateView {
   private readonly steps = new Job();
   private tableRows: RunRow[] = [];
   private tableKind = "analogies";
+  private tableBench = "";
   private sortKey: SortKey = "score";
   private sortDir: SortDir = "desc";
 
@@ -164,6 +167,7 @@ export class EvaluateView {
       (v) => {
         this.host.setState({ bench: v });
         this.renderForm();
+        void this.runOne();
       },
       "eval-benchmark",
     );
@@ -176,7 +180,10 @@ export class EvaluateView {
         { value: "3cosmul", label: "3CosMul" },
       ],
       s.method,
-      (v) => this.host.setState({ method: v }),
+      (v) => {
+        this.host.setState({ method: v });
+        void this.runOne();
+      },
       "eval-method",
     );
     method.hidden = !isAnalogies;
@@ -232,9 +239,11 @@ export class EvaluateView {
     try {
       const res = await this.evaluate(t, signal, (n) => setChildren(this.out, this.running(what, n, cancel)));
       if (signal.aborted) return;
+      this.host.loaded();
       setChildren(this.out, res.kind === "analogies" ? analogyView(res as AnalogyResult) : pairsView(res as PairsResult));
     } catch (e) {
       if (isAbort(e)) return;
+      this.host.loaded();
       setChildren(this.out, errorBox(e));
     }
   }
@@ -285,6 +294,7 @@ export class EvaluateView {
     if (!bench) return;
     const signal = this.table.next();
     this.tableKind = bench.kind;
+    this.tableBench = `${benchmarkLabel(bench)}${bench.kind === "analogies" ? `, ${this.host.state().method === "3cosmul" ? "3CosMul" : "3CosAdd"}` : ""}, restrict_vocab ${formatInt(this.host.state().erv)}`;
     const chosen = this.selectable().filter((m) => this.isSelected(m));
     this.tableRows = chosen.map((m) => ({ run: m.run, model: m.model, step: m.step, result: null, error: m.status === "error" ? m.error ?? "failed to load" : null, pending: m.status !== "error" }));
     this.renderTable();
@@ -313,7 +323,8 @@ export class EvaluateView {
     const done = rows.filter((r) => !r.pending).length;
     const kind = this.tableKind;
     const analogies = kind === "analogies";
-    const best = done === rows.length ? bestRow(rows) : null;
+    const top = done === rows.length ? bestRow(rows) : null;
+    const bestScore = top ? scoreOf(top.result) : null;
     const sorted = sortRows(rows, this.sortKey, this.sortDir);
     const header = (key: SortKey, text: string, num = true) => {
       const on = this.sortKey === key;
@@ -347,7 +358,7 @@ export class EvaluateView {
       const res = r.result;
       const a = res && res.kind === "analogies" ? (res as AnalogyResult) : null;
       const p = res && res.kind === "pairs" ? (res as PairsResult) : null;
-      const isBest = best !== null && best.run === r.run && best.model === r.model;
+      const isBest = bestScore !== null && scoreOf(res) === bestScore;
       return h(
         "tr",
         { class: isBest ? "w2v-best" : null, "data-run": r.run, "data-model": r.model, "data-score": scoreOf(res) === null ? "" : String(scoreOf(res)) },
@@ -369,6 +380,7 @@ export class EvaluateView {
       h(
         "table",
         { class: "w2v-table w2v-eval-table", "data-testid": "eval-models-table" },
+        h("caption", null, this.tableBench),
         h(
           "thead",
           null,
@@ -445,7 +457,8 @@ export class EvaluateView {
       yDomain: scoreDomain(kind, points.map((p) => p.value)),
       xLabel: "Training step",
       yLabel: `${scoreName(kind)} (${this.host.state().bench})`,
-      format: kind === "analogies" ? (v) => `${Math.round(v * 1000) / 10}%` : (v) => v.toFixed(2),
+      format: fmt,
+      tickFormat: kind === "analogies" ? (v) => `${Math.round(v * 1000) / 10}%` : (v) => v.toFixed(2),
     });
     setChildren(
       this.stepsOut,
@@ -543,7 +556,7 @@ export function analogyView(r: AnalogyResult): HTMLElement {
                     "div",
                     { class: "w2v-sim-wrap" },
                     h("div", { class: "w2v-bar", role: "img", "aria-label": `${formatAccuracy(s.accuracy)} correct` }, h("div", { class: `w2v-bar-fill w2v-bar-${s.category}`, style: `width:${pct.toFixed(1)}%` })),
-                    h("span", { class: "w2v-num w2v-acc" }, s.total ? formatAccuracy(s.accuracy) : "no questions"),
+                    h("span", { class: "w2v-num w2v-acc" }, s.total ? formatAccuracy(s.accuracy) : "none answered"),
                   ),
                 ),
                 h("td", { class: "w2v-num" }, formatInt(s.correct)),

@@ -17,7 +17,8 @@ export interface LineChartData {
   yDomain: [number, number];
   xLabel: string;
   yLabel: string;
-  format: (v: number) => string;
+  format: (v: number) => string; // values in tooltips
+  tickFormat: (v: number) => string; // the y axis
 }
 
 export class LineChart {
@@ -63,7 +64,9 @@ export class LineChart {
       lo -= 1;
       hi += 1;
     }
-    const x = scaleLinear().domain([lo, hi]).range([MARGIN.left, width - MARGIN.right]).nice();
+    // Half a gap of room on each side so the first and last points sit clear of the axes.
+    const room = (hi - lo) * 0.04;
+    const x = scaleLinear().domain([lo - room, hi + room]).range([MARGIN.left, width - MARGIN.right]);
     const y = scaleLinear().domain(data.yDomain).range([HEIGHT - MARGIN.bottom, MARGIN.top]).nice();
     // Steps are integers: only integer ticks, at most one per 70 px.
     const xTicks = x.ticks(Math.max(2, Math.floor(width / 70))).filter((t) => Number.isInteger(t));
@@ -80,7 +83,7 @@ export class LineChart {
         axisLeft(y)
           .ticks(6)
           .tickSize(-(width - MARGIN.left - MARGIN.right))
-          .tickFormat((v) => data.format(Number(v))),
+          .tickFormat((v) => data.tickFormat(Number(v))),
       );
     svg
       .append("text")

@@ -47,6 +47,7 @@ export interface CompareHost {
   label(t: Target): string;
   /** A sensible second model: another run with the same model, else another step, else any. */
   suggest(existing: Target[]): Target | null;
+  loaded(): void;
 }
 
 const PAGE = 20;
@@ -177,6 +178,7 @@ export class ModelCompareView {
         signal,
       );
       if (signal.aborted) return;
+      this.host.loaded();
       this.result = res;
       this.shown = PAGE;
       this.selected = byLeastOverlap(res.words)[0]?.word ?? null;

@@ -168,9 +168,12 @@ def test_table_across_models(page, tensorboard, screenshot):
     # Sorted by score, best first; the best row is marked.
     ordered = [float(s) for _, _, s in got if s != ""]
     assert ordered == sorted(ordered, reverse=True)
-    best = max(scores, key=scores.get)
-    assert (got[0][0], got[0][1]) == best
+    assert scores[(got[0][0], got[0][1])] == max(scores.values())
+    # Every row with the best score (ties included) is marked.
+    marked = table.locator("tr.w2v-best").evaluate_all("rows => rows.map(r => [r.dataset.run, r.dataset.model])")
+    assert {tuple(m) for m in marked} == {key for key, v in scores.items() if v == max(scores.values())}
     assert "best" in rows.first.inner_text()
+    assert "Google analogies" in table.locator("caption").inner_text()
     # The broken model says why in its row.
     broken = table.locator("tr[data-run=run_x_broken]")
     assert broken.get_by_test_id("eval-row-error").inner_text() != ""
@@ -272,6 +275,17 @@ def test_compare_models(page, tensorboard, screenshot):
     )
     assert mean.inner_text() == f"{mine['mean_jaccard']:.3f}"
     assert page.get_by_test_id("cm-changed").locator("li").count() == 2
+    for word in ("government", "police"):
+        page.locator(f"[data-testid=cm-changed] li[data-word={word}] button").click()
+        page.wait_for_function("w => document.querySelector('[data-testid=cm-detail]')?.dataset.word === w", arg=word)
+        row = next(w for w in mine["words"] if w["word"] == word)
+        for side in ("a", "b"):
+            col = detail.get_by_test_id(f"cm-col-{side}")
+            assert col.locator("tbody tr").evaluate_all("rs => rs.map(r => r.dataset.word)") == [
+                n["word"] for n in row[side]
+            ]
+            highlighted = col.locator("tr.w2v-shared-all").evaluate_all("rs => rs.map(r => r.dataset.word)")
+            assert highlighted == [n["word"] for n in row[side] if n["shared"]]
     state = page.evaluate("decodeURIComponent(location.hash)")
     assert "mode=models" in state and "ck=5" in state and "m2=run_b" in state
 

@@ -81,6 +81,7 @@ export class EvaluateView {
   private tableRows: RunRow[] = [];
   private tableKind = "analogies";
   private tableBench = "";
+  private stepsRunning = false;
   private sortKey: SortKey = "score";
   private sortDir: SortDir = "desc";
 
@@ -114,16 +115,31 @@ export class EvaluateView {
   targetChanged(): void {
     this.one.cancel();
     this.steps.cancel();
+    this.stepsRunning = false;
     this.benchmarksFor = null;
     setChildren(this.stepsOut);
     this.renderStepsControls();
   }
 
-  /** Cancels everything (e.g. another mode is shown). */
+  /** Another mode is shown: stop polling for this model (the table across models goes on). */
   cancelAll(): void {
     this.one.cancel();
+    if (this.stepsRunning) {
+      this.steps.cancel();
+      this.stepsRunning = false;
+      setChildren(this.stepsOut, h("p", { class: "w2v-muted" }, "Stopped when another mode was shown; press Evaluate every step to start again."));
+    }
+  }
+
+  private cancelTable(): void {
     this.table.cancel();
-    this.steps.cancel();
+    for (const row of this.tableRows) {
+      if (row.pending) {
+        row.pending = false;
+        row.error = "cancelled";
+      }
+    }
+    this.renderTable();
   }
 
   /** Shown: load the benchmark list for this model, then evaluate. */
@@ -376,7 +392,9 @@ export class EvaluateView {
     });
     setChildren(
       this.tableOut,
-      done < rows.length ? loadingBox(`Evaluated ${done} of ${rows.length} models…`) : null,
+      done < rows.length
+        ? h("div", { class: "w2v-eval-progress", "data-testid": "eval-table-progress" }, h("progress", { max: rows.length, value: done, "aria-label": "Models evaluated" }), h("span", { class: "w2v-muted" }, `Evaluated ${done} of ${rows.length} models…`), button("Cancel", () => this.cancelTable(), { testId: "eval-table-cancel" }))
+        : null,
       h(
         "table",
         { class: "w2v-table w2v-eval-table", "data-testid": "eval-models-table" },
@@ -424,9 +442,11 @@ export class EvaluateView {
     const info = this.host.models().find((m) => m.run === t.run && m.model === t.model);
     const steps = [...(info?.steps ?? [])].sort((a, b) => a - b);
     const signal = this.steps.next();
+    this.stepsRunning = true;
     const results: { step: number; result: EvalResult | null; error: string | null }[] = [];
     const cancel = () => {
       this.steps.cancel();
+      this.stepsRunning = false;
       this.renderSteps(bench.kind, results, steps.length, true);
     };
     for (const [i, step] of steps.entries()) {
@@ -439,6 +459,7 @@ export class EvaluateView {
       }
       if (signal.aborted) return;
     }
+    this.stepsRunning = false;
     this.renderSteps(bench.kind, results, steps.length, false);
   }
 

@@ -138,6 +138,15 @@ def test_running_state_polls_until_done(page, tensorboard, screenshot):
     page.wait_for_timeout(1500)
     assert len(asked) == n
 
+    # The table across models shows its progress and can be cancelled too.
+    page.get_by_test_id("run-eval-all").click()
+    page.get_by_test_id("eval-table-progress").wait_for()
+    screenshot(page, "evaluate-table-running")
+    page.get_by_test_id("eval-table-cancel").click()
+    page.wait_for_function("!document.querySelector('[data-testid=eval-table-progress]')")
+    errors = page.get_by_test_id("eval-row-error").all_inner_texts()
+    assert "cancelled" in errors
+
 
 def test_table_across_models(page, tensorboard, screenshot):
     open_tab(page, tensorboard, f"run=run_a&model={MODEL}&mode=evaluate")

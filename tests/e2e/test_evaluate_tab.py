@@ -307,3 +307,17 @@ def test_compare_two_steps_of_one_model(page, tensorboard, screenshot):
     expected = tensorboard.get_json("/compare?run=run_steps&model=lee&step=1&step2=3&n=1000&k=10")
     assert mean.inner_text() == f"{expected['mean_jaccard']:.3f}"
     screenshot(page, "compare-models-steps")
+
+
+def test_model_words_are_text_in_compare_models(page, tensorboard):
+    from frontend_fixtures import XSS_WORD
+
+    m2 = quote(f"run_xss|{MODEL}|")
+    open_tab(page, tensorboard, f"run=run_xss&model={MODEL}&mode=models&m2={m2}&ck=3")
+    page.get_by_test_id("cm-mean-jaccard").wait_for(timeout=60_000)
+    assert page.get_by_test_id("cm-mean-jaccard").inner_text() == "1.000"
+    words = page.get_by_test_id("cm-changed").locator("li").evaluate_all("ls => ls.map(l => l.dataset.word)")
+    assert XSS_WORD in words
+    assert XSS_WORD in page.get_by_test_id("cm-changed").inner_text()
+    assert page.evaluate("window.__xss") is None
+    assert page.locator("[data-testid=cm-results] img, [data-testid=cm-results] script").count() == 0

@@ -321,3 +321,25 @@ def test_model_words_are_text_in_compare_models(page, tensorboard):
     assert XSS_WORD in page.get_by_test_id("cm-changed").inner_text()
     assert page.evaluate("window.__xss") is None
     assert page.locator("[data-testid=cm-results] img, [data-testid=cm-results] script").count() == 0
+
+
+def test_user_benchmark_file(page, tensorboard, screenshot):
+    """A benchmark file in the run's plugins/word2vec/benchmarks/ is offered and scored as gensim does."""
+    folder = os.path.join(tensorboard.logdir, "run_a", "plugins", "word2vec", "benchmarks")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, "family-small.txt")
+    with open(path, "w") as f:
+        f.write(": family\nhe she his her\nman woman he she\nhe she him her\n: <b>odd</b>\nsaid says told tells\n")
+    kv = gensim_kv(tensorboard, "run_a")
+    score, sections = kv.evaluate_word_analogies(path)
+
+    open_tab(page, tensorboard, f"run=run_a&model={MODEL}&mode=evaluate&bench=family-small.txt")
+    accuracy = page.get_by_test_id("eval-accuracy")
+    accuracy.wait_for(timeout=60_000)
+    assert accuracy.inner_text() == percent(score)
+    option = page.get_by_test_id("eval-benchmark").locator("option:checked").inner_text()
+    assert option == "family-small.txt (analogies, this run)"
+    names = page.locator("[data-testid=eval-sections] tbody tr").evaluate_all("rs => rs.map(r => r.dataset.section)")
+    assert names == [s["section"] for s in sections[:-1]] == ["family", "<b>odd</b>"]
+    assert page.locator("[data-testid=eval-sections] b").count() == 0
+    screenshot(page, "evaluate-user-benchmark")

@@ -523,6 +523,7 @@ function tallyText(t: { correct: number; total: number } | undefined): string {
 
 export function analogyView(r: AnalogyResult): HTMLElement {
   const sections = r.sections ?? [];
+  const split = new Set(sections.map((s) => s.category)).size > 1;
   return h(
     "div",
     { class: "w2v-eval-result", "data-testid": "eval-analogies" },
@@ -536,8 +537,9 @@ export function analogyView(r: AnalogyResult): HTMLElement {
       "div",
       { class: "w2v-stats" },
       stat("Overall accuracy", formatAccuracy(r.total?.accuracy), "eval-accuracy", tallyText(r.total)),
-      stat("Semantic", formatAccuracy(r.semantic?.accuracy), "eval-semantic", tallyText(r.semantic)),
-      stat("Syntactic", formatAccuracy(r.syntactic?.accuracy), "eval-syntactic", tallyText(r.syntactic)),
+      // The split only means something when the file has both kinds of section (Google's has).
+      split ? stat("Semantic", formatAccuracy(r.semantic?.accuracy), "eval-semantic", tallyText(r.semantic)) : null,
+      split ? stat("Syntactic", formatAccuracy(r.syntactic?.accuracy), "eval-syntactic", tallyText(r.syntactic)) : null,
       stat("Skipped (out of vocabulary)", `${formatInt(r.oov)} of ${formatInt(r.questions)}`, "eval-oov", r.oov_ratio === null ? "" : `${r.oov_ratio.toFixed(1)}% of the questions`),
     ),
     sections.length

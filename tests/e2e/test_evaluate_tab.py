@@ -232,6 +232,8 @@ def test_accuracy_over_training_steps(page, tensorboard, screenshot):
     chart.locator("circle.w2v-step-point").nth(1).focus()
     assert "step 2" in chart.locator(".w2v-tooltip").inner_text()
     screenshot(page, "evaluate-steps")
+    page.evaluate("document.documentElement.classList.add('w2v-dark')")
+    screenshot(page, "evaluate-steps-dark")
 
 
 def test_compare_models(page, tensorboard, screenshot):
@@ -342,4 +344,6 @@ def test_user_benchmark_file(page, tensorboard, screenshot):
     names = page.locator("[data-testid=eval-sections] tbody tr").evaluate_all("rs => rs.map(r => r.dataset.section)")
     assert names == [s["section"] for s in sections[:-1]] == ["family", "<b>odd</b>"]
     assert page.locator("[data-testid=eval-sections] b").count() == 0
+    # Sections of one kind only: no semantic/syntactic split.
+    assert page.get_by_test_id("eval-syntactic").count() == 0
     screenshot(page, "evaluate-user-benchmark")

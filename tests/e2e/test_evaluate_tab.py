@@ -127,7 +127,7 @@ def test_running_state_polls_until_done(page, tensorboard, screenshot):
     page.route(
         "**/evaluate?*benchmark=*",
         lambda route: (
-            asked.append(1),
+            asked.append(route.request.url),
             route.fulfill(status=202, content_type="application/json", body='{"status": "running"}'),
         ),
     )
@@ -137,6 +137,16 @@ def test_running_state_polls_until_done(page, tensorboard, screenshot):
     n = len(asked)
     page.wait_for_timeout(1500)
     assert len(asked) == n
+
+    # Picking another model stops polling for the old one.
+    page.get_by_test_id("run-evaluate").click()
+    page.get_by_test_id("eval-running").wait_for()
+    page.get_by_test_id("run-select").select_option("run_c")
+    page.wait_for_function("decodeURIComponent(location.hash).includes('run=run_c')")
+    page.wait_for_timeout(300)
+    old = [u for u in asked if "run=run_b" in u]
+    page.wait_for_timeout(1500)
+    assert [u for u in asked if "run=run_b" in u] == old
 
     # The table across models shows its progress and can be cancelled too.
     page.get_by_test_id("run-eval-all").click()

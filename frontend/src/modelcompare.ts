@@ -216,6 +216,7 @@ export class ModelCompareView {
           "div",
           { class: "w2v-cm-list" },
           h("h3", { class: "w2v-subtitle" }, "Changed most (lowest overlap first)"),
+          this.finder(r),
           h(
             "ol",
             { class: "w2v-cm-changed", "data-testid": "cm-changed" },
@@ -253,6 +254,38 @@ export class ModelCompareView {
         selected ? this.detail(selected, label(r.a), label(r.b)) : null,
       ),
     );
+  }
+
+  /** A field to show any compared word's lists, not only those listed so far. */
+  private finder(r: CompareResponse): HTMLElement {
+    const note = h("div", { class: "w2v-hint", role: "status" });
+    const input = h("input", {
+      id: "w2v-cm-find",
+      type: "search",
+      class: "w2v-input",
+      placeholder: "Show a word…",
+      "aria-label": "Show the neighbour lists of a compared word",
+      "data-testid": "cm-find",
+      maxlength: 1000,
+      spellcheck: "false",
+      autocomplete: "off",
+    });
+    input.addEventListener("keydown", (ev) => {
+      if (ev.key !== "Enter") return;
+      ev.preventDefault();
+      const word = input.value.trim();
+      const found = r.words.find((w) => w.word === word) ?? r.words.find((w) => w.word.toLowerCase() === word.toLowerCase());
+      if (!found) {
+        note.textContent = word ? `“${word}” was not compared.` : "";
+        return;
+      }
+      this.selected = found.word;
+      const rank = byLeastOverlap(r.words).findIndex((w) => w.word === found.word);
+      this.shown = Math.max(this.shown, Math.ceil((rank + 1) / PAGE) * PAGE);
+      this.render();
+      (this.out.querySelector(".w2v-cm-word-on") as HTMLElement | null)?.scrollIntoView({ block: "nearest" });
+    });
+    return h("div", { class: "w2v-cm-find" }, input, note);
   }
 
   private detail(w: CompareWord, la: string, lb: string): HTMLElement {

@@ -285,6 +285,17 @@ def test_compare_models(page, tensorboard, screenshot):
         "w => document.querySelector('[data-testid=cm-detail]')?.dataset.word === w", arg=listed[3][0]
     )
 
+    # Any compared word can be looked up: its lists show, and the list grows to reach it.
+    last = min(expected["words"], key=lambda w: -w["jaccard"])["word"]
+    find = page.get_by_test_id("cm-find")
+    find.fill(last)
+    find.press("Enter")
+    page.wait_for_function("w => document.querySelector('[data-testid=cm-detail]')?.dataset.word === w", arg=last)
+    assert page.locator(".w2v-cm-word-on").inner_text().startswith(last)
+    find.fill("zzznotaword")
+    find.press("Enter")
+    page.get_by_text("“zzznotaword” was not compared.").wait_for()
+
     # Own words, one unknown: compared and missing are reported; the state is in the URL.
     page.get_by_test_id("cm-words").fill("government police zzzunknown")
     page.get_by_test_id("cm-k").fill("5")

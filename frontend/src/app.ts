@@ -1,4 +1,4 @@
-/** The Word2Vec tab: model picker, query modes, 2-D view, compare, export, URL state. */
+/** The Word2Vec tab: model picker, query modes, 2-D view, compare, evaluate, export, URL state. */
 import {
   ApiError,
   getJSON,
@@ -16,8 +16,10 @@ import {
   type WordRow,
 } from "./api";
 import { h, setChildren } from "./dom";
+import { EvaluateView } from "./evalview";
 import { analogyTerms, ExpressionError, formatExpression, looksLikeExpression, parseExpression, splitWords } from "./expr";
 import { describeFormat, describeTraining, formatInt, formatPercent, formatSim } from "./format";
+import { ModelCompareView } from "./modelcompare";
 import { jaccardMatrix, occurrenceCounts, sharedByAll } from "./overlap";
 import { ScatterPlot, type PlotArrow, type PlotPoint, type PointRole } from "./plot";
 import {
@@ -33,8 +35,6 @@ import {
   type State,
   type Target,
 } from "./state";
-import { EvaluateView } from "./evalview";
-import { ModelCompareView } from "./modelcompare";
 import { WordInput } from "./wordinput";
 import { button, errorBox, loadingBox, numberField, resultsTable, segmented, selectField } from "./widgets";
 

@@ -368,3 +368,19 @@ def test_user_benchmark_file(page, tensorboard, screenshot):
     # Sections of one kind only: no semantic/syntactic split.
     assert page.get_by_test_id("eval-syntactic").count() == 0
     screenshot(page, "evaluate-user-benchmark")
+
+
+def test_evaluate_through_the_tensorboard_shell(page, tensorboard, screenshot):
+    """In TensorBoard's own page the Evaluate state reaches the top URL and a link reopens it."""
+    inner = f"run=run_a&model={MODEL}&mode=evaluate&bench=simlex999"
+    page.goto(f"{tensorboard.url}/#word2vec&w2v={quote(inner, safe='')}")
+    frame = page.frame_locator("iframe[src*='name=word2vec']")
+    frame.get_by_test_id("eval-spearman").wait_for(timeout=60_000)
+    assert frame.get_by_test_id("eval-benchmark").input_value() == "simlex999"
+    screenshot(page, "evaluate-tensorboard-shell", full_page=False)
+    frame.get_by_test_id("eval-benchmark").select_option("analogies")
+    frame.get_by_test_id("eval-accuracy").wait_for(timeout=60_000)
+    page.wait_for_function(
+        "() => { const s = decodeURIComponent(location.hash);"
+        " return s.includes('mode=evaluate') && !s.includes('bench='); }"
+    )

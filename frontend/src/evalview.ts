@@ -53,6 +53,12 @@ class Job {
   }
 }
 
+const BUILTIN_BENCHMARKS: BenchmarkInfo[] = [
+  { name: "analogies", kind: "analogies", source: "builtin" },
+  { name: "wordsim353", kind: "pairs", source: "builtin" },
+  { name: "simlex999", kind: "pairs", source: "builtin" },
+];
+
 const POLL_WAIT_SECONDS = 2; // how long one request lets the plugin compute before it answers 202
 
 function errorText(e: unknown): string {
@@ -160,6 +166,9 @@ export class EvaluateView {
         this.benchmarksFor = key;
       } catch (e) {
         if (isAbort(e)) return;
+        this.host.loaded();
+        // The built-in benchmarks are always there: keep the form usable for a retry.
+        if (this.benchmarks.length === 0) this.benchmarks = BUILTIN_BENCHMARKS;
         this.renderForm();
         setChildren(this.out, errorBox(e));
         return;

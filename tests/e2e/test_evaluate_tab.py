@@ -384,3 +384,16 @@ def test_evaluate_through_the_tensorboard_shell(page, tensorboard, screenshot):
         "() => { const s = decodeURIComponent(location.hash);"
         " return s.includes('mode=evaluate') && !s.includes('bench='); }"
     )
+
+
+def test_broken_model_error_in_place(page, tensorboard, screenshot):
+    open_tab(page, tensorboard, f"run=run_x_broken&model={MODEL}&mode=evaluate")
+    error = page.get_by_test_id("evaluate-results").get_by_test_id("error")
+    error.wait_for(timeout=30_000)
+    assert "truncated or corrupt" in error.inner_text()
+    page.get_by_test_id("model-error").wait_for()
+    assert page.get_by_test_id("eval-benchmark").input_value() == "analogies"
+    screenshot(page, "evaluate-broken-model")
+    page.get_by_test_id("run-select").select_option("run_a")
+    page.get_by_test_id("eval-accuracy").wait_for(timeout=60_000)
+    assert page.get_by_test_id("evaluate-results").get_by_test_id("error").count() == 0

@@ -21,6 +21,7 @@ import {
   type EvalResult,
   type PairsResult,
   type RunRow,
+  type SectionResult,
   type SortDir,
   type SortKey,
 } from "./evaluate";
@@ -598,6 +599,28 @@ export function analogyView(r: AnalogyResult): HTMLElement {
           ),
         )
       : null,
+    mistakesList(sections),
+  );
+}
+
+/** The first wrong answers of each section (the plugin keeps a few), as text. */
+function mistakesList(sections: SectionResult[]): HTMLElement | null {
+  const withMistakes = sections.filter((s) => (s.mistakes ?? []).length > 0);
+  if (withMistakes.length === 0) return null;
+  return h(
+    "details",
+    { class: "w2v-training w2v-mistakes", "data-testid": "eval-mistakes" },
+    h("summary", null, "Examples of wrong answers"),
+    h(
+      "dl",
+      null,
+      withMistakes.map((s) => [
+        h("dt", null, s.section),
+        (s.mistakes ?? []).map((m) =>
+          h("dd", null, h("span", { class: "w2v-muted" }, `${m.question[0]} : ${m.question[1]} :: ${m.question[2]} : `), h("strong", null, m.question[3]), h("span", { class: "w2v-muted" }, " — answered "), m.predicted ?? "nothing"),
+        ),
+      ]),
+    ),
   );
 }
 

@@ -65,6 +65,12 @@ def test_analogy_evaluation_matches_gensim(page, tensorboard, screenshot):
     sem_n = sem_ok + sum(len(s["incorrect"]) for s in semantic)
     assert page.get_by_test_id("eval-semantic").inner_text() == percent(sem_ok / sem_n)
     assert "mode=evaluate" in page.evaluate("location.hash")
+    # Wrong answers, as the plugin keeps them, behind a keyboard-reachable disclosure.
+    mistakes = page.get_by_test_id("eval-mistakes")
+    mistakes.locator("summary").focus()
+    page.keyboard.press("Enter")
+    first_wrong = sections[[i for i, s in enumerate(sections) if s["incorrect"]][0]]["incorrect"][0]
+    assert first_wrong[3] in mistakes.locator("dd").first.inner_text()
     screenshot(page, "evaluate-analogies")
 
     # 3CosMul and a smaller restrict_vocab land in the URL and give the route's figure.

@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
 import {
   backoffDelay,
+  benchmarkLabel,
   bestRow,
   formatAccuracy,
+  formatScore,
   pollUntilDone,
   scoreDomain,
   scoreOf,
@@ -40,6 +42,20 @@ describe("evaluation scores", () => {
     expect(scoreOf(null)).toBeNull();
     expect(formatAccuracy(0.123456)).toBe("12.35%");
     expect(formatAccuracy(null)).toBe("–");
+  });
+});
+
+describe("benchmark names and scores in plain words", () => {
+  it("names built-in benchmarks and says where a user's file comes from", () => {
+    expect(benchmarkLabel({ name: "analogies", kind: "analogies", source: "builtin" })).toBe("Google analogies (questions-words)");
+    expect(benchmarkLabel({ name: "mine.txt", kind: "analogies", source: "run" })).toBe("mine.txt (analogies, this run)");
+    expect(benchmarkLabel({ name: "analogies", kind: "pairs", source: "logdir" })).toBe("analogies (word pairs, logdir)");
+  });
+
+  it("formats accuracies as percentages and correlations as numbers", () => {
+    expect(formatScore("analogies", 0.5)).toBe("50.00%");
+    expect(formatScore("pairs", -0.1234)).toBe("-0.123");
+    expect(formatScore("pairs", null)).toBe("–");
   });
 });
 

@@ -1,6 +1,10 @@
 """One entry point that turns any supported file into a gensim ``KeyedVectors``.
 
-gensim's own files are memory-mapped (``mmap='r'``); every failure becomes a
+gensim's own files are memory-mapped (``mmap='r'``) only from private copies (remote files
+copied into the cache folder): a file in the logdir may be rewritten in place by a training job
+(gensim's ``save`` truncates its ``.npy`` files), and touching a memory-mapped page of a
+truncated file kills the whole process with SIGBUS, so logdir files are read into memory.
+Every failure becomes a
 :class:`~tensorboard_plugin_w2v.errors.ModelLoadError` whose message a person understands.
 
     >>> from tensorboard_plugin_w2v.loading import load_model
@@ -103,8 +107,9 @@ def load_model(
         local = fileio.local_copy(identity, cache, extra)
         if metadata_path:
             metadata_path = fileio.local_copy(fileio.stat(metadata_path), cache)
+    mmap = "r" if local != path else None  # see the module docstring: never map a logdir file
     try:
-        return _LOADERS[format](local, metadata_path=metadata_path, tensor_shape=tensor_shape)
+        return _LOADERS[format](local, metadata_path=metadata_path, tensor_shape=tensor_shape, mmap=mmap)
     except ModelLoadError:
         raise
     except KeyError as exc:
@@ -150,8 +155,8 @@ def _describe(exc: BaseException) -> str:
     return text if len(text) < 200 else text[:200] + "…"
 
 
-def _load_gensim_model(path: str, cls, **_) -> LoadedModel:
-    model = cls.load(path, mmap="r")
+def _load_gensim_model(path: str, cls, mmap: str | None = None, **_) -> LoadedModel:
+    model = cls.load(path, mmap=mmap)
     if not isinstance(model, (Word2Vec, FastText)):
         raise ModelLoadError(
             f"{_label(path)}: expected a gensim {cls.__name__}, found {type(model).__name__}"
@@ -165,8 +170,8 @@ def _load_gensim_model(path: str, cls, **_) -> LoadedModel:
     )
 
 
-def _load_keyedvectors(path: str, **_) -> LoadedModel:
-    kv = KeyedVectors.load(path, mmap="r")
+def _load_keyedvectors(path: str, mmap: str | None = None, **_) -> LoadedModel:
+    kv = KeyedVectors.load(path, mmap=mmap)
     if not isinstance(kv, KeyedVectors):
         raise ModelLoadError(f"{_label(path)}: expected gensim KeyedVectors, found {type(kv).__name__}")
     _check_vectors(path, kv)
@@ -190,12 +195,17 @@ def _load_fasttext_bin(path: str, **_) -> LoadedModel:
     )
 
 
-def _load_projector(path: str, metadata_path: str | None, tensor_shape, fmt: str) -> LoadedModel:
+def _load_projector(
+    path: str, metadata_path: str | None, tensor_shape, fmt: str, mmap: str | None = None
+) -> LoadedModel:
     if not metadata_path:
         raise ModelLoadError(f"{_label(path)}: the embedding has no metadata file, so its rows have no words")
     if fmt == md.FORMAT_PROJECTOR_RAW:
         rows, dim = tensor_shape
-        vectors = np.memmap(path, dtype="<f4", mode="r", shape=(rows, dim))
+        if mmap:
+            vectors = np.memmap(path, dtype="<f4", mode="r", shape=(rows, dim))
+        else:
+            vectors = np.fromfile(path, dtype="<f4", count=rows * dim).reshape(rows, dim)
     else:
         vectors = np.loadtxt(path, dtype=np.float32, delimiter="\t", ndmin=2)
     words = read_metadata_words(metadata_path)

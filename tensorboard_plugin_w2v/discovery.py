@@ -125,6 +125,8 @@ class Discovery:
             path = fileio.join(folder, name)
             if fileio.normpath(path) in claimed or not formats.may_be_model(name):
                 continue
+            if not fileio.is_remote(path) and not fileio.is_within(path, self.logdir):
+                continue  # a symbolic link out of the logdir: never read, never served
             header = self._sniff(path)
             if header is not None:
                 versions.append(

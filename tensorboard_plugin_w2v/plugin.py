@@ -272,7 +272,7 @@ class Word2VecPlugin(base_plugin.TBPlugin):
         if not name or "/" in name or "\\" in name or name.startswith("."):
             return _json_response(request, {"error": f"no such file: {name!r}"}, 404)
         path = os.path.join(STATIC_DIR, name)
-        if not os.path.isfile(path):
+        if not os.path.isfile(path) or not fileio.is_within(path, STATIC_DIR):
             message = f"no such file: {name!r}"
             if name == "index.js":
                 message = "the Word2Vec tab was not built; reinstall with Node.js available (pip install .)"

@@ -108,6 +108,7 @@ def load_model(
         if metadata_path:
             metadata_path = fileio.local_copy(fileio.stat(metadata_path), cache)
     mmap = "r" if local != path else None  # see the module docstring: never map a logdir file
+    _check_size(local, format)
     try:
         return _LOADERS[format](local, metadata_path=metadata_path, tensor_shape=tensor_shape, mmap=mmap)
     except ModelLoadError:
@@ -118,6 +119,8 @@ def load_model(
         raise ModelLoadError(f"{_label(path)}: the file is malformed (missing {exc})") from None
     except FileNotFoundError as exc:
         missing = os.path.basename(exc.filename or str(exc))
+        if missing == os.path.basename(local):
+            raise ModelLoadError(f"file not found: {_label(path)} (removed while loading)") from None
         raise ModelLoadError(
             f"{_label(path)}: a file it needs is missing: {missing} (gensim saves large arrays in "
             "'.npy' files beside the model; copy them along with it)"
@@ -135,7 +138,11 @@ def load_model(
                 f"({_describe(exc)})"
             ) from None
         raise ModelLoadError(f"{_label(path)}: the file is malformed ({_describe(exc)})") from None
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as exc:
+        if format in md.GENSIM_NATIVE_FORMATS or format == md.FORMAT_FASTTEXT_BIN:
+            raise ModelLoadError(
+                f"{_label(path)}: the file is truncated or corrupt ({_describe(exc)})"
+            ) from None
         raise ModelLoadError(
             f"{_label(path)}: the file is not valid UTF-8 text where words should be"
         ) from None
@@ -143,6 +150,35 @@ def load_model(
         raise ModelLoadError(
             f"{_label(path)}: the file is truncated or malformed ({_describe(exc)})"
         ) from None
+
+
+def _check_size(path: str, format: str) -> None:
+    """Refuse a file too short for what its header announces, before gensim acts on the header.
+
+    gensim allocates arrays of the announced size up front (a 2 KB word2vec file whose header
+    claims a billion words took 8 GB of memory before failing), and its fastText reader loops
+    forever at the end of a file truncated inside the vocabulary.
+    """
+    if format not in _SIZED_FORMATS:
+        return
+    size = os.path.getsize(path)
+    header = formats.sniff(path)
+    if header is None or header.format != format or not header.dim or header.vocab_size is None:
+        return
+    if format == md.FORMAT_FASTTEXT_BIN:
+        with open(path, "rb") as f:
+            head = f.read(72)
+        bucket = int.from_bytes(head[40:44], "little", signed=True)
+        needed = 76 + (header.vocab_size + max(bucket, 0)) * header.dim * 4
+    elif format == md.FORMAT_WORD2VEC_BINARY:
+        needed = header.vocab_size * (header.dim * 4 + 2)
+    else:  # text: each row holds a word and ``dim`` numbers, each with a separator
+        needed = header.vocab_size * (header.dim * 2 + 2)
+    if size < needed:
+        raise ModelLoadError(
+            f"{_label(path)}: the file is truncated or corrupt (its header announces "
+            f"{header.vocab_size} words of {header.dim} dimensions, more than {size} bytes can hold)"
+        )
 
 
 def _label(path: str) -> str:
@@ -264,6 +300,10 @@ def _ngram_bytes(kv: KeyedVectors) -> int:
 def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
+
+_SIZED_FORMATS = frozenset(
+    {md.FORMAT_FASTTEXT_BIN, md.FORMAT_WORD2VEC_BINARY, md.FORMAT_WORD2VEC_TEXT, md.FORMAT_FASTTEXT_VEC}
+)
 
 _LOADERS = {
     md.FORMAT_GENSIM_WORD2VEC: lambda p, **kw: _load_gensim_model(p, Word2Vec, **kw),

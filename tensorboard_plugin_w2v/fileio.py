@@ -137,9 +137,17 @@ def local_copy(identity: FileIdentity, cache_dir: str, sidecars: tuple[str, ...]
     os.makedirs(folder, exist_ok=True)
     for src in (identity.path, *sidecars):
         dest = os.path.join(folder, posixpath.basename(src))
-        with _remote.GFile(src, "rb") as fin, open(dest + ".part", "wb") as fout:
-            shutil.copyfileobj(fin, fout, 8 << 20)
-        os.replace(dest + ".part", dest)
+        # A temporary name of its own, so concurrent copies never write into the same file,
+        # removed if the download fails, so no half-written file stays behind.
+        fd, part = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as fout, _remote.GFile(src, "rb") as fin:
+                shutil.copyfileobj(fin, fout, 8 << 20)
+            os.replace(part, dest)
+        except BaseException:
+            if os.path.exists(part):
+                os.unlink(part)
+            raise
     open(done, "w").close()
     return local
 

@@ -32,6 +32,7 @@ class FileIdentity:
     path: str
     size: int
     mtime_ns: int
+    version: str = ""  # an object store's ETag: a new upload of the same size is a new version
 
 
 def join(base: str, *parts: str) -> str:
@@ -58,11 +59,33 @@ def isdir(path: str) -> bool:
 
 
 def stat(path: str) -> FileIdentity:
-    """Size and modification time (remote stores report size only)."""
+    """Size and modification time (and ETag for ``s3://``; other remote stores report size only)."""
+    if path.startswith("s3://"):
+        return _s3_stat(path)
     if is_remote(path):
         return FileIdentity(path, int(_remote.stat(path).length), 0)
     st = os.stat(path)
     return FileIdentity(path, st.st_size, st.st_mtime_ns)
+
+
+def _s3_stat(path: str) -> FileIdentity:
+    """The stub gfile's S3 ``stat`` reports the length only, so an object re-uploaded with the
+    same size (a retrained model of the same vocabulary) would look unchanged; ask S3 (at
+    ``S3_ENDPOINT``, as the stub does) for its modification time and ETag too."""
+    import boto3
+    import botocore.exceptions
+
+    bucket, _, key = path[len("s3://") :].partition("/")
+    client = boto3.client("s3", endpoint_url=os.environ.get("S3_ENDPOINT") or None)
+    try:
+        head = client.head_object(Bucket=bucket, Key=key)
+    except botocore.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            raise FileNotFoundError(2, "no such object", path) from None
+        raise OSError(f"cannot stat {path}: {exc}") from None
+    modified = head.get("LastModified")
+    mtime_ns = int(modified.timestamp() * 1e9) if modified is not None else 0
+    return FileIdentity(path, int(head["ContentLength"]), mtime_ns, str(head.get("ETag", "")))
 
 
 def walk(top: str) -> Iterator[tuple[str, list[str], list[str]]]:
@@ -128,7 +151,9 @@ def local_copy(identity: FileIdentity, cache_dir: str, sidecars: tuple[str, ...]
     """
     if not is_remote(identity.path):
         return identity.path
-    key = hashlib.sha256(f"{identity.path}|{identity.size}|{identity.mtime_ns}".encode()).hexdigest()
+    key = hashlib.sha256(
+        f"{identity.path}|{identity.size}|{identity.mtime_ns}|{identity.version}".encode()
+    ).hexdigest()
     folder = os.path.join(cache_dir, "remote", key[:32])
     local = os.path.join(folder, posixpath.basename(identity.path))
     done = os.path.join(folder, ".complete")
@@ -154,9 +179,11 @@ def local_copy(identity: FileIdentity, cache_dir: str, sidecars: tuple[str, ...]
 
 def sidecars(path: str) -> tuple[str, ...]:
     """gensim's ``<file>.<attribute>.npy`` arrays saved beside a native model."""
-    pattern = path + ".*.npy"
     if is_remote(path):
-        return tuple(_remote.glob(pattern))
+        # The stub's S3 glob only understands one trailing '*' (it returns [] for '.*.npy').
+        return tuple(
+            sorted(p for p in _remote.glob(path + ".*") if p.endswith(".npy") and "/" not in p[len(path) :])
+        )
     import glob as _glob
 
     return tuple(_glob.glob(_glob.escape(path) + ".*.npy"))

@@ -76,17 +76,33 @@ class TensorBoardProcess:
     Started in its own process group, which is ended (by its id) on exit.
     """
 
-    def __init__(self, logdir: str, extra_args: list[str] | None = None, startup_timeout: float = 90.0):
+    def __init__(
+        self,
+        logdir: str,
+        extra_args: list[str] | None = None,
+        startup_timeout: float = 90.0,
+        env: dict[str, str] | None = None,
+        block_tensorflow: bool = False,
+    ):
         self.logdir = logdir
         self.port = free_port()
         self.extra_args = list(extra_args or [])
         self.startup_timeout = startup_timeout
+        self.env = dict(env or {})
+        self.block_tensorflow = block_tensorflow
         self.proc: subprocess.Popen | None = None
         self.log = tempfile.NamedTemporaryFile(prefix="tensorboard-", suffix=".log", delete=False)
 
     def command(self) -> list[str]:
         exe = shutil.which("tensorboard")
         base = [exe] if exe else [sys.executable, "-m", "tensorboard.main"]
+        if self.block_tensorflow:
+            # TensorBoard exactly as installed, but as if TensorFlow were not: its import fails.
+            prelude = (
+                "import sys; sys.modules['tensorflow'] = None; sys.argv[0] = 'tensorboard'; "
+                "from tensorboard.main import run_main; run_main()"
+            )
+            base = [sys.executable, "-c", prelude]
         return [*base, "--logdir", self.logdir, "--host", HOST, "--port", str(self.port), *self.extra_args]
 
     def url(self, route: str, **params) -> str:
@@ -99,6 +115,7 @@ class TensorBoardProcess:
         env = dict(os.environ)
         # This checkout's plugin, not whichever copy is installed in site-packages.
         env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
+        env.update(self.env)
         self.proc = subprocess.Popen(
             self.command(),
             stdout=self.log,

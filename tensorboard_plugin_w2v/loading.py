@@ -91,7 +91,10 @@ def load_model(
     except OSError as exc:
         raise ModelLoadError(f"cannot read {_label(path)}: {exc.strerror or exc}") from None
     if format is None:
-        header = formats.sniff(path)
+        try:
+            header = formats.sniff(path)
+        except OSError as exc:
+            raise ModelLoadError(f"cannot read {_label(path)}: {exc.strerror or exc}") from None
         if header is None:
             raise ModelLoadError(f"{_label(path)} is not a word2vec model in any format this plugin reads")
         format = header.format
@@ -197,7 +200,7 @@ def _load_gensim_model(path: str, cls, mmap: str | None = None, **_) -> LoadedMo
         raise ModelLoadError(
             f"{_label(path)}: expected a gensim {cls.__name__}, found {type(model).__name__}"
         )
-    training = {a: _plain(getattr(model, a)) for a in TRAINING_ATTRIBUTES if hasattr(model, a)}
+    training = {a: _plain(getattr(model, a)) for a in md.TRAINING_ATTRIBUTES if hasattr(model, a)}
     kv = model.wv
     fmt = md.FORMAT_GENSIM_FASTTEXT if isinstance(model, FastText) else md.FORMAT_GENSIM_WORD2VEC
     _check_vectors(path, kv)

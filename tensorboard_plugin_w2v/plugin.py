@@ -14,6 +14,7 @@ import mimetypes
 import os
 import threading
 import time
+import urllib.parse
 
 import werkzeug
 from tensorboard.backend import http_util
@@ -23,9 +24,11 @@ from werkzeug import wrappers
 from tensorboard_plugin_w2v import fileio, params, queries
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.discovery import Discovery, ModelEntry, ModelVersion
-from tensorboard_plugin_w2v.errors import BadRequest, NotFound, Word2VecError
+from tensorboard_plugin_w2v.errors import BadRequest, Conflict, NotFound, Word2VecError
 from tensorboard_plugin_w2v.loader import default_cache_dir, parse_size
 from tensorboard_plugin_w2v.loading import LoadedModel
+from tensorboard_plugin_w2v.manifest import safe_name
+from tensorboard_plugin_w2v.projector import PROJECTOR_POINT_LIMIT, export_subset, projector_tsvs
 from tensorboard_plugin_w2v.store import ModelStore
 
 logger = logging.getLogger(__name__)
@@ -42,6 +45,11 @@ ROUTE_DOESNT_MATCH = "/doesnt_match"
 ROUTE_VOCAB = "/vocab"
 ROUTE_VECTOR = "/vector"
 ROUTE_PROJECT = "/project"
+ROUTE_EXPORT_PROJECTOR = "/export_projector"
+ROUTE_EXPORT_TSV = "/export_tsv"
+
+# Exports for the Projector tab go into new runs under this folder of the logdir.
+EXPORTS_FOLDER = "word2vec_exports"
 
 _RESCAN_ON_MISS_SECONDS = 1.0
 
@@ -81,6 +89,8 @@ class Word2VecPlugin(base_plugin.TBPlugin):
             ROUTE_VOCAB: self._handler(self.vocab_impl),
             ROUTE_VECTOR: self._handler(self.vector_impl),
             ROUTE_PROJECT: self._handler(self.project_impl),
+            ROUTE_EXPORT_PROJECTOR: self._handler(self.export_projector_impl, method="POST"),
+            ROUTE_EXPORT_TSV: self._serve_export_tsv,
         }
 
     def is_active(self) -> bool:
@@ -226,8 +236,64 @@ class Word2VecPlugin(base_plugin.TBPlugin):
         return {
             **self._header(version),
             "explained_variance": ratio.tolist(),
-            "points": [{"word": w, "x": float(x), "y": float(y)} for w, (x, y) in zip(words, coords, strict=True)],
+            "points": [
+                {"word": w, "x": float(x), "y": float(y)} for w, (x, y) in zip(words, coords, strict=True)
+            ],
         }
+
+    def _neighbourhood(self, args) -> tuple[ModelVersion, LoadedModel, str, int, list[str]]:
+        """The query word and its ``n`` nearest neighbours, for export to the Projector."""
+        version, model = self.resolve(args)
+        word = params.string(args, "word")
+        n = params.integer(args, "n", 1000, minimum=1, maximum=PROJECTOR_POINT_LIMIT - 1)
+        found = queries.neighbors(model.kv, word, k=n)
+        return version, model, word, n, [word] + [f.word for f in found]
+
+    def export_projector_impl(self, args) -> dict:
+        """Write a neighbourhood as a new run the Projector lists, or 409 with TSV links."""
+        version, model, word, n, words = self._neighbourhood(args)
+        slug = safe_name(f"{version.run}-{version.name}-{word}-{n}")[:80]
+        run_rel = f"{EXPORTS_FOLDER}/{slug}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid() % 1000:03d}"
+        tensor_name = f"{word} + {len(words) - 1} neighbours ({version.run}/{version.name})"
+        try:
+            if fileio.is_remote(self.logdir):
+                raise PermissionError("remote logdirs are not written by the plugin")
+            export_subset(model.kv, words, os.path.join(self.logdir, *run_rel.split("/")), tensor_name)
+        except OSError as exc:
+            query = urllib.parse.urlencode(
+                {
+                    "run": version.run,
+                    "model": version.name,
+                    "word": word,
+                    "n": n,
+                    **({"step": version.step} if version.step is not None else {}),
+                }
+            )
+            raise Conflict(
+                f"the logdir cannot be written ({exc.strerror or exc}); download the two TSV files "
+                "and load them with the Projector's Load button",
+                tsv={part: f"export_tsv?{query}&part={part}" for part in ("tensor", "metadata")},
+            ) from None
+        return {"run": run_rel, "tensor_name": tensor_name, "points": len(words)}
+
+    @wrappers.Request.application
+    def _serve_export_tsv(self, request):
+        try:
+            part = params.string(request.args, "part")
+            if part not in ("tensor", "metadata"):
+                raise BadRequest("part must be 'tensor' or 'metadata'")
+            _version, model, word, n, words = self._neighbourhood(request.args)
+        except Word2VecError as exc:
+            return _json_response(request, exc.to_json(), exc.http_status)
+        tensor, metadata = projector_tsvs(model.kv, words)
+        body = tensor if part == "tensor" else metadata
+        filename = f"{safe_name(word)[:40]}-{n}-{part}.tsv"
+        return http_util.Respond(
+            request,
+            body,
+            "text/tab-separated-values",
+            headers=[("Content-Disposition", f'attachment; filename="{filename}"')],
+        )
 
     def _neighbor_rows(self, model: LoadedModel, found: list[queries.Neighbor]) -> list[dict]:
         return [
@@ -242,13 +308,18 @@ class Word2VecPlugin(base_plugin.TBPlugin):
 
     # -- HTTP plumbing --------------------------------------------------------------------
 
-    def _handler(self, impl):
+    def _handler(self, impl, method: str = "GET"):
+        allowed = ("GET", "HEAD") if method == "GET" else (method,)
+
         @wrappers.Request.application
         def handle(request: wrappers.Request) -> wrappers.Response:
-            if request.method not in ("GET", "HEAD"):
-                return _json_response(
-                    request, {"error": f"method {request.method} is not allowed; use GET"}, 405
-                )
+            if request.method not in allowed:
+                message = f"method {request.method} is not allowed; use {method}"
+                return _json_response(request, {"error": message}, 405)
+            if method == "POST" and not request.headers.get("X-Requested-With"):
+                # A custom header forces a CORS preflight, so other sites cannot post here.
+                message = "POST requests need an X-Requested-With header"
+                return _json_response(request, {"error": message}, 403)
             try:
                 return _json_response(request, impl(request.args))
             except Word2VecError as exc:

@@ -1,0 +1,104 @@
+"""``w2v-demo``: build a demo logdir from data inside the gensim wheel and serve it in TensorBoard.
+
+The logdir holds a Word2Vec model trained on gensim's bundled Lee corpus (with per-epoch
+snapshots), gensim's bundled pretrained vector files in several formats, and a projector
+export, so every part of the Word2Vec tab has something to show::
+
+    w2v-demo --logdir logs            # build, then run `tensorboard --logdir logs`
+    w2v-demo --logdir logs --no-serve # build only
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import subprocess
+import sys
+
+logger = logging.getLogger("w2v-demo")
+
+TRAINED_RUNS = {"lee_cbow": 0, "lee_skipgram": 1}  # run -> sg
+PROJECTOR_RUN = "projector"
+# Vector files that ship inside the gensim wheel, by the run that shows them.
+BUNDLED_VECTORS = {
+    "pretrained": ("lee_fasttext.vec", "euclidean_vectors.bin", "test_glove.txt", "crime-and-punishment.bin"),
+}
+
+
+def build_demo_logdir(logdir: str, epochs: int = 20) -> None:
+    """Write the demo runs into ``logdir`` (existing demo runs are replaced).
+
+    - ``lee_cbow`` and ``lee_skipgram``: Word2Vec trained on gensim's Lee corpus with
+      :class:`~tensorboard_plugin_w2v.summary.TrainingLogger`: a loss curve in the Scalars tab
+      and a snapshot every few epochs in the Word2Vec tab's step selector;
+    - ``pretrained``: gensim's bundled vector files in four formats;
+    - ``projector``: the skip-gram model exported for TensorBoard's Projector.
+    """
+    from gensim.models import Word2Vec
+    from gensim.models.word2vec import LineSentence
+    from gensim.test.utils import datapath
+
+    from tensorboard_plugin_w2v.projector import export_model
+    from tensorboard_plugin_w2v.summary import TrainingLogger
+
+    corpus = LineSentence(datapath("lee_background.cor"))
+    for run in (*TRAINED_RUNS, *BUNDLED_VECTORS, PROJECTOR_RUN):
+        shutil.rmtree(os.path.join(logdir, run), ignore_errors=True)
+    for run, sg in TRAINED_RUNS.items():
+        logger.info("training %s (%d epochs) on gensim's Lee corpus", run, epochs)
+        callback = TrainingLogger(os.path.join(logdir, run), name="lee", snapshot_every=max(1, epochs // 5))
+        model = Word2Vec(
+            corpus,
+            vector_size=100,
+            window=5,
+            min_count=3,
+            sg=sg,
+            epochs=epochs,
+            seed=1,
+            workers=2,
+            compute_loss=True,
+            callbacks=[callback],
+        )
+    export_model(model, os.path.join(logdir, PROJECTOR_RUN), name="lee skip-gram")
+    for run, names in BUNDLED_VECTORS.items():
+        os.makedirs(os.path.join(logdir, run), exist_ok=True)
+        for name in names:
+            shutil.copyfile(datapath(name), os.path.join(logdir, run, name))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="w2v-demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--logdir", default="logs", help="where to write the demo (default: %(default)s)")
+    parser.add_argument("--epochs", type=int, default=20, help="training epochs (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=6006, help="TensorBoard port (default: %(default)s)")
+    parser.add_argument("--host", default="localhost", help="TensorBoard host (default: %(default)s)")
+    parser.add_argument("--no-serve", action="store_true", help="build the logdir and exit")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    logging.getLogger("gensim").setLevel(logging.WARNING)
+    build_demo_logdir(args.logdir, epochs=args.epochs)
+    if args.no_serve:
+        print(f"demo logdir ready: {args.logdir}")
+        return 0
+    command = [
+        sys.executable,
+        "-m",
+        "tensorboard.main",
+        "--logdir",
+        args.logdir,
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+    ]
+    print(f"serving {args.logdir} at http://{args.host}:{args.port}/#word2vec (Ctrl-C stops)")
+    try:
+        return subprocess.call(command)
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -44,6 +44,8 @@ PARAM_NAMES = (
     "prefix",
     "offset",
     "limit",
+    "n",
+    "part",
     "words",
     "dataset",
     "format",
@@ -165,6 +167,8 @@ ROUTE_PARAMS = {
     "/vocab": [("prefix", "prefix", 1), ("offset", "int", 1), ("limit", "int", 1)],
     "/vector": [("word", "word", 1)],
     "/project": [("word", "word", 4)],
+    "/export_tsv": [("word", "word", 1), ("n", "int", 1), ("part", "part", 1)],
+    "/export_projector": [("word", "word", 1), ("n", "int", 1)],
 }
 
 
@@ -177,6 +181,8 @@ def _good(draw, kind: str, vocab: list[str]) -> str:
         return quote(draw(st.sampled_from(vocab)), safe="")
     if kind == "int":
         return str(draw(st.integers(1, 60)))
+    if kind == "part":
+        return draw(st.sampled_from(["tensor", "metadata"]))
     if kind == "method":
         return draw(st.sampled_from(["3cosadd", "3cosmul", "3CosMul"]))
     if kind == "prefix" and vocab:
@@ -260,6 +266,10 @@ def check_response(response, method: str, route: str) -> None:
     if is_static and status == 404 and content_type.startswith("text/plain"):
         # TensorBoard's router drops a trailing slash, so ".../static/" never reaches the plugin.
         assert response.get_data() in (b"Not found", b""), response.get_data()[:200]
+        return
+    if route == "/export_tsv" and status == 200:
+        assert content_type.split(";")[0] == "text/tab-separated-values", content_type
+        assert response.headers["Content-Disposition"].startswith("attachment;")
         return
     if status >= 400 or not is_static:
         assert content_type.split(";")[0] == "application/json", content_type

@@ -246,7 +246,17 @@ def _load_projector(
         else:
             vectors = np.fromfile(path, dtype="<f4", count=rows * dim).reshape(rows, dim)
     else:
-        vectors = np.loadtxt(path, dtype=np.float32, delimiter="\t", ndmin=2)
+        try:
+            vectors = np.loadtxt(path, dtype=np.float32, delimiter="\t", ndmin=2)
+        except UnicodeDecodeError:
+            if not tensor_shape or len(tensor_shape) != 2:
+                raise
+            need = tensor_shape[0] * tensor_shape[1] * 4
+            raise ModelLoadError(
+                f"{_label(path)}: the tensor is truncated or corrupt: not a TSV, and its "
+                f"{os.path.getsize(path)} bytes are not the {need} bytes of a raw float32 tensor "
+                f"of shape {list(tensor_shape)}"
+            ) from None
     words = read_metadata_words(metadata_path)
     if len(words) != len(vectors):
         raise ModelLoadError(

@@ -128,7 +128,7 @@ BAD = [
     ("bad", "cp-truncated-vocab.bin", ["truncated"]),  # gensim itself loops forever on this one
     ("bad", "cp-corrupt.bin", ["truncated or corrupt"]),
     ("sidecar", "w2v.model", ["missing", ".npy"]),
-    ("projector_raw_short", "emb", ["tensor"]),
+    ("projector_raw_short", "emb", ["float32", "truncated"]),
     ("projector_tsv_corrupt", "emb", ["malformed"]),
     ("projector_rows", "emb", ["rows"]),
     ("manifest_json", md.MANIFEST_NAME, ["manifest", "unreadable"]),

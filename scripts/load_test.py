@@ -263,9 +263,11 @@ def plan_queries(tb: TensorBoardProcess, log=print) -> tuple[list, list[str]]:
     return makers, notes
 
 
-def drive(tb: TensorBoardProcess, clients: int, duration: float, max_requests: int, seed: int = 0) -> dict:
+def drive(
+    tb: TensorBoardProcess, clients: int, duration: float, max_requests: int, seed: int = 0, log=print
+) -> dict:
     """Run the clients; returns a summary dict."""
-    makers, notes = plan_queries(tb)
+    makers, notes = plan_queries(tb, log=log)
     names = [m[0] for m in makers for _ in range(m[2])]
     funcs = [m[1] for m in makers for _ in range(m[2])]
     stats = Stats()
@@ -375,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
             log(
                 f"tensorboard pid {tb.proc.pid} on {HOST}:{tb.port}; {args.clients} clients for {args.duration}s"
             )
-            summary = drive(tb, args.clients, args.duration, args.max_requests)
+            summary = drive(tb, args.clients, args.duration, args.max_requests, log=log)
         shutil.rmtree(cache, ignore_errors=True)
     finally:
         if tmp:

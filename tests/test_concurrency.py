@@ -10,8 +10,11 @@ in for work.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 
@@ -149,3 +152,18 @@ def test_the_old_version_answers_while_the_new_one_loads(tmp_path, big_file, lee
     assert reload_out[0].status_code == 200 and reload_out[0].json["total"] > 1000
     r = client.get(f"{PREFIX}/neighbors", query_string=query)
     assert r.status_code == 404 and "government" in r.json["error"]  # the new vocabulary is served
+
+
+def test_load_test_quick_mode_against_the_real_tensorboard(tmp_path):
+    """``scripts/load_test.py --quick``: 16 clients for about 10 s against the real command."""
+    script = os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts", "load_test.py"
+    )
+    out = subprocess.run(
+        [sys.executable, script, "--quick", "--json"], capture_output=True, text=True, timeout=600
+    )
+    summary = json.loads(out.stdout)
+    assert summary["errors"] == 0, summary["first_errors"]
+    assert summary["requests"] > 16 * 10, summary
+    assert summary["rss_mib"]["stable"] and summary["server_alive"], summary
+    assert out.returncode == 0, out.stderr[-2000:]

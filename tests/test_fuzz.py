@@ -422,3 +422,20 @@ def test_vocabulary_words_are_data_in_json(hostile_app):
     )
     assert r.status_code == 404 and r.headers["Content-Type"] == "application/json"
     assert r.json["word"] == "<b>x"
+
+
+def test_vocabulary_words_are_data_in_tsv_exports(hostile_app):
+    """The Projector reads one label a line and one cell a tab: a word can never add either."""
+    query = {"run": "run", "model": "hostile.kv", "word": "plain", "n": len(HOSTILE_WORDS) - 1}
+    r = hostile_app.get(f"{PREFIX}/export_tsv", query_string={**query, "part": "metadata"})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    assert r.headers["Content-Type"].startswith("text/tab-separated-values")
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert r.headers["Content-Disposition"].startswith("attachment;")
+    lines = r.get_data(as_text=True).split("\n")
+    assert lines[-1] == "" and len(lines) - 1 == len(HOSTILE_WORDS)
+    assert all("\t" not in line and "\r" not in line and line.strip() for line in lines[:-1])
+    assert lines[0] == "plain" and "<script>alert(1)</script>" in lines
+    tensor = hostile_app.get(f"{PREFIX}/export_tsv", query_string={**query, "part": "tensor"})
+    rows = tensor.get_data(as_text=True).rstrip("\n").split("\n")
+    assert len(rows) == len(HOSTILE_WORDS) and all(len(row.split("\t")) == 8 for row in rows)

@@ -70,7 +70,15 @@ def run_name(logdir: str, folder: str) -> str:
     if path == base:
         return "."
     rel = path[len(base) + 1 :] if path.startswith(base) else path
-    return rel.replace("\\", "/")
+    return printable(rel.replace("\\", "/"))
+
+
+def printable(name: str) -> str:
+    """A file name's bytes that are not UTF-8 (``os`` decodes them to lone surrogates, which no
+    JSON encoder or browser URL accepts) as ``%XX``: the name a browser sends back for it."""
+    if not any("\udc80" <= c <= "\udcff" for c in name):
+        return name
+    return "".join(f"%{ord(c) - 0xDC00:02X}" if "\udc80" <= c <= "\udcff" else c for c in name)
 
 
 class Discovery:
@@ -130,7 +138,7 @@ class Discovery:
             header = self._sniff(path)
             if header is not None:
                 versions.append(
-                    ModelVersion(run, name, None, path, header.format, SOURCE_FILE, header=header)
+                    ModelVersion(run, printable(name), None, path, header.format, SOURCE_FILE, header=header)
                 )
         return versions
 
@@ -198,7 +206,7 @@ class Discovery:
                 continue
             step = entry.get("step")
             step = step if isinstance(step, int) and not isinstance(step, bool) else None
-            name = str(entry.get("name") or entry["path"].rsplit("/", 1)[-1])
+            name = printable(str(entry.get("name") or entry["path"].rsplit("/", 1)[-1]))
             full, error = self._resolve(folder, entry["path"])
             header = None
             if error is None:

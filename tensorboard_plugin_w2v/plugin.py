@@ -286,7 +286,7 @@ class Word2VecPlugin(base_plugin.TBPlugin):
         except Word2VecError as exc:
             return _json_response(request, exc.to_json(), exc.http_status)
         tensor, metadata = projector_tsvs(model.kv, words)
-        body = tensor if part == "tensor" else metadata
+        body = (tensor if part == "tensor" else metadata).encode("utf-8", "backslashreplace")
         filename = f"{safe_name(word)[:40]}-{n}-{part}.tsv"
         return http_util.Respond(
             request,
@@ -368,5 +368,9 @@ def _finite(value):
 
 
 def _json_response(request, data: dict, status: int = 200) -> werkzeug.Response:
-    body = json.dumps(_finite(data), ensure_ascii=False, allow_nan=False)
+    data = _finite(data)
+    try:
+        body = json.dumps(data, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (a word pickled that way): escape it in JSON
+        body = json.dumps(data, ensure_ascii=True, allow_nan=False).encode("ascii")
     return http_util.Respond(request, body, "application/json", code=status)

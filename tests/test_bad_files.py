@@ -405,3 +405,40 @@ def test_training_in_progress_saving_over_the_model_never_kills_the_server(tmp_p
     assert set(k for k in statuses if not k.startswith("error:")) <= {"200", "422"}, statuses
     assert statuses.get("200", 0) > 10, statuses
     assert result["final"] == 200 and result["final_matches"], result
+
+
+def test_file_names_that_are_not_utf8_do_not_break_the_listing(tmp_path, lee_model):
+    """One run folder or file whose name is not UTF-8 (os gives lone surrogates, which JSON cannot
+    encode) once made every listing a 500; they are listed with ``%XX`` for the odd bytes, the
+    name a browser sends back, and answer queries under it."""
+    root = os.fsencode(str(tmp_path / "logdir"))
+    os.makedirs(root + b"/run\xff")
+    os.makedirs(root + b"/plain")
+    lee_model.wv.save_word2vec_format(os.fsdecode(root + b"/run\xff/vectors\xfe.txt"))
+    lee_model.wv.save_word2vec_format(os.fsdecode(root + b"/plain/vectors.txt"))
+    client = Client(TensorBoardWSGI([make_plugin(os.fsdecode(root), str(tmp_path / "c"))]))
+    assert set(listing(client)) == {("run%FF", "vectors%FE.txt"), ("plain", "vectors.txt")}
+    # What a browser sends for the listed name: encodeURIComponent("run%FF") is "run%25FF".
+    r = client.get(f"{PREFIX}/neighbors", query_string="run=run%25FF&model=vectors%25FE.txt&word=the")
+    assert r.status_code == 200 and r.json["run"] == "run%FF" and r.json["neighbors"]
+    assert get(client, "neighbors", run="plain", model="vectors.txt", word="the").status_code == 200
+
+
+def test_words_with_lone_surrogates_are_escaped_not_a_500(tmp_path):
+    """A pickled model can hold any Python string; JSON escapes what UTF-8 cannot carry."""
+    from gensim.models import KeyedVectors
+
+    run = tmp_path / "logdir" / "run"
+    run.mkdir(parents=True)
+    kv = KeyedVectors(4)
+    kv.add_vectors(["a", "b\udcff", "c\ud800"], np.eye(3, 4, dtype=np.float32))
+    kv.save(str(run / "odd.kv"))
+    client = Client(TensorBoardWSGI([make_plugin(str(tmp_path / "logdir"), str(tmp_path / "c"))]))
+    r = get(client, "vocab", run="run", model="odd.kv")
+    assert r.status_code == 200
+    assert [w["word"] for w in json.loads(r.get_data())["words"]] == ["a", "b\udcff", "c\ud800"]
+    r = client.get(
+        f"{PREFIX}/export_tsv",
+        query_string={"run": "run", "model": "odd.kv", "word": "a", "n": 2, "part": "metadata"},
+    )
+    assert r.status_code == 200 and r.get_data() == b"a\nb\\udcff\nc\\ud800\n"

@@ -13,6 +13,7 @@ come from three places, in this order of precedence for a file claimed twice:
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 from dataclasses import dataclass, field
 
@@ -143,6 +144,8 @@ class Discovery:
         return versions
 
     def _sniff(self, path: str) -> formats.Sniffed | None:
+        if not fileio.is_remote(path) and not os.path.isfile(path):
+            return None  # a FIFO or a device: reading it could block the scan forever
         try:
             identity = fileio.stat(path)
         except OSError:

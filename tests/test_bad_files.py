@@ -442,3 +442,22 @@ def test_words_with_lone_surrogates_are_escaped_not_a_500(tmp_path):
         query_string={"run": "run", "model": "odd.kv", "word": "a", "n": 2, "part": "metadata"},
     )
     assert r.status_code == 200 and r.get_data() == b"a\nb\\udcff\nc\\ud800\n"
+
+
+def test_a_fifo_in_the_logdir_does_not_hang_the_listing(tmp_path, lee_model):
+    """Opening a named pipe for reading blocks until someone writes: the scan must not open it."""
+    run = tmp_path / "logdir" / "run"
+    run.mkdir(parents=True)
+    os.mkfifo(run / "model.bin")
+    lee_model.wv.save_word2vec_format(str(run / "vectors.txt"))
+    (run / md.PLUGIN_DIR).mkdir(parents=True)
+    (run / md.MANIFEST_PATH).write_text(
+        json.dumps({"version": 1, "models": [{"name": "p", "path": "model.bin"}]})
+    )
+    client = Client(TensorBoardWSGI([make_plugin(str(tmp_path / "logdir"), str(tmp_path / "c"))]))
+    rows = listing(client)  # get() fails the test, rather than hanging, if this blocks
+    assert ("run", "model.bin") not in rows and rows[("run", "vectors.txt")]["error"] is None
+    assert "not a word2vec model" in rows[("run", "p")]["error"]
+    r = get(client, "neighbors", run="run", model="p", word="the", timeout=10)
+    assert r.status_code == 422
+    assert get(client, "neighbors", run="run", model="vectors.txt", word="the", timeout=10).status_code == 200

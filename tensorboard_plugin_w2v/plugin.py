@@ -47,6 +47,8 @@ ROUTE_VECTOR = "/vector"
 ROUTE_PROJECT = "/project"
 ROUTE_EXPORT_PROJECTOR = "/export_projector"
 ROUTE_EXPORT_TSV = "/export_tsv"
+ROUTE_EVALUATE = "/evaluate"
+ROUTE_COMPARE = "/compare"
 
 # Exports for the Projector tab go into new runs under this folder of the logdir.
 EXPORTS_FOLDER = "word2vec_exports"
@@ -91,6 +93,8 @@ class Word2VecPlugin(base_plugin.TBPlugin):
             ROUTE_PROJECT: self._handler(self.project_impl),
             ROUTE_EXPORT_PROJECTOR: self._handler(self.export_projector_impl, method="POST"),
             ROUTE_EXPORT_TSV: self._serve_export_tsv,
+            ROUTE_EVALUATE: self._handler(self.evaluate_impl),
+            ROUTE_COMPARE: self._handler(self.compare_impl),
         }
 
     def is_active(self) -> bool:
@@ -306,6 +310,104 @@ class Word2VecPlugin(base_plugin.TBPlugin):
             for n in found
         ]
 
+    # -- evaluation and comparison (issue #5) ------------------------------------------------
+    # Benchmarks: gensim's bundled files, plus files in <logdir>/benchmarks/ and in a run's
+    # plugins/word2vec/benchmarks/ (the run's file wins on a name clash).
+
+    _jobs_lock = threading.Lock()
+
+    def _evaluation_jobs(self):
+        from tensorboard_plugin_w2v.evaluation import BackgroundJobs
+
+        with self._jobs_lock:
+            if getattr(self, "_eval_jobs", None) is None:
+                self._eval_jobs = BackgroundJobs()
+            return self._eval_jobs
+
+    def benchmarks_for(self, version: ModelVersion) -> dict:
+        from tensorboard_plugin_w2v import evaluation
+
+        folders = []
+        if self.logdir:
+            folders.append((fileio.join(self.logdir, "benchmarks"), "logdir"))
+            run_dir = self.logdir if version.run == "." else fileio.join(self.logdir, version.run)
+            folders.append((fileio.join(run_dir, md.PLUGIN_DIR, "benchmarks"), "run"))
+        return evaluation.find_benchmarks(folders)
+
+    def evaluate_impl(self, args) -> dict:
+        """One benchmark on one model version; without ``benchmark``, the benchmarks available."""
+        from tensorboard_plugin_w2v import evaluation
+
+        version, model = self.resolve(args)
+        found = self.benchmarks_for(version)
+        name = params.string(args, "benchmark", required=False)
+        if not name:
+            return {
+                **self._header(version),
+                "status": "done",
+                "benchmarks": [b.to_json() for b in found.values()],
+            }
+        if name not in found:
+            raise NotFound(f"unknown benchmark {name!r}", known_benchmarks=sorted(found))
+        benchmark = found[name]
+        method = (params.string(args, "method", required=False) or evaluation.METHOD_3COSADD).lower()
+        if method not in evaluation.METHODS:
+            raise BadRequest(f"method must be one of {', '.join(evaluation.METHODS)}, not {method!r}")
+        restrict = params.integer(args, "restrict_vocab", evaluation.DEFAULT_RESTRICT_VOCAB, minimum=1)
+        wait = params.integer(args, "wait", 5, minimum=0, maximum=60)
+        if benchmark.kind != evaluation.KIND_ANALOGIES:
+            method = None
+        try:
+            model_identity = fileio.stat(version.path)
+        except OSError:
+            model_identity = None
+        try:
+            bench_identity = fileio.stat(benchmark.path)
+        except OSError:
+            raise NotFound(f"benchmark file {name!r} disappeared") from None
+        key = (model_identity, id(model.kv), bench_identity, method, restrict)
+        status, result, cached = self._evaluation_jobs().run(
+            key,
+            lambda: evaluation.evaluate(model.kv, benchmark, method or "3cosadd", restrict).to_json(),
+            wait,
+        )
+        header = {**self._header(version), "benchmark": name, "status": status, "cached": cached}
+        return {**header, **(result or {}), "status": status}
+
+    def compare_impl(self, args) -> dict:
+        """Neighbourhood overlap of two models (``run2``/``model2``/``step2``; missing ones default
+        to the first model's), on ``words`` or the ``n`` most frequent shared words."""
+        from werkzeug.datastructures import MultiDict
+
+        from tensorboard_plugin_w2v import comparison
+
+        run2 = params.string(args, "run2", required=False)
+        model2 = params.string(args, "model2", required=False)
+        step2 = params.integer(args, "step2", default=None, minimum=-(2**63))
+        if run2 is None and model2 is None and step2 is None:
+            raise BadRequest("name the second model with run2 and model2, or step2 for another step")
+        version_a, model_a = self.resolve(args)
+        second = MultiDict(
+            [("run", run2 or version_a.run), ("model", model2 or version_a.name)]
+            + ([("step", str(step2))] if step2 is not None else [])
+        )
+        version_b, model_b = self.resolve(second)
+        words = params.strings(args, "word", comparison.MAX_WORDS)
+        text = params.string(args, "words", required=False)
+        if text:
+            words += comparison.parse_words(text)
+        if len(words) > comparison.MAX_WORDS:
+            raise BadRequest(f"at most {comparison.MAX_WORDS} words can be compared, got {len(words)}")
+        n = params.integer(args, "n", comparison.DEFAULT_WORDS, minimum=1, maximum=comparison.MAX_WORDS)
+        k = params.integer(args, "k", comparison.DEFAULT_K, minimum=1, maximum=comparison.MAX_K)
+        scope = params.string(args, "scope", required=False, default=comparison.SCOPE_SHARED)
+        result = comparison.compare(model_a.kv, model_b.kv, words or None, n=n, k=k, scope=scope)
+        return {
+            "a": {**self._header(version_a), "vocab_size": model_a.vocab_size, "dim": model_a.dim},
+            "b": {**self._header(version_b), "vocab_size": model_b.vocab_size, "dim": model_b.dim},
+            **result.to_json(),
+        }
+
     # -- HTTP plumbing --------------------------------------------------------------------
 
     def _handler(self, impl, method: str = "GET"):
@@ -321,12 +423,14 @@ class Word2VecPlugin(base_plugin.TBPlugin):
                 message = "POST requests need an X-Requested-With header"
                 return _json_response(request, {"error": message}, 403)
             try:
-                return _json_response(request, impl(request.args))
+                data = impl(request.args)
             except Word2VecError as exc:
                 return _json_response(request, exc.to_json(), exc.http_status)
             except Exception:
                 logger.exception("unexpected error in %s", request.path)
                 return _json_response(request, {"error": "internal error; see the TensorBoard log"}, 500)
+            # Results still being computed in the background (an evaluation) answer 202.
+            return _json_response(request, data, 202 if data.get("status") == "running" else 200)
 
         return handle
 

@@ -205,7 +205,8 @@ def test_sidecar_rewritten_in_place_is_never_read_again(tmp_path, lee_model):
     client, _ = make_client(str(tmp_path), reload_interval=0)
     path = tmp_path / "run" / "big.kv"
     path.parent.mkdir()
-    kv = lee_model.wv
+    kv = KeyedVectors(lee_model.wv.vector_size)  # a fresh copy: no cached norms to save
+    kv.add_vectors(lee_model.wv.index_to_key, lee_model.wv.vectors)
     kv.save(str(path), sep_limit=0)  # vectors go to big.kv.vectors.npy, which is memory-mapped
     _, data = get(client, "neighbors", run="run", model="big.kv", word="police", k=5)
     assert [n["word"] for n in data["neighbors"]] == [w for w, _ in kv.most_similar("police", topn=5)]

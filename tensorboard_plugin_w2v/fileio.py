@@ -97,7 +97,12 @@ def walk(top: str) -> Iterator[tuple[str, list[str], list[str]]]:
 
 
 def open_binary(path: str) -> IO[bytes]:
-    return _remote.GFile(path, "rb") if is_remote(path) else open(path, "rb")
+    if is_remote(path):
+        return _remote.GFile(path, "rb")
+    if os.path.exists(path) and not os.path.isfile(path):
+        # Opening a named pipe blocks until something writes to it; a device may never end.
+        raise OSError(f"not a regular file: {path}")
+    return open(path, "rb")
 
 
 def read_head(path: str, size: int) -> bytes:

@@ -332,7 +332,13 @@ class Word2VecPlugin(base_plugin.TBPlugin):
             folders.append((fileio.join(self.logdir, "benchmarks"), "logdir"))
             run_dir = self.logdir if version.run == "." else fileio.join(self.logdir, version.run)
             folders.append((fileio.join(run_dir, md.PLUGIN_DIR, "benchmarks"), "run"))
-        return evaluation.find_benchmarks(folders)
+        found = evaluation.find_benchmarks(folders)
+        # A benchmark file that is a symbolic link out of the logdir is not the logdir's to serve.
+        return {
+            name: b
+            for name, b in found.items()
+            if b.source == evaluation.SOURCE_BUILTIN or fileio.is_within(b.path, self.logdir)
+        }
 
     def evaluate_impl(self, args) -> dict:
         """One benchmark on one model version; without ``benchmark``, the benchmarks available."""

@@ -461,3 +461,15 @@ def test_a_fifo_in_the_logdir_does_not_hang_the_listing(tmp_path, lee_model):
     r = get(client, "neighbors", run="run", model="p", word="the", timeout=10)
     assert r.status_code == 422
     assert get(client, "neighbors", run="run", model="vectors.txt", word="the", timeout=10).status_code == 200
+
+
+def test_a_fifo_among_benchmark_files_does_not_hang_evaluation(tmp_path, lee_model):
+    logdir = tmp_path / "logdir"
+    (logdir / "run").mkdir(parents=True)
+    (logdir / "benchmarks").mkdir()
+    os.mkfifo(logdir / "benchmarks" / "pipe.tsv")
+    (logdir / "benchmarks" / "pairs.tsv").write_text("the\tof\t5.0\n")
+    lee_model.wv.save_word2vec_format(str(logdir / "run" / "vectors.txt"))
+    client = Client(TensorBoardWSGI([make_plugin(str(logdir), str(tmp_path / "c"))]))
+    r = get(client, "evaluate", run="run", model="vectors.txt", timeout=20)
+    assert r.status_code == 200 and "pairs.tsv" in {b["name"] for b in r.json["benchmarks"]}

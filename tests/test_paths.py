@@ -299,3 +299,28 @@ def test_no_pickle_through_the_real_tensorboard_command(trust_logdir, tmp_path):
         status, body = get_json(tb.url("neighbors", run="run", model="vectors.txt", word="the"))
         assert status == 200 and body["neighbors"]
     assert not marker.exists()
+
+
+def test_benchmark_files_linked_out_of_the_logdir_are_not_offered(tree, tmp_path):
+    logdir, outside = tree
+    bench = os.path.join(logdir, "benchmarks")
+    os.makedirs(bench, exist_ok=True)
+    with open(os.path.join(outside, "pairs.tsv"), "w") as f:
+        f.write(f"{SECRET}\tother\t5.0\n")
+    with open(os.path.join(bench, "mine.tsv"), "w") as f:
+        f.write("the\tof\t5.0\n")
+    link = os.path.join(bench, "linked.tsv")
+    os.symlink(os.path.join(outside, "pairs.tsv"), link)
+    try:
+        client = make_client(logdir, str(tmp_path))
+        r = client.get(f"{PREFIX}/evaluate", query_string={"run": "run", "model": "vectors.txt"})
+        assert r.status_code == 200, r.json
+        names = {b["name"] for b in r.json["benchmarks"]}
+        assert "mine.tsv" in names and "linked.tsv" not in names
+        r = client.get(
+            f"{PREFIX}/evaluate",
+            query_string={"run": "run", "model": "vectors.txt", "benchmark": "linked.tsv"},
+        )
+        assert r.status_code == 404 and SECRET not in r.get_data(as_text=True)
+    finally:
+        shutil.rmtree(bench)

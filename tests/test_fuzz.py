@@ -46,6 +46,12 @@ PARAM_NAMES = (
     "limit",
     "n",
     "part",
+    "benchmark",
+    "wait",
+    "run2",
+    "model2",
+    "step2",
+    "scope",
     "words",
     "dataset",
     "format",
@@ -169,8 +175,24 @@ ROUTE_PARAMS = {
     "/project": [("word", "word", 4)],
     "/export_tsv": [("word", "word", 1), ("n", "int", 1), ("part", "part", 1)],
     "/export_projector": [("word", "word", 1), ("n", "int", 1)],
+    "/evaluate": [
+        ("benchmark", "benchmark", 1),
+        ("method", "method", 1),
+        ("restrict_vocab", "int", 1),
+        ("wait", "wait", 1),
+    ],
+    "/compare": [
+        ("model2", "model2", 1),
+        ("word", "word", 3),
+        ("n", "int", 1),
+        ("k", "int", 1),
+        ("scope", "scope", 1),
+    ],
 }
 
+
+# Second models for /compare (names in the logdir fixture's runs, some in another run or none).
+MODEL2 = ("w2v.model", "vectors.kv", "vectors.bin", "fasttext.model", "lee", "nope")
 
 # What becomes of each parameter of a proper request (Hypothesis shrinks towards the first).
 FATES = ("kept",) * 14 + ("hostile", "hostile", "missing", "repeated")
@@ -181,6 +203,14 @@ def _good(draw, kind: str, vocab: list[str]) -> str:
         return quote(draw(st.sampled_from(vocab)), safe="")
     if kind == "int":
         return str(draw(st.integers(1, 60)))
+    if kind == "benchmark":
+        return draw(st.sampled_from(["wordsim353", "simlex999", "analogies", "", "nope"]))
+    if kind == "wait":
+        return draw(st.sampled_from(["0", "1"]))
+    if kind == "scope":
+        return draw(st.sampled_from(["shared", "all", "none"]))
+    if kind == "model2":
+        return quote(draw(st.sampled_from(MODEL2)), safe="")
     if kind == "part":
         return draw(st.sampled_from(["tensor", "metadata"]))
     if kind == "method":

@@ -222,7 +222,10 @@ def plan_queries(tb: TensorBoardProcess, log=print) -> tuple[list, list[str]]:
     elif not has_evaluate:
         notes.append(f"/evaluate answered {eval_status} {eval_body}: evaluation queries skipped")
     else:
-        notes.append("/evaluate exists: included in the mix")
+        notes.append(
+            "/evaluate exists: included in the mix (each model on each benchmark; "
+            "computed once, then answered from the server's cache)"
+        )
     for run, model in models:
         status, vocab = get_json(tb.url("vocab", run=run, model=model, limit=300))
         if status != 200:
@@ -254,9 +257,12 @@ def plan_queries(tb: TensorBoardProcess, log=print) -> tuple[list, list[str]]:
         makers += [("neighbors", neighbors, 4), ("analogy", analogy, 2), ("vocab", vocab_q, 2)]
         makers += [("similarity", similarity, 1)]
         if has_evaluate:
+            benchmarks = [b["name"] for b in eval_body.get("benchmarks", [])] or [None]
 
-            def evaluate(rng, run=run, model=model):
-                return tb.url("evaluate", run=run, model=model)
+            def evaluate(rng, run=run, model=model, benchmarks=benchmarks):
+                name = rng.choice(benchmarks)
+                extra = {"benchmark": name, "wait": 30} if name else {}
+                return tb.url("evaluate", run=run, model=model, **extra)
 
             makers.append(("evaluate", evaluate, 1))
     log(f"{len(models)} models: " + ", ".join(f"{r}/{m}" for r, m in models))

@@ -50,12 +50,23 @@ def normpath(path: str) -> str:
     return os.path.normpath(path)
 
 
+def _remote_call(func, *args):
+    """A call into the remote layer, whose failures (the stub's own ``OpError``s, botocore's
+    errors for an unreachable or refusing store) become ``OSError``, which callers handle."""
+    try:
+        return func(*args)
+    except OSError:
+        raise
+    except Exception as exc:
+        raise OSError(f"{args[0] if args else ''}: {type(exc).__name__}: {exc}") from exc
+
+
 def exists(path: str) -> bool:
-    return _remote.exists(path) if is_remote(path) else os.path.exists(path)
+    return _remote_call(_remote.exists, path) if is_remote(path) else os.path.exists(path)
 
 
 def isdir(path: str) -> bool:
-    return _remote.isdir(path) if is_remote(path) else os.path.isdir(path)
+    return _remote_call(_remote.isdir, path) if is_remote(path) else os.path.isdir(path)
 
 
 def stat(path: str) -> FileIdentity:
@@ -63,7 +74,7 @@ def stat(path: str) -> FileIdentity:
     if path.startswith("s3://"):
         return _s3_stat(path)
     if is_remote(path):
-        return FileIdentity(path, int(_remote.stat(path).length), 0)
+        return FileIdentity(path, int(_remote_call(_remote.stat, path).length), 0)
     st = os.stat(path)
     return FileIdentity(path, st.st_size, st.st_mtime_ns)
 
@@ -83,6 +94,8 @@ def _s3_stat(path: str) -> FileIdentity:
         if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
             raise FileNotFoundError(2, "no such object", path) from None
         raise OSError(f"cannot stat {path}: {exc}") from None
+    except botocore.exceptions.BotoCoreError as exc:  # unreachable endpoint, bad credentials
+        raise OSError(f"cannot stat {path}: {exc}") from None
     modified = head.get("LastModified")
     mtime_ns = int(modified.timestamp() * 1e9) if modified is not None else 0
     return FileIdentity(path, int(head["ContentLength"]), mtime_ns, str(head.get("ETag", "")))
@@ -91,7 +104,12 @@ def _s3_stat(path: str) -> FileIdentity:
 def walk(top: str) -> Iterator[tuple[str, list[str], list[str]]]:
     """``os.walk`` for local and remote folders; symlinked folders are not followed."""
     if is_remote(top):
-        yield from _remote.walk(top)
+        walker = _remote_call(_remote.walk, top)
+        while True:
+            step = _remote_call(next, walker, None)
+            if step is None:
+                return
+            yield step
     else:
         yield from os.walk(top, followlinks=False)
 
@@ -108,12 +126,12 @@ def open_binary(path: str) -> IO[bytes]:
 def read_head(path: str, size: int) -> bytes:
     """The first ``size`` bytes of a file (fewer if it is shorter)."""
     with open_binary(path) as f:
-        return f.read(size)
+        return _remote_call(f.read, size) if is_remote(path) else f.read(size)
 
 
 def read_text(path: str) -> str:
     with open_binary(path) as f:
-        return f.read().decode("utf-8")
+        return (_remote_call(f.read) if is_remote(path) else f.read()).decode("utf-8")
 
 
 def write_atomic(path: str, data: bytes) -> None:

@@ -112,7 +112,10 @@ class Word2VecPlugin(base_plugin.TBPlugin):
         if time.monotonic() - self._scanned_at > max_age:
             with self._scan_lock:
                 if time.monotonic() - self._scanned_at > max_age:
-                    self._runs = self.discovery.scan()
+                    try:
+                        self._runs = self.discovery.scan()
+                    except OSError as exc:  # storage unreachable: keep serving the last scan
+                        logger.warning("cannot scan %s, keeping the last listing: %s", self.logdir, exc)
                     self._scanned_at = time.monotonic()
         return self._runs
 

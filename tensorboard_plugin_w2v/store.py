@@ -64,6 +64,17 @@ def _mapped_files_changed(slot: _Slot) -> bool:
     return False
 
 
+def _unreadable(path: str) -> str:
+    """Why ``path`` could not be stat'ed: gone, or storage that does not answer."""
+    try:
+        fileio.stat(path)
+    except FileNotFoundError:
+        return f"file not found: {path}"
+    except OSError as exc:
+        return f"cannot read {path}: {exc}"
+    return f"file not found: {path}"
+
+
 class ModelStore:
     """Loaded models by path; ``get`` returns a current :class:`LoadedModel` or raises."""
 
@@ -128,7 +139,7 @@ class ModelStore:
         sidecars = _sidecar_identities(version.path)
         try:
             if identity is None:
-                raise ModelLoadError(f"file not found: {version.path}")
+                raise ModelLoadError(_unreadable(version.path))
             model = load_model(
                 version.path,
                 version.format,

@@ -242,3 +242,49 @@ def test_tensorflow_does_not_change_the_plugins_file_layer():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-3000:]
+
+
+def test_an_unreachable_store_keeps_loaded_models_answering(lee_model, tmp_path):
+    """The S3 endpoint goes away while TensorBoard runs: the listing keeps its last scan, a model
+    in memory keeps answering, and one never loaded says the store cannot be read (not a 500)."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    env = {
+        "S3_ENDPOINT": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_MAX_ATTEMPTS": "1",
+    }
+    client = boto3.client(
+        "s3", endpoint_url=env["S3_ENDPOINT"], aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    client.create_bucket(Bucket="flaky")
+    client.put_object(Bucket="flaky", Key="logs/run/a.bin", Body=_binary(lee_model))
+    client.put_object(Bucket="flaky", Key="logs/run/b.bin", Body=_binary(lee_model))
+    stopped = False
+    try:
+        with TensorBoardProcess(
+            "s3://flaky/logs", ["--word2vec_cache_dir", str(tmp_path)], env=env, block_tensorflow=True
+        ) as tb:
+            status, body = get_json(tb.url("neighbors", run="run", model="a.bin", word="government"))
+            assert status == 200
+            server.stop()
+            stopped = True
+            status, body = get_json(tb.url("models"))
+            assert status == 200, body
+            assert {(m["run"], m["model"]) for m in body["models"]} == {("run", "a.bin"), ("run", "b.bin")}
+            status, body = get_json(tb.url("neighbors", run="run", model="a.bin", word="government"))
+            assert status == 200 and body["neighbors"]
+            status, body = get_json(tb.url("neighbors", run="run", model="b.bin", word="government"))
+            assert status == 422 and "cannot read" in body["error"], body
+            assert tb.alive()
+    finally:
+        if not stopped:
+            server.stop()

@@ -104,6 +104,7 @@ class Discovery:
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             run = run_name(self.logdir, folder)
             versions = self._scan_run(run, folder, sorted(files))
+            seen.update(fileio.join(folder, name) for name in files)  # models or not: cached
             for v in versions:
                 seen.add(v.path)
             if versions:
@@ -134,7 +135,11 @@ class Discovery:
             path = fileio.join(folder, name)
             if fileio.normpath(path) in claimed or not formats.may_be_model(name):
                 continue
-            if not fileio.is_remote(path) and not fileio.is_within(path, self.logdir):
+            if (
+                not fileio.is_remote(path)
+                and os.path.islink(path)
+                and not fileio.is_within(path, self.logdir)
+            ):
                 continue  # a symbolic link out of the logdir: never read, never served
             header = self._sniff(path)
             if header is not None:

@@ -108,15 +108,23 @@ class Word2VecPlugin(base_plugin.TBPlugin):
 
     def runs(self, max_age: float | None = None) -> dict[str, dict[str, ModelEntry]]:
         """The logdir's models, rescanned when the last scan is older than ``max_age`` seconds."""
+        fresh = max_age is not None or self._scanned_at == -math.inf
         max_age = self.reload_interval if max_age is None else max_age
         if time.monotonic() - self._scanned_at > max_age:
-            with self._scan_lock:
+            # A periodic refresh never waits behind a scan already running (a slow remote walk
+            # would hold up every query): the last listing answers meanwhile. Callers that need
+            # a fresh listing (the listing itself, a name not found) wait for it.
+            if not self._scan_lock.acquire(blocking=fresh):
+                return self._runs
+            try:
                 if time.monotonic() - self._scanned_at > max_age:
                     try:
                         self._runs = self.discovery.scan()
                     except OSError as exc:  # storage unreachable: keep serving the last scan
                         logger.warning("cannot scan %s, keeping the last listing: %s", self.logdir, exc)
                     self._scanned_at = time.monotonic()
+            finally:
+                self._scan_lock.release()
         return self._runs
 
     def resolve(self, args) -> tuple[ModelVersion, LoadedModel]:

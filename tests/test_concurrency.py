@@ -167,3 +167,52 @@ def test_load_test_quick_mode_against_the_real_tensorboard(tmp_path):
     assert summary["requests"] > 16 * 10, summary
     assert summary["rss_mib"]["stable"] and summary["server_alive"], summary
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+def test_queries_do_not_wait_behind_a_slow_rescan(tmp_path, lee_model):
+    """A logdir of 40,000 files takes a while to rescan; queries whose reload interval has
+    passed answer from the last listing instead of queueing behind the scan in progress."""
+    logdir = tmp_path / "logdir"
+    (logdir / "run").mkdir(parents=True)
+    (logdir / "junk").mkdir()
+    lee_model.wv.save_word2vec_format(str(logdir / "run" / "vectors.txt"))
+    for i in range(40_000):
+        (logdir / "junk" / f"f{i}.dat").write_bytes(b"x")
+    loader = Word2VecLoader()
+    parser = argparse.ArgumentParser()
+    loader.define_flags(parser)
+    flags = parser.parse_args(
+        ["--word2vec_cache_dir", str(tmp_path / "c"), "--word2vec_reload_interval", "0.05"]
+    )
+    loader.fix_flags(flags)
+    app = TensorBoardWSGI([loader.load(base_plugin.TBContext(logdir=str(logdir), flags=flags))])
+    client = Client(app)
+    query = {"run": "run", "model": "vectors.txt", "word": "the"}
+    assert client.get(f"{PREFIX}/neighbors", query_string=query).status_code == 200
+
+    scans: list[float] = []
+    stop = threading.Event()
+
+    def rescan_forever():  # the tab's listing, polled: each request is a full rescan
+        c = Client(app)
+        while not stop.is_set():
+            t0 = time.monotonic()
+            assert c.get(f"{PREFIX}/models").status_code == 200
+            scans.append(time.monotonic() - t0)
+
+    scanner = threading.Thread(target=rescan_forever, daemon=True)
+    scanner.start()
+    latencies = []
+    deadline = time.monotonic() + 4
+    while time.monotonic() < deadline:
+        t0 = time.monotonic()
+        assert client.get(f"{PREFIX}/neighbors", query_string=query).status_code == 200
+        latencies.append(time.monotonic() - t0)
+        time.sleep(0.01)
+    stop.set()
+    scanner.join(30)
+    latencies.sort()
+    scan = sorted(scans)[len(scans) // 2]
+    assert len(scans) >= 2 and scan > 0.2, scans  # the scans are genuinely slow
+    p90 = latencies[int(len(latencies) * 0.9)]
+    assert len(latencies) > 40 and p90 < scan / 4, (len(latencies), p90, scan)

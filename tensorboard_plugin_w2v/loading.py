@@ -48,6 +48,10 @@ TRAINING_ATTRIBUTES = (
     "bucket",
 )
 EMPTY_LABEL = "<Empty Line>"
+PICKLE_REFUSED = (
+    "gensim's native format is a Python pickle, and this server refuses pickles "
+    "(--word2vec_no_pickle); save the model with save_word2vec_format instead"
+)
 
 
 @dataclass
@@ -99,10 +103,7 @@ def load_model(
             raise ModelLoadError(f"{_label(path)} is not a word2vec model in any format this plugin reads")
         format = header.format
     if format in md.PICKLE_FORMATS and not allow_pickle:
-        raise ModelLoadError(
-            "gensim's native format is a Python pickle, and this server refuses pickles "
-            "(--word2vec_no_pickle); save the model with save_word2vec_format instead"
-        )
+        raise ModelLoadError(PICKLE_REFUSED)
     local = path
     if fileio.is_remote(path):
         cache = cache_dir or os.path.join(os.path.expanduser("~"), ".cache", "tensorboard_plugin_w2v")

@@ -254,6 +254,9 @@ def trust_logdir(tmp_path, lee_model):
 def test_no_pickle_refuses_gensim_native_files_and_never_unpickles(trust_logdir, tmp_path):
     logdir, marker = trust_logdir
     client = make_client(logdir, str(tmp_path / "cache"), "--word2vec_no_pickle")
+    rows = {m["model"]: m for m in client.get(f"{PREFIX}/models").json["models"]}
+    assert rows["hostile.model"]["status"] == "error"  # said in the listing before any query
+    assert "--word2vec_no_pickle" in rows["hostile.model"]["error"]
     for model in ("w2v.model", "vectors.kv", "hostile.model"):
         r = client.get(f"{PREFIX}/neighbors", query_string={"run": "run", "model": model, "word": "the"})
         assert r.status_code == 422, (model, r.json)

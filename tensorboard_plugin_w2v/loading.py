@@ -183,6 +183,38 @@ def _check_size(path: str, format: str) -> None:
             f"{_label(path)}: the file is truncated or corrupt (its header announces "
             f"{header.vocab_size} words of {header.dim} dimensions, more than {size} bytes can hold)"
         )
+    if format == md.FORMAT_FASTTEXT_BIN:
+        _walk_fasttext_vocabulary(path)
+
+
+def _walk_fasttext_vocabulary(path: str) -> None:
+    """Walk a fastText ``.bin`` vocabulary as gensim will, but stop at the end of the file.
+
+    gensim reads each word a byte at a time until a NUL, and ``read(1)`` returns ``b""`` forever
+    at the end of a file: a vocabulary that announces more words than the file holds (truncated,
+    or crafted) would pin a core and the model's load lock for good.
+    """
+    with open(path, "rb") as f:
+        head = f.read(92)  # magic, version, 12 ints and a double, then size, nwords, nlabels,
+        # ntokens and the pruned-index size
+        if len(head) < 92:
+            raise ModelLoadError(f"{_label(path)}: the file is truncated or corrupt (its header is cut)")
+        words = int.from_bytes(head[64:68], "little", signed=True)
+        buf, start, eof = b"", 0, False
+        for _ in range(max(words, 0)):
+            while True:
+                nul = buf.find(b"\0", start)
+                if nul >= 0 and len(buf) >= nul + 10:  # the word, its NUL, a count and a type byte
+                    break
+                if eof:
+                    raise ModelLoadError(
+                        f"{_label(path)}: the file is truncated or corrupt (it ends inside the "
+                        f"vocabulary of {words} words its header announces)"
+                    )
+                chunk = f.read(1 << 20)
+                eof = not chunk
+                buf, start = buf[start:] + chunk, 0
+            start = nul + 10
 
 
 def _label(path: str) -> str:

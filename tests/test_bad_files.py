@@ -127,6 +127,7 @@ BAD = [
     ("bad", "cp-truncated-matrix.bin", ["truncated"]),
     ("bad", "cp-truncated-vocab.bin", ["truncated"]),  # gensim itself loops forever on this one
     ("bad", "cp-corrupt.bin", ["truncated or corrupt"]),
+    ("bad", "cp-overcounted.bin", ["ends inside the vocabulary"]),  # a hang in gensim too
     ("sidecar", "w2v.model", ["missing", ".npy"]),
     ("projector_raw_short", "emb", ["float32", "truncated"]),
     ("projector_tsv_corrupt", "emb", ["malformed"]),
@@ -172,6 +173,10 @@ def bad_logdir(tmp_path_factory, sources, lee_model):
         data = bytearray(f.read())
     data[68:72] = (2**30).to_bytes(4, "little")  # nwords: a billion
     with open(b("cp-corrupt.bin"), "wb") as f:
+        f.write(data)
+    data[68:72] = data[64:68]  # nwords as it was; the vocabulary size a billion instead
+    data[64:68] = (2**30).to_bytes(4, "little")
+    with open(b("cp-overcounted.bin"), "wb") as f:
         f.write(data)
     # A native model whose vectors were saved beside it, copied without them.
     sidecar = root / "sidecar"

@@ -53,6 +53,7 @@ setup(
         "gensim>=4.3",
         "numpy>=1.24",
         "werkzeug>=2.2",
+        "tqdm>=4.60",  # w2v-visualizer's progress bar (gensim 4.4 no longer depends on it)
     ],
     extras_require={
         "keras": ["tensorflow-cpu>=2.16", "keras>=3"],

@@ -14,6 +14,7 @@ import mimetypes
 import os
 import threading
 import time
+import urllib.parse
 
 import werkzeug
 from tensorboard.backend import http_util
@@ -23,9 +24,11 @@ from werkzeug import wrappers
 from tensorboard_plugin_w2v import fileio, params, queries
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.discovery import Discovery, ModelEntry, ModelVersion
-from tensorboard_plugin_w2v.errors import BadRequest, NotFound, Word2VecError
+from tensorboard_plugin_w2v.errors import BadRequest, Conflict, NotFound, Word2VecError
 from tensorboard_plugin_w2v.loader import default_cache_dir, parse_size
 from tensorboard_plugin_w2v.loading import LoadedModel
+from tensorboard_plugin_w2v.manifest import safe_name
+from tensorboard_plugin_w2v.projector import PROJECTOR_POINT_LIMIT, export_subset, projector_tsvs
 from tensorboard_plugin_w2v.store import ModelStore
 
 logger = logging.getLogger(__name__)
@@ -42,6 +45,13 @@ ROUTE_DOESNT_MATCH = "/doesnt_match"
 ROUTE_VOCAB = "/vocab"
 ROUTE_VECTOR = "/vector"
 ROUTE_PROJECT = "/project"
+ROUTE_EXPORT_PROJECTOR = "/export_projector"
+ROUTE_EXPORT_TSV = "/export_tsv"
+ROUTE_EVALUATE = "/evaluate"
+ROUTE_COMPARE = "/compare"
+
+# Exports for the Projector tab go into new runs under this folder of the logdir.
+EXPORTS_FOLDER = "word2vec_exports"
 
 _RESCAN_ON_MISS_SECONDS = 1.0
 
@@ -81,8 +91,10 @@ class Word2VecPlugin(base_plugin.TBPlugin):
             ROUTE_VOCAB: self._handler(self.vocab_impl),
             ROUTE_VECTOR: self._handler(self.vector_impl),
             ROUTE_PROJECT: self._handler(self.project_impl),
-            "/evaluate": self._accepting_handler(self.evaluate_impl),
-            "/compare": self._handler(self.compare_impl),
+            ROUTE_EXPORT_PROJECTOR: self._handler(self.export_projector_impl, method="POST"),
+            ROUTE_EXPORT_TSV: self._serve_export_tsv,
+            ROUTE_EVALUATE: self._handler(self.evaluate_impl),
+            ROUTE_COMPARE: self._handler(self.compare_impl),
         }
 
     def is_active(self) -> bool:
@@ -233,6 +245,60 @@ class Word2VecPlugin(base_plugin.TBPlugin):
             ],
         }
 
+    def _neighbourhood(self, args) -> tuple[ModelVersion, LoadedModel, str, int, list[str]]:
+        """The query word and its ``n`` nearest neighbours, for export to the Projector."""
+        version, model = self.resolve(args)
+        word = params.string(args, "word")
+        n = params.integer(args, "n", 1000, minimum=1, maximum=PROJECTOR_POINT_LIMIT - 1)
+        found = queries.neighbors(model.kv, word, k=n)
+        return version, model, word, n, [word] + [f.word for f in found]
+
+    def export_projector_impl(self, args) -> dict:
+        """Write a neighbourhood as a new run the Projector lists, or 409 with TSV links."""
+        version, model, word, n, words = self._neighbourhood(args)
+        slug = safe_name(f"{version.run}-{version.name}-{word}-{n}")[:80]
+        run_rel = f"{EXPORTS_FOLDER}/{slug}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid() % 1000:03d}"
+        tensor_name = f"{word} + {len(words) - 1} neighbours ({version.run}/{version.name})"
+        try:
+            if fileio.is_remote(self.logdir):
+                raise PermissionError("remote logdirs are not written by the plugin")
+            export_subset(model.kv, words, os.path.join(self.logdir, *run_rel.split("/")), tensor_name)
+        except OSError as exc:
+            query = urllib.parse.urlencode(
+                {
+                    "run": version.run,
+                    "model": version.name,
+                    "word": word,
+                    "n": n,
+                    **({"step": version.step} if version.step is not None else {}),
+                }
+            )
+            raise Conflict(
+                f"the logdir cannot be written ({exc.strerror or exc}); download the two TSV files "
+                "and load them with the Projector's Load button",
+                tsv={part: f"export_tsv?{query}&part={part}" for part in ("tensor", "metadata")},
+            ) from None
+        return {"run": run_rel, "tensor_name": tensor_name, "points": len(words)}
+
+    @wrappers.Request.application
+    def _serve_export_tsv(self, request):
+        try:
+            part = params.string(request.args, "part")
+            if part not in ("tensor", "metadata"):
+                raise BadRequest("part must be 'tensor' or 'metadata'")
+            _version, model, word, n, words = self._neighbourhood(request.args)
+        except Word2VecError as exc:
+            return _json_response(request, exc.to_json(), exc.http_status)
+        tensor, metadata = projector_tsvs(model.kv, words)
+        body = tensor if part == "tensor" else metadata
+        filename = f"{safe_name(word)[:40]}-{n}-{part}.tsv"
+        return http_util.Respond(
+            request,
+            body,
+            "text/tab-separated-values",
+            headers=[("Content-Disposition", f'attachment; filename="{filename}"')],
+        )
+
     def _neighbor_rows(self, model: LoadedModel, found: list[queries.Neighbor]) -> list[dict]:
         return [
             {
@@ -342,15 +408,20 @@ class Word2VecPlugin(base_plugin.TBPlugin):
             **result.to_json(),
         }
 
-    def _accepting_handler(self, impl):
-        """:meth:`_handler` for results that may still be computing: those answer 202."""
+    # -- HTTP plumbing --------------------------------------------------------------------
+
+    def _handler(self, impl, method: str = "GET"):
+        allowed = ("GET", "HEAD") if method == "GET" else (method,)
 
         @wrappers.Request.application
         def handle(request: wrappers.Request) -> wrappers.Response:
-            if request.method not in ("GET", "HEAD"):
-                return _json_response(
-                    request, {"error": f"method {request.method} is not allowed; use GET"}, 405
-                )
+            if request.method not in allowed:
+                message = f"method {request.method} is not allowed; use {method}"
+                return _json_response(request, {"error": message}, 405)
+            if method == "POST" and not request.headers.get("X-Requested-With"):
+                # A custom header forces a CORS preflight, so other sites cannot post here.
+                message = "POST requests need an X-Requested-With header"
+                return _json_response(request, {"error": message}, 403)
             try:
                 data = impl(request.args)
             except Word2VecError as exc:
@@ -358,26 +429,8 @@ class Word2VecPlugin(base_plugin.TBPlugin):
             except Exception:
                 logger.exception("unexpected error in %s", request.path)
                 return _json_response(request, {"error": "internal error; see the TensorBoard log"}, 500)
+            # Results still being computed in the background (an evaluation) answer 202.
             return _json_response(request, data, 202 if data.get("status") == "running" else 200)
-
-        return handle
-
-    # -- HTTP plumbing --------------------------------------------------------------------
-
-    def _handler(self, impl):
-        @wrappers.Request.application
-        def handle(request: wrappers.Request) -> wrappers.Response:
-            if request.method not in ("GET", "HEAD"):
-                return _json_response(
-                    request, {"error": f"method {request.method} is not allowed; use GET"}, 405
-                )
-            try:
-                return _json_response(request, impl(request.args))
-            except Word2VecError as exc:
-                return _json_response(request, exc.to_json(), exc.http_status)
-            except Exception:
-                logger.exception("unexpected error in %s", request.path)
-                return _json_response(request, {"error": "internal error; see the TensorBoard log"}, 500)
 
         return handle
 

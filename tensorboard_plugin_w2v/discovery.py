@@ -163,6 +163,11 @@ class Discovery:
             header = formats.sniff(path)
         except OSError:
             header = None
+        if header is None and cached and cached[1] is not None:
+            # A model whose new version does not sniff is most likely being saved over (gensim
+            # truncates and rewrites in place): it stays listed, and the store keeps its last
+            # good version answering (or shows the load error if it never becomes whole again).
+            header = cached[1]
         with self._lock:
             self._sniffed[path] = (identity, header)
         return header

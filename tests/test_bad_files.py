@@ -357,7 +357,8 @@ model.save(path, sep_limit=0)
 loader = Word2VecLoader()
 parser = argparse.ArgumentParser()
 loader.define_flags(parser)
-flags = parser.parse_args(["--word2vec_cache_dir", cache])
+# Rescans every 0.1 s, so that some happen while the files are half-written.
+flags = parser.parse_args(["--word2vec_cache_dir", cache, "--word2vec_reload_interval", "0.1"])
 loader.fix_flags(flags)
 client = Client(TensorBoardWSGI([loader.load(base_plugin.TBContext(logdir=logdir, flags=flags))]))
 query = {"run": "run", "model": "w2v.model", "word": "government", "k": 10}

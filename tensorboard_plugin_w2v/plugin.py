@@ -108,12 +108,23 @@ class Word2VecPlugin(base_plugin.TBPlugin):
 
     def runs(self, max_age: float | None = None) -> dict[str, dict[str, ModelEntry]]:
         """The logdir's models, rescanned when the last scan is older than ``max_age`` seconds."""
+        fresh = max_age is not None or self._scanned_at == -math.inf
         max_age = self.reload_interval if max_age is None else max_age
         if time.monotonic() - self._scanned_at > max_age:
-            with self._scan_lock:
+            # A periodic refresh never waits behind a scan already running (a slow remote walk
+            # would hold up every query): the last listing answers meanwhile. Callers that need
+            # a fresh listing (the listing itself, a name not found) wait for it.
+            if not self._scan_lock.acquire(blocking=fresh):
+                return self._runs
+            try:
                 if time.monotonic() - self._scanned_at > max_age:
-                    self._runs = self.discovery.scan()
+                    try:
+                        self._runs = self.discovery.scan()
+                    except OSError as exc:  # storage unreachable: keep serving the last scan
+                        logger.warning("cannot scan %s, keeping the last listing: %s", self.logdir, exc)
                     self._scanned_at = time.monotonic()
+            finally:
+                self._scan_lock.release()
         return self._runs
 
     def resolve(self, args) -> tuple[ModelVersion, LoadedModel]:
@@ -145,14 +156,16 @@ class Word2VecPlugin(base_plugin.TBPlugin):
         return {"models": rows, "logdir": self.logdir}
 
     def _model_row(self, entry: ModelEntry) -> dict:
-        version = entry.version()
+        """The latest version's details, and each version's under ``versions`` (oldest first)."""
+        versions = [self._version_details(v) for v in entry.versions]
+        latest = self._version_details(entry.version())
+        return {"run": entry.run, "model": entry.name, "steps": entry.steps, **latest, "versions": versions}
+
+    def _version_details(self, version: ModelVersion) -> dict:
         status, loaded, error = self.store.status(version)
         header = version.header
         return {
-            "run": entry.run,
-            "model": entry.name,
             "step": version.step,
-            "steps": entry.steps,
             "format": loaded.format if loaded else version.format,
             "source": version.source,
             "path": self._display_path(version.path),
@@ -290,7 +303,7 @@ class Word2VecPlugin(base_plugin.TBPlugin):
         except Word2VecError as exc:
             return _json_response(request, exc.to_json(), exc.http_status)
         tensor, metadata = projector_tsvs(model.kv, words)
-        body = tensor if part == "tensor" else metadata
+        body = (tensor if part == "tensor" else metadata).encode("utf-8", "backslashreplace")
         filename = f"{safe_name(word)[:40]}-{n}-{part}.tsv"
         return http_util.Respond(
             request,
@@ -332,7 +345,13 @@ class Word2VecPlugin(base_plugin.TBPlugin):
             folders.append((fileio.join(self.logdir, "benchmarks"), "logdir"))
             run_dir = self.logdir if version.run == "." else fileio.join(self.logdir, version.run)
             folders.append((fileio.join(run_dir, md.PLUGIN_DIR, "benchmarks"), "run"))
-        return evaluation.find_benchmarks(folders)
+        found = evaluation.find_benchmarks(folders)
+        # A benchmark file that is a symbolic link out of the logdir is not the logdir's to serve.
+        return {
+            name: b
+            for name, b in found.items()
+            if b.source == evaluation.SOURCE_BUILTIN or fileio.is_within(b.path, self.logdir)
+        }
 
     def evaluate_impl(self, args) -> dict:
         """One benchmark on one model version; without ``benchmark``, the benchmarks available."""
@@ -447,7 +466,7 @@ class Word2VecPlugin(base_plugin.TBPlugin):
         if not name or "/" in name or "\\" in name or name.startswith("."):
             return _json_response(request, {"error": f"no such file: {name!r}"}, 404)
         path = os.path.join(STATIC_DIR, name)
-        if not os.path.isfile(path):
+        if not os.path.isfile(path) or not fileio.is_within(path, STATIC_DIR):
             message = f"no such file: {name!r}"
             if name == "index.js":
                 message = "the Word2Vec tab was not built; reinstall with Node.js available (pip install .)"
@@ -472,5 +491,9 @@ def _finite(value):
 
 
 def _json_response(request, data: dict, status: int = 200) -> werkzeug.Response:
-    body = json.dumps(_finite(data), ensure_ascii=False, allow_nan=False)
+    data = _finite(data)
+    try:
+        body = json.dumps(data, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (a word pickled that way): escape it in JSON
+        body = json.dumps(data, ensure_ascii=True, allow_nan=False).encode("ascii")
     return http_util.Respond(request, body, "application/json", code=status)

@@ -7,8 +7,8 @@ import { getJSON, isAbort, type ModelInfo } from "./api";
 import { h, setChildren } from "./dom";
 import { formatInt, formatSim } from "./format";
 import { byLeastOverlap } from "./overlap";
-import { CK_MAX, CN_MAX, type State, type Target } from "./state";
-import { button, errorBox, loadingBox, numberField, selectField } from "./widgets";
+import { CK_MAX, CN_MAX, type Scope, type State, type Target } from "./state";
+import { button, errorBox, loadingBox, numberField, segmented, selectField } from "./widgets";
 
 export interface CompareNeighbor {
   word: string;
@@ -87,7 +87,7 @@ export class ModelCompareView {
     this.el = h(
       "div",
       { class: "w2v-cm" },
-      h("p", { class: "w2v-muted w2v-small" }, "Compares two models (or two training steps of one) over many words: for each word, the Jaccard overlap of its top-k neighbours in both models (1 = the same neighbours, 0 = none in common). Both models search only the words they share. To compare one query across models, use “Compare a query”."),
+      h("p", { class: "w2v-muted w2v-small" }, "Compares two models (or two training steps of one) over many words: for each word, the Jaccard overlap of its top-k neighbours in both models (1 = the same neighbours, 0 = none in common). By default both models search only the words they share, so a word missing from one vocabulary does not count as a change. To compare one query across models, use “Compare a query”."),
       this.pickEl,
       h(
         "div",
@@ -95,6 +95,19 @@ export class ModelCompareView {
         h("div", { class: "w2v-field w2v-field-grow" }, h("label", { for: "w2v-cm-words", class: "w2v-label" }, "Words (optional)"), this.wordsEl),
         n.el,
         k.el,
+        segmented<Scope>(
+          "Neighbours from",
+          [
+            { value: "shared", label: "Shared words" },
+            { value: "all", label: "All words" },
+          ],
+          s.cscope,
+          (v) => {
+            this.host.setState({ cscope: v });
+            void this.run();
+          },
+          "cm-scope",
+        ),
         h("div", { class: "w2v-field w2v-field-end" }, button("Compare models", () => void this.run(), { primary: true, testId: "run-compare-models" })),
       ),
       this.out,
@@ -174,7 +187,7 @@ export class ModelCompareView {
     try {
       const res = await getJSON<CompareResponse>(
         "compare",
-        { run: a.run, model: a.model, step: a.step, run2: b.run, model2: b.model, step2: b.step, words: words || null, n: words ? null : s.cn, k: s.ck },
+        { run: a.run, model: a.model, step: a.step, run2: b.run, model2: b.model, step2: b.step, words: words || null, n: words ? null : s.cn, k: s.ck, scope: s.cscope },
         signal,
       );
       if (signal.aborted) return;

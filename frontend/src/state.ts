@@ -10,6 +10,7 @@ export type Mode = "neighbors" | "analogy" | "similarity" | "odd" | "compare" | 
 export const MODES: Mode[] = ["neighbors", "analogy", "similarity", "odd", "compare", "models", "evaluate"];
 export type Method = "3cosadd" | "3cosmul";
 export type AnalogyForm = "abc" | "expr";
+export type Scope = "shared" | "all";
 
 export interface Target {
   run: string;
@@ -44,6 +45,7 @@ export interface State {
   cwords: string; // compare models: the words (empty = the most frequent shared words)
   cn: number; // compare models: how many frequent words
   ck: number; // compare models: neighbours per word
+  cscope: Scope; // compare models: search the shared vocabulary or each model's whole one
 }
 
 export const K_MAX = 1000;
@@ -83,6 +85,7 @@ export function defaultState(): State {
     cwords: "",
     cn: 1000,
     ck: 10,
+    cscope: "shared",
   };
 }
 
@@ -143,6 +146,7 @@ export function encodeState(s: State): string {
   if (s.cwords) p.set("cwords", s.cwords);
   if (s.cn !== d.cn) p.set("cn", String(s.cn));
   if (s.ck !== d.ck) p.set("ck", String(s.ck));
+  if (s.cscope !== d.cscope) p.set("cscope", s.cscope);
   return p.toString();
 }
 
@@ -181,6 +185,7 @@ export function decodeState(text: string): State {
   s.cwords = str("cwords") ?? "";
   s.cn = parseIntIn(str("cn"), 1, CN_MAX) ?? s.cn;
   s.ck = parseIntIn(str("ck"), 1, CK_MAX) ?? s.ck;
+  if (str("cscope") === "all") s.cscope = "all";
   return s;
 }
 

@@ -58,6 +58,7 @@ describe("URL state", () => {
       cwords: "king, queen <b>",
       cn: 200,
       ck: 25,
+      cscope: "all",
     };
     expect(decodeState(encodeState(s))).toEqual(s);
     expect(decodeState(encodeState({ ...s, mode: "models" })).mode).toBe("models");
@@ -65,7 +66,8 @@ describe("URL state", () => {
 
   it("keeps the evaluate and compare-models defaults out of the URL and within limits", () => {
     expect(encodeState({ ...defaultState(), mode: "neighbors" })).toBe("");
-    const s = decodeState("erv=0&cn=5001&ck=101&m2=broken&bench=");
+    const s = decodeState("erv=0&cn=5001&ck=101&m2=broken&bench=&cscope=bogus");
+    expect(s.cscope).toBe("shared");
     const d = defaultState();
     expect(s.erv).toBe(300000);
     expect(s.cn).toBe(d.cn);

@@ -327,6 +327,18 @@ def test_compare_models(page, tensorboard, screenshot):
     state = page.evaluate("decodeURIComponent(location.hash)")
     assert "mode=models" in state and "ck=5" in state and "m2=run_b" in state
 
+    # Neighbours from each model's whole vocabulary instead of the shared one.
+    page.get_by_test_id("cm-scope").get_by_text("All words").click()
+    every = tensorboard.get_json(
+        f"/compare?run=run_a&model={MODEL}&run2=run_b&model2={MODEL}&k=5&scope=all"
+        "&words=government%20police%20zzzunknown"
+    )
+    page.wait_for_function("decodeURIComponent(location.hash).includes('cscope=all')")
+    page.wait_for_function(
+        "t => document.querySelector('[data-testid=cm-mean-jaccard]')?.textContent === t",
+        arg=f"{every['mean_jaccard']:.3f}",
+    )
+
 
 def test_compare_two_steps_of_one_model(page, tensorboard, screenshot):
     open_tab(page, tensorboard, f"run=run_steps&model=lee&step=1&mode=models&m2={quote('run_steps|lee|3')}")

@@ -129,6 +129,11 @@ class Word2VecPlugin(base_plugin.TBPlugin):
 
     def resolve(self, args) -> tuple[ModelVersion, LoadedModel]:
         """The model version a request names (``run``, ``model``, ``step``), loaded."""
+        version = self.version_of(args)
+        return version, self.store.get(version)
+
+    def version_of(self, args) -> ModelVersion:
+        """The model version a request names (``run``, ``model``, ``step``), not loaded."""
         run = params.string(args, "run")
         name = params.string(args, "model")
         step = params.integer(args, "step", default=None, minimum=-(2**63))
@@ -146,7 +151,7 @@ class Word2VecPlugin(base_plugin.TBPlugin):
             raise NotFound(
                 f"model {name!r} of run {run!r} has no step {step}", known_steps=entry.steps
             ) from None
-        return version, self.store.get(version)
+        return version
 
     # -- route implementations (plain data in, plain data out) ----------------------------
 
@@ -357,15 +362,16 @@ class Word2VecPlugin(base_plugin.TBPlugin):
         """One benchmark on one model version; without ``benchmark``, the benchmarks available."""
         from tensorboard_plugin_w2v import evaluation
 
-        version, model = self.resolve(args)
+        version = self.version_of(args)
         found = self.benchmarks_for(version)
         name = params.string(args, "benchmark", required=False)
-        if not name:
+        if not name:  # listing the benchmarks needs no model: nothing is loaded
             return {
                 **self._header(version),
                 "status": "done",
                 "benchmarks": [b.to_json() for b in found.values()],
             }
+        model = self.store.get(version)
         if name not in found:
             raise NotFound(f"unknown benchmark {name!r}", known_benchmarks=sorted(found))
         benchmark = found[name]

@@ -195,7 +195,9 @@ def test_table_across_models(page, tensorboard, screenshot):
     assert ordered == sorted(ordered, reverse=True)
     assert scores[(got[0][0], got[0][1])] == max(scores.values())
     # Every row with the best score (ties included) is marked.
-    marked = table.locator("tr.w2v-best").evaluate_all("rows => rows.map(r => [r.dataset.run, r.dataset.model])")
+    marked = table.locator("tr.w2v-best").evaluate_all(
+        "rows => rows.map(r => [r.dataset.run, r.dataset.model])"
+    )
     assert {tuple(m) for m in marked} == {key for key, v in scores.items() if v == max(scores.values())}
     assert "best" in rows.first.inner_text()
     assert "Google analogies" in table.locator("caption").inner_text()
@@ -217,7 +219,9 @@ def test_table_across_models(page, tensorboard, screenshot):
         page.locator(f"[data-testid^='eval-pick-{run}/']").uncheck()
     assert "esel=" in page.evaluate("location.hash")
     page.get_by_test_id("run-eval-all").click()
-    page.wait_for_function("document.querySelectorAll('[data-testid=eval-models-table] tbody tr').length === 2")
+    page.wait_for_function(
+        "document.querySelectorAll('[data-testid=eval-models-table] tbody tr').length === 2"
+    )
     assert sorted(rows.evaluate_all("rows => rows.map(r => r.dataset.run)")) == ["run_a", "run_b"]
 
 
@@ -278,7 +282,9 @@ def test_compare_models(page, tensorboard, screenshot):
     col_a = detail.get_by_test_id("cm-col-a").locator("tbody tr")
     assert col_a.evaluate_all("rs => rs.map(r => r.dataset.word)") == [n["word"] for n in row["a"]]
     shared = set(
-        detail.get_by_test_id("cm-col-b").locator("tr.w2v-shared-all").evaluate_all("rs => rs.map(r => r.dataset.word)")
+        detail.get_by_test_id("cm-col-b")
+        .locator("tr.w2v-shared-all")
+        .evaluate_all("rs => rs.map(r => r.dataset.word)")
     )
     assert shared == {n["word"] for n in row["b"] if n["shared"]}
     screenshot(page, "compare-models")
@@ -296,7 +302,9 @@ def test_compare_models(page, tensorboard, screenshot):
     find = page.get_by_test_id("cm-find")
     find.fill(last)
     find.press("Enter")
-    page.wait_for_function("w => document.querySelector('[data-testid=cm-detail]')?.dataset.word === w", arg=last)
+    page.wait_for_function(
+        "w => document.querySelector('[data-testid=cm-detail]')?.dataset.word === w", arg=last
+    )
     assert page.locator(".w2v-cm-word-on").inner_text().startswith(last)
     find.fill("zzznotaword")
     find.press("Enter")
@@ -315,7 +323,9 @@ def test_compare_models(page, tensorboard, screenshot):
     assert page.get_by_test_id("cm-changed").locator("li").count() == 2
     for word in ("government", "police"):
         page.locator(f"[data-testid=cm-changed] li[data-word={word}] button").click()
-        page.wait_for_function("w => document.querySelector('[data-testid=cm-detail]')?.dataset.word === w", arg=word)
+        page.wait_for_function(
+            "w => document.querySelector('[data-testid=cm-detail]')?.dataset.word === w", arg=word
+        )
         row = next(w for w in mine["words"] if w["word"] == word)
         for side in ("a", "b"):
             col = detail.get_by_test_id(f"cm-col-{side}")
@@ -370,7 +380,9 @@ def test_user_benchmark_file(page, tensorboard, screenshot):
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, "family-small.txt")
     with open(path, "w") as f:
-        f.write(": family\nhe she his her\nman woman he she\nhe she him her\n: <b>odd</b>\nsaid says told tells\n")
+        f.write(
+            ": family\nhe she his her\nman woman he she\nhe she him her\n: <b>odd</b>\nsaid says told tells\n"
+        )
     kv = gensim_kv(tensorboard, "run_a")
     score, sections = kv.evaluate_word_analogies(path)
 
@@ -380,7 +392,9 @@ def test_user_benchmark_file(page, tensorboard, screenshot):
     assert accuracy.inner_text() == percent(score)
     option = page.get_by_test_id("eval-benchmark").locator("option:checked").inner_text()
     assert option == "family-small.txt (analogies, this run)"
-    names = page.locator("[data-testid=eval-sections] tbody tr").evaluate_all("rs => rs.map(r => r.dataset.section)")
+    names = page.locator("[data-testid=eval-sections] tbody tr").evaluate_all(
+        "rs => rs.map(r => r.dataset.section)"
+    )
     assert names == [s["section"] for s in sections[:-1]] == ["family", "<b>odd</b>"]
     assert page.locator("[data-testid=eval-sections] b").count() == 0
     # Sections of one kind only: no semantic/syntactic split.

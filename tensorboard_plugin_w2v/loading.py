@@ -14,11 +14,12 @@ import os
 import pickle
 import zipfile
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from gensim.models import FastText, KeyedVectors, Word2Vec
 
-from tensorboard_plugin_w2v import fileio, formats
+from tensorboard_plugin_w2v import convert, fileio, formats
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.errors import ModelLoadError
 
@@ -55,6 +56,12 @@ class LoadedModel:
     counts_known: bool = False
     training: dict | None = None
     extra_bytes: int = field(default=0, repr=False)
+    identity: fileio.FileIdentity | None = field(default=None, repr=False)
+    index: Any = field(default=None, repr=False)  # an index.IndexHandle, set by the IndexManager
+
+    def searcher(self, exact: bool = False):
+        """The ready ANN index to answer with, or ``None`` for an exact scan."""
+        return None if exact or self.index is None else self.index.ready()
 
     @property
     def vocab_size(self) -> int:
@@ -66,8 +73,9 @@ class LoadedModel:
 
     @property
     def nbytes(self) -> int:
-        """Bytes this model holds (memory-mapped pages included)."""
-        return int(self.kv.vectors.nbytes) + self.extra_bytes
+        """Bytes this model holds (memory-mapped pages and its search index included)."""
+        index_bytes = self.index.nbytes if self.index is not None else 0
+        return int(self.kv.vectors.nbytes) + self.extra_bytes + index_bytes
 
 
 def load_model(
@@ -104,7 +112,15 @@ def load_model(
         if metadata_path:
             metadata_path = fileio.local_copy(fileio.stat(metadata_path), cache)
     try:
-        return _LOADERS[format](local, metadata_path=metadata_path, tensor_shape=tensor_shape)
+        model = _LOADERS[format](
+            local,
+            metadata_path=metadata_path,
+            tensor_shape=tensor_shape,
+            cache_dir=cache_dir,
+            identity=identity,
+        )
+        model.identity = identity
+        return model
     except ModelLoadError:
         raise
     except KeyError as exc:
@@ -175,8 +191,14 @@ def _load_keyedvectors(path: str, **_) -> LoadedModel:
     )
 
 
-def _load_word2vec_format(path: str, binary: bool, no_header: bool, fmt: str) -> LoadedModel:
-    kv = KeyedVectors.load_word2vec_format(path, binary=binary, no_header=no_header)
+def _load_word2vec_format(
+    path: str, binary: bool, no_header: bool, fmt: str, cache_dir: str | None = None, identity=None, **_
+) -> LoadedModel:
+    if cache_dir and identity is not None and identity.size >= convert.CONVERT_MIN_BYTES:
+        converted = convert.ensure_converted(path, identity, cache_dir, binary=binary, no_header=no_header)
+        kv = KeyedVectors.load(converted, mmap="r")
+    else:
+        kv = KeyedVectors.load_word2vec_format(path, binary=binary, no_header=no_header)
     _check_vectors(path, kv)
     return LoadedModel(kv, fmt)
 
@@ -190,7 +212,7 @@ def _load_fasttext_bin(path: str, **_) -> LoadedModel:
     )
 
 
-def _load_projector(path: str, metadata_path: str | None, tensor_shape, fmt: str) -> LoadedModel:
+def _load_projector(path: str, metadata_path: str | None, tensor_shape, fmt: str, **_) -> LoadedModel:
     if not metadata_path:
         raise ModelLoadError(f"{_label(path)}: the embedding has no metadata file, so its rows have no words")
     if fmt == md.FORMAT_PROJECTOR_RAW:
@@ -260,11 +282,15 @@ _LOADERS = {
     md.FORMAT_GENSIM_FASTTEXT: lambda p, **kw: _load_gensim_model(p, FastText, **kw),
     md.FORMAT_GENSIM_KEYEDVECTORS: _load_keyedvectors,
     md.FORMAT_WORD2VEC_BINARY: lambda p, **kw: _load_word2vec_format(
-        p, True, False, md.FORMAT_WORD2VEC_BINARY
+        p, True, False, md.FORMAT_WORD2VEC_BINARY, **kw
     ),
-    md.FORMAT_WORD2VEC_TEXT: lambda p, **kw: _load_word2vec_format(p, False, False, md.FORMAT_WORD2VEC_TEXT),
-    md.FORMAT_FASTTEXT_VEC: lambda p, **kw: _load_word2vec_format(p, False, False, md.FORMAT_FASTTEXT_VEC),
-    md.FORMAT_GLOVE_TEXT: lambda p, **kw: _load_word2vec_format(p, False, True, md.FORMAT_GLOVE_TEXT),
+    md.FORMAT_WORD2VEC_TEXT: lambda p, **kw: _load_word2vec_format(
+        p, False, False, md.FORMAT_WORD2VEC_TEXT, **kw
+    ),
+    md.FORMAT_FASTTEXT_VEC: lambda p, **kw: _load_word2vec_format(
+        p, False, False, md.FORMAT_FASTTEXT_VEC, **kw
+    ),
+    md.FORMAT_GLOVE_TEXT: lambda p, **kw: _load_word2vec_format(p, False, True, md.FORMAT_GLOVE_TEXT, **kw),
     md.FORMAT_FASTTEXT_BIN: _load_fasttext_bin,
     md.FORMAT_PROJECTOR_TSV: lambda p, **kw: _load_projector(p, fmt=md.FORMAT_PROJECTOR_TSV, **kw),
     md.FORMAT_PROJECTOR_RAW: lambda p, **kw: _load_projector(p, fmt=md.FORMAT_PROJECTOR_RAW, **kw),

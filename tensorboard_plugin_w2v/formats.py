@@ -83,20 +83,44 @@ def pickle_class(head: bytes) -> tuple[str, str] | None:
     return None
 
 
+_STRING_OPS = frozenset({"SHORT_BINUNICODE", "BINUNICODE", "UNICODE", "BINUNICODE8"})
+_SCALAR_OPS = frozenset({"BININT", "BININT1", "BININT2", "LONG1", "BINFLOAT", "NONE", "NEWTRUE", "NEWFALSE"})
+_FULL_MODELS = frozenset({md.FORMAT_GENSIM_WORD2VEC, md.FORMAT_GENSIM_FASTTEXT})
+
+
 def _sniff_pickle(head: bytes) -> Sniffed | None:
     cls = pickle_class(head)
     fmt = _GENSIM_CLASSES.get(cls) if cls else None
     if fmt is None:
         return None
-    dim = None
-    match = re.search(rb"\x8c\x0bvector_size\x94?K(.)", head, re.S)
-    if match:
-        dim = match.group(1)[0]
-    else:
-        match = re.search(rb"\x8c\x0bvector_size\x94?M(..)", head, re.S)
-        if match:
-            dim = struct.unpack("<H", match.group(1))[0]
-    return Sniffed(fmt, dim=dim)
+    scalars = _leading_scalars(head)
+    training = {k: v for k, v in scalars.items() if k in md.TRAINING_ATTRIBUTES}
+    dim = scalars.get("vector_size")
+    return Sniffed(
+        fmt,
+        dim=dim if isinstance(dim, int) else None,
+        training=training if fmt in _FULL_MODELS and training else None,
+    )
+
+
+def _leading_scalars(head: bytes) -> dict:
+    """``name: number`` attributes a gensim pickle stores before its vectors, read as opcodes."""
+    found: dict = {}
+    key = None
+    try:
+        for opcode, arg, _pos in pickletools.genops(head):
+            if opcode.name == "MEMOIZE":
+                continue
+            if opcode.name in _SCALAR_OPS and key is not None:
+                found.setdefault(
+                    key, arg if opcode.name not in ("NEWTRUE", "NEWFALSE") else opcode.name == "NEWTRUE"
+                )
+            key = arg if opcode.name in _STRING_OPS else None
+            if key in ("wv", "index_to_key"):
+                break
+    except Exception:  # the head ends mid-stream: keep what was read
+        pass
+    return found
 
 
 def _sniff_fasttext_bin(head: bytes) -> Sniffed | None:

@@ -172,7 +172,7 @@ def _load_gensim_model(path: str, cls, **_) -> LoadedModel:
         raise ModelLoadError(
             f"{_label(path)}: expected a gensim {cls.__name__}, found {type(model).__name__}"
         )
-    training = {a: _plain(getattr(model, a)) for a in TRAINING_ATTRIBUTES if hasattr(model, a)}
+    training = {a: _plain(getattr(model, a)) for a in md.TRAINING_ATTRIBUTES if hasattr(model, a)}
     kv = model.wv
     fmt = md.FORMAT_GENSIM_FASTTEXT if isinstance(model, FastText) else md.FORMAT_GENSIM_WORD2VEC
     _check_vectors(path, kv)

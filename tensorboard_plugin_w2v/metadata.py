@@ -37,3 +37,25 @@ GENSIM_NATIVE_FORMATS = frozenset(
 )
 # Formats that are Python pickles: refused under --word2vec_no_pickle.
 PICKLE_FORMATS = GENSIM_NATIVE_FORMATS
+
+# gensim training parameters reported in the listing when a full model file has them.
+TRAINING_ATTRIBUTES = (
+    "sg",
+    "hs",
+    "negative",
+    "window",
+    "epochs",
+    "vector_size",
+    "min_count",
+    "sample",
+    "alpha",
+    "min_alpha",
+    "cbow_mean",
+    "ns_exponent",
+    "max_vocab_size",
+    "corpus_count",
+    "corpus_total_words",
+    "min_n",
+    "max_n",
+    "bucket",
+)

@@ -240,7 +240,9 @@ class Word2VecPlugin(base_plugin.TBPlugin):
         return {
             **self._header(version),
             "explained_variance": ratio.tolist(),
-            "points": [{"word": w, "x": float(x), "y": float(y)} for w, (x, y) in zip(words, coords, strict=True)],
+            "points": [
+                {"word": w, "x": float(x), "y": float(y)} for w, (x, y) in zip(words, coords, strict=True)
+            ],
         }
 
     def _neighbor_rows(self, model: LoadedModel, found: list[queries.Neighbor]) -> list[dict]:

@@ -14,6 +14,7 @@ rounding): the query vector is gensim's ``get_mean_vector`` and the ranking is g
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -249,31 +250,31 @@ def exact_batch(
     return np.take_along_axis(best_ids, order, axis=1), np.take_along_axis(best_sims, order, axis=1)
 
 
+_EXPR_TOKEN = re.compile(r"(?:^|(?<=\s))-|\+|[^\s+]+")
+
+
 def parse_expression(expr: str) -> tuple[list[str], list[str]]:
     """``"king - man + woman"`` → ``(["king", "woman"], ["man"])``.
 
-    Terms are separated by `` + `` or `` - `` with spaces around the operator, so words that
-    contain a hyphen (``"well-known"``) stay whole; a leading ``-`` negates the first term.
+    ``+`` always separates terms; ``-`` does so at the start or after a space, so words with
+    a hyphen (``"well-known"``) stay whole while ``"paris -france"`` still subtracts.
     """
-    tokens = expr.split()
+    tokens = _EXPR_TOKEN.findall(expr)
     if not tokens:
         raise BadRequest("expr is empty; write it like 'king - man + woman'")
     positive: list[str] = []
     negative: list[str] = []
-    sign = "+"
-    expect_word = True
+    sign, expect_word = "+", True
     for token in tokens:
         if token in ("+", "-"):
-            if expect_word and (positive or negative):
+            if expect_word and (positive or negative or sign == "-"):
                 raise BadRequest(f"expr has two operators in a row near {token!r}")
             sign, expect_word = token, True
-            continue
-        if not expect_word:
+        elif not expect_word:
             raise BadRequest(f"expr needs + or - between words, before {token!r}")
-        if token[0] in "+-" and len(token) > 1 and not positive and not negative:
-            sign, token = token[0], token[1:]
-        (positive if sign == "+" else negative).append(token)
-        expect_word = False
+        else:
+            (positive if sign == "+" else negative).append(token)
+            expect_word = False
     if expect_word:
         raise BadRequest("expr ends with an operator")
     return positive, negative

@@ -102,3 +102,29 @@ def logdir(tmp_path_factory, lee_model, fasttext_model) -> str:
     with open(os.path.join(broken, "truncated.model"), "wb") as f:
         f.write(head)
     return root
+
+
+def make_client(logdir: str, **flags):
+    """A werkzeug client over TensorBoard's WSGI app serving only the Word2Vec plugin."""
+    import argparse
+
+    from tensorboard.backend import application
+    from tensorboard.plugins import base_plugin
+    from werkzeug.test import Client
+
+    from tensorboard_plugin_w2v.loader import Word2VecLoader
+    from tensorboard_plugin_w2v.plugin import Word2VecPlugin
+
+    parser = argparse.ArgumentParser()
+    loader = Word2VecLoader()
+    loader.define_flags(parser)
+    args = [f"--word2vec_{k}" if v is True else f"--word2vec_{k}={v}" for k, v in flags.items()]
+    parsed = parser.parse_args(args)
+    loader.fix_flags(parsed)
+    plugin = Word2VecPlugin(base_plugin.TBContext(logdir=logdir, flags=parsed))
+    return Client(application.TensorBoardWSGI([plugin])), plugin
+
+
+@pytest.fixture(scope="session")
+def client(logdir, tmp_path_factory):
+    return make_client(logdir, cache_dir=str(tmp_path_factory.mktemp("cache")))[0]

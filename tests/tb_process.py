@@ -1,0 +1,63 @@
+"""Start the real ``tensorboard`` command on a free loopback port, for end-to-end tests."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get_json(url: str, timeout: float = 30) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+@contextlib.contextmanager
+def tensorboard(logdir: str, *extra_args: str, startup_seconds: float = 90):
+    """Yield the base URL of a running ``tensorboard`` serving ``logdir``; stop it afterwards."""
+    port = free_port()
+    exe = shutil.which("tensorboard") or os.path.join(os.path.dirname(sys.executable), "tensorboard")
+    log = open(os.path.join(logdir, os.pardir, f"tensorboard-{port}.log"), "w")
+    proc = subprocess.Popen(
+        [exe, "--logdir", logdir, "--host", "127.0.0.1", "--port", str(port), *extra_args],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + startup_seconds
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"tensorboard exited with {proc.returncode}; see {log.name}")
+            try:
+                status, listing = get_json(f"{base}/data/plugins_listing", timeout=5)
+                if status == 200 and "word2vec" in listing:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"tensorboard did not start within {startup_seconds}s; see {log.name}")
+            time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

@@ -75,7 +75,7 @@ def ensure_converted(
     try:
         with _ProgressLog(source, label):
             kv = KeyedVectors.load_word2vec_format(source, binary=binary, no_header=no_header)
-        kv.save(os.path.join(tmp, MODEL_NAME))
+        kv.save(os.path.join(tmp, MODEL_NAME), sep_limit=0)  # every array in a .npy sidecar
         for name in os.listdir(tmp):
             with open(os.path.join(tmp, name), "rb") as f:
                 os.fsync(f.fileno())

@@ -8,6 +8,7 @@ Each cluster also varies mostly along a few directions of its own, as real embed
 
 from __future__ import annotations
 
+import glob
 import os
 
 import numpy as np
@@ -56,7 +57,8 @@ def write_model(folder: str, n: int, dim: int, seed: int = 0) -> str:
     os.makedirs(folder, exist_ok=True)
     kv = keyed_vectors(n, dim, seed)
     tmp = path + ".tmp"
-    kv.save(tmp)
-    os.replace(tmp + ".vectors.npy", path + ".vectors.npy")
+    kv.save(tmp, sep_limit=0)  # every array in a .npy sidecar, memory-mappable
+    for side in glob.glob(glob.escape(tmp) + ".*.npy"):
+        os.replace(side, path + side[len(tmp) :])
     os.replace(tmp, path)
     return path

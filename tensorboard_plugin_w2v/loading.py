@@ -166,7 +166,32 @@ def _describe(exc: BaseException) -> str:
     return text if len(text) < 200 else text[:200] + "…"
 
 
+PREFETCH_MIN_BYTES = 256 << 20  # vectors from this size get their norms computed while loading
+
+
+def _early_norms(path: str, sidecar: str):
+    """Start computing the norms of a large model's vectors from their ``.npy`` sidecar, if any."""
+    from tensorboard_plugin_w2v.index import start_norms
+
+    npy = f"{path}.{sidecar}.npy"
+    try:
+        if os.path.getsize(npy) < PREFETCH_MIN_BYTES:
+            return None
+        vectors = np.load(npy, mmap_mode="r")
+    except (OSError, ValueError):
+        return None
+    return start_norms(vectors) if vectors.ndim == 2 else None
+
+
+def _adopt_early_norms(kv: KeyedVectors, pending) -> None:
+    if pending is not None:
+        from tensorboard_plugin_w2v.index import adopt_norms
+
+        adopt_norms(kv, pending)
+
+
 def _load_gensim_model(path: str, cls, **_) -> LoadedModel:
+    early = _early_norms(path, "wv.vectors")
     model = cls.load(path, mmap="r")
     if not isinstance(model, (Word2Vec, FastText)):
         raise ModelLoadError(
@@ -176,16 +201,19 @@ def _load_gensim_model(path: str, cls, **_) -> LoadedModel:
     kv = model.wv
     fmt = md.FORMAT_GENSIM_FASTTEXT if isinstance(model, FastText) else md.FORMAT_GENSIM_WORD2VEC
     _check_vectors(path, kv)
+    _adopt_early_norms(kv, early)
     return LoadedModel(
         kv, fmt, counts_known="count" in kv.expandos, training=training, extra_bytes=_ngram_bytes(kv)
     )
 
 
 def _load_keyedvectors(path: str, **_) -> LoadedModel:
+    early = _early_norms(path, "vectors")
     kv = KeyedVectors.load(path, mmap="r")
     if not isinstance(kv, KeyedVectors):
         raise ModelLoadError(f"{_label(path)}: expected gensim KeyedVectors, found {type(kv).__name__}")
     _check_vectors(path, kv)
+    _adopt_early_norms(kv, early)
     return LoadedModel(
         kv, md.FORMAT_GENSIM_KEYEDVECTORS, counts_known="count" in kv.expandos, extra_bytes=_ngram_bytes(kv)
     )
@@ -196,7 +224,9 @@ def _load_word2vec_format(
 ) -> LoadedModel:
     if cache_dir and identity is not None and identity.size >= convert.CONVERT_MIN_BYTES:
         converted = convert.ensure_converted(path, identity, cache_dir, binary=binary, no_header=no_header)
+        early = _early_norms(converted, "vectors")
         kv = KeyedVectors.load(converted, mmap="r")
+        _adopt_early_norms(kv, early)
     else:
         kv = KeyedVectors.load_word2vec_format(path, binary=binary, no_header=no_header)
     _check_vectors(path, kv)

@@ -192,3 +192,22 @@ def test_quantizer_keeps_the_cosine_ranking(lee_model):
     shifted = (unit - quantizer.centre) * quantizer.scale
     l2_order = np.argsort(((shifted - (q - quantizer.centre) * quantizer.scale) ** 2).sum(axis=1))
     assert list(cos_order[:20]) == list(l2_order[:20])
+
+
+def test_norms_computed_while_loading_equal_gensim(tmp_path, lee_model, monkeypatch):
+    from tensorboard_plugin_w2v import loading
+
+    monkeypatch.setattr(loading, "PREFETCH_MIN_BYTES", 0)
+    path = str(tmp_path / "sep.kv")
+    lee_model.wv.save(path, sep_limit=0)  # vectors in a .npy sidecar, as large models have them
+    model = loading.load_model(path)
+    assert model.kv.norms is None  # gensim's own norms are never filled
+    assert ann._pending_norms.get(model.kv) is not None
+    mine = ann.ensure_norms(model.kv)
+    expected = lee_model.wv
+    expected.fill_norms(force=True)
+    np.testing.assert_array_equal(mine, expected.norms)
+    word = expected.index_to_key[5]
+    assert [(n.word, n.similarity) for n in queries.neighbors(model.kv, word)] == [
+        (w, pytest.approx(s, abs=1e-6)) for w, s in expected.most_similar(word)
+    ]

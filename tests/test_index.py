@@ -9,6 +9,7 @@ import threading
 
 import numpy as np
 import pytest
+from gensim.models import KeyedVectors
 
 from tensorboard_plugin_w2v import index as ann
 from tensorboard_plugin_w2v import queries
@@ -199,7 +200,9 @@ def test_norms_computed_while_loading_equal_gensim(tmp_path, lee_model, monkeypa
 
     monkeypatch.setattr(loading, "PREFETCH_MIN_BYTES", 0)
     path = str(tmp_path / "sep.kv")
-    lee_model.wv.save(path, sep_limit=0)  # vectors in a .npy sidecar, as large models have them
+    fresh = KeyedVectors(lee_model.wv.vector_size)
+    fresh.add_vectors(lee_model.wv.index_to_key, lee_model.wv.vectors)
+    fresh.save(path, sep_limit=0)  # vectors in a .npy sidecar, as large models have them
     model = loading.load_model(path)
     assert model.kv.norms is None  # gensim's own norms are never filled
     assert ann._pending_norms.get(model.kv) is not None

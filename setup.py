@@ -53,10 +53,11 @@ setup(
         "gensim>=4.3",
         "numpy>=1.24",
         "werkzeug>=2.2",
+        # Approximate nearest neighbours for large models (index.py); without it, exact search.
+        "usearch>=2.26",
     ],
     extras_require={
         "keras": ["tensorflow-cpu>=2.16", "keras>=3"],
-        "ann": ["hnswlib>=0.8"],
         "remote": ["boto3", "fsspec"],
         "test": ["pytest>=7", "hypothesis>=6", "ruff", "playwright", "moto[server]>=5", "boto3"],
     },

@@ -30,7 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 BASE = "/data/plugin/word2vec"
-RUN = "bench"
+RUN = "."  # the model's own folder is the logdir, so the index cache key is its real path
 
 
 # -- the server side (runs in a fresh process) ----------------------------------------------
@@ -64,6 +64,8 @@ def _serve(spec: dict) -> dict:
     flags = parser.parse_args([f"--word2vec_cache_dir={spec['cache_dir']}", "--word2vec_memory_budget=20G"])
     loader.fix_flags(flags)
     plugin = loader.load(base_plugin.TBContext(logdir=spec["logdir"], flags=flags))
+    if spec.get("exact_max_cells") is not None:
+        plugin.indexes.exact_max_cells = spec["exact_max_cells"]
     client = Client(application.TensorBoardWSGI([plugin]))
     out: dict = {"import_and_start_s": time.perf_counter() - t_start, "rss_baseline": _rss()}
 
@@ -91,6 +93,9 @@ def _serve(spec: dict) -> dict:
     model = plugin.store.get(version)
     handle = model.index
     out["index_state_at_first_answer"] = handle.state if handle else None
+    out["rss_first_answer"] = _rss()
+    if not spec.get("wait_build", True):
+        return out
     if handle is not None:
         t = time.perf_counter()
         last = 0.0
@@ -187,49 +192,47 @@ def _recall(found: list[list[str]], truth: list[list[str]]) -> float:
     return statistics.mean(len(set(a) & set(b)) / max(1, len(b)) for a, b in zip(found, truth, strict=False))
 
 
-def bench_model(path: str, label: str, work: str, n_queries: int, exact_queries: int, seed: int = 1) -> dict:
-    """Everything measured for one model file."""
+def bench_model(
+    path: str,
+    label: str,
+    work: str,
+    n_queries: int,
+    exact_queries: int,
+    index_cache: str | None,
+    exact_max_cells: int | None = None,
+    seed: int = 1,
+) -> dict:
+    """Everything measured for one model file (served from its own folder as the logdir)."""
     import numpy as np
 
-    logdir = os.path.join(work, f"logdir-{label}")
-    run = os.path.join(logdir, RUN)
-    os.makedirs(run, exist_ok=True)
-    # The logdir holds the model file and its sidecars (hard links: no copy, same identity).
-    name = os.path.basename(path)
-    for src in [path, *_sidecars(path)]:
-        dest = os.path.join(run, os.path.basename(src))
-        if not os.path.exists(dest):
-            try:
-                os.link(src, dest)
-            except OSError:
-                shutil.copy2(src, dest)
-    cache = os.path.join(work, f"cache-{label}")
-    shutil.rmtree(cache, ignore_errors=True)
+    from tensorboard_plugin_w2v.loading import load_model
+
+    path = os.path.abspath(path)
     print(f"[{label}] gensim reference ...", file=sys.stderr)
-    from gensim.models import KeyedVectors
-
-    vocab = (
-        KeyedVectors.load(path, mmap="r").index_to_key if path.endswith(".kv") else None
-    )  # word list for sampling
-    if vocab is None:
-        from tensorboard_plugin_w2v.loading import load_model
-
-        vocab = load_model(path).kv.index_to_key
+    vocab = load_model(path).kv.index_to_key
     rng = np.random.default_rng(seed)
-    words = [vocab[i] for i in rng.choice(len(vocab), n_queries, replace=False)]
+    words = [vocab[i] for i in rng.choice(len(vocab), min(n_queries, len(vocab)), replace=False)]
     del vocab
     ref = _gensim_reference(path, words, exact_queries)
     spec = {
-        "logdir": logdir,
-        "cache_dir": cache,
+        "logdir": os.path.dirname(path),
         "words": words,
         "exact_queries": exact_queries,
-        "model": name,
+        "model": os.path.basename(path),
+        "exact_max_cells": exact_max_cells,
     }
-    print(f"[{label}] first start (builds the index) ...", file=sys.stderr)
-    first = _serve_in_subprocess(spec)
-    print(f"[{label}] restart (reuses the saved index) ...", file=sys.stderr)
-    again = _serve_in_subprocess(spec)
+    scratch = os.path.join(work, f"cache-{label}")
+    shutil.rmtree(scratch, ignore_errors=True)
+    if index_cache:
+        print(f"[{label}] first start, empty cache (first answer only) ...", file=sys.stderr)
+        first = _serve_in_subprocess({**spec, "cache_dir": scratch, "wait_build": False})
+        print(f"[{label}] restart with the index cache {index_cache} ...", file=sys.stderr)
+        again = _serve_in_subprocess({**spec, "cache_dir": index_cache})
+    else:
+        print(f"[{label}] first start (builds the index) ...", file=sys.stderr)
+        first = _serve_in_subprocess({**spec, "cache_dir": scratch})
+        print(f"[{label}] restart (reuses the saved index) ...", file=sys.stderr)
+        again = _serve_in_subprocess({**spec, "cache_dir": scratch})
     return _summarise(label, ref, first, again)
 
 
@@ -245,7 +248,7 @@ def _summarise(label: str, ref: dict, first: dict, again: dict) -> dict:
     n_exact = len(again["exact_latency_s"])
     ge50 = _pct(ref["latency_s"][:n_exact], 0.5)
     e50, e95 = _pct(again["exact_latency_s"], 0.5), _pct(again["exact_latency_s"], 0.95)
-    index = first.get("index") or {}
+    index = again.get("index") or first.get("index") or {}
     index_bytes = (again.get("index") or {}).get("bytes", 0) or 0
     baseline = again["rss_baseline"]["VmRSS"]
     serving = again["rss_serving"]["VmRSS"] - baseline
@@ -275,6 +278,7 @@ def _summarise(label: str, ref: dict, first: dict, again: dict) -> dict:
             "build_s": index.get("build_seconds"),
             "bytes": index_bytes,
             "reused_on_restart": (again.get("index") or {}).get("from_cache"),
+            "wait_on_first_start_s": first.get("index_wait_s"),
         },
         "cold": {
             "first_start_first_answer_s": first["first_answer_s"],
@@ -356,7 +360,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, help="neighbour queries per model")
     parser.add_argument("--exact-queries", type=int, help="exact=1 queries per model")
     parser.add_argument("--work-dir", default=os.path.join(tempfile.gettempdir(), "w2v-bench"))
+    parser.add_argument(
+        "--index-cache",
+        help="cache folder that may already hold the indexes (built by an earlier run): the first "
+        "start then only times its first answer, and the restart uses this folder",
+    )
     parser.add_argument("--json", default="benchmark-results.json", help="where to write the results")
+    parser.add_argument(
+        "--exact-max-cells",
+        type=int,
+        help="models with at most rows × dim cells answer exactly by default "
+        "(the plugin's default: tensorboard_plugin_w2v.index.EXACT_MAX_CELLS)",
+    )
     parser.add_argument("--_serve", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args._serve:
@@ -365,7 +380,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from benchmarks import synth
 
-    sizes = args.sizes or ("100000x100,400000x50" if args.quick else "3000000x300,400000x50")
+    sizes = args.sizes or ("100000x300,400000x50" if args.quick else "3000000x300,400000x50")
+    if args.quick and args.exact_max_cells is None:
+        args.exact_max_cells = 25_000_000  # so that 100k × 300 gets an index and 400k × 50 does not
     n_queries = args.queries or (50 if args.quick else 200)
     exact_queries = args.exact_queries or (20 if args.quick else 50)
     os.makedirs(args.work_dir, exist_ok=True)
@@ -374,9 +391,18 @@ def main(argv: list[str] | None = None) -> int:
         rows, dim = _size(text)
         print(f"[{text}] generating (cached in {args.work_dir}) ...", file=sys.stderr)
         path = synth.write_model(os.path.join(args.work_dir, "models"), rows, dim)
-        results.append(bench_model(path, text, args.work_dir, n_queries, exact_queries))
+        results.append(
+            bench_model(
+                path, text, args.work_dir, n_queries, exact_queries, args.index_cache, args.exact_max_cells
+            )
+        )
     for path in args.model:
-        results.append(bench_model(path, os.path.basename(path), args.work_dir, n_queries, exact_queries))
+        label = os.path.basename(path)
+        results.append(
+            bench_model(
+                path, label, args.work_dir, n_queries, exact_queries, args.index_cache, args.exact_max_cells
+            )
+        )
     listing = bench_listing(args.work_dir)
     _print_table(results, listing)
     report = {

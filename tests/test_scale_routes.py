@@ -103,3 +103,29 @@ def test_listing_a_hundred_models_loads_none(tmp_path, lee_model):
     assert all(r["status"] == "not loaded" and r["index"] is None for r in rows)
     assert plugin.store.loaded_bytes() == 0
     assert not os.path.exists(tmp_path / ".cache" / "index")
+
+
+@pytest.mark.slow
+def test_quick_benchmark_runs(tmp_path):
+    """``benchmarks/run.py --quick`` (CI's benchmark) completes and its answers are right.
+
+    Only correctness is asserted here; the speed figures live in the JSON it writes.
+    """
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "bench.json"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    subprocess.run(
+        [sys.executable, "benchmarks/run.py", "--quick", "--work-dir", str(tmp_path), "--json", str(out)],
+        cwd=root,
+        check=True,
+        timeout=600,
+    )
+    report = json.loads(out.read_text())
+    indexed, exact = report["results"]
+    assert indexed["route_default"]["exact"] is False and indexed["index"]["reused_on_restart"] is True
+    assert indexed["route_default"]["recall_at_10"] >= 0.95
+    assert exact["route_default"]["exact"] is True and exact["route_default"]["recall_at_10"] >= 0.99
+    assert report["listing"]["models"] == 100

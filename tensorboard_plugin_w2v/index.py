@@ -376,6 +376,7 @@ class IndexManager:
         path, meta_path = self._paths(handle.key)
         folder = os.path.dirname(path)
         os.makedirs(folder, exist_ok=True)
+        _remove_stale_temporaries(folder)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".usearch")
         os.close(fd)
         try:
@@ -458,6 +459,18 @@ class IndexManager:
         handle.index = index
         handle._finish(STATE_READY)
         logger.info("index of %s ready in %.1fs", label, handle.build_seconds)
+
+
+def _remove_stale_temporaries(folder: str, age_seconds: float = 86_400) -> None:
+    """Delete temporary files that a build killed a day or more ago left behind."""
+    for name in os.listdir(folder):
+        if name.startswith(".tmp-"):
+            path = os.path.join(folder, name)
+            try:
+                if time.time() - os.path.getmtime(path) > age_seconds:
+                    os.unlink(path)
+            except OSError:
+                pass
 
 
 def search(

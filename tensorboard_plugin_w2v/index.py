@@ -250,6 +250,7 @@ class IndexHandle:
         self.from_cache = False
         self.build_seconds: float | None = None
         self.index: AnnIndex | None = None
+        self.model_ref = None  # weak reference to the model being indexed (building reads it)
         self.cancelled = threading.Event()
         self._finished = threading.Event()
         if state not in (STATE_QUEUED, STATE_BUILDING):
@@ -324,6 +325,8 @@ class IndexManager:
             if handle is None or handle.state in (STATE_FAILED, STATE_CANCELLED):
                 handle = self._new_handle(key, rows, dim, model)
                 self._handles[key] = handle
+            elif handle.state in (STATE_QUEUED, STATE_BUILDING):
+                handle.model_ref = weakref.ref(model)  # the same file loaded again: build on
         model.index = handle
         return handle
 
@@ -339,7 +342,8 @@ class IndexManager:
             handle._finish(STATE_READY)
             logger.info("reusing the saved index for %s", model.identity.path if model.identity else key)
             return handle
-        self._jobs.put((handle, weakref.ref(model)))
+        handle.model_ref = weakref.ref(model)
+        self._jobs.put(handle)
         if self._worker is None or not self._worker.is_alive():
             self._worker = threading.Thread(target=self._work, name="w2v-index-builder", daemon=True)
             self._worker.start()
@@ -407,17 +411,17 @@ class IndexManager:
 
     def _work(self) -> None:
         while True:
-            handle, model_ref = self._jobs.get()
+            handle = self._jobs.get()
             try:
-                self._build(handle, model_ref)
+                self._build(handle)
             except Exception as exc:  # a failed build leaves exact search in service
                 logger.exception("building the search index failed")
                 handle._finish(STATE_FAILED, f"{type(exc).__name__}: {exc}")
 
-    def _build(self, handle: IndexHandle, model_ref) -> None:
+    def _build(self, handle: IndexHandle) -> None:
         from usearch.index import Index
 
-        model = model_ref()
+        model = handle.model_ref()
         if model is None or handle.cancelled.is_set():
             handle._finish(STATE_CANCELLED)
             return
@@ -433,7 +437,7 @@ class IndexManager:
         logger.info("building the search index of %s (%d × %d)", label, handle.rows, handle.dim)
         reported = 0.0
         for start in range(0, handle.rows, self.batch_rows):
-            model = model_ref()
+            model = handle.model_ref()
             if model is None or handle.cancelled.is_set():
                 logger.info("stopped building the index of %s (model evicted)", label)
                 handle._finish(STATE_CANCELLED)

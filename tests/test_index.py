@@ -127,9 +127,9 @@ def test_exact_answers_while_the_index_builds(tmp_path, lee_kv_path, monkeypatch
     release = threading.Event()
     original = ann.IndexManager._build
 
-    def slow_build(self, handle, model_ref):
+    def slow_build(self, handle):
         release.wait(30)
-        return original(self, handle, model_ref)
+        return original(self, handle)
 
     monkeypatch.setattr(ann.IndexManager, "_build", slow_build)
     store, _ = store_with_index(str(tmp_path))
@@ -214,3 +214,51 @@ def test_norms_computed_while_loading_equal_gensim(tmp_path, lee_model, monkeypa
     assert [(n.word, n.similarity) for n in queries.neighbors(model.kv, word)] == [
         (w, pytest.approx(s, abs=1e-6)) for w, s in expected.most_similar(word)
     ]
+
+
+def test_build_stops_when_its_model_is_evicted_and_resumes_if_reloaded(
+    tmp_path, lee_kv_path, lee_model, monkeypatch
+):
+    release = threading.Event()
+    original = ann.IndexManager._build
+
+    def held_build(self, handle):
+        release.wait(30)
+        return original(self, handle)
+
+    monkeypatch.setattr(ann.IndexManager, "_build", held_build)
+    other = str(tmp_path / "other.kv")
+    lee_model.wv.save(other)
+    store, _ = store_with_index(str(tmp_path / "cache"), budget=1)
+    handle = store.get(version_of(lee_kv_path)).index
+    store.get(version_of(other))  # evicts the first model while its build waits
+    gc.collect()
+    reloaded = store.get(version_of(lee_kv_path))
+    assert reloaded.index is handle  # the pending build now reads the reloaded model
+    release.set()
+    assert handle.wait(60) and handle.state == ann.STATE_READY
+    del reloaded
+    store.get(version_of(other))
+    evicted_handle = store.get(version_of(lee_kv_path)).index
+    assert evicted_handle is handle  # nothing to rebuild: ready handles are shared
+
+
+def test_build_of_an_evicted_model_is_cancelled(tmp_path, lee_kv_path, lee_model, monkeypatch):
+    release = threading.Event()
+    original = ann.IndexManager._build
+
+    def held_build(self, handle):
+        release.wait(30)
+        return original(self, handle)
+
+    monkeypatch.setattr(ann.IndexManager, "_build", held_build)
+    other = str(tmp_path / "other.kv")
+    lee_model.wv.save(other)
+    store, _ = store_with_index(str(tmp_path / "cache"), budget=1)
+    handle = store.get(version_of(lee_kv_path)).index
+    store.get(version_of(other))
+    gc.collect()
+    release.set()
+    assert handle.wait(60)
+    assert handle.state == ann.STATE_CANCELLED
+    assert not os.path.exists(tmp_path / "cache" / "index" / f"{handle.key}.usearch")

@@ -53,6 +53,7 @@ setup(
         "gensim>=4.3",
         "numpy>=1.24",
         "werkzeug>=2.2",
+        "tqdm>=4.60",  # w2v-visualizer's progress bar (gensim 4.4 no longer depends on it)
         # Approximate nearest neighbours for large models (index.py); without it, exact search.
         "usearch>=2.26",
     ],

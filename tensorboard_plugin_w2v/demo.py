@@ -19,6 +19,8 @@ import sys
 
 logger = logging.getLogger("w2v-demo")
 
+TRAINED_RUNS = {"lee_cbow": 0, "lee_skipgram": 1}  # run -> sg
+PROJECTOR_RUN = "projector"
 # Vector files that ship inside the gensim wheel, by the run that shows them.
 BUNDLED_VECTORS = {
     "pretrained": ("lee_fasttext.vec", "euclidean_vectors.bin", "test_glove.txt", "crime-and-punishment.bin"),
@@ -26,26 +28,44 @@ BUNDLED_VECTORS = {
 
 
 def build_demo_logdir(logdir: str, epochs: int = 20) -> None:
-    """Write the demo models into ``logdir`` (existing demo runs are replaced)."""
+    """Write the demo runs into ``logdir`` (existing demo runs are replaced).
+
+    - ``lee_cbow`` and ``lee_skipgram``: Word2Vec trained on gensim's Lee corpus with
+      :class:`~tensorboard_plugin_w2v.summary.TrainingLogger`: a loss curve in the Scalars tab
+      and a snapshot every few epochs in the Word2Vec tab's step selector;
+    - ``pretrained``: gensim's bundled vector files in four formats;
+    - ``projector``: the skip-gram model exported for TensorBoard's Projector.
+    """
     from gensim.models import Word2Vec
     from gensim.models.word2vec import LineSentence
     from gensim.test.utils import datapath
 
+    from tensorboard_plugin_w2v.projector import export_model
+    from tensorboard_plugin_w2v.summary import TrainingLogger
+
     corpus = LineSentence(datapath("lee_background.cor"))
-    for sg, run in ((0, "lee_cbow"), (1, "lee_skipgram")):
-        run_dir = os.path.join(logdir, run)
-        shutil.rmtree(run_dir, ignore_errors=True)
-        os.makedirs(run_dir)
+    for run in (*TRAINED_RUNS, *BUNDLED_VECTORS, PROJECTOR_RUN):
+        shutil.rmtree(os.path.join(logdir, run), ignore_errors=True)
+    for run, sg in TRAINED_RUNS.items():
         logger.info("training %s (%d epochs) on gensim's Lee corpus", run, epochs)
+        callback = TrainingLogger(os.path.join(logdir, run), name="lee", snapshot_every=max(1, epochs // 5))
         model = Word2Vec(
-            corpus, vector_size=100, window=5, min_count=3, sg=sg, epochs=epochs, seed=1, workers=2
+            corpus,
+            vector_size=100,
+            window=5,
+            min_count=3,
+            sg=sg,
+            epochs=epochs,
+            seed=1,
+            workers=2,
+            compute_loss=True,
+            callbacks=[callback],
         )
-        model.save(os.path.join(run_dir, "word2vec.model"))
+    export_model(model, os.path.join(logdir, PROJECTOR_RUN), name="lee skip-gram")
     for run, names in BUNDLED_VECTORS.items():
-        run_dir = os.path.join(logdir, run)
-        os.makedirs(run_dir, exist_ok=True)
+        os.makedirs(os.path.join(logdir, run), exist_ok=True)
         for name in names:
-            shutil.copyfile(datapath(name), os.path.join(run_dir, name))
+            shutil.copyfile(datapath(name), os.path.join(logdir, run, name))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,12 +13,12 @@ come from three places, in this order of precedence for a file claimed twice:
 from __future__ import annotations
 
 import dataclasses
-import json
 import threading
 from dataclasses import dataclass, field
 
 from tensorboard_plugin_w2v import fileio, formats
 from tensorboard_plugin_w2v import metadata as md
+from tensorboard_plugin_w2v.manifest import read_entries
 
 SOURCE_MANIFEST = "manifest"
 SOURCE_PROJECTOR = "projector"
@@ -166,10 +166,7 @@ class Discovery:
 
     def _read_manifest(self, run: str, folder: str, manifest: str) -> list[ModelVersion]:
         try:
-            data = json.loads(fileio.read_text(manifest))
-            entries = data["models"]
-            if not isinstance(entries, list):
-                raise ValueError('"models" is not a list')
+            entries = read_entries(manifest)
         except (ValueError, KeyError, TypeError, OSError) as exc:
             return [
                 ModelVersion(

@@ -95,7 +95,10 @@ def load_model(
     except OSError as exc:
         raise ModelLoadError(f"cannot read {_label(path)}: {exc.strerror or exc}") from None
     if format is None:
-        header = formats.sniff(path)
+        try:
+            header = formats.sniff(path)
+        except OSError as exc:
+            raise ModelLoadError(f"cannot read {_label(path)}: {exc.strerror or exc}") from None
         if header is None:
             raise ModelLoadError(f"{_label(path)} is not a word2vec model in any format this plugin reads")
         format = header.format

@@ -14,6 +14,7 @@ import mimetypes
 import os
 import threading
 import time
+import urllib.parse
 
 import werkzeug
 from tensorboard.backend import http_util
@@ -23,10 +24,12 @@ from werkzeug import wrappers
 from tensorboard_plugin_w2v import fileio, params, queries
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.discovery import Discovery, ModelEntry, ModelVersion
-from tensorboard_plugin_w2v.errors import BadRequest, NotFound, Word2VecError
+from tensorboard_plugin_w2v.errors import BadRequest, Conflict, NotFound, Word2VecError
 from tensorboard_plugin_w2v.index import IndexManager
 from tensorboard_plugin_w2v.loader import default_cache_dir, parse_size
 from tensorboard_plugin_w2v.loading import LoadedModel
+from tensorboard_plugin_w2v.manifest import safe_name
+from tensorboard_plugin_w2v.projector import PROJECTOR_POINT_LIMIT, export_subset, projector_tsvs
 from tensorboard_plugin_w2v.store import ModelStore
 
 logger = logging.getLogger(__name__)
@@ -43,6 +46,13 @@ ROUTE_DOESNT_MATCH = "/doesnt_match"
 ROUTE_VOCAB = "/vocab"
 ROUTE_VECTOR = "/vector"
 ROUTE_PROJECT = "/project"
+ROUTE_EXPORT_PROJECTOR = "/export_projector"
+ROUTE_EXPORT_TSV = "/export_tsv"
+ROUTE_EVALUATE = "/evaluate"
+ROUTE_COMPARE = "/compare"
+
+# Exports for the Projector tab go into new runs under this folder of the logdir.
+EXPORTS_FOLDER = "word2vec_exports"
 
 _RESCAN_ON_MISS_SECONDS = 1.0
 
@@ -84,6 +94,10 @@ class Word2VecPlugin(base_plugin.TBPlugin):
             ROUTE_VOCAB: self._handler(self.vocab_impl),
             ROUTE_VECTOR: self._handler(self.vector_impl),
             ROUTE_PROJECT: self._handler(self.project_impl),
+            ROUTE_EXPORT_PROJECTOR: self._handler(self.export_projector_impl, method="POST"),
+            ROUTE_EXPORT_TSV: self._serve_export_tsv,
+            ROUTE_EVALUATE: self._handler(self.evaluate_impl),
+            ROUTE_COMPARE: self._handler(self.compare_impl),
         }
 
     def is_active(self) -> bool:
@@ -245,6 +259,60 @@ class Word2VecPlugin(base_plugin.TBPlugin):
             ],
         }
 
+    def _neighbourhood(self, args) -> tuple[ModelVersion, LoadedModel, str, int, list[str]]:
+        """The query word and its ``n`` nearest neighbours, for export to the Projector."""
+        version, model = self.resolve(args)
+        word = params.string(args, "word")
+        n = params.integer(args, "n", 1000, minimum=1, maximum=PROJECTOR_POINT_LIMIT - 1)
+        found = queries.neighbors(model.kv, word, k=n)
+        return version, model, word, n, [word] + [f.word for f in found]
+
+    def export_projector_impl(self, args) -> dict:
+        """Write a neighbourhood as a new run the Projector lists, or 409 with TSV links."""
+        version, model, word, n, words = self._neighbourhood(args)
+        slug = safe_name(f"{version.run}-{version.name}-{word}-{n}")[:80]
+        run_rel = f"{EXPORTS_FOLDER}/{slug}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid() % 1000:03d}"
+        tensor_name = f"{word} + {len(words) - 1} neighbours ({version.run}/{version.name})"
+        try:
+            if fileio.is_remote(self.logdir):
+                raise PermissionError("remote logdirs are not written by the plugin")
+            export_subset(model.kv, words, os.path.join(self.logdir, *run_rel.split("/")), tensor_name)
+        except OSError as exc:
+            query = urllib.parse.urlencode(
+                {
+                    "run": version.run,
+                    "model": version.name,
+                    "word": word,
+                    "n": n,
+                    **({"step": version.step} if version.step is not None else {}),
+                }
+            )
+            raise Conflict(
+                f"the logdir cannot be written ({exc.strerror or exc}); download the two TSV files "
+                "and load them with the Projector's Load button",
+                tsv={part: f"export_tsv?{query}&part={part}" for part in ("tensor", "metadata")},
+            ) from None
+        return {"run": run_rel, "tensor_name": tensor_name, "points": len(words)}
+
+    @wrappers.Request.application
+    def _serve_export_tsv(self, request):
+        try:
+            part = params.string(request.args, "part")
+            if part not in ("tensor", "metadata"):
+                raise BadRequest("part must be 'tensor' or 'metadata'")
+            _version, model, word, n, words = self._neighbourhood(request.args)
+        except Word2VecError as exc:
+            return _json_response(request, exc.to_json(), exc.http_status)
+        tensor, metadata = projector_tsvs(model.kv, words)
+        body = tensor if part == "tensor" else metadata
+        filename = f"{safe_name(word)[:40]}-{n}-{part}.tsv"
+        return http_util.Respond(
+            request,
+            body,
+            "text/tab-separated-values",
+            headers=[("Content-Disposition", f'attachment; filename="{filename}"')],
+        )
+
     def _neighbor_rows(self, model: LoadedModel, found: list[queries.Neighbor]) -> list[dict]:
         return [
             {
@@ -256,22 +324,127 @@ class Word2VecPlugin(base_plugin.TBPlugin):
             for n in found
         ]
 
+    # -- evaluation and comparison (issue #5) ------------------------------------------------
+    # Benchmarks: gensim's bundled files, plus files in <logdir>/benchmarks/ and in a run's
+    # plugins/word2vec/benchmarks/ (the run's file wins on a name clash).
+
+    _jobs_lock = threading.Lock()
+
+    def _evaluation_jobs(self):
+        from tensorboard_plugin_w2v.evaluation import BackgroundJobs
+
+        with self._jobs_lock:
+            if getattr(self, "_eval_jobs", None) is None:
+                self._eval_jobs = BackgroundJobs()
+            return self._eval_jobs
+
+    def benchmarks_for(self, version: ModelVersion) -> dict:
+        from tensorboard_plugin_w2v import evaluation
+
+        folders = []
+        if self.logdir:
+            folders.append((fileio.join(self.logdir, "benchmarks"), "logdir"))
+            run_dir = self.logdir if version.run == "." else fileio.join(self.logdir, version.run)
+            folders.append((fileio.join(run_dir, md.PLUGIN_DIR, "benchmarks"), "run"))
+        return evaluation.find_benchmarks(folders)
+
+    def evaluate_impl(self, args) -> dict:
+        """One benchmark on one model version; without ``benchmark``, the benchmarks available."""
+        from tensorboard_plugin_w2v import evaluation
+
+        version, model = self.resolve(args)
+        found = self.benchmarks_for(version)
+        name = params.string(args, "benchmark", required=False)
+        if not name:
+            return {
+                **self._header(version),
+                "status": "done",
+                "benchmarks": [b.to_json() for b in found.values()],
+            }
+        if name not in found:
+            raise NotFound(f"unknown benchmark {name!r}", known_benchmarks=sorted(found))
+        benchmark = found[name]
+        method = (params.string(args, "method", required=False) or evaluation.METHOD_3COSADD).lower()
+        if method not in evaluation.METHODS:
+            raise BadRequest(f"method must be one of {', '.join(evaluation.METHODS)}, not {method!r}")
+        restrict = params.integer(args, "restrict_vocab", evaluation.DEFAULT_RESTRICT_VOCAB, minimum=1)
+        wait = params.integer(args, "wait", 5, minimum=0, maximum=60)
+        if benchmark.kind != evaluation.KIND_ANALOGIES:
+            method = None
+        try:
+            model_identity = fileio.stat(version.path)
+        except OSError:
+            model_identity = None
+        try:
+            bench_identity = fileio.stat(benchmark.path)
+        except OSError:
+            raise NotFound(f"benchmark file {name!r} disappeared") from None
+        key = (model_identity, id(model.kv), bench_identity, method, restrict)
+        status, result, cached = self._evaluation_jobs().run(
+            key,
+            lambda: evaluation.evaluate(model.kv, benchmark, method or "3cosadd", restrict).to_json(),
+            wait,
+        )
+        header = {**self._header(version), "benchmark": name, "status": status, "cached": cached}
+        return {**header, **(result or {}), "status": status}
+
+    def compare_impl(self, args) -> dict:
+        """Neighbourhood overlap of two models (``run2``/``model2``/``step2``; missing ones default
+        to the first model's), on ``words`` or the ``n`` most frequent shared words."""
+        from werkzeug.datastructures import MultiDict
+
+        from tensorboard_plugin_w2v import comparison
+
+        run2 = params.string(args, "run2", required=False)
+        model2 = params.string(args, "model2", required=False)
+        step2 = params.integer(args, "step2", default=None, minimum=-(2**63))
+        if run2 is None and model2 is None and step2 is None:
+            raise BadRequest("name the second model with run2 and model2, or step2 for another step")
+        version_a, model_a = self.resolve(args)
+        second = MultiDict(
+            [("run", run2 or version_a.run), ("model", model2 or version_a.name)]
+            + ([("step", str(step2))] if step2 is not None else [])
+        )
+        version_b, model_b = self.resolve(second)
+        words = params.strings(args, "word", comparison.MAX_WORDS)
+        text = params.string(args, "words", required=False)
+        if text:
+            words += comparison.parse_words(text)
+        if len(words) > comparison.MAX_WORDS:
+            raise BadRequest(f"at most {comparison.MAX_WORDS} words can be compared, got {len(words)}")
+        n = params.integer(args, "n", comparison.DEFAULT_WORDS, minimum=1, maximum=comparison.MAX_WORDS)
+        k = params.integer(args, "k", comparison.DEFAULT_K, minimum=1, maximum=comparison.MAX_K)
+        scope = params.string(args, "scope", required=False, default=comparison.SCOPE_SHARED)
+        result = comparison.compare(model_a.kv, model_b.kv, words or None, n=n, k=k, scope=scope)
+        return {
+            "a": {**self._header(version_a), "vocab_size": model_a.vocab_size, "dim": model_a.dim},
+            "b": {**self._header(version_b), "vocab_size": model_b.vocab_size, "dim": model_b.dim},
+            **result.to_json(),
+        }
+
     # -- HTTP plumbing --------------------------------------------------------------------
 
-    def _handler(self, impl):
+    def _handler(self, impl, method: str = "GET"):
+        allowed = ("GET", "HEAD") if method == "GET" else (method,)
+
         @wrappers.Request.application
         def handle(request: wrappers.Request) -> wrappers.Response:
-            if request.method not in ("GET", "HEAD"):
-                return _json_response(
-                    request, {"error": f"method {request.method} is not allowed; use GET"}, 405
-                )
+            if request.method not in allowed:
+                message = f"method {request.method} is not allowed; use {method}"
+                return _json_response(request, {"error": message}, 405)
+            if method == "POST" and not request.headers.get("X-Requested-With"):
+                # A custom header forces a CORS preflight, so other sites cannot post here.
+                message = "POST requests need an X-Requested-With header"
+                return _json_response(request, {"error": message}, 403)
             try:
-                return _json_response(request, impl(request.args))
+                data = impl(request.args)
             except Word2VecError as exc:
                 return _json_response(request, exc.to_json(), exc.http_status)
             except Exception:
                 logger.exception("unexpected error in %s", request.path)
                 return _json_response(request, {"error": "internal error; see the TensorBoard log"}, 500)
+            # Results still being computed in the background (an evaluation) answer 202.
+            return _json_response(request, data, 202 if data.get("status") == "running" else 200)
 
         return handle
 

@@ -33,6 +33,35 @@ class _Slot:
     identity: fileio.FileIdentity
     model: LoadedModel
     loaded_at: float
+    # Memory-mapped ``.npy`` sidecars as they were when loaded; see ``_mapped_files_changed``.
+    sidecars: tuple[fileio.FileIdentity, ...] = ()
+
+
+def _sidecar_identities(path: str) -> tuple[fileio.FileIdentity, ...]:
+    if fileio.is_remote(path):
+        return ()  # remote models are served from private local copies
+    found = []
+    for sidecar in fileio.sidecars(path):
+        try:
+            found.append(fileio.stat(sidecar))
+        except OSError:
+            pass
+    return tuple(found)
+
+
+def _mapped_files_changed(slot: _Slot) -> bool:
+    """True if a memory-mapped sidecar changed since loading.
+
+    gensim's ``save`` rewrites ``.npy`` files in place, and reading a memory-mapped page of a
+    truncated file kills the process (SIGBUS), so such a model must not answer again.
+    """
+    for old in slot.sidecars:
+        try:
+            if fileio.stat(old.path) != old:
+                return True
+        except OSError:
+            return True
+    return False
 
 
 class ModelStore:
@@ -66,6 +95,12 @@ class ModelStore:
                 self._slots.move_to_end(version.path)
             failed = self._failed.get(version.path)
             path_lock = self._path_locks.setdefault(version.path, threading.Lock())
+        if slot is not None and _mapped_files_changed(slot):
+            logger.warning("%s: a memory-mapped file changed in place; reloading", version.path)
+            with self._lock:
+                if self._slots.get(version.path) is slot:
+                    del self._slots[version.path]
+            slot = None
         if slot is not None and (identity is None or slot.identity == identity):
             return slot.model  # current, or the file vanished: keep answering from memory
         if failed is not None and failed[0] == identity:
@@ -90,6 +125,7 @@ class ModelStore:
         if failed is not None and failed[0] == identity and slot is None:
             raise ModelLoadError(failed[1])
         started = time.monotonic()
+        sidecars = _sidecar_identities(version.path)
         try:
             if identity is None:
                 raise ModelLoadError(f"file not found: {version.path}")
@@ -117,7 +153,7 @@ class ModelStore:
         )
         with self._lock:
             self._failed.pop(version.path, None)
-            self._slots[version.path] = _Slot(identity, model, time.time())
+            self._slots[version.path] = _Slot(identity, model, time.time(), sidecars)
             self._slots.move_to_end(version.path)
             self._evict_locked(keep=version.path)
         for listener in self._listeners:

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 import pytest
-from gensim.models import Word2Vec
+from gensim.models import KeyedVectors, Word2Vec
 
 from tensorboard_plugin_w2v import metadata as md
 from tests.conftest import make_client, train_word2vec
@@ -198,3 +198,29 @@ def test_tab_module_and_static_files(client):
     if response.status_code == 200:
         assert response.headers["Content-Type"].startswith("text/javascript")
         assert b"export" in response.data
+
+
+def test_sidecar_rewritten_in_place_is_never_read_again(tmp_path, lee_model):
+    """gensim's save() rewrites memory-mapped .npy files in place; the old mapping must not answer."""
+    client, _ = make_client(str(tmp_path), reload_interval=0)
+    path = tmp_path / "run" / "big.kv"
+    path.parent.mkdir()
+    kv = KeyedVectors(lee_model.wv.vector_size)  # a fresh copy: no cached norms to save
+    kv.add_vectors(lee_model.wv.index_to_key, lee_model.wv.vectors)
+    kv.save(str(path), sep_limit=0)  # vectors go to big.kv.vectors.npy, which is memory-mapped
+    _, data = get(client, "neighbors", run="run", model="big.kv", word="police", k=5)
+    assert [n["word"] for n in data["neighbors"]] == [w for w, _ in kv.most_similar("police", topn=5)]
+    rewritten = np.ascontiguousarray(kv.vectors[::-1])  # same shape, other rows
+    with open(f"{path}.vectors.npy", "r+b") as f:  # in place, as np.save over an existing file
+        np.save(f, rewritten)
+    time.sleep(0.01)
+    os.utime(f"{path}.vectors.npy")
+    expected = KeyedVectors(kv.vector_size)
+    expected.add_vectors(kv.index_to_key, rewritten)
+    _, data = get(client, "neighbors", run="run", model="big.kv", word="police", k=5)
+    assert [n["word"] for n in data["neighbors"]] == [w for w, _ in expected.most_similar("police", topn=5)]
+    np.testing.assert_allclose(
+        [n["similarity"] for n in data["neighbors"]],
+        [s for _, s in expected.most_similar("police", topn=5)],
+        atol=1e-5,
+    )

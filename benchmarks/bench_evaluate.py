@@ -1,0 +1,233 @@
+"""Speed of the plugin's batched benchmarks against gensim's own, in one process.
+
+    python benchmarks/bench_evaluate.py                      # Lee model + 100k×300 synthetic model
+    python benchmarks/bench_evaluate.py --vocab 300000 --questions 5000 --repeats 5 --cosmul
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_evaluate.py   # steadier on a busy machine
+
+Two models: a Word2Vec trained on gensim's Lee corpus (all 19,544 Google analogy questions
+are asked; most are out of vocabulary), and a synthetic model whose vocabulary holds every
+analogy word plus filler words (so every question is asked). On the synthetic model gensim
+needs one pass over the vocabulary per question, so a ``--questions`` sample of the file,
+spread over all sections, keeps the run short; both sides answer the same file. Runs alternate
+between gensim, the plugin with its parse cache cleared (so it reads the file as gensim does),
+and the plugin with the parsed file cached (as in TensorBoard once a benchmark has been read);
+medians are printed with their ratios, and the figures of both are checked to be equal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+
+import numpy as np
+from gensim.models import KeyedVectors, Word2Vec
+from gensim.models.word2vec import LineSentence
+from gensim.test.utils import datapath
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tensorboard_plugin_w2v import comparison  # noqa: E402
+from tensorboard_plugin_w2v import evaluation as ev  # noqa: E402
+
+QUESTIONS = datapath("questions-words.txt")
+
+
+def lee_model() -> KeyedVectors:
+    sentences = LineSentence(datapath("lee_background.cor"))
+    return Word2Vec(sentences, vector_size=100, min_count=5, epochs=20, seed=1, workers=1).wv
+
+
+def synthetic_model(vocab: int, dim: int, seed: int = 0) -> KeyedVectors:
+    """Random vectors for every analogy word (original case) spread among filler words."""
+    words: list[str] = []
+    seen = set()
+    with open(QUESTIONS, encoding="utf-8") as f:
+        for line in f:
+            if not line.startswith(":"):
+                for w in line.split():
+                    if w not in seen:
+                        seen.add(w)
+                        words.append(w)
+    rng = np.random.default_rng(seed)
+    keys = [f"filler{i}" for i in range(max(vocab - len(words), 0))]
+    for w, pos in zip(words, np.sort(rng.integers(0, len(keys) + 1, len(words)))[::-1], strict=True):
+        keys.insert(int(pos), w)
+    kv = KeyedVectors(dim, count=0)
+    kv.add_vectors(keys, rng.standard_normal((len(keys), dim), dtype=np.float32))
+    return kv
+
+
+def sample_questions(n: int, folder: str) -> str:
+    """A copy of questions-words.txt with about ``n`` questions, evenly spread over the sections."""
+    with open(QUESTIONS, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    total = sum(1 for line in lines if not line.startswith(":"))
+    every = max(1, total // n)
+    out, i = [], 0
+    for line in lines:
+        if line.startswith(":"):
+            out.append(line)
+        else:
+            if i % every == 0:
+                out.append(line)
+            i += 1
+    path = os.path.join(folder, f"questions-{n}.txt")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(out) + "\n")
+    return path
+
+
+def cosmul_reference(kv: KeyedVectors, restrict_vocab: int) -> Callable[[str], object]:
+    """gensim's evaluate_word_analogies asking most_similar_cosmul instead of most_similar, on
+    a copy of the first restrict_vocab words (made once, outside the timings)."""
+    n = min(restrict_vocab, len(kv))
+    shell = KeyedVectors(kv.vector_size, count=0, dtype=kv.vectors.dtype)
+    shell.add_vectors(kv.index_to_key[:n], kv.vectors[:n])
+    shell.fill_norms()
+
+    def cosmul(positive, negative, topn, restrict_vocab):
+        return KeyedVectors.most_similar_cosmul(shell, positive=positive, negative=negative, topn=topn)
+
+    shell.most_similar = cosmul
+    return lambda path: shell.evaluate_word_analogies(path, restrict_vocab=restrict_vocab)
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, object]:
+    started = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - started, result
+
+
+def compare(label: str, ours: Callable[[], object], theirs: Callable[[], object], same, repeats: int) -> None:
+    """Alternate gensim, the plugin with its parse cache cleared, and the plugin with the parsed
+    file cached (as the plugin serves a file it has read before); fast cases repeat more."""
+    times: dict[str, list[float]] = {"gensim": [], "cold": [], "warm": []}
+    results = {}
+    runs = 0
+    while runs < repeats or (runs < 50 and sum(times["gensim"]) < 1.0):
+        ev._read_analogies_cached.cache_clear()
+        ev._read_pairs_cached.cache_clear()
+        for name, fn in (("gensim", theirs), ("cold", ours), ("warm", ours)):
+            t, results[name] = timed(fn)
+            times[name].append(t)
+        runs += 1
+    g, cold, warm = (statistics.median(times[k]) for k in ("gensim", "cold", "warm"))
+    agree = "same figures" if same(results["cold"], results["gensim"]) else "FIGURES DIFFER"
+    print(
+        f"  {label:<20} gensim {g:9.4f}s | plugin {cold:8.4f}s ×{g / cold:6.1f}"
+        f" | parse cached {warm:8.4f}s ×{g / warm:6.1f}  ({runs} runs, {agree})",
+        flush=True,
+    )
+
+
+def same_analogies(ours: ev.AnalogyResult, theirs) -> bool:
+    score, sections = theirs
+    return all(
+        o.correct == t["correct"] and o.incorrect == t["incorrect"]
+        for o, t in zip(ours.sections, sections[:-1], strict=True)
+    )
+
+
+def same_pairs(ours: ev.PairsResult, theirs) -> bool:
+    pearson, spearman, oov = theirs
+    return round(ours.pearson, 4) == round(pearson.statistic, 4) and round(ours.spearman, 4) == round(
+        spearman.statistic, 4
+    )
+
+
+def bench_model(name: str, kv: KeyedVectors, path: str, repeats: int, cosmul: bool) -> None:
+    questions = ev.benchmark_file(path)
+    asked = ev.evaluate_analogies(kv, questions)
+    n = asked.total.correct + asked.total.incorrect
+    print(f"{name}: {len(kv)} words × {kv.vector_size}, {asked.questions} questions, {n} in vocabulary")
+    kv.fill_norms()  # both sides start from a model whose norms are known (gensim keeps them)
+    compare(
+        "analogies 3CosAdd",
+        lambda: ev.evaluate_analogies(kv, questions, ev.METHOD_3COSADD),
+        lambda: kv.evaluate_word_analogies(path),
+        same_analogies,
+        repeats,
+    )
+    if cosmul:
+        reference = cosmul_reference(kv, ev.DEFAULT_RESTRICT_VOCAB)
+        compare(
+            "analogies 3CosMul",
+            lambda: ev.evaluate_analogies(kv, questions, ev.METHOD_3COSMUL),
+            lambda: reference(path),
+            same_analogies,
+            repeats,
+        )
+    for name in ("wordsim353", "simlex999"):
+        bench = ev.builtin(name)
+        compare(
+            f"pairs {name}",
+            lambda bench=bench: ev.evaluate_pairs(kv, bench),
+            lambda bench=bench: kv.evaluate_word_pairs(bench.path),
+            same_pairs,
+            repeats,
+        )
+
+
+def bench_compare(label: str, a: KeyedVectors, b: KeyedVectors, words: int, with_gensim: bool) -> None:
+    """Jaccard@10 of ``words`` words: the plugin's batched compare vs a most_similar loop."""
+    chosen = a.index_to_key[:words]
+    t_ours, result = timed(lambda: comparison.compare(a, b, chosen, k=10, scope=comparison.SCOPE_ALL))
+    line = f"  {label:<20} plugin {t_ours:8.4f}s for {len(result.words)} words"
+    if with_gensim:
+
+        def loop():
+            return [
+                comparison.jaccard(
+                    {x for x, _ in a.most_similar(w, topn=10)}, {x for x, _ in b.most_similar(w, topn=10)}
+                )
+                for w in chosen
+            ]
+
+        t_gensim, overlaps = timed(loop)
+        mean = float(np.mean(overlaps))
+        line += f" | gensim most_similar loop {t_gensim:8.4f}s ×{t_gensim / t_ours:6.1f}"
+        line += f" (mean Jaccard {result.mean_jaccard:.4f} vs {mean:.4f})"
+    print(line, flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--vocab", type=int, default=100_000, help="synthetic model's words")
+    parser.add_argument("--dim", type=int, default=300, help="synthetic model's dimension")
+    parser.add_argument("--questions", type=int, default=3000, help="questions asked of the synthetic model")
+    parser.add_argument("--cosmul", action="store_true", help="also time 3CosMul on the synthetic model")
+    args = parser.parse_args(argv)
+    threads = os.environ.get("OPENBLAS_NUM_THREADS", "default")
+    print(
+        f"numpy {np.__version__}, {os.cpu_count()} CPUs, OPENBLAS_NUM_THREADS={threads}, "
+        f"medians of at least {args.repeats} runs\n"
+    )
+    lee = lee_model()
+    bench_model("Lee corpus Word2Vec", lee, QUESTIONS, args.repeats, cosmul=True)
+    other = Word2Vec(
+        LineSentence(datapath("lee_background.cor")),
+        vector_size=50,
+        min_count=5,
+        epochs=20,
+        seed=2,
+        workers=1,
+    ).wv
+    bench_compare("compare (Lee)", lee, other, 1000, with_gensim=True)
+    print()
+    with tempfile.TemporaryDirectory() as folder:
+        sample = sample_questions(args.questions, folder)
+        kv = synthetic_model(args.vocab, args.dim)
+        bench_model("synthetic", kv, sample, args.repeats, cosmul=args.cosmul)
+        bench_compare(
+            "compare (synthetic)", kv, synthetic_model(args.vocab, args.dim // 2, seed=1), 1000, False
+        )
+
+
+if __name__ == "__main__":
+    main()

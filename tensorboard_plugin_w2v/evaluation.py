@@ -1,0 +1,812 @@
+"""Benchmarks of a ``KeyedVectors``: word analogies and word-pair similarity, with gensim's numbers.
+
+The figures are those of gensim's ``evaluate_word_analogies`` and ``evaluate_word_pairs``
+(same ``restrict_vocab``, same case-insensitive matching, same skipping of out-of-vocabulary
+questions), computed with batched matrix products instead of one ``most_similar`` per question:
+
+    >>> from gensim.models import Word2Vec
+    >>> from gensim.test.utils import common_texts
+    >>> kv = Word2Vec(common_texts, vector_size=16, min_count=1, seed=1, workers=1).wv
+    >>> result = evaluate_analogies(kv, builtin("analogies"))
+    >>> result.total.correct + result.total.incorrect, result.oov == result.questions
+    (0, True)
+
+Analogies are solved with 3CosAdd (gensim's ``most_similar``) or 3CosMul. gensim's evaluation
+only uses ``most_similar``; 3CosMul here is that same evaluation with ``most_similar_cosmul``
+asked instead, on the model restricted to its first ``restrict_vocab`` words (gensim 4.4's
+``most_similar_cosmul`` ignores its own ``restrict_vocab`` argument, so the restriction is
+applied to the model itself).
+
+Candidates are found with float32 matrix products over chunks of the vocabulary. When the
+order that decides a question is closer than rounding error could explain (a near or exact
+tie), that one question is solved again with gensim's own ``most_similar`` /
+``most_similar_cosmul`` on the same arrays, so ties break exactly as gensim breaks them.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from gensim import matutils
+from gensim.models import KeyedVectors
+from gensim.test.utils import datapath
+from scipy import sparse, stats
+
+from tensorboard_plugin_w2v import fileio
+from tensorboard_plugin_w2v.errors import BadRequest, NotFound, Word2VecError
+
+logger = logging.getLogger(__name__)
+
+KIND_ANALOGIES = "analogies"
+KIND_PAIRS = "pairs"
+METHOD_3COSADD = "3cosadd"
+METHOD_3COSMUL = "3cosmul"
+METHODS = (METHOD_3COSADD, METHOD_3COSMUL)
+DEFAULT_RESTRICT_VOCAB = 300_000  # gensim's default
+SOURCE_BUILTIN = "builtin"
+SOURCE_FILE = "file"
+
+# Built-in benchmarks: the files shipped inside the gensim wheel.
+BUILTINS = {
+    "analogies": (KIND_ANALOGIES, "questions-words.txt"),
+    "wordsim353": (KIND_PAIRS, "wordsim353.tsv"),
+    "simlex999": (KIND_PAIRS, "simlex999.txt"),
+}
+
+_TOPN = 5  # gensim's evaluate_word_analogies asks most_similar for 5 words
+_CANDIDATES = 10  # kept per question: gensim's 5 + 3 inputs, plus the next ones to detect ties
+# Largest difference between a float32 cosine from one matrix product and gensim's own float32
+# cosine for the same pair is about 1e-6 (measured: 9e-7); gaps below twice this bound on
+# each side are treated as possible ties.
+_COSINE_ERROR = 2e-6
+_COSMUL_EPSILON = 0.000001  # gensim's most_similar_cosmul denominator guard
+_CHUNK_ELEMENTS = 1 << 23  # float32 scores held at once (32 MB)
+_QUESTION_BLOCK = 8192  # questions sharing one pass over the vocabulary
+_MISTAKES_KEPT = 5
+
+
+class BenchmarkError(Word2VecError):
+    """A benchmark file that cannot be read or parsed."""
+
+    http_status = 422
+
+
+# -- benchmark files -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A benchmark file: ``kind`` is ``"analogies"`` or ``"pairs"``."""
+
+    name: str
+    kind: str
+    path: str
+    source: str = SOURCE_BUILTIN
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "source": self.source}
+
+
+def builtin(name: str) -> Benchmark:
+    """One of :data:`BUILTINS` (``analogies``, ``wordsim353``, ``simlex999``)."""
+    if name not in BUILTINS:
+        raise NotFound(f"unknown benchmark {name!r}", known_benchmarks=sorted(BUILTINS))
+    kind, filename = BUILTINS[name]
+    return Benchmark(name, kind, datapath(filename), SOURCE_BUILTIN)
+
+
+def benchmark_file(path: str, name: str | None = None, source: str = SOURCE_FILE) -> Benchmark:
+    """A user's benchmark file; its kind is read from its content.
+
+    A file with ``: section`` lines holds analogies (``questions-words.txt`` format); any other
+    file holds tab-separated word pairs with a score (``wordsim353.tsv`` format).
+    """
+    try:
+        head = fileio.read_head(path, 1 << 16)
+    except FileNotFoundError:
+        raise BenchmarkError(f"benchmark file not found: {path}") from None
+    except OSError as exc:
+        raise BenchmarkError(f"cannot read benchmark file {path}: {exc.strerror or exc}") from None
+    kind = KIND_PAIRS
+    for line in head.split(b"\n"):
+        if line.startswith(b": "):
+            kind = KIND_ANALOGIES
+            break
+        if line.strip() and not line.startswith(b"#"):
+            break
+    return Benchmark(name or path.replace("\\", "/").rsplit("/", 1)[-1], kind, path, source)
+
+
+def find_benchmarks(folders: Sequence[tuple[str, str]]) -> dict[str, Benchmark]:
+    """Built-in benchmarks plus the files in ``folders`` (``(folder, source)`` pairs, later wins).
+
+    File benchmarks are named by their file name, e.g. ``my_questions.txt``.
+    """
+    found = {name: builtin(name) for name in BUILTINS}
+    for folder, source in folders:
+        if not fileio.isdir(folder):
+            continue
+        for _dir, _subdirs, files in fileio.walk(folder):
+            for name in sorted(files):
+                if not name.startswith(".") and name not in BUILTINS:
+                    try:
+                        found[name] = benchmark_file(fileio.join(folder, name), name, source)
+                    except BenchmarkError as exc:  # one unreadable file must not hide the others
+                        logger.warning("skipping benchmark %s: %s", name, exc.message)
+            break
+    return found
+
+
+def section_category(name: str) -> str:
+    """``syntactic`` for the Google set's ``gram*`` sections, else ``semantic``."""
+    return "syntactic" if name.lower().startswith("gram") else "semantic"
+
+
+@dataclass(frozen=True)
+class AnalogyFile:
+    """A parsed analogy file: question ``q`` is ``words[ids[q]]`` in section ``sections[section_of[q]]``."""
+
+    sections: tuple[str, ...]
+    words: tuple[str, ...]
+    ids: np.ndarray
+    section_of: np.ndarray
+
+    def question(self, q: int) -> tuple[str, str, str, str]:
+        a, b, c, d = self.ids[q]
+        return self.words[a], self.words[b], self.words[c], self.words[d]
+
+
+@dataclass(frozen=True)
+class PairSet:
+    pairs: tuple[tuple[str, str, float], ...]
+
+
+def _read_bytes(path: str) -> bytes:
+    try:
+        with fileio.open_binary(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        raise BenchmarkError(f"benchmark file not found: {path}") from None
+    except OSError as exc:
+        raise BenchmarkError(f"cannot read benchmark file {path}: {exc.strerror or exc}") from None
+
+
+def _identity(path: str) -> fileio.FileIdentity:
+    try:
+        return fileio.stat(path)
+    except FileNotFoundError:
+        raise BenchmarkError(f"benchmark file not found: {path}") from None
+    except OSError as exc:
+        raise BenchmarkError(f"cannot read benchmark file {path}: {exc.strerror or exc}") from None
+
+
+def read_analogies(path: str, case_insensitive: bool = True) -> AnalogyFile:
+    """An analogy file parsed as gensim parses it (lines not of 4 words are skipped).
+
+    >>> read_analogies(builtin("analogies").path).sections[:2]
+    ('capital-common-countries', 'capital-world')
+    """
+    return _read_analogies_cached(_identity(path), case_insensitive)
+
+
+@lru_cache(maxsize=32)
+def _read_analogies_cached(identity: fileio.FileIdentity, case_insensitive: bool) -> AnalogyFile:
+    data = _read_bytes(identity.path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_no = data.count(b"\n", 0, exc.start) + 1
+        raise BenchmarkError(f"{identity.path}: line {line_no} is not valid UTF-8") from None
+    original = text.split("\n")
+    # Upper-casing the whole text equals upper-casing each word: no character upper-cases to
+    # white space or to a line break.
+    lines = text.upper().split("\n") if case_insensitive else original
+    sections: list[str] = []
+    flat: list[str] = []
+    section_of: list[int] = []
+    last = len(lines) - 1
+    for line_no, line in enumerate(lines):
+        if line.startswith(": "):
+            sections.append(original[line_no].lstrip(": ").strip())
+            continue
+        words = line.split()
+        if not sections:
+            if not words and line_no == last:
+                continue  # the empty piece after a final newline is not a line
+            raise BenchmarkError(f"{identity.path}: missing ': section' header before line {line_no + 1}")
+        if len(words) == 4:  # gensim skips other lines
+            flat += words
+            section_of.append(len(sections) - 1)
+    if not sections:
+        raise BenchmarkError(f"{identity.path}: no ': section' lines; not an analogy file")
+    words = tuple(dict.fromkeys(flat))
+    index = {w: i for i, w in enumerate(words)}
+    return AnalogyFile(
+        tuple(sections),
+        words,
+        np.array([index[w] for w in flat], dtype=np.int64).reshape(-1, 4),
+        np.array(section_of, dtype=np.int64),
+    )
+
+
+def read_pairs(path: str, case_insensitive: bool = True, delimiter: str = "\t") -> PairSet:
+    """Word pairs with a human score, parsed as gensim parses them (``#`` lines are comments)."""
+    return _read_pairs_cached(_identity(path), case_insensitive, delimiter)
+
+
+@lru_cache(maxsize=32)
+def _read_pairs_cached(identity: fileio.FileIdentity, case_insensitive: bool, delimiter: str) -> PairSet:
+    try:
+        text = _read_bytes(identity.path).decode("utf-8")
+    except UnicodeDecodeError:
+        raise BenchmarkError(f"{identity.path}: the file is not valid UTF-8") from None
+    pairs = []
+    for line in io.StringIO(text, newline=None):
+        if not line or line.startswith("#"):
+            continue
+        parts = line.split(delimiter)
+        if len(parts) != 3:
+            continue
+        a, b, score = (p.upper() for p in parts) if case_insensitive else parts
+        try:
+            value = float(score)
+        except ValueError:
+            continue
+        pairs.append((a, b, value))
+    return PairSet(tuple(pairs))
+
+
+# -- shared numerics -----------------------------------------------------------------------
+
+
+def vector_norms(vectors: np.ndarray, chunk_rows: int = 65536) -> np.ndarray:
+    """Row norms equal to gensim's ``fill_norms`` (``np.linalg.norm(axis=1)``), computed in chunks
+    so a memory-mapped 3M×300 model is never squared in one piece."""
+    out = np.empty(len(vectors), dtype=vectors.dtype)
+    for start in range(0, len(vectors), chunk_rows):
+        out[start : start + chunk_rows] = np.linalg.norm(vectors[start : start + chunk_rows], axis=1)
+    return out
+
+
+def model_norms(kv: KeyedVectors) -> np.ndarray:
+    """``kv.norms`` if gensim has filled them, else the same values computed in chunks."""
+    return kv.norms if kv.norms is not None else vector_norms(kv.vectors)
+
+
+def ok_vocab(kv: KeyedVectors, restrict_vocab: int | None, case_insensitive: bool = True) -> dict[str, int]:
+    """gensim's lookup table: key (upper-cased) → index of its first, most frequent, variant."""
+    table: dict[str, int] = {}
+    for i, key in enumerate(kv.index_to_key[:restrict_vocab]):
+        table.setdefault(key.upper() if case_insensitive else key, i)
+    return table
+
+
+class TopK:
+    """Running top-``m`` columns of each row of score matrices fed chunk by chunk.
+
+    Each row is one query; columns are vocabulary entries. Rows whose new scores are all
+    below their current ``m``-th best are skipped, so after the first chunks a chunk costs
+    little more than one comparison pass.
+
+    >>> top = TopK(rows=1, m=2)
+    >>> top.push(0, np.array([[0.1, 0.9, 0.5]], dtype=np.float32))
+    >>> top.push(3, np.array([[0.7]], dtype=np.float32))
+    >>> top.result()[0].tolist()
+    [[1, 3]]
+    """
+
+    def __init__(self, rows: int, m: int):
+        self.m = m
+        self.index = np.full((rows, m), -1, dtype=np.int64)
+        self.score = np.full((rows, m), -np.inf, dtype=np.float32)
+
+    def push(self, offset: int, scores: np.ndarray) -> None:
+        """Offer ``scores`` (rows × chunk) for columns ``offset …``; NaN never qualifies."""
+        hit = scores > self.score.min(axis=1)[:, None]
+        hits = np.count_nonzero(hit)
+        if not hits:
+            return
+        if hits * 8 > scores.size:
+            self._merge_dense(offset, scores, np.flatnonzero(hit.any(axis=1)))
+        else:
+            flat = np.flatnonzero(hit)
+            row, col = np.divmod(flat, scores.shape[1])
+            self._merge_sparse(row, col + offset, scores.ravel()[flat])
+
+    def _merge_dense(self, offset: int, scores: np.ndarray, rows: np.ndarray) -> None:
+        sub = scores[rows]
+        k = min(self.m, sub.shape[1])
+        if sub.shape[1] > k:
+            part = np.argpartition(-sub, k - 1, axis=1)[:, :k]
+        else:
+            part = np.broadcast_to(np.arange(k), (len(rows), k))
+        both_score = np.hstack([self.score[rows], np.take_along_axis(sub, part, axis=1)])
+        both_index = np.hstack([self.index[rows], part + offset])
+        both_score[np.isnan(both_score)] = -np.inf
+        keep = np.argpartition(-both_score, self.m - 1, axis=1)[:, : self.m]
+        self.score[rows] = np.take_along_axis(both_score, keep, axis=1)
+        self.index[rows] = np.take_along_axis(both_index, keep, axis=1)
+
+    def _merge_sparse(self, row: np.ndarray, index: np.ndarray, score: np.ndarray) -> None:
+        rows, counts = np.unique(row, return_counts=True)
+        all_row = np.concatenate([np.repeat(rows, self.m), row])
+        all_score = np.concatenate([self.score[rows].ravel(), score])
+        all_index = np.concatenate([self.index[rows].ravel(), index])
+        order = np.lexsort((-all_score, all_row))  # by row, best first within a row
+        starts = np.repeat(np.cumsum(counts + self.m) - (counts + self.m), counts + self.m)
+        keep = order[np.arange(len(order)) - starts < self.m]
+        self.score[rows] = all_score[keep].reshape(-1, self.m)
+        self.index[rows] = all_index[keep].reshape(-1, self.m)
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """(indices, scores), each rows × m, best first; missing entries are -1 / -inf."""
+        order = np.argsort(-self.score, axis=1, kind="stable")
+        return np.take_along_axis(self.index, order, axis=1), np.take_along_axis(self.score, order, axis=1)
+
+
+def chunk_rows(columns: int) -> int:
+    return max(256, _CHUNK_ELEMENTS // max(1, columns))
+
+
+# -- analogies -----------------------------------------------------------------------------
+
+
+@dataclass
+class SectionResult:
+    """One section's outcome; ``correct``/``incorrect`` hold the (upper-cased) questions as gensim does."""
+
+    name: str
+    category: str
+    correct: list[tuple[str, str, str, str]] = field(default_factory=list)
+    incorrect: list[tuple[str, str, str, str]] = field(default_factory=list)
+    mistakes: list[dict] = field(default_factory=list)
+
+    @property
+    def accuracy(self) -> float | None:
+        n = len(self.correct) + len(self.incorrect)
+        return len(self.correct) / n if n else None
+
+    def to_json(self) -> dict:
+        return {
+            "section": self.name,
+            "category": self.category,
+            "correct": len(self.correct),
+            "incorrect": len(self.incorrect),
+            "total": len(self.correct) + len(self.incorrect),
+            "accuracy": self.accuracy,
+            "mistakes": self.mistakes,
+        }
+
+
+@dataclass
+class Tally:
+    correct: int
+    incorrect: int
+
+    @property
+    def accuracy(self) -> float | None:
+        n = self.correct + self.incorrect
+        return self.correct / n if n else None
+
+    def to_json(self) -> dict:
+        return {
+            "correct": self.correct,
+            "incorrect": self.incorrect,
+            "total": self.correct + self.incorrect,
+            "accuracy": self.accuracy,
+        }
+
+
+@dataclass
+class AnalogyResult:
+    """gensim's figures: ``total.accuracy`` is its score, ``sections`` its per-section lists."""
+
+    benchmark: Benchmark
+    method: str
+    restrict_vocab: int | None
+    sections: list[SectionResult]
+    questions: int  # gensim's quadruplets_no: well-formed questions, OOV included
+    oov: int
+    seconds: float
+    exact_rechecks: int = 0  # near-ties solved again with gensim itself
+
+    def _tally(self, sections: list[SectionResult]) -> Tally:
+        return Tally(sum(len(s.correct) for s in sections), sum(len(s.incorrect) for s in sections))
+
+    @property
+    def total(self) -> Tally:
+        return self._tally(self.sections)
+
+    @property
+    def semantic(self) -> Tally:
+        return self._tally([s for s in self.sections if s.category == "semantic"])
+
+    @property
+    def syntactic(self) -> Tally:
+        return self._tally([s for s in self.sections if s.category == "syntactic"])
+
+    @property
+    def oov_ratio(self) -> float | None:
+        """Percent of questions skipped for out-of-vocabulary words (gensim's figure)."""
+        return 100.0 * self.oov / self.questions if self.questions else None
+
+    def to_json(self) -> dict:
+        return {
+            "benchmark": self.benchmark.name,
+            "kind": KIND_ANALOGIES,
+            "source": self.benchmark.source,
+            "method": self.method,
+            "restrict_vocab": self.restrict_vocab,
+            "questions": self.questions,
+            "oov": self.oov,
+            "oov_ratio": self.oov_ratio,
+            "total": self.total.to_json(),
+            "semantic": self.semantic.to_json(),
+            "syntactic": self.syntactic.to_json(),
+            "sections": [s.to_json() for s in self.sections],
+            "seconds": round(self.seconds, 4),
+            "exact_rechecks": self.exact_rechecks,
+        }
+
+
+def evaluate_analogies(
+    kv: KeyedVectors,
+    benchmark: Benchmark | str,
+    method: str = METHOD_3COSADD,
+    restrict_vocab: int | None = DEFAULT_RESTRICT_VOCAB,
+    case_insensitive: bool = True,
+) -> AnalogyResult:
+    """gensim's ``kv.evaluate_word_analogies(path, restrict_vocab, case_insensitive)``, batched.
+
+    ``benchmark`` is a :class:`Benchmark` or a path. Out-of-vocabulary questions are skipped and
+    counted; ``result.total.accuracy`` equals gensim's score (``None`` where gensim says 0.0
+    for an empty evaluation).
+    """
+    started = time.perf_counter()
+    if isinstance(benchmark, str):
+        benchmark = benchmark_file(benchmark)
+    if method not in METHODS:
+        raise BadRequest(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    if restrict_vocab is not None and restrict_vocab < 1:
+        raise BadRequest("restrict_vocab must be at least 1")
+    parsed = read_analogies(benchmark.path, case_insensitive)
+    table = ok_vocab(kv, restrict_vocab, case_insensitive)
+    limit = len(kv.index_to_key) if restrict_vocab is None else min(restrict_vocab, len(kv.index_to_key))
+    questions = len(parsed.ids)
+    if not questions:
+        raise BenchmarkError(f"{benchmark.name}: no well-formed questions")
+    known_words = np.array([table.get(w, -1) for w in parsed.words], dtype=np.int64)
+    model_ids = known_words[parsed.ids] if len(parsed.words) else parsed.ids
+    asked = np.flatnonzero((model_ids >= 0).all(axis=1))
+    oov = questions - len(asked)
+
+    sections = [SectionResult(name, section_category(name)) for name in parsed.sections]
+    solver = _Solver(kv, table, limit, method, case_insensitive)
+    for start in range(0, len(asked), _QUESTION_BLOCK):
+        block = asked[start : start + _QUESTION_BLOCK]
+        texts = [parsed.question(q) for q in block]
+        predictions = solver.solve(model_ids[block, :3], texts)
+        for q, text, predicted in zip(block, texts, predictions, strict=True):
+            section = sections[parsed.section_of[q]]
+            if predicted == text[3]:
+                section.correct.append(text)
+            else:
+                section.incorrect.append(text)
+                if len(section.mistakes) < _MISTAKES_KEPT:
+                    section.mistakes.append({"question": list(text), "predicted": predicted})
+    return AnalogyResult(
+        benchmark,
+        method,
+        restrict_vocab,
+        sections,
+        questions,
+        oov,
+        time.perf_counter() - started,
+        solver.rechecks,
+    )
+
+
+class _Solver:
+    """Predicts analogy answers as gensim's evaluation does, many questions per matrix product."""
+
+    def __init__(
+        self, kv: KeyedVectors, table: dict[str, int], limit: int, method: str, case_insensitive: bool
+    ):
+        self.kv, self.table, self.limit, self.method = kv, table, limit, method
+        self.case_insensitive = case_insensitive
+        self.vectors = kv.vectors
+        self.norms = model_norms(kv)
+        self.rechecks = 0
+        self._shell: KeyedVectors | None = None
+
+    def solve(self, idx: np.ndarray, block: list[tuple[str, str, str, str]]) -> list[str | None]:
+        """Predictions for questions ``block`` whose a, b, c words have model indices ``idx``."""
+        cand_index, cand_score = self._candidates(idx)
+        trusted_upto = self._trusted_prefix(idx, cand_index, cand_score)
+        keys = self.kv.index_to_key
+        out = []
+        for qi, q in enumerate(block):
+            inputs = idx[qi].tolist()
+            excluded = len(set(inputs)) if self.method == METHOD_3COSMUL else len(inputs)
+            # gensim: the top (5 + inputs) words, minus the inputs, first 5; then the first of
+            # those that is not a question word (its case-folded form), else the last one.
+            predicted, decisive, seen = None, 0, 0
+            for pos, i in enumerate(cand_index[qi, : _TOPN + excluded].tolist()):
+                if i < 0 or i in inputs:
+                    continue
+                predicted = keys[i].upper() if self.case_insensitive else keys[i]
+                decisive, seen = pos, seen + 1
+                if (predicted in self.table and predicted not in q[:3]) or seen == _TOPN:
+                    break
+            if not trusted_upto[qi, decisive]:
+                self.rechecks += 1
+                predicted = self._decide_exactly(q)
+            out.append(predicted)
+        return out
+
+    def _candidates(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Top candidates of each question (a, b, c indices) over the first ``limit`` words.
+
+        Per vocabulary chunk, one dense product gives the cosines of the chunk's words with
+        each distinct question word, and one sparse product combines three of those rows per
+        question: 3CosAdd ``(cos_b + cos_c - cos_a) / |u_b + u_c - u_a|`` (the cosine with
+        gensim's normalised mean); 3CosMul ``log p_b + log p_c - log(p_a + 1e-6)`` with
+        ``p = (1 + cos) / 2``, the logarithm of gensim's score (same order), exponentiated at
+        the end.
+        """
+        vectors, norms = self.vectors, self.norms
+        words, where = np.unique(idx, return_inverse=True)
+        wa, wb, wc = where.reshape(idx.shape).T
+        n_q, n_w = len(idx), len(words)
+        rows = np.tile(np.arange(n_q), 3)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            units = (vectors[words] / norms[words][:, None]).astype(np.float32)
+            length = np.linalg.norm(units[wb] + units[wc] - units[wa], axis=1)
+            self._inverse_length = (1 / np.where(length > 0, length, 1)).astype(np.float32)
+        if self.method == METHOD_3COSADD:
+            il = self._inverse_length
+            weights, columns, width = np.concatenate([il, il, -il]), np.concatenate([wb, wc, wa]), n_w
+        else:
+            weights = np.repeat(np.float32([1, 1, -1]), n_q)
+            columns, width = np.concatenate([wb, wc, n_w + wa]), 2 * n_w
+        combine = sparse.csr_matrix((weights, (rows, columns)), shape=(n_q, width), dtype=np.float32)
+        topk = TopK(n_q, min(_CANDIDATES, self.limit))
+        step = chunk_rows(n_q)
+        # A small first chunk sets each question's bar early; a small vocabulary is one chunk.
+        first = step if self.limit <= step else min(step, 1024)
+        starts = [0, *range(first, self.limit, step)]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            for start, stop in zip(starts, [*starts[1:], self.limit], strict=True):
+                if start >= stop:
+                    continue
+                cosines = units @ vectors[start:stop].T
+                cosines *= (1 / norms[start:stop]).astype(np.float32)
+                if self.method == METHOD_3COSMUL:
+                    shifted = np.empty((2 * n_w, stop - start), dtype=np.float32)
+                    np.add(cosines, 1, out=cosines)
+                    np.multiply(cosines, np.float32(0.5), out=cosines)
+                    np.log(cosines, out=shifted[:n_w])
+                    np.add(cosines, np.float32(_COSMUL_EPSILON), out=shifted[n_w:])
+                    np.log(shifted[n_w:], out=shifted[n_w:])
+                    cosines = shifted
+                topk.push(start, np.asarray(combine @ cosines, dtype=np.float32))
+        index, score = topk.result()
+        return index, (np.exp(score) if self.method == METHOD_3COSMUL else score)
+
+    def _trusted_prefix(self, idx: np.ndarray, cand: np.ndarray, score: np.ndarray) -> np.ndarray:
+        """``[q, j]``: the order of question ``q``'s candidates 0…j+1 is certain (no near tie)."""
+        if self.method == METHOD_3COSADD:  # cosines combined, then divided by |u_b + u_c - u_a|
+            error = np.repeat(
+                _COSINE_ERROR * np.maximum(1, 2 * self._inverse_length)[:, None], score.shape[1], 1
+            )
+        else:  # 3CosMul multiplies and divides shifted cosines: each error counts relative to it
+            safe = np.maximum(cand, 0)
+            units = self.vectors[idx] / self.norms[idx][..., None]  # questions × 3 × dim
+            rows = self.vectors[safe] / self.norms[safe][..., None]  # questions × m × dim
+            with np.errstate(divide="ignore", invalid="ignore"):
+                shifted = (1 + np.einsum("qmd,qwd->qmw", rows, units, dtype=np.float64)) / 2
+                shifted[:, :, 0] += _COSMUL_EPSILON
+                error = np.abs(score) * (_COSINE_ERROR / 2 / np.abs(shifted)).sum(axis=2) + _COSINE_ERROR
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(score)
+            ok[:, :-1] &= (score[:, :-1] - score[:, 1:]) > error[:, :-1] + error[:, 1:]
+        return np.logical_and.accumulate(ok, axis=1)
+
+    def _key(self, index: int) -> str:
+        key = self.kv.index_to_key[index]
+        return key.upper() if self.case_insensitive else key
+
+    def _decide_exactly(self, q: tuple[str, str, str, str]) -> str | None:
+        """One question through gensim's own ``most_similar`` / ``most_similar_cosmul``."""
+        shell = self._gensim_shell()
+        a, b, c, _expected = q
+        if self.method == METHOD_3COSADD:
+            sims = shell.most_similar(positive=[b, c], negative=[a], topn=_TOPN, restrict_vocab=self.limit)
+        else:
+            sims = shell.most_similar_cosmul(positive=[b, c], negative=[a], topn=_TOPN)
+        predicted = None
+        for word, _sim in sims:
+            predicted = word.upper() if self.case_insensitive else word
+            if predicted in self.table and predicted not in {a, b, c}:
+                break
+        return predicted
+
+    def _gensim_shell(self) -> KeyedVectors:
+        """A private ``KeyedVectors`` over the same arrays, keyed like gensim's evaluation.
+
+        gensim swaps ``key_to_index`` on the model itself while it evaluates; a shell keeps
+        the shared model untouched for concurrent queries. 3CosMul's shell holds only the
+        first ``limit`` words (views, not copies).
+        """
+        if self._shell is None:
+            n = len(self.kv.index_to_key) if self.method == METHOD_3COSADD else self.limit
+            shell = KeyedVectors(self.kv.vector_size, count=0, dtype=self.vectors.dtype)
+            shell.vectors = self.vectors[:n]
+            shell.norms = self.norms[:n]
+            shell.index_to_key = self.kv.index_to_key[:n]
+            shell.key_to_index = self.table
+            self._shell = shell
+        return self._shell
+
+
+# -- word pairs ----------------------------------------------------------------------------
+
+
+@dataclass
+class PairsResult:
+    """gensim's ``evaluate_word_pairs`` figures: Pearson and Spearman with p-values, OOV ratio."""
+
+    benchmark: Benchmark
+    restrict_vocab: int | None
+    pairs: int  # well-formed pairs, OOV included
+    oov: int
+    pearson: float | None
+    pearson_pvalue: float | None
+    spearman: float | None
+    spearman_pvalue: float | None
+    seconds: float
+    similarities: list[tuple[str, str, float, float]] = field(default_factory=list, repr=False)
+
+    @property
+    def oov_ratio(self) -> float | None:
+        """Percent of pairs skipped for out-of-vocabulary words (gensim's figure)."""
+        return 100.0 * self.oov / self.pairs if self.pairs else None
+
+    def to_json(self) -> dict:
+        return {
+            "benchmark": self.benchmark.name,
+            "kind": KIND_PAIRS,
+            "source": self.benchmark.source,
+            "restrict_vocab": self.restrict_vocab,
+            "pairs": self.pairs,
+            "used": self.pairs - self.oov,
+            "oov": self.oov,
+            "oov_ratio": self.oov_ratio,
+            "pearson": {"r": self.pearson, "pvalue": self.pearson_pvalue},
+            "spearman": {"rho": self.spearman, "pvalue": self.spearman_pvalue},
+            "seconds": round(self.seconds, 4),
+        }
+
+
+def evaluate_pairs(
+    kv: KeyedVectors,
+    benchmark: Benchmark | str,
+    restrict_vocab: int | None = DEFAULT_RESTRICT_VOCAB,
+    case_insensitive: bool = True,
+    delimiter: str = "\t",
+) -> PairsResult:
+    """gensim's ``kv.evaluate_word_pairs(path, delimiter, restrict_vocab=…)``, batched.
+
+    Correlations are ``None`` when fewer than two pairs are in the vocabulary (gensim raises).
+    """
+    started = time.perf_counter()
+    if isinstance(benchmark, str):
+        benchmark = benchmark_file(benchmark)
+    if restrict_vocab is not None and restrict_vocab < 1:
+        raise BadRequest("restrict_vocab must be at least 1")
+    pair_set = read_pairs(benchmark.path, case_insensitive, delimiter)
+    if not pair_set.pairs:
+        raise BenchmarkError(f"{benchmark.name}: no well-formed word pairs (word<TAB>word<TAB>score)")
+    table = ok_vocab(kv, restrict_vocab, case_insensitive)
+    known = [(a, b, s) for a, b, s in pair_set.pairs if a in table and b in table]
+    pearson = pearson_p = spearman = spearman_p = None
+    similarities: list[tuple[str, str, float, float]] = []
+    if known:
+        # gensim's similarity: dot(unitvec(a), unitvec(b)), each unit vector computed once.
+        units = {i: matutils.unitvec(kv.vectors[i]) for i in {table[w] for a, b, _ in known for w in (a, b)}}
+        model = np.array([np.dot(units[table[a]], units[table[b]]) for a, b, _ in known])
+        gold = np.array([s for _, _, s in known])
+        similarities = [(a, b, s, float(m)) for (a, b, s), m in zip(known, model, strict=True)]
+        if len(known) >= 2 and np.all(np.isfinite(model)):
+            p = stats.pearsonr(gold, model.astype(np.float64))
+            r = stats.spearmanr(gold, model.astype(np.float64))
+            pearson, pearson_p = _num(p.statistic), _num(p.pvalue)
+            spearman, spearman_p = _num(r.statistic), _num(r.pvalue)
+    return PairsResult(
+        benchmark,
+        restrict_vocab,
+        len(pair_set.pairs),
+        len(pair_set.pairs) - len(known),
+        pearson,
+        pearson_p,
+        spearman,
+        spearman_p,
+        time.perf_counter() - started,
+        similarities,
+    )
+
+
+def _num(value) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def evaluate(
+    kv: KeyedVectors,
+    benchmark: Benchmark,
+    method: str = METHOD_3COSADD,
+    restrict_vocab: int | None = DEFAULT_RESTRICT_VOCAB,
+) -> AnalogyResult | PairsResult:
+    """Run ``benchmark`` on ``kv`` with the evaluation its kind calls for."""
+    if benchmark.kind == KIND_ANALOGIES:
+        return evaluate_analogies(kv, benchmark, method=method, restrict_vocab=restrict_vocab)
+    return evaluate_pairs(kv, benchmark, restrict_vocab=restrict_vocab)
+
+
+# -- background runs for the plugin ---------------------------------------------------------
+
+
+class BackgroundJobs:
+    """Runs keyed jobs on worker threads and remembers their results (least recently used go).
+
+    A request asks with :meth:`run` and waits at most ``wait`` seconds; an evaluation that
+    takes longer keeps running and a later request with the same key picks up its result.
+    Failures of type :class:`Word2VecError` are remembered like results; other failures are
+    forgotten so the next request tries again.
+
+    >>> jobs = BackgroundJobs()
+    >>> jobs.run("key", lambda: 42, wait=5)
+    ('done', 42, False)
+    >>> jobs.run("key", lambda: 0, wait=5)
+    ('done', 42, True)
+    """
+
+    def __init__(self, workers: int = 2, keep: int = 256):
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="w2v-eval")
+        self._futures: OrderedDict[Hashable, Future] = OrderedDict()
+        self._keep = keep
+        self._lock = threading.Lock()
+
+    def run(self, key: Hashable, job: Callable[[], Any], wait: float) -> tuple[str, Any, bool]:
+        """``("done", result, cached)``, or ``("running", None, cached)`` after ``wait`` seconds."""
+        with self._lock:
+            future = self._futures.get(key)
+            cached = future is not None
+            if future is None:
+                future = self._futures[key] = self._pool.submit(job)
+                while len(self._futures) > self._keep:
+                    self._futures.popitem(last=False)
+            self._futures.move_to_end(key)
+        try:
+            return "done", future.result(timeout=wait), cached
+        except FutureTimeout:
+            return "running", None, cached
+        except Word2VecError:
+            raise
+        except Exception:
+            with self._lock:
+                if self._futures.get(key) is future:
+                    del self._futures[key]
+            raise

@@ -1,0 +1,103 @@
+"""The w2v-eval console script: gensim's figures, a table or JSON, one-line errors with exit 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from gensim.test.utils import datapath
+
+from tensorboard_plugin_w2v import evaluate_cli
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory, lee_model) -> str:
+    path = str(tmp_path_factory.mktemp("cli") / "lee.kv")
+    lee_model.wv.save(path)
+    return path
+
+
+def test_json_equals_gensim(model_path, lee_model, capsys):
+    assert evaluate_cli.main([model_path, "--json", "--method", "both"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["format"] == "gensim-keyedvectors" and report["vocab_size"] == len(lee_model.wv)
+    by_name = {(r["benchmark"], r.get("method")): r for r in report["results"]}
+    assert set(by_name) == {
+        ("analogies", "3cosadd"),
+        ("analogies", "3cosmul"),
+        ("wordsim353", None),
+        ("simlex999", None),
+    }
+    score, sections = lee_model.wv.evaluate_word_analogies(datapath("questions-words.txt"))
+    analogies = by_name[("analogies", "3cosadd")]
+    assert analogies["total"]["correct"] == len(sections[-1]["correct"])
+    assert analogies["total"]["total"] == len(sections[-1]["correct"]) + len(sections[-1]["incorrect"])
+    assert round(analogies["total"]["accuracy"], 4) == round(score, 4)
+    pearson, spearman, oov = lee_model.wv.evaluate_word_pairs(datapath("wordsim353.tsv"))
+    pairs = by_name[("wordsim353", None)]
+    assert round(pairs["pearson"]["r"], 4) == round(pearson.statistic, 4)
+    assert round(pairs["spearman"]["rho"], 4) == round(spearman.statistic, 4)
+    assert round(pairs["oov_ratio"], 4) == round(oov, 4)
+
+
+def test_table(model_path, lee_model, capsys, tmp_path):
+    pairs = tmp_path / "mine.tsv"
+    pairs.write_text("man\twoman\t8\nhe\tshe\t9\nman\tyear\t1\n")
+    code = evaluate_cli.main([model_path, "-b", "analogies", "-b", str(pairs), "--restrict-vocab", "1000"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "analogies (3cosadd, restrict_vocab=1000)" in out
+    assert "capital-common-countries" in out and "Total accuracy" in out and "syntactic" in out
+    assert "mine.tsv (restrict_vocab=1000)" in out and "Spearman" in out
+    score, _ = lee_model.wv.evaluate_word_analogies(datapath("questions-words.txt"), restrict_vocab=1000)
+    total = next(line for line in out.splitlines() if "Total accuracy" in line)
+    assert total.split()[-1] == f"{100 * score:.2f}%"
+
+
+@pytest.mark.parametrize(
+    "name, content, needle",
+    [
+        ("absent.bin", None, "file not found: absent.bin"),
+        ("junk.bin", os.urandom(300), "junk.bin"),
+        ("empty.txt", b"", "empty.txt"),
+    ],
+)
+def test_bad_model_files(tmp_path, capsys, name, content, needle):
+    if content is not None:
+        (tmp_path / name).write_bytes(content)
+    assert evaluate_cli.main([str(tmp_path / name)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("w2v-eval: error:") and needle in err and "Traceback" not in err
+
+
+def test_bad_benchmarks(model_path, tmp_path, capsys):
+    assert evaluate_cli.main([model_path, "-b", "toefl"]) == 2
+    assert "no benchmark 'toefl'" in capsys.readouterr().err
+    broken = tmp_path / "q.txt"
+    broken.write_text("a b c d\n")
+    assert evaluate_cli.main([model_path, "-b", str(broken)]) == 2
+    assert "q.txt" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        evaluate_cli.main([model_path, "--method", "nope"])
+    assert exit_info.value.code == 2
+
+
+def test_truncated_model_in_a_real_process(logdir):
+    """The console entry point itself: exit status 2 and one line, no traceback."""
+    path = os.path.join(logdir, "broken", "truncated.model")
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    done = subprocess.run(
+        [sys.executable, "-m", "tensorboard_plugin_w2v.evaluate_cli", path],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "truncated.model" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

@@ -1,0 +1,402 @@
+"""Benchmarks checked figure by figure against gensim's own evaluate_word_analogies / _pairs."""
+
+from __future__ import annotations
+
+import doctest
+import os
+import threading
+
+import numpy as np
+import pytest
+from gensim.models import KeyedVectors
+from gensim.test.utils import datapath
+
+from tensorboard_plugin_w2v import evaluation as ev
+from tensorboard_plugin_w2v.errors import BadRequest, NotFound
+from tests.conftest import train_word2vec
+
+QUESTIONS = datapath("questions-words.txt")
+
+
+@pytest.fixture(scope="session")
+def trained_kv() -> KeyedVectors:
+    """A Lee model trained long enough to get some analogies right."""
+    return train_word2vec(vector_size=64, epochs=25).wv
+
+
+@pytest.fixture(scope="session")
+def euclidean_kv() -> KeyedVectors:
+    return KeyedVectors.load_word2vec_format(datapath("euclidean_vectors.bin"), binary=True)
+
+
+@pytest.fixture(scope="session")
+def cased_kv(trained_kv) -> KeyedVectors:
+    """Lee vectors plus case variants ("Paris", "PARIS") lying next to their originals, and a
+    capitalised variant placed *before* its original: exercises gensim's case folding
+    (first occurrence wins) and its rule that predictions equal to a question word are skipped."""
+    rng = np.random.default_rng(0)
+    known = trained_kv.key_to_index
+    front = next(w.title() for w in ("man", "he", "his", "said") if w in known and w.title() not in known)
+    keys, vectors = [front], [trained_kv[front.lower()] * 0.5]  # "FRONT" maps to this row, not the original
+    keys += trained_kv.index_to_key
+    vectors += list(trained_kv.vectors)
+    for word in trained_kv.index_to_key[:400]:
+        for variant in (word.title(), word.upper()):
+            if variant not in known and variant not in keys:
+                keys.append(variant)
+                vectors.append(trained_kv[word] + rng.normal(0, 0.01, trained_kv.vector_size))
+    kv = KeyedVectors(trained_kv.vector_size, count=0)
+    kv.add_vectors(keys, np.array(vectors, dtype=np.float32))
+    return kv
+
+
+@pytest.fixture(scope="session")
+def tied_kv(trained_kv) -> KeyedVectors:
+    """Exact duplicates of frequent words: their scores tie exactly in every question."""
+    keys = list(trained_kv.index_to_key)
+    dupes = [f"{w}_twin" for w in keys[:300]]
+    kv = KeyedVectors(trained_kv.vector_size, count=0)
+    kv.add_vectors(keys + dupes, np.vstack([trained_kv.vectors, trained_kv.vectors[:300]]))
+    return kv
+
+
+def cosmul_reference(kv: KeyedVectors, path: str, restrict_vocab: int):
+    """gensim's evaluate_word_analogies asking most_similar_cosmul instead of most_similar, on the
+    model restricted to its first restrict_vocab words (gensim's own functions throughout)."""
+    n = min(restrict_vocab, len(kv))
+    restricted = KeyedVectors(kv.vector_size, count=0, dtype=kv.vectors.dtype)
+    restricted.add_vectors(kv.index_to_key[:n], kv.vectors[:n])
+
+    def cosmul(positive, negative, topn, restrict_vocab):
+        return KeyedVectors.most_similar_cosmul(restricted, positive=positive, negative=negative, topn=topn)
+
+    restricted.most_similar = cosmul
+    return restricted.evaluate_word_analogies(path, restrict_vocab=restrict_vocab)
+
+
+def assert_same_as_gensim(result: ev.AnalogyResult, score: float, sections: list[dict]) -> None:
+    assert [s.name for s in result.sections] == [s["section"] for s in sections[:-1]]
+    for ours, theirs in zip(result.sections, sections[:-1], strict=True):
+        assert ours.correct == theirs["correct"], ours.name
+        assert ours.incorrect == theirs["incorrect"], ours.name
+    assert result.total.correct == len(sections[-1]["correct"])
+    assert result.total.incorrect == len(sections[-1]["incorrect"])
+    assert round(result.total.accuracy or 0.0, 4) == round(score, 4)
+    assert (result.total.accuracy or 0.0) == pytest.approx(score, abs=0)
+
+
+MODELS = ["trained_kv", "euclidean_kv", "cased_kv", "tied_kv"]
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("restrict_vocab", [300_000, 700])
+def test_3cosadd_equals_gensim(request, model, restrict_vocab):
+    kv = request.getfixturevalue(model)
+    score, sections = kv.evaluate_word_analogies(QUESTIONS, restrict_vocab=restrict_vocab)
+    result = ev.evaluate_analogies(kv, ev.builtin("analogies"), ev.METHOD_3COSADD, restrict_vocab)
+    assert_same_as_gensim(result, score, sections)
+    asked = result.total.correct + result.total.incorrect
+    assert result.questions == 19544 and result.oov == result.questions - asked
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("restrict_vocab", [300_000, 700])
+def test_3cosmul_equals_gensim_cosmul(request, model, restrict_vocab):
+    kv = request.getfixturevalue(model)
+    score, sections = cosmul_reference(kv, QUESTIONS, restrict_vocab)
+    result = ev.evaluate_analogies(kv, ev.builtin("analogies"), ev.METHOD_3COSMUL, restrict_vocab)
+    assert_same_as_gensim(result, score, sections)
+
+
+def test_models_are_informative(trained_kv, cased_kv, tied_kv):
+    """The comparisons above mean something: answers are right, case variants and ties occur."""
+    result = ev.evaluate_analogies(trained_kv, ev.builtin("analogies"))
+    assert result.total.correct > 0 and result.total.incorrect > 0
+    assert result.semantic.correct + result.syntactic.correct == result.total.correct
+    assert ev.evaluate_analogies(tied_kv, ev.builtin("analogies")).exact_rechecks > 0
+    front = cased_kv.index_to_key[0]
+    assert front != front.lower() and front.lower() in cased_kv.key_to_index
+
+
+def test_sections_and_categories():
+    parsed = ev.read_analogies(QUESTIONS)
+    assert len(parsed.sections) == 14
+    assert [ev.section_category(s) for s in parsed.sections] == ["semantic"] * 5 + ["syntactic"] * 9
+    assert parsed.question(0) == ("ATHENS", "GREECE", "BAGHDAD", "IRAQ")
+
+
+def test_evaluation_leaves_the_model_untouched(trained_kv):
+    """No norms array is attached and key_to_index is never swapped (gensim swaps it)."""
+    kv = KeyedVectors(trained_kv.vector_size, count=0)
+    kv.add_vectors(trained_kv.index_to_key, trained_kv.vectors)
+    mapping = kv.key_to_index
+    ev.evaluate_analogies(kv, ev.builtin("analogies"), ev.METHOD_3COSMUL)
+    assert kv.norms is None and kv.key_to_index is mapping
+
+
+def test_chunked_norms_equal_gensim(euclidean_kv):
+    expected = np.linalg.norm(euclidean_kv.vectors, axis=1)
+    np.testing.assert_array_equal(ev.vector_norms(euclidean_kv.vectors, chunk_rows=100), expected)
+
+
+def test_small_chunks_give_the_same_answers(trained_kv, monkeypatch):
+    expected = ev.evaluate_analogies(trained_kv, ev.builtin("analogies"))
+    monkeypatch.setattr(ev, "_CHUNK_ELEMENTS", 1000)
+    monkeypatch.setattr(ev, "_QUESTION_BLOCK", 7)
+    chunked = ev.evaluate_analogies(trained_kv, ev.builtin("analogies"))
+    assert [s.correct for s in chunked.sections] == [s.correct for s in expected.sections]
+    assert [s.incorrect for s in chunked.sections] == [s.incorrect for s in expected.sections]
+
+
+@pytest.mark.parametrize("model", ["trained_kv", "euclidean_kv", "cased_kv"])
+@pytest.mark.parametrize("name", ["wordsim353", "simlex999"])
+@pytest.mark.parametrize("restrict_vocab", [300_000, 600])
+def test_word_pairs_equal_gensim(request, model, name, restrict_vocab):
+    kv = request.getfixturevalue(model)
+    pearson, spearman, oov_ratio = kv.evaluate_word_pairs(
+        datapath(ev.BUILTINS[name][1]), restrict_vocab=restrict_vocab
+    )
+    result = ev.evaluate_pairs(kv, ev.builtin(name), restrict_vocab=restrict_vocab)
+    assert result.pearson == pytest.approx(pearson.statistic, abs=1e-9)
+    assert result.pearson_pvalue == pytest.approx(pearson.pvalue, abs=1e-9)
+    assert result.spearman == pytest.approx(spearman.statistic, abs=1e-9)
+    assert result.spearman_pvalue == pytest.approx(spearman.pvalue, abs=1e-9)
+    assert result.oov_ratio == pytest.approx(oov_ratio, abs=1e-12)
+
+
+def test_user_files_in_gensim_formats(tmp_path, trained_kv):
+    analogies = tmp_path / "mine.txt"
+    analogies.write_text(
+        ": family\nman woman he she\nMan Woman His Her\nbroken line\nman woman king zzzunknown\n"
+        ": gram-tense\nsay said go went\n\n"
+    )
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text(
+        "# a comment\nman\twoman\t8.3\nsaid\tsays\t9\nbad line\npolice\tman\tx\nman\tyear\t1.5\n"
+    )
+    score, sections = trained_kv.evaluate_word_analogies(str(analogies))
+    result = ev.evaluate_analogies(trained_kv, str(analogies))
+    assert result.benchmark.kind == ev.KIND_ANALOGIES
+    assert_same_as_gensim(result, score, sections)
+    assert result.questions == 4  # the 3-word line is not a question
+    assert result.oov >= 1 and result.total.correct + result.total.incorrect >= 1
+    assert [s.category for s in result.sections] == ["semantic", "syntactic"]
+    pearson, spearman, oov_ratio = trained_kv.evaluate_word_pairs(str(pairs))
+    ours = ev.evaluate_pairs(trained_kv, str(pairs))
+    assert ours.benchmark.kind == ev.KIND_PAIRS and ours.pairs == 3
+    assert ours.pearson == pytest.approx(pearson.statistic) and ours.spearman == pytest.approx(
+        spearman.statistic
+    )
+    assert ours.oov_ratio == pytest.approx(oov_ratio)
+
+
+def test_bad_benchmark_files(tmp_path, trained_kv):
+    no_header = tmp_path / "q.txt"
+    no_header.write_text("a b c d\n: section\n")
+    with pytest.raises(ev.BenchmarkError, match="missing ': section' header"):
+        ev.evaluate_analogies(trained_kv, ev.Benchmark("q", ev.KIND_ANALOGIES, str(no_header)))
+    binary = tmp_path / "b.txt"
+    binary.write_bytes(b": s\n\xff\xfe a b c\n")
+    with pytest.raises(ev.BenchmarkError, match="UTF-8"):
+        ev.evaluate_analogies(trained_kv, str(binary))
+    empty = tmp_path / "p.tsv"
+    empty.write_text("# nothing\n")
+    with pytest.raises(ev.BenchmarkError, match="no well-formed word pairs"):
+        ev.evaluate_pairs(trained_kv, str(empty))
+    with pytest.raises(ev.BenchmarkError, match="not found"):
+        ev.evaluate_pairs(trained_kv, str(tmp_path / "missing.tsv"))
+    with pytest.raises(BadRequest):
+        ev.evaluate_analogies(trained_kv, ev.builtin("analogies"), method="3cosfoo")
+    with pytest.raises(NotFound):
+        ev.builtin("toefl")
+
+
+def test_pairs_all_unknown_gives_no_correlation(tmp_path, trained_kv):
+    pairs = tmp_path / "p.tsv"
+    pairs.write_text("zzqx\tqqzx\t1\n")
+    result = ev.evaluate_pairs(trained_kv, str(pairs))
+    assert result.pearson is None and result.oov_ratio == 100.0
+    assert result.to_json()["spearman"] == {"rho": None, "pvalue": None}
+
+
+def test_find_benchmarks(tmp_path):
+    shared, run = tmp_path / "benchmarks", tmp_path / "run" / "benchmarks"
+    for folder in (shared, run):
+        folder.mkdir(parents=True)
+    (shared / "qs.txt").write_text(": s\na b c d\n")
+    (shared / "pairs.tsv").write_text("a\tb\t1\n")
+    (run / "pairs.tsv").write_text("c\td\t2\n")
+    found = ev.find_benchmarks([(str(shared), "logdir"), (str(run), "run"), (str(tmp_path / "none"), "x")])
+    assert set(found) == {"analogies", "wordsim353", "simlex999", "qs.txt", "pairs.tsv"}
+    assert found["qs.txt"].kind == ev.KIND_ANALOGIES and found["pairs.tsv"].source == "run"
+    assert found["pairs.tsv"].path == os.path.join(str(run), "pairs.tsv")
+
+
+def test_background_jobs_report_running_then_done():
+    jobs = ev.BackgroundJobs(workers=1)
+    gate = threading.Event()
+    assert jobs.run("slow", lambda: gate.wait(10) and "finished", wait=0)[0] == "running"
+    gate.set()
+    assert jobs.run("slow", lambda: "never run", wait=10) == ("done", "finished", True)
+    with pytest.raises(NotFound):
+        jobs.run("fails", lambda: ev.builtin("nope"), wait=10)
+    with pytest.raises(ZeroDivisionError):
+        jobs.run("crash", lambda: 1 / 0, wait=10)
+    assert jobs.run("crash", lambda: "retried", wait=10) == ("done", "retried", False)
+
+
+def test_doctests():
+    assert doctest.testmod(ev, optionflags=doctest.ELLIPSIS).failed == 0
+
+
+# -- the /evaluate route ---------------------------------------------------------------------
+
+BASE = "/data/plugin/word2vec"
+
+
+@pytest.fixture(scope="module")
+def eval_site(tmp_path_factory, lee_model):
+    """A logdir with one model, a logdir-wide benchmark and a run's own benchmark; a client."""
+    from tensorboard.backend.application import TensorBoardWSGI
+    from tensorboard.plugins import base_plugin
+    from werkzeug.test import Client
+
+    from tensorboard_plugin_w2v.plugin import Word2VecPlugin
+
+    root = tmp_path_factory.mktemp("evallogdir")
+    run = root / "lee"
+    (run / "plugins" / "word2vec" / "benchmarks").mkdir(parents=True)
+    lee_model.wv.save_word2vec_format(str(run / "vectors.bin"), binary=True)
+    (root / "benchmarks").mkdir()
+    (root / "benchmarks" / "family.txt").write_text(": family\nman woman he she\nhe she his her\n")
+    (run / "plugins" / "word2vec" / "benchmarks" / "pairs.tsv").write_text(
+        "man\twoman\t8\nhe\tshe\t9\nman\tyear\t1\n"
+    )
+    (root / "benchmarks" / "broken.txt").write_bytes(b": s\n\xff\xfe\n")
+    plugin = Word2VecPlugin(base_plugin.TBContext(logdir=str(root), flags=None))
+    return Client(TensorBoardWSGI([plugin])), plugin, root
+
+
+def get(client, route, **params):
+    response = client.get(f"{BASE}/{route}", query_string=params)
+    assert response.headers["Content-Type"].startswith("application/json")
+    return response.status_code, response.get_json()
+
+
+def test_route_lists_benchmarks(eval_site):
+    client, _, _ = eval_site
+    status, data = get(client, "evaluate", run="lee", model="vectors.bin")
+    assert status == 200
+    assert {(b["name"], b["kind"], b["source"]) for b in data["benchmarks"]} == {
+        ("analogies", "analogies", "builtin"),
+        ("wordsim353", "pairs", "builtin"),
+        ("simlex999", "pairs", "builtin"),
+        ("family.txt", "analogies", "logdir"),
+        ("broken.txt", "analogies", "logdir"),
+        ("pairs.tsv", "pairs", "run"),
+    }
+
+
+@pytest.mark.parametrize("method", ["3cosadd", "3CosMul"])
+def test_route_analogies_equal_gensim(eval_site, lee_model, method):
+    client, _, _ = eval_site
+    status, data = get(
+        client, "evaluate", run="lee", model="vectors.bin", benchmark="analogies", method=method, wait=60
+    )
+    assert status == 200 and data["status"] == "done" and data["method"] == method.lower()
+    if method == "3cosadd":
+        score, sections = lee_model.wv.evaluate_word_analogies(QUESTIONS)
+    else:
+        score, sections = cosmul_reference(lee_model.wv, QUESTIONS, 300_000)
+    assert [(s["section"], s["correct"], s["incorrect"]) for s in data["sections"]] == [
+        (s["section"], len(s["correct"]), len(s["incorrect"])) for s in sections[:-1]
+    ]
+    assert data["total"]["correct"] == len(sections[-1]["correct"])
+    assert round(data["total"]["accuracy"], 4) == round(score, 4)
+    assert data["questions"] == 19544 and data["restrict_vocab"] == 300_000
+    total = data["semantic"]["total"] + data["syntactic"]["total"]
+    assert total == data["total"]["total"] == data["questions"] - data["oov"]
+
+
+def test_route_pairs_equal_gensim_and_are_cached(eval_site, lee_model):
+    client, _, _ = eval_site
+    pearson, spearman, oov = lee_model.wv.evaluate_word_pairs(datapath("simlex999.txt"), restrict_vocab=1000)
+    query = dict(run="lee", model="vectors.bin", benchmark="simlex999", restrict_vocab=1000, wait=60)
+    status, first = get(client, "evaluate", **query)
+    assert status == 200 and first["cached"] is False
+    assert first["pearson"]["r"] == pytest.approx(pearson.statistic, abs=1e-9)
+    assert first["spearman"]["rho"] == pytest.approx(spearman.statistic, abs=1e-9)
+    assert first["oov_ratio"] == pytest.approx(oov)
+    assert first["pairs"] == first["used"] + first["oov"]
+    status, again = get(client, "evaluate", **query)
+    assert again["cached"] is True and again["pearson"] == first["pearson"]
+
+
+def test_route_user_benchmarks(eval_site, lee_model):
+    client, _, root = eval_site
+    status, data = get(client, "evaluate", run="lee", model="vectors.bin", benchmark="family.txt", wait=60)
+    score, sections = lee_model.wv.evaluate_word_analogies(str(root / "benchmarks" / "family.txt"))
+    assert status == 200 and data["source"] == "logdir"
+    assert data["total"]["correct"] == len(sections[-1]["correct"])
+    status, data = get(client, "evaluate", run="lee", model="vectors.bin", benchmark="pairs.tsv", wait=60)
+    assert status == 200 and data["source"] == "run" and data["kind"] == "pairs"
+
+
+def test_route_result_follows_a_replaced_model(tmp_path, lee_model):
+    from tensorboard.backend.application import TensorBoardWSGI
+    from tensorboard.plugins import base_plugin
+    from werkzeug.test import Client
+
+    from tensorboard_plugin_w2v.plugin import Word2VecPlugin
+
+    (tmp_path / "run").mkdir()
+    path = tmp_path / "run" / "v.bin"
+    lee_model.wv.save_word2vec_format(str(path), binary=True)
+    client = Client(
+        TensorBoardWSGI([Word2VecPlugin(base_plugin.TBContext(logdir=str(tmp_path), flags=None))])
+    )
+    query = dict(run="run", model="v.bin", benchmark="wordsim353", wait=60)
+    _, before = get(client, "evaluate", **query)
+    other = train_word2vec(seed=5, vector_size=16).wv
+    other.save_word2vec_format(str(path), binary=True)
+    os.utime(path, ns=(os.stat(path).st_atime_ns, os.stat(path).st_mtime_ns + 10**9))
+    _, after = get(client, "evaluate", **query)
+    assert after["cached"] is False
+    assert after["pearson"]["r"] == pytest.approx(other.evaluate_word_pairs(datapath("wordsim353.tsv"))[0][0])
+    assert after["pearson"]["r"] != before["pearson"]["r"]
+
+
+def test_route_answers_202_while_running_and_others_keep_answering(eval_site):
+    client, plugin, _ = eval_site
+    plugin._eval_jobs = ev.BackgroundJobs(workers=1)
+    gate = threading.Event()
+    plugin._eval_jobs._pool.submit(gate.wait, 30)  # occupy the only worker
+    try:
+        query = dict(run="lee", model="vectors.bin", benchmark="wordsim353", restrict_vocab=1234)
+        status, data = get(client, "evaluate", **query, wait=0)
+        assert status == 202 and data["status"] == "running" and data["benchmark"] == "wordsim353"
+        status, data = get(client, "neighbors", run="lee", model="vectors.bin", word="police")
+        assert status == 200 and data["neighbors"]
+    finally:
+        gate.set()
+    status, data = get(client, "evaluate", **query, wait=30)
+    assert status == 200 and data["status"] == "done" and data["pearson"]["r"] is not None
+
+
+@pytest.mark.parametrize(
+    "params, status, needle",
+    [
+        (dict(benchmark="toefl"), 404, "unknown benchmark"),
+        (dict(benchmark="analogies", method="3cosfoo"), 400, "method must be one of"),
+        (dict(benchmark="analogies", restrict_vocab="0"), 400, "restrict_vocab"),
+        (dict(benchmark="analogies", restrict_vocab="many"), 400, "restrict_vocab"),
+        (dict(benchmark="analogies", wait="-1"), 400, "wait"),
+        (dict(benchmark="broken.txt"), 422, "UTF-8"),
+        (dict(run="nope"), 404, "unknown run"),
+    ],
+)
+def test_route_errors_are_json(eval_site, params, status, needle):
+    client, _, _ = eval_site
+    query = {"run": "lee", "model": "vectors.bin", "wait": 30, **params}
+    code, data = get(client, "evaluate", **query)
+    assert code == status and needle in data["error"]

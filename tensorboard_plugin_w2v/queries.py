@@ -64,9 +64,18 @@ def suggest(kv: KeyedVectors, word: str, n: int = 5) -> list[str]:
 def _rank(kv: KeyedVectors, dists: np.ndarray, k: int, exclude: set[int]) -> list[Neighbor]:
     """gensim's ranking (``matutils.argsort(dists, topn, reverse=True)``) without its copies.
 
-    ``dists`` is negated in place and used as gensim's ``-dists``, so NaN ranks last as there.
+    The best scores usually all exceed a threshold read from a sample, so only those few are
+    sorted; otherwise ``dists`` is negated in place and used as gensim's ``-dists`` (NaN last).
     """
     topn = min(k + len(exclude), dists.size)
+    if dists.size > 64 * topn:
+        sample = dists[:: dists.size // (32 * topn)]
+        threshold = np.partition(sample, sample.size - 2)[sample.size - 2]  # NaN sorts last: skipped
+        above = np.flatnonzero(dists > threshold)
+        if above.size >= topn:
+            best = above[np.argsort(-dists[above])][:topn]
+            out = [Neighbor(kv.index_to_key[i], float(dists[i]), int(i)) for i in best if i not in exclude]
+            return out[:k]
     np.negative(dists, out=dists)
     if topn >= dists.size:
         best = np.argsort(dists)
@@ -113,11 +122,20 @@ def _row_norms(kv: KeyedVectors, rows: np.ndarray) -> np.ndarray:
     return np.linalg.norm(kv.vectors[rows], axis=1)
 
 
+_SCAN_ROWS = 8192  # rows per block of an exact scan: its scores are divided while still in cache
+
+
 def cosine_scores(kv: KeyedVectors, unit_query: np.ndarray, limit: int) -> np.ndarray:
-    """Cosine of ``unit_query`` with each of the first ``limit`` vectors, as gensim computes it."""
+    """Cosine of ``unit_query`` with each of the first ``limit`` vectors, as gensim computes it
+    (``dot(vectors, query) / norms``), block by block into one preallocated array."""
     norms = ensure_norms(kv)
-    dists = np.dot(kv.vectors[:limit], unit_query)
-    return np.divide(dists, norms[:limit], out=dists)
+    vectors = kv.vectors
+    dists = np.empty(limit, dtype=np.result_type(vectors.dtype, unit_query.dtype))
+    for start in range(0, limit, _SCAN_ROWS):
+        block = dists[start : start + _SCAN_ROWS]
+        np.dot(vectors[start : start + _SCAN_ROWS], unit_query, out=block)
+        np.divide(block, norms[start : start + _SCAN_ROWS], out=block)
+    return dists
 
 
 def unit_vector(kv: KeyedVectors, word: str) -> np.ndarray:

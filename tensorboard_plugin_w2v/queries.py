@@ -132,9 +132,10 @@ def cosine_scores(kv: KeyedVectors, unit_query: np.ndarray, limit: int) -> np.nd
     vectors = kv.vectors
     dists = np.empty(limit, dtype=np.result_type(vectors.dtype, unit_query.dtype))
     for start in range(0, limit, _SCAN_ROWS):
-        block = dists[start : start + _SCAN_ROWS]
-        np.dot(vectors[start : start + _SCAN_ROWS], unit_query, out=block)
-        np.divide(block, norms[start : start + _SCAN_ROWS], out=block)
+        stop = min(limit, start + _SCAN_ROWS)
+        block = dists[start:stop]
+        np.dot(vectors[start:stop], unit_query, out=block)
+        np.divide(block, norms[start:stop], out=block)
     return dists
 
 

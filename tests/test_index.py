@@ -262,3 +262,20 @@ def test_build_of_an_evicted_model_is_cancelled(tmp_path, lee_kv_path, lee_model
     assert handle.wait(60)
     assert handle.state == ann.STATE_CANCELLED
     assert not os.path.exists(tmp_path / "cache" / "index" / f"{handle.key}.usearch")
+
+
+@pytest.mark.parametrize("n, nans", [(50, 0), (5000, 0), (5000, 3), (100_000, 0), (100_000, 5000)])
+def test_exact_ranking_equals_gensim_argsort(n, nans):
+    from gensim import matutils
+
+    rng = np.random.default_rng(n + nans)
+    dists = rng.standard_normal(n).astype(np.float32)
+    dists[rng.choice(n, nans, replace=False)] = np.nan
+
+    class Words:  # stands in for a KeyedVectors: only index_to_key is read
+        index_to_key = [f"w{i}" for i in range(n)]
+
+    exclude = {int(np.nanargmax(dists))}
+    expected = [int(i) for i in matutils.argsort(dists, topn=11, reverse=True) if i not in exclude][:10]
+    found = queries._rank(Words(), dists.copy(), 10, exclude)
+    assert [f.index for f in found] == expected

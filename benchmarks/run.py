@@ -350,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         help="cache folder that may already hold the indexes (built by an earlier run): the first "
         "start then only times its first answer, and the restart uses this folder",
     )
-    parser.add_argument("--json", default="benchmark-results.json", help="where to write the results")
+    parser.add_argument("--json", help="where to write the results (default: WORK_DIR/results.json)")
     parser.add_argument(
         "--exact-max-cells",
         type=int,
@@ -401,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
         "listing": listing,
     }
+    args.json = args.json or os.path.join(args.work_dir, "results.json")
     with open(args.json, "w") as f:
         json.dump(report, f, indent=1)
     print(f"written {args.json}", file=sys.stderr)

@@ -25,7 +25,7 @@ import numpy as np
 from gensim.models import KeyedVectors
 
 from tensorboard_plugin_w2v.errors import BadRequest, NotFound
-from tensorboard_plugin_w2v.evaluation import TopK, chunk_rows, model_norms
+from tensorboard_plugin_w2v.evaluation import TopK, chunk_rows, dot_t, model_norms
 
 SCOPE_SHARED = "shared"
 SCOPE_ALL = "all"
@@ -68,7 +68,7 @@ def neighbors_batch(
             rows = np.arange(len(block))
             for lo in range(0, n, step):
                 hi = min(lo + step, n)
-                scores = (units @ vectors[lo:hi].T) * inverse_norms[lo:hi]
+                scores = dot_t(units, vectors[lo:hi]) * inverse_norms[lo:hi]
                 if allowed is not None:
                     scores[:, ~allowed[lo:hi]] = -np.inf
                 own = (block >= lo) & (block < hi)

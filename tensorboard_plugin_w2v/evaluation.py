@@ -356,6 +356,32 @@ class TopK:
         return np.take_along_axis(self.index, order, axis=1), np.take_along_axis(self.score, order, axis=1)
 
 
+# OpenBLAS computes a product of at most 65536·4 multiply-adds on the calling thread. Waking its
+# worker threads costs milliseconds (tens on a busy machine), more than a small product itself,
+# so products below _SMALL_PRODUCT are cut into single-thread pieces.
+_ONE_THREAD_MACS = 1 << 18
+_SMALL_PRODUCT = 1 << 26
+
+
+def dot_t(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b.T``; small products are computed in pieces that BLAS keeps on one thread.
+
+    >>> a, b = np.ones((3, 4), np.float32), np.ones((5, 4), np.float32)
+    >>> dot_t(a, b).shape, float(dot_t(a, b)[0, 0])
+    ((3, 5), 4.0)
+    """
+    (m, k), n = a.shape, len(b)
+    if m * n * k > _SMALL_PRODUCT:
+        return a @ b.T
+    out = np.empty((m, n), dtype=np.result_type(a, b))
+    m_step = max(1, min(m, _ONE_THREAD_MACS // max(1, k)))
+    n_step = max(1, _ONE_THREAD_MACS // max(1, m_step * k))
+    for i in range(0, m, m_step):
+        for j in range(0, n, n_step):
+            np.matmul(a[i : i + m_step], b[j : j + n_step].T, out=out[i : i + m_step, j : j + n_step])
+    return out
+
+
 def chunk_rows(columns: int) -> int:
     return max(256, _CHUNK_ELEMENTS // max(1, columns))
 
@@ -591,7 +617,7 @@ class _Solver:
             for start, stop in zip(starts, [*starts[1:], self.limit], strict=True):
                 if start >= stop:
                     continue
-                cosines = units @ vectors[start:stop].T
+                cosines = dot_t(units, vectors[start:stop])
                 cosines *= (1 / norms[start:stop]).astype(np.float32)
                 if self.method == METHOD_3COSMUL:
                     shifted = np.empty((2 * n_w, stop - start), dtype=np.float32)

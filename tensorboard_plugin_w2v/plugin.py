@@ -148,14 +148,16 @@ class Word2VecPlugin(base_plugin.TBPlugin):
         return {"models": rows, "logdir": self.logdir}
 
     def _model_row(self, entry: ModelEntry) -> dict:
-        version = entry.version()
+        """The latest version's details, and each version's under ``versions`` (oldest first)."""
+        versions = [self._version_details(v) for v in entry.versions]
+        latest = self._version_details(entry.version())
+        return {"run": entry.run, "model": entry.name, "steps": entry.steps, **latest, "versions": versions}
+
+    def _version_details(self, version: ModelVersion) -> dict:
         status, loaded, error = self.store.status(version)
         header = version.header
         return {
-            "run": entry.run,
-            "model": entry.name,
             "step": version.step,
-            "steps": entry.steps,
             "format": loaded.format if loaded else version.format,
             "source": version.source,
             "path": self._display_path(version.path),

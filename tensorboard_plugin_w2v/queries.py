@@ -46,18 +46,20 @@ def require_word(kv: KeyedVectors, word: str) -> None:
 
 
 def suggest(kv: KeyedVectors, word: str, n: int = 5) -> list[str]:
-    """Vocabulary entries close to ``word``: other casings first, then close spellings."""
-    out = []
-    for variant in (word.lower(), word.capitalize(), word.upper(), word.title(), word.strip()):
-        if variant != word and variant in kv.key_to_index and variant not in out:
-            out.append(variant)
-    candidates = kv.index_to_key[:_SUGGESTION_SCAN]
-    lower = word.lower()
-    close = difflib.get_close_matches(lower, [c.lower() for c in candidates], n=n, cutoff=0.75)
-    for c in close:
-        original = next((w for w in candidates if w.lower() == c), c)
-        if original not in out:
-            out.append(original)
+    """Vocabulary entries close to ``word``: other casings first, then close spellings in every
+    casing the vocabulary has, so ``governmentt`` finds ``government``."""
+    out = [
+        v
+        for v in dict.fromkeys((word.lower(), word.capitalize(), word.upper(), word.title(), word.strip()))
+        if v != word and v in kv.key_to_index
+    ]
+    by_lower: dict[str, list[str]] = {}
+    for candidate in kv.index_to_key[:_SUGGESTION_SCAN]:
+        by_lower.setdefault(candidate.lower(), []).append(candidate)
+    for close in difflib.get_close_matches(word.lower(), list(by_lower), n=n, cutoff=0.75):
+        # The spelling cased like the query first (``Goverment`` → ``Government``).
+        spellings = sorted(by_lower[close], key=lambda w: (w[:1].isupper() != word[:1].isupper(), w != close))
+        out.extend(w for w in spellings if w not in out)
     return out[:n]
 
 

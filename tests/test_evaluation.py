@@ -400,3 +400,13 @@ def test_route_errors_are_json(eval_site, params, status, needle):
     query = {"run": "lee", "model": "vectors.bin", "wait": 30, **params}
     code, data = get(client, "evaluate", **query)
     assert code == status and needle in data["error"]
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (7, 300, 5), (1000, 300, 3), (3, 2, 2000)])
+def test_dot_t_in_pieces_equals_matmul(shape, monkeypatch):
+    m, k, n = shape
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((m, k), dtype=np.float32), rng.standard_normal((n, k), dtype=np.float32)
+    np.testing.assert_allclose(ev.dot_t(a, b), a @ b.T, rtol=1e-5, atol=1e-5)
+    monkeypatch.setattr(ev, "_SMALL_PRODUCT", 0)  # the one-call path
+    np.testing.assert_allclose(ev.dot_t(a, b), a @ b.T, rtol=1e-5, atol=1e-5)

@@ -32,6 +32,9 @@ def test_models_listing(client, lee_model):
     assert row["path"] == "lee/vectors.bin"
     training = rows[("training", "lee")]
     assert training["steps"] == [1, 2, 3] and training["step"] == 3
+    assert [v["step"] for v in training["versions"]] == [1, 2, 3]
+    assert [v["training"]["epochs"] for v in training["versions"]] == [1, 2, 3]
+    assert training["path"] == training["versions"][-1]["path"] != training["versions"][0]["path"]
     for key in ("run", "model", "step", "steps", "format", "path", "vocab_size", "dim", "error", "status"):
         assert all(key in m for m in data["models"])
 

@@ -1,0 +1,182 @@
+/**
+ * The whole view state of the tab, and its (de)serialisation to a URL query string.
+ *
+ * The string lives in the iframe's own location hash and, when the TensorBoard page is
+ * reachable (same origin), is mirrored into the top window's hash as `#word2vec&w2v=<...>`
+ * so that a copied TensorBoard URL reopens the same view.
+ */
+
+export type Mode = "neighbors" | "analogy" | "similarity" | "odd" | "compare";
+export const MODES: Mode[] = ["neighbors", "analogy", "similarity", "odd", "compare"];
+export type Method = "3cosadd" | "3cosmul";
+export type AnalogyForm = "abc" | "expr";
+
+export interface Target {
+  run: string;
+  model: string;
+  step: number | null; // null = latest
+}
+
+export interface State {
+  run: string | null;
+  model: string | null;
+  step: number | null; // null = latest
+  mode: Mode;
+  q: string; // neighbours query word (also used by compare)
+  k: number;
+  rv: number | null; // restrict_vocab
+  exact: boolean;
+  aform: AnalogyForm;
+  a: string;
+  b: string;
+  c: string;
+  expr: string;
+  method: Method;
+  s1: string;
+  s2: string;
+  odd: string[];
+  cmp: Target[]; // compare targets besides the current run/model/step
+  n: number; // how many neighbours to send to the Projector
+}
+
+export const K_MAX = 1000;
+/** The Projector shows at most 100,000 points: the query word plus 99,999 neighbours. */
+export const N_MAX = 99999;
+
+export function defaultState(): State {
+  return {
+    run: null,
+    model: null,
+    step: null,
+    mode: "neighbors",
+    q: "",
+    k: 10,
+    rv: null,
+    exact: false,
+    aform: "abc",
+    a: "",
+    b: "",
+    c: "",
+    expr: "",
+    method: "3cosadd",
+    s1: "",
+    s2: "",
+    odd: [],
+    cmp: [],
+    n: 1000,
+  };
+}
+
+function parseIntIn(value: string | null, min: number, max: number): number | null {
+  if (value === null || !/^-?\d+$/.test(value.trim())) return null;
+  const n = Number.parseInt(value, 10);
+  if (!Number.isSafeInteger(n) || n < min || n > max) return null;
+  return n;
+}
+
+/** Encodes one compare target as `run|model|step`, with each part percent-escaped. */
+export function encodeTarget(t: Target): string {
+  return [encodeURIComponent(t.run), encodeURIComponent(t.model), t.step === null ? "" : String(t.step)].join("|");
+}
+
+export function decodeTarget(text: string): Target | null {
+  const parts = text.split("|");
+  if (parts.length !== 3) return null;
+  try {
+    const run = decodeURIComponent(parts[0]);
+    const model = decodeURIComponent(parts[1]);
+    if (!model) return null;
+    const step = parts[2] === "" ? null : parseIntIn(parts[2], 0, Number.MAX_SAFE_INTEGER);
+    if (parts[2] !== "" && step === null) return null;
+    return { run, model, step };
+  } catch {
+    return null;
+  }
+}
+
+/** Serialises the state; values equal to the defaults are left out to keep links short. */
+export function encodeState(s: State): string {
+  const d = defaultState();
+  const p = new URLSearchParams();
+  if (s.run !== null) p.set("run", s.run);
+  if (s.model !== null) p.set("model", s.model);
+  if (s.step !== null) p.set("step", String(s.step));
+  if (s.mode !== d.mode) p.set("mode", s.mode);
+  if (s.q) p.set("q", s.q);
+  if (s.k !== d.k) p.set("k", String(s.k));
+  if (s.rv !== null) p.set("rv", String(s.rv));
+  if (s.exact) p.set("exact", "1");
+  if (s.aform !== d.aform) p.set("aform", s.aform);
+  if (s.a) p.set("a", s.a);
+  if (s.b) p.set("b", s.b);
+  if (s.c) p.set("c", s.c);
+  if (s.expr) p.set("expr", s.expr);
+  if (s.method !== d.method) p.set("method", s.method);
+  if (s.s1) p.set("s1", s.s1);
+  if (s.s2) p.set("s2", s.s2);
+  for (const w of s.odd) p.append("odd", w);
+  for (const t of s.cmp) p.append("cmp", encodeTarget(t));
+  if (s.n !== d.n) p.set("n", String(s.n));
+  return p.toString();
+}
+
+/** Parses a query string produced by `encodeState`; anything invalid falls back to the default. */
+export function decodeState(text: string): State {
+  const s = defaultState();
+  const p = new URLSearchParams(text.replace(/^[#?]/, ""));
+  const str = (key: string): string | null => p.get(key);
+  s.run = str("run");
+  s.model = str("model");
+  s.step = parseIntIn(str("step"), 0, Number.MAX_SAFE_INTEGER);
+  const mode = str("mode");
+  if (mode && (MODES as string[]).includes(mode)) s.mode = mode as Mode;
+  s.q = str("q") ?? "";
+  s.k = parseIntIn(str("k"), 1, K_MAX) ?? s.k;
+  s.rv = parseIntIn(str("rv"), 1, Number.MAX_SAFE_INTEGER);
+  s.exact = str("exact") === "1";
+  const aform = str("aform");
+  if (aform === "abc" || aform === "expr") s.aform = aform;
+  s.a = str("a") ?? "";
+  s.b = str("b") ?? "";
+  s.c = str("c") ?? "";
+  s.expr = str("expr") ?? "";
+  const method = str("method");
+  if (method === "3cosadd" || method === "3cosmul") s.method = method;
+  s.s1 = str("s1") ?? "";
+  s.s2 = str("s2") ?? "";
+  s.odd = p.getAll("odd").filter((w) => w.length > 0);
+  s.cmp = p.getAll("cmp").map(decodeTarget).filter((t): t is Target => t !== null);
+  s.n = parseIntIn(str("n"), 1, N_MAX) ?? s.n;
+  return s;
+}
+
+export const PARENT_KEY = "w2v";
+
+/**
+ * Reads our state string out of a TensorBoard hash like `#word2vec&w2v=<encoded>`.
+ * Returns null when the hash holds no state of ours.
+ */
+export function stateFromParentHash(hash: string): string | null {
+  const parts = hash.replace(/^#/, "").split("&");
+  for (const part of parts) {
+    if (part.startsWith(PARENT_KEY + "=")) {
+      try {
+        return decodeURIComponent(part.slice(PARENT_KEY.length + 1));
+      } catch {
+        return null;
+      }
+    }
+  }
+  return null;
+}
+
+/**
+ * Returns TensorBoard's hash with our state put in (or replaced), keeping any other parts,
+ * e.g. `#word2vec` → `#word2vec&w2v=run%3Drun_a%26q%3Dking`.
+ */
+export function parentHashWithState(hash: string, encoded: string, pluginName = "word2vec"): string {
+  const parts = hash.replace(/^#/, "").split("&").filter((p) => p.length > 0 && !p.startsWith(PARENT_KEY + "="));
+  if (parts.length === 0) parts.push(pluginName);
+  if (encoded) parts.push(`${PARENT_KEY}=${encodeURIComponent(encoded)}`);
+  return "#" + parts.join("&");
+}

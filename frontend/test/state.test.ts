@@ -1,0 +1,104 @@
+import { describe, expect, it } from "vitest";
+import {
+  decodeState,
+  decodeTarget,
+  defaultState,
+  encodeState,
+  encodeTarget,
+  parentHashWithState,
+  stateFromParentHash,
+  type State,
+} from "../src/state";
+
+describe("URL state", () => {
+  it("encodes the default state as an empty string", () => {
+    expect(encodeState(defaultState())).toBe("");
+  });
+
+  it("round-trips every field", () => {
+    const s: State = {
+      ...defaultState(),
+      run: "runs/a b&c",
+      model: "w2v.model",
+      step: 30,
+      mode: "analogy",
+      q: "<img src=x onerror=alert(1)>",
+      k: 25,
+      rv: 5000,
+      exact: true,
+      aform: "expr",
+      a: "man",
+      b: "king",
+      c: "woman",
+      expr: "king - man + woman",
+      method: "3cosmul",
+      s1: "cat",
+      s2: "dog",
+      odd: ["breakfast", "cereal", "dinner", "lunch"],
+      cmp: [
+        { run: "run|b", model: "m%odel", step: null },
+        { run: ".", model: "w2v", step: 10 },
+      ],
+      n: 99999,
+    };
+    expect(decodeState(encodeState(s))).toEqual(s);
+  });
+
+  it("accepts a leading # or ?", () => {
+    expect(decodeState("#q=king&k=5").q).toBe("king");
+    expect(decodeState("?q=king&k=5").k).toBe(5);
+  });
+
+  it("falls back to defaults for invalid values", () => {
+    const s = decodeState("mode=bogus&k=0&n=999999999&step=abc&method=x&aform=y&rv=-3&cmp=broken");
+    const d = defaultState();
+    expect(s.mode).toBe(d.mode);
+    expect(s.k).toBe(d.k);
+    expect(s.n).toBe(d.n);
+    expect(s.step).toBeNull();
+    expect(s.method).toBe(d.method);
+    expect(s.aform).toBe(d.aform);
+    expect(s.rv).toBeNull();
+    expect(s.cmp).toEqual([]);
+  });
+
+  it("keeps k within its limits", () => {
+    expect(decodeState("k=1000").k).toBe(1000);
+    expect(decodeState("k=1001").k).toBe(10);
+  });
+
+  it("encodes compare targets unambiguously", () => {
+    const t = { run: "a|b", model: "c|d", step: 7 };
+    expect(decodeTarget(encodeTarget(t))).toEqual(t);
+    expect(decodeTarget("x|y")).toBeNull();
+    expect(decodeTarget("x|y|z")).toBeNull();
+    expect(decodeTarget("x||")).toBeNull();
+  });
+});
+
+describe("TensorBoard (parent) hash", () => {
+  it("adds our state after the plugin id", () => {
+    expect(parentHashWithState("#word2vec", "q=king")).toBe("#word2vec&w2v=q%3Dking");
+  });
+
+  it("replaces an older state and keeps other parts", () => {
+    const h = parentHashWithState("#word2vec&w2v=q%3Dold&other=1", "q=new");
+    expect(h).toBe("#word2vec&other=1&w2v=q%3Dnew");
+    expect(stateFromParentHash(h)).toBe("q=new");
+  });
+
+  it("uses the plugin name when the hash is empty", () => {
+    expect(parentHashWithState("", "q=a")).toBe("#word2vec&w2v=q%3Da");
+  });
+
+  it("round-trips a full encoded state", () => {
+    const s = { ...defaultState(), run: "r&1", model: "m=2", q: "a+b c", odd: ["x", "y#z"] };
+    const hash = parentHashWithState("#word2vec", encodeState(s));
+    expect(decodeState(stateFromParentHash(hash) ?? "")).toEqual(s);
+  });
+
+  it("returns null without our key or on bad escapes", () => {
+    expect(stateFromParentHash("#scalars")).toBeNull();
+    expect(stateFromParentHash("#word2vec&w2v=%E0%A4%A")).toBeNull();
+  });
+});

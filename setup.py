@@ -54,10 +54,11 @@ setup(
         "numpy>=1.24",
         "werkzeug>=2.2",
         "tqdm>=4.60",  # w2v-visualizer's progress bar (gensim 4.4 no longer depends on it)
+        # Approximate nearest neighbours for large models (index.py); without it, exact search.
+        "usearch>=2.26",
     ],
     extras_require={
         "keras": ["tensorflow-cpu>=2.16", "keras>=3"],
-        "ann": ["hnswlib>=0.8"],
         "remote": ["boto3", "fsspec"],
         "test": ["pytest>=7", "hypothesis>=6", "ruff", "playwright", "moto[server]>=5", "boto3"],
     },

@@ -53,6 +53,15 @@ class Word2VecLoader(base_plugin.TBLoader):
             "writers are not trusted. Other formats keep working.",
         )
         group.add_argument(
+            "--word2vec_mmap",
+            choices=("auto", "always", "never"),
+            default="auto",
+            help="Which gensim files in the logdir are memory-mapped instead of read into memory: "
+            "'always' (fastest start, least memory; a file rewritten in place while served can crash "
+            "TensorBoard), 'never' (safe where jobs rewrite files in place), or 'auto': files unchanged "
+            "for 5 minutes are mapped, fresher ones read. Default: %(default)s.",
+        )
+        group.add_argument(
             "--word2vec_allow_outside_logdir",
             action="store_true",
             help="Let manifests name model files outside the logdir.",

@@ -1,10 +1,8 @@
 """One entry point that turns any supported file into a gensim ``KeyedVectors``.
 
-gensim's own files are memory-mapped (``mmap='r'``) only from private copies (remote files
-copied into the cache folder): a file in the logdir may be rewritten in place by a training job
-(gensim's ``save`` truncates its ``.npy`` files), and touching a memory-mapped page of a
-truncated file kills the whole process with SIGBUS, so logdir files are read into memory.
-Every failure becomes a
+gensim's own files are memory-mapped (``mmap='r'``) where that is safe (see
+:func:`may_memory_map`): a file rewritten in place while mapped (gensim's ``save`` truncates its
+``.npy`` files) would kill the whole process with SIGBUS on the next read. Every failure becomes a
 :class:`~tensorboard_plugin_w2v.errors.ModelLoadError` whose message a person understands.
 
     >>> from tensorboard_plugin_w2v.loading import load_model
@@ -16,13 +14,15 @@ from __future__ import annotations
 
 import os
 import pickle
+import time
 import zipfile
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from gensim.models import FastText, KeyedVectors, Word2Vec
 
-from tensorboard_plugin_w2v import fileio, formats
+from tensorboard_plugin_w2v import convert, fileio, formats
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.errors import ModelLoadError
 
@@ -63,6 +63,12 @@ class LoadedModel:
     counts_known: bool = False
     training: dict | None = None
     extra_bytes: int = field(default=0, repr=False)
+    identity: fileio.FileIdentity | None = field(default=None, repr=False)
+    index: Any = field(default=None, repr=False)  # an index.IndexHandle, set by the IndexManager
+
+    def searcher(self, exact: bool = False):
+        """The ready ANN index to answer with, or ``None`` for an exact scan."""
+        return None if exact or self.index is None else self.index.ready()
 
     @property
     def vocab_size(self) -> int:
@@ -74,8 +80,17 @@ class LoadedModel:
 
     @property
     def nbytes(self) -> int:
-        """Bytes this model holds (memory-mapped pages included)."""
-        return int(self.kv.vectors.nbytes) + self.extra_bytes
+        """Bytes this model holds (memory-mapped pages and its search index included)."""
+        index_bytes = self.index.nbytes if self.index is not None else 0
+        return int(self.kv.vectors.nbytes) + self.extra_bytes + index_bytes
+
+
+MMAP_AUTO = "auto"
+MMAP_ALWAYS = "always"
+MMAP_NEVER = "never"
+MMAP_POLICIES = (MMAP_AUTO, MMAP_ALWAYS, MMAP_NEVER)
+# Under "auto", a logdir file is mapped once it and its sidecars have been unchanged this long.
+SETTLED_SECONDS = 300.0
 
 
 def load_model(
@@ -86,8 +101,13 @@ def load_model(
     tensor_shape: tuple[int, ...] | None = None,
     allow_pickle: bool = True,
     cache_dir: str | None = None,
+    mmap_policy: str = MMAP_AUTO,
 ) -> LoadedModel:
-    """Load ``path`` in any supported format (sniffed from its header when not given)."""
+    """Load ``path`` in any supported format (sniffed from its header when not given).
+
+    ``mmap_policy`` says which logdir files may be memory-mapped (see :func:`may_memory_map`);
+    private copies in ``cache_dir`` (remote files, converted word2vec files) always are.
+    """
     try:
         identity = fileio.stat(path)
     except FileNotFoundError:
@@ -111,10 +131,19 @@ def load_model(
         local = fileio.local_copy(identity, cache, extra)
         if metadata_path:
             metadata_path = fileio.local_copy(fileio.stat(metadata_path), cache)
-    mmap = "r" if local != path else None  # see the module docstring: never map a logdir file
+    mmap = "r" if local != path or may_memory_map(path, mmap_policy) else None
     _check_size(local, format)
     try:
-        return _LOADERS[format](local, metadata_path=metadata_path, tensor_shape=tensor_shape, mmap=mmap)
+        model = _LOADERS[format](
+            local,
+            metadata_path=metadata_path,
+            tensor_shape=tensor_shape,
+            cache_dir=cache_dir,
+            identity=identity,
+            mmap=mmap,
+        )
+        model.identity = identity
+        return model
     except ModelLoadError:
         raise
     except KeyError as exc:
@@ -217,6 +246,25 @@ def _walk_fasttext_vocabulary(path: str) -> None:
             start = nul + 10
 
 
+def may_memory_map(path: str, policy: str = MMAP_AUTO) -> bool:
+    """Whether a logdir file may be memory-mapped rather than read into memory.
+
+    ``always`` maps every gensim file (fastest cold start, least memory: for logdirs of
+    finished models); ``never`` reads everything into memory (for logdirs where jobs rewrite
+    files in place); ``auto`` maps files that have settled (unchanged for ``SETTLED_SECONDS``,
+    so not a training job's latest save) and reads recently written ones into memory.
+    """
+    if policy == MMAP_ALWAYS:
+        return True
+    if policy == MMAP_NEVER or fileio.is_remote(path):
+        return False
+    try:
+        newest = max(os.stat(p).st_mtime for p in (path, *fileio.sidecars(path)))
+    except OSError:
+        return False
+    return time.time() - newest >= SETTLED_SECONDS
+
+
 def _label(path: str) -> str:
     """How messages name a file: its base name (the listing shows where it is)."""
     return path.rstrip("/").rsplit("/", 1)[-1]
@@ -227,7 +275,32 @@ def _describe(exc: BaseException) -> str:
     return text if len(text) < 200 else text[:200] + "…"
 
 
-def _load_gensim_model(path: str, cls, mmap: str | None = None, **_) -> LoadedModel:
+PREFETCH_MIN_BYTES = 256 << 20  # vectors from this size get their norms computed while loading
+
+
+def _early_norms(path: str, sidecar: str):
+    """Start computing the norms of a large model's vectors from their ``.npy`` sidecar, if any."""
+    from tensorboard_plugin_w2v.index import start_norms
+
+    npy = f"{path}.{sidecar}.npy"
+    try:
+        if os.path.getsize(npy) < PREFETCH_MIN_BYTES:
+            return None
+        vectors = np.load(npy, mmap_mode="r")
+    except (OSError, ValueError):
+        return None
+    return start_norms(vectors) if vectors.ndim == 2 else None
+
+
+def _adopt_early_norms(kv: KeyedVectors, pending) -> None:
+    if pending is not None:
+        from tensorboard_plugin_w2v.index import adopt_norms
+
+        adopt_norms(kv, pending)
+
+
+def _load_gensim_model(path: str, cls, mmap: str | None = "r", **_) -> LoadedModel:
+    early = _early_norms(path, "wv.vectors")
     model = cls.load(path, mmap=mmap)
     if not isinstance(model, (Word2Vec, FastText)):
         raise ModelLoadError(
@@ -237,23 +310,34 @@ def _load_gensim_model(path: str, cls, mmap: str | None = None, **_) -> LoadedMo
     kv = model.wv
     fmt = md.FORMAT_GENSIM_FASTTEXT if isinstance(model, FastText) else md.FORMAT_GENSIM_WORD2VEC
     _check_vectors(path, kv)
+    _adopt_early_norms(kv, early)
     return LoadedModel(
         kv, fmt, counts_known="count" in kv.expandos, training=training, extra_bytes=_ngram_bytes(kv)
     )
 
 
-def _load_keyedvectors(path: str, mmap: str | None = None, **_) -> LoadedModel:
+def _load_keyedvectors(path: str, mmap: str | None = "r", **_) -> LoadedModel:
+    early = _early_norms(path, "vectors")
     kv = KeyedVectors.load(path, mmap=mmap)
     if not isinstance(kv, KeyedVectors):
         raise ModelLoadError(f"{_label(path)}: expected gensim KeyedVectors, found {type(kv).__name__}")
     _check_vectors(path, kv)
+    _adopt_early_norms(kv, early)
     return LoadedModel(
         kv, md.FORMAT_GENSIM_KEYEDVECTORS, counts_known="count" in kv.expandos, extra_bytes=_ngram_bytes(kv)
     )
 
 
-def _load_word2vec_format(path: str, binary: bool, no_header: bool, fmt: str) -> LoadedModel:
-    kv = KeyedVectors.load_word2vec_format(path, binary=binary, no_header=no_header)
+def _load_word2vec_format(
+    path: str, binary: bool, no_header: bool, fmt: str, cache_dir: str | None = None, identity=None, **_
+) -> LoadedModel:
+    if cache_dir and identity is not None and identity.size >= convert.CONVERT_MIN_BYTES:
+        converted = convert.ensure_converted(path, identity, cache_dir, binary=binary, no_header=no_header)
+        early = _early_norms(converted, "vectors")
+        kv = KeyedVectors.load(converted, mmap="r")
+        _adopt_early_norms(kv, early)
+    else:
+        kv = KeyedVectors.load_word2vec_format(path, binary=binary, no_header=no_header)
     _check_vectors(path, kv)
     return LoadedModel(kv, fmt)
 
@@ -268,7 +352,7 @@ def _load_fasttext_bin(path: str, **_) -> LoadedModel:
 
 
 def _load_projector(
-    path: str, metadata_path: str | None, tensor_shape, fmt: str, mmap: str | None = None
+    path: str, metadata_path: str | None, tensor_shape, fmt: str, mmap: str | None = "r", **_
 ) -> LoadedModel:
     if not metadata_path:
         raise ModelLoadError(f"{_label(path)}: the embedding has no metadata file, so its rows have no words")
@@ -356,11 +440,15 @@ _LOADERS = {
     md.FORMAT_GENSIM_FASTTEXT: lambda p, **kw: _load_gensim_model(p, FastText, **kw),
     md.FORMAT_GENSIM_KEYEDVECTORS: _load_keyedvectors,
     md.FORMAT_WORD2VEC_BINARY: lambda p, **kw: _load_word2vec_format(
-        p, True, False, md.FORMAT_WORD2VEC_BINARY
+        p, True, False, md.FORMAT_WORD2VEC_BINARY, **kw
     ),
-    md.FORMAT_WORD2VEC_TEXT: lambda p, **kw: _load_word2vec_format(p, False, False, md.FORMAT_WORD2VEC_TEXT),
-    md.FORMAT_FASTTEXT_VEC: lambda p, **kw: _load_word2vec_format(p, False, False, md.FORMAT_FASTTEXT_VEC),
-    md.FORMAT_GLOVE_TEXT: lambda p, **kw: _load_word2vec_format(p, False, True, md.FORMAT_GLOVE_TEXT),
+    md.FORMAT_WORD2VEC_TEXT: lambda p, **kw: _load_word2vec_format(
+        p, False, False, md.FORMAT_WORD2VEC_TEXT, **kw
+    ),
+    md.FORMAT_FASTTEXT_VEC: lambda p, **kw: _load_word2vec_format(
+        p, False, False, md.FORMAT_FASTTEXT_VEC, **kw
+    ),
+    md.FORMAT_GLOVE_TEXT: lambda p, **kw: _load_word2vec_format(p, False, True, md.FORMAT_GLOVE_TEXT, **kw),
     md.FORMAT_FASTTEXT_BIN: _load_fasttext_bin,
     md.FORMAT_PROJECTOR_TSV: lambda p, **kw: _load_projector(p, fmt=md.FORMAT_PROJECTOR_TSV, **kw),
     md.FORMAT_PROJECTOR_RAW: lambda p, **kw: _load_projector(p, fmt=md.FORMAT_PROJECTOR_RAW, **kw),

@@ -25,6 +25,7 @@ from tensorboard_plugin_w2v import fileio, params, queries
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.discovery import Discovery, ModelEntry, ModelVersion
 from tensorboard_plugin_w2v.errors import BadRequest, Conflict, NotFound, Word2VecError
+from tensorboard_plugin_w2v.index import IndexManager
 from tensorboard_plugin_w2v.loader import default_cache_dir, parse_size
 from tensorboard_plugin_w2v.loading import LoadedModel
 from tensorboard_plugin_w2v.manifest import safe_name
@@ -71,8 +72,13 @@ class Word2VecPlugin(base_plugin.TBPlugin):
         self.reload_interval = float(getattr(flags, "word2vec_reload_interval", 5.0))
         self.discovery = Discovery(self.logdir, bool(getattr(flags, "word2vec_allow_outside_logdir", False)))
         self.store = ModelStore(
-            budget, self.cache_dir, allow_pickle=not getattr(flags, "word2vec_no_pickle", False)
+            budget,
+            self.cache_dir,
+            allow_pickle=not getattr(flags, "word2vec_no_pickle", False),
+            mmap_policy=getattr(flags, "word2vec_mmap", None) or "auto",
         )
+        self.indexes = IndexManager(self.cache_dir)  # ANN indexes of large models, built in the background
+        self.store.add_load_listener(self.indexes.attach)
         self._runs: dict[str, dict[str, ModelEntry]] = {}
         self._scanned_at = -math.inf
         self._scan_lock = threading.Lock()
@@ -180,6 +186,7 @@ class Word2VecPlugin(base_plugin.TBPlugin):
             "training": (loaded.training if loaded else None) or (header.training if header else None),
             "status": status,
             "error": error,
+            "index": loaded.index.status() if loaded is not None and loaded.index is not None else None,
         }
 
     def _display_path(self, path: str) -> str:
@@ -195,8 +202,14 @@ class Word2VecPlugin(base_plugin.TBPlugin):
         word = params.string(args, "word")
         k = params.integer(args, "k", md.DEFAULT_K, minimum=1, maximum=md.MAX_K)
         restrict = params.integer(args, "restrict_vocab", None, minimum=1)
-        found = queries.neighbors(model.kv, word, k=k, restrict_vocab=restrict)
-        return {**self._header(version), "word": word, "neighbors": self._neighbor_rows(model, found)}
+        index = model.searcher(exact=params.boolean(args, "exact"))
+        found = queries.neighbors(model.kv, word, k=k, restrict_vocab=restrict, index=index)
+        return {
+            **self._header(version),
+            "word": word,
+            "exact": index is None,
+            "neighbors": self._neighbor_rows(model, found),
+        }
 
     def analogy_impl(self, args) -> dict:
         version, model = self.resolve(args)
@@ -212,12 +225,16 @@ class Word2VecPlugin(base_plugin.TBPlugin):
         k = params.integer(args, "k", md.DEFAULT_K, minimum=1, maximum=md.MAX_K)
         method = (params.string(args, "method", required=False) or queries.METHOD_3COSADD).lower()
         restrict = params.integer(args, "restrict_vocab", None, minimum=1)
-        found = queries.analogy(model.kv, positive, negative, k=k, method=method, restrict_vocab=restrict)
+        index = model.searcher(exact=params.boolean(args, "exact"))
+        found = queries.analogy(
+            model.kv, positive, negative, k=k, method=method, restrict_vocab=restrict, index=index
+        )
         return {
             **self._header(version),
             "positive": positive,
             "negative": negative,
             "method": method,
+            "exact": index is None,
             "neighbors": self._neighbor_rows(model, found),
         }
 

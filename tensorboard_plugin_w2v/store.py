@@ -19,7 +19,7 @@ from tensorboard_plugin_w2v import fileio
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.discovery import ModelVersion
 from tensorboard_plugin_w2v.errors import ModelLoadError
-from tensorboard_plugin_w2v.loading import PICKLE_REFUSED, LoadedModel, load_model
+from tensorboard_plugin_w2v.loading import MMAP_AUTO, PICKLE_REFUSED, LoadedModel, load_model
 
 logger = logging.getLogger(__name__)
 
@@ -79,10 +79,17 @@ def _unreadable(path: str) -> str:
 class ModelStore:
     """Loaded models by path; ``get`` returns a current :class:`LoadedModel` or raises."""
 
-    def __init__(self, memory_budget_bytes: int, cache_dir: str | None = None, allow_pickle: bool = True):
+    def __init__(
+        self,
+        memory_budget_bytes: int,
+        cache_dir: str | None = None,
+        allow_pickle: bool = True,
+        mmap_policy: str = MMAP_AUTO,
+    ):
         self.memory_budget_bytes = memory_budget_bytes
         self.cache_dir = cache_dir
         self.allow_pickle = allow_pickle
+        self.mmap_policy = mmap_policy
         self._slots: OrderedDict[str, _Slot] = OrderedDict()  # LRU order, most recent last
         self._failed: dict[str, tuple[fileio.FileIdentity | None, str]] = {}
         self._path_locks: dict[str, threading.Lock] = {}
@@ -148,6 +155,7 @@ class ModelStore:
                 tensor_shape=version.tensor_shape,
                 allow_pickle=self.allow_pickle,
                 cache_dir=self.cache_dir,
+                mmap_policy=self.mmap_policy,
             )
         except ModelLoadError as exc:
             with self._lock:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
+import time
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from gensim.test.utils import datapath
 from tensorboard_plugin_w2v import load_model, queries
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.errors import BadRequest, ModelLoadError, NotFound
+from tensorboard_plugin_w2v.loading import MMAP_NEVER, SETTLED_SECONDS
 
 GOVERNMENT_WORDS = ["government", "Australia", "police", "Afghanistan", "world", "said", "two"]
 
@@ -30,11 +33,21 @@ def test_every_lee_format_loads_identically(logdir, lee_model, name):
     assert model.counts_known == (name in ("w2v.model", "vectors.kv"))
 
 
-def test_logdir_files_are_not_memory_mapped(tmp_path, lee_model):
-    """gensim's save() truncates a model's .npy files in place; touching a memory-mapped page of
-    a truncated file kills the server with SIGBUS, so files in the logdir are read, not mapped."""
+def test_settled_files_are_memory_mapped(tmp_path, lee_model):
     path = str(tmp_path / "big.kv")
     lee_model.wv.save(path, sep_limit=0)  # force the vectors into a .npy sidecar
+    settled = time.time() - SETTLED_SECONDS - 60
+    for p in (path, *glob.glob(path + ".*.npy")):
+        os.utime(p, (settled, settled))
+    assert isinstance(load_model(path).kv.vectors, np.memmap)
+    assert not isinstance(load_model(path, mmap_policy=MMAP_NEVER).kv.vectors, np.memmap)
+
+
+def test_fresh_files_are_read_not_mapped(tmp_path, lee_model):
+    """gensim's save() truncates a model's .npy files in place; touching a memory-mapped page of
+    a truncated file kills the server with SIGBUS, so a file a job just wrote is read, not mapped."""
+    path = str(tmp_path / "big.kv")
+    lee_model.wv.save(path, sep_limit=0)
     model = load_model(path)
     assert not isinstance(model.kv.vectors, np.memmap)
     open(path + ".vectors.npy", "wb").close()  # a writer starts saving over it

@@ -1,0 +1,143 @@
+"""word2vec binary/text, fastText ``.vec`` and GloVe files, converted once into gensim's format.
+
+Those formats are parsed in full at every load (GoogleNews takes minutes) and cannot be
+memory-mapped. The first load parses the file with gensim's own reader, logging progress,
+and saves the result in the cache folder as a gensim ``KeyedVectors`` with its vectors in a
+``.npy`` sidecar; every later load memory-maps that. The conversion is keyed by the source
+file's identity (path, size, modification time), so a changed file is converted again.
+
+A conversion is written into a temporary folder that is renamed into place when complete, so a
+crash mid-way never leaves a half conversion that a later start would trust.
+
+    >>> kv_path = ensure_converted("GoogleNews.bin", fileio.stat("GoogleNews.bin"),
+    ...                            "/tmp/cache", binary=True)           # doctest: +SKIP
+    >>> KeyedVectors.load(kv_path, mmap="r")                              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+
+from gensim.models import KeyedVectors
+
+from tensorboard_plugin_w2v import fileio
+
+logger = logging.getLogger(__name__)
+
+CONVERT_VERSION = 1
+CONVERT_MIN_BYTES = 16 << 20  # smaller files parse in well under a second: no conversion
+MODEL_NAME = "vectors.kv"
+PROGRESS_INTERVAL = 5.0  # seconds between progress log lines
+
+
+def converted_dir(identity: fileio.FileIdentity, cache_dir: str, binary: bool, no_header: bool) -> str:
+    """The cache folder of one version of one source file."""
+    text = f"{identity.path}|{identity.size}|{identity.mtime_ns}|b{int(binary)}h{int(not no_header)}|v{CONVERT_VERSION}"
+    return os.path.join(cache_dir, "converted", hashlib.sha256(text.encode()).hexdigest()[:32])
+
+
+def find_converted(
+    identity: fileio.FileIdentity, cache_dir: str, binary: bool, no_header: bool = False
+) -> str | None:
+    """The converted model's path if this version was converted before, else ``None``."""
+    path = os.path.join(converted_dir(identity, cache_dir, binary, no_header), MODEL_NAME)
+    return path if os.path.exists(path) else None
+
+
+def ensure_converted(
+    source: str,
+    identity: fileio.FileIdentity,
+    cache_dir: str,
+    *,
+    binary: bool,
+    no_header: bool = False,
+) -> str:
+    """Path of the gensim ``KeyedVectors`` converted from ``source`` (converting it now if needed).
+
+    ``source`` is a local file (a remote file's local copy); ``identity`` names the version.
+    """
+    found = find_converted(identity, cache_dir, binary, no_header)
+    if found:
+        return found
+    final = converted_dir(identity, cache_dir, binary, no_header)
+    parent = os.path.dirname(final)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=parent, prefix=".tmp-")
+    label = os.path.basename(identity.path.rstrip("/"))
+    started = time.monotonic()
+    logger.info("converting %s (%.0f MB) once into %s", label, identity.size / 1e6, final)
+    try:
+        with _ProgressLog(source, label):
+            kv = KeyedVectors.load_word2vec_format(source, binary=binary, no_header=no_header)
+        kv.save(os.path.join(tmp, MODEL_NAME), sep_limit=0)  # every array in a .npy sidecar
+        for name in os.listdir(tmp):
+            with open(os.path.join(tmp, name), "rb") as f:
+                os.fsync(f.fileno())
+        del kv
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if not os.path.exists(os.path.join(final, MODEL_NAME)):
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # another process finished the same conversion
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    logger.info("converted %s in %.1fs", label, time.monotonic() - started)
+    return os.path.join(final, MODEL_NAME)
+
+
+class _ProgressLog:
+    """Logs how far a reader has got through ``path`` (from the kernel's file position, on Linux)."""
+
+    def __init__(self, path: str, label: str, interval: float = PROGRESS_INTERVAL):
+        self.path = os.path.realpath(path)
+        self.label = label
+        self.interval = interval
+        self.size = max(1, os.path.getsize(path))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="w2v-convert-progress", daemon=True)
+
+    def __enter__(self) -> _ProgressLog:
+        self._started = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            position = self.position()
+            if position is not None:
+                logger.info(
+                    "converting %s: %d%% read (%.0fs)",
+                    self.label,
+                    100 * position // self.size,
+                    time.monotonic() - self._started,
+                )
+
+    def position(self) -> int | None:
+        """Offset of an open descriptor of the file in this process, if one can be seen."""
+        try:
+            fds = os.listdir("/proc/self/fd")
+        except OSError:
+            return None
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/self/fd/{fd}") != self.path:
+                    continue
+                with open(f"/proc/self/fdinfo/{fd}") as f:
+                    for line in f:
+                        if line.startswith("pos:"):
+                            return int(line.split()[1])
+            except (OSError, ValueError):
+                continue
+        return None

@@ -1,0 +1,116 @@
+"""word2vec binary/text and GloVe files converted once into a memory-mapped gensim cache."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from gensim.models import KeyedVectors
+from gensim.test.utils import datapath
+
+from tensorboard_plugin_w2v import convert, fileio, loading
+from tensorboard_plugin_w2v import metadata as md
+
+CASES = [
+    # (bundled file or fixture, format, binary, no_header)
+    ("euclidean_vectors.bin", md.FORMAT_WORD2VEC_BINARY, True, False),
+    ("lee_fasttext.vec", md.FORMAT_FASTTEXT_VEC, False, False),
+    ("test_glove.txt", md.FORMAT_GLOVE_TEXT, False, True),
+    ("lee.txt", md.FORMAT_WORD2VEC_TEXT, False, False),
+]
+
+
+@pytest.fixture(scope="session")
+def sources(tmp_path_factory, lee_model) -> dict[str, str]:
+    folder = tmp_path_factory.mktemp("sources")
+    out = {}
+    for name, *_ in CASES:
+        path = str(folder / name)
+        if name == "lee.txt":
+            lee_model.wv.save_word2vec_format(path, binary=False)
+        else:
+            with open(datapath(name), "rb") as fin, open(path, "wb") as fout:
+                fout.write(fin.read())
+        out[name] = path
+    return out
+
+
+@pytest.mark.parametrize("name,fmt,binary,no_header", CASES)
+def test_converted_model_answers_as_the_original(tmp_path, sources, name, fmt, binary, no_header):
+    source = sources[name]
+    original = KeyedVectors.load_word2vec_format(source, binary=binary, no_header=no_header)
+    path = convert.ensure_converted(
+        source, fileio.stat(source), str(tmp_path), binary=binary, no_header=no_header
+    )
+    converted = KeyedVectors.load(path, mmap="r")
+    assert isinstance(converted.vectors, np.memmap)
+    assert converted.index_to_key == original.index_to_key
+    np.testing.assert_array_equal(converted.vectors, original.vectors)
+    for word in original.index_to_key[:20]:
+        assert converted.most_similar(word, topn=5) == original.most_similar(word, topn=5)
+
+
+def test_load_model_converts_once_then_memory_maps(tmp_path, sources, monkeypatch):
+    monkeypatch.setattr(convert, "CONVERT_MIN_BYTES", 0)
+    source = sources["euclidean_vectors.bin"]
+    first = loading.load_model(source, cache_dir=str(tmp_path))
+    assert first.format == md.FORMAT_WORD2VEC_BINARY
+    assert first.counts_known is False
+    assert isinstance(first.kv.vectors, np.memmap)
+
+    def no_parse(*args, **kwargs):
+        raise AssertionError("the converted copy should have been used")
+
+    monkeypatch.setattr(KeyedVectors, "load_word2vec_format", no_parse)
+    second = loading.load_model(source, cache_dir=str(tmp_path))
+    np.testing.assert_array_equal(first.kv.vectors, second.kv.vectors)
+    assert len(os.listdir(tmp_path / "converted")) == 1
+
+
+def _first_words(kv: KeyedVectors, n: int) -> KeyedVectors:
+    out = KeyedVectors(kv.vector_size)
+    out.add_vectors(kv.index_to_key[:n], kv.vectors[:n])
+    return out
+
+
+def test_changed_file_is_converted_again(tmp_path, lee_model):
+    source = str(tmp_path / "model.txt")
+    _first_words(lee_model.wv, 100).save_word2vec_format(source, binary=False)
+    first = convert.ensure_converted(source, fileio.stat(source), str(tmp_path / "cache"), binary=False)
+    _first_words(lee_model.wv, 50).save_word2vec_format(source, binary=False)
+    os.utime(source, ns=(1, 1))
+    second = convert.ensure_converted(source, fileio.stat(source), str(tmp_path / "cache"), binary=False)
+    assert first != second
+    assert len(KeyedVectors.load(second, mmap="r")) == 50
+
+
+def test_crash_mid_conversion_leaves_nothing_trusted(tmp_path, sources, monkeypatch):
+    source = sources["lee.txt"]
+    identity = fileio.stat(source)
+
+    def crash(self, *args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(KeyedVectors, "save", crash)
+    with pytest.raises(OSError):
+        convert.ensure_converted(source, identity, str(tmp_path), binary=False)
+    assert convert.find_converted(identity, str(tmp_path), binary=False) is None
+    assert os.listdir(tmp_path / "converted") == []  # the temporary folder is gone too
+
+
+def test_small_files_and_no_cache_are_parsed_directly(tmp_path, sources):
+    model = loading.load_model(sources["euclidean_vectors.bin"], cache_dir=str(tmp_path))
+    assert not isinstance(model.kv.vectors, np.memmap)  # below CONVERT_MIN_BYTES
+    assert not os.path.exists(tmp_path / "converted")
+
+
+def test_progress_reads_the_open_file_position(tmp_path):
+    path = tmp_path / "data.bin"
+    path.write_bytes(b"x" * 10_000)
+    progress = convert._ProgressLog(str(path), "data.bin")
+    assert progress.position() is None
+    with open(path, "rb", buffering=0) as f:
+        f.read(1234)
+        if os.path.isdir("/proc/self/fdinfo"):
+            assert progress.position() == 1234

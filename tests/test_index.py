@@ -1,0 +1,281 @@
+"""The ANN index against gensim's exact answers, its cache, its background build, and eviction."""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import threading
+
+import numpy as np
+import pytest
+from gensim.models import KeyedVectors
+
+from tensorboard_plugin_w2v import index as ann
+from tensorboard_plugin_w2v import queries
+from tensorboard_plugin_w2v.discovery import ModelVersion
+from tensorboard_plugin_w2v.store import ModelStore
+from tests.conftest import train_word2vec
+
+pytest.importorskip("usearch")
+
+
+@pytest.fixture(scope="session")
+def lee_kv_path(tmp_path_factory) -> str:
+    """A Lee-corpus model trained long enough that its neighbours mean something, saved by gensim."""
+    path = str(tmp_path_factory.mktemp("lee20") / "lee20.kv")
+    train_word2vec(epochs=20).wv.save(path)
+    return path
+
+
+def version_of(path: str) -> ModelVersion:
+    return ModelVersion(
+        run="r", name=os.path.basename(path), step=None, path=path, format=None, source="file"
+    )
+
+
+def store_with_index(
+    cache_dir: str, budget: int = 1 << 30, **manager_options
+) -> tuple[ModelStore, ann.IndexManager]:
+    store = ModelStore(budget, cache_dir)
+    manager = ann.IndexManager(cache_dir, **{"exact_max_cells": 0, "batch_rows": 500, **manager_options})
+    store.add_load_listener(manager.attach)
+    return store, manager
+
+
+def ready_model(cache_dir: str, path: str):
+    store, _ = store_with_index(cache_dir)
+    model = store.get(version_of(path))
+    assert model.index.wait(60)
+    assert model.index.state == ann.STATE_READY, model.index.status()
+    return model
+
+
+def test_recall_against_gensim_and_exact_similarities(tmp_path, lee_kv_path):
+    model = ready_model(str(tmp_path), lee_kv_path)
+    kv, index = model.kv, model.searcher()
+    assert index is not None
+    recalls = []
+    for word in kv.index_to_key:
+        found = queries.neighbors(kv, word, k=10, index=index)
+        expected = kv.most_similar(word, topn=10)
+        recalls.append(len({n.word for n in found} & {w for w, _ in expected}) / 10)
+        for n in found:  # candidates are re-scored with gensim's arithmetic
+            assert n.similarity == pytest.approx(float(kv.similarity(word, n.word)), abs=1e-5)
+    assert np.mean(recalls) >= 0.95
+
+
+@pytest.mark.parametrize("method", [queries.METHOD_3COSADD, queries.METHOD_3COSMUL])
+def test_analogy_with_index_matches_gensim(tmp_path, lee_kv_path, method):
+    model = ready_model(str(tmp_path), lee_kv_path)
+    kv = model.kv
+    gensim_call = kv.most_similar if method == queries.METHOD_3COSADD else kv.most_similar_cosmul
+    recalls = []
+    for a, b, c in zip(kv.index_to_key[:60:3], kv.index_to_key[1:60:3], kv.index_to_key[2:60:3], strict=True):
+        found = queries.analogy(kv, [a, b], [c], k=10, method=method, index=model.searcher())
+        expected = gensim_call(positive=[a, b], negative=[c], topn=10)
+        recalls.append(len({n.word for n in found} & {w for w, _ in expected}) / 10)
+    assert np.mean(recalls) >= 0.9
+
+
+def test_batch_search_for_evaluation(tmp_path, lee_kv_path):
+    model = ready_model(str(tmp_path), lee_kv_path)
+    kv = model.kv
+    batch = kv.vectors[:50]
+    ids, sims = ann.search(model, batch, k=5)
+    exact_ids, exact_sims = ann.search(model, batch, k=5, exact=True)
+    assert ids.shape == sims.shape == exact_ids.shape == (50, 5)
+    assert list(exact_ids[:, 0]) == list(range(50))  # each vector is its own nearest
+    for row in range(50):
+        expected = [kv.get_index(w) for w, _ in kv.most_similar(kv.index_to_key[row], topn=4)]
+        assert list(exact_ids[row, 1:]) == expected
+    overlap = np.mean([len(set(a) & set(b)) / 5 for a, b in zip(ids, exact_ids, strict=True)])
+    assert overlap >= 0.95
+    np.testing.assert_allclose(sims[:, 0], exact_sims[:, 0], rtol=1e-5)
+
+
+def test_saved_index_is_reused_by_a_new_store(tmp_path, lee_kv_path, monkeypatch):
+    first = ready_model(str(tmp_path), lee_kv_path)
+    assert first.index.status()["from_cache"] is False
+    files = sorted(os.listdir(tmp_path / "index"))
+    assert [f.rsplit(".", 1)[1] for f in files] == ["json", "usearch"]  # no temporary file left
+
+    def no_rebuild(*_):
+        raise AssertionError("the saved index should have been reused")
+
+    monkeypatch.setattr(ann.IndexManager, "_build", no_rebuild)
+    second = ready_model(str(tmp_path), lee_kv_path)
+    assert second.index.status()["from_cache"] is True
+    word = second.kv.index_to_key[7]
+    assert queries.neighbors(second.kv, word, index=second.searcher()) == queries.neighbors(
+        first.kv, word, index=first.searcher()
+    )
+
+
+def test_half_written_index_is_not_trusted(tmp_path, lee_kv_path):
+    model = ready_model(str(tmp_path), lee_kv_path)
+    key = model.index.key
+    index_file = tmp_path / "index" / f"{key}.usearch"
+    index_file.write_bytes(index_file.read_bytes()[:1000])  # as if a crash cut it short
+    rebuilt = ready_model(str(tmp_path), lee_kv_path)
+    assert rebuilt.index.status()["from_cache"] is False
+    meta = json.loads((tmp_path / "index" / f"{key}.json").read_text())
+    assert meta["bytes"] == index_file.stat().st_size
+
+
+def test_exact_answers_while_the_index_builds(tmp_path, lee_kv_path, monkeypatch):
+    release = threading.Event()
+    original = ann.IndexManager._build
+
+    def slow_build(self, handle):
+        release.wait(30)
+        return original(self, handle)
+
+    monkeypatch.setattr(ann.IndexManager, "_build", slow_build)
+    store, _ = store_with_index(str(tmp_path))
+    model = store.get(version_of(lee_kv_path))
+    status = model.index.status()
+    assert status["state"] in (ann.STATE_QUEUED, ann.STATE_BUILDING)
+    assert status["progress"] == 0.0
+    assert model.searcher() is None
+    word = model.kv.index_to_key[3]
+    found = queries.neighbors(model.kv, word, k=10, index=model.searcher())
+    assert [(n.word, pytest.approx(n.similarity, abs=1e-6)) for n in found] == model.kv.most_similar(
+        word, topn=10
+    )
+    release.set()
+    assert model.index.wait(60)
+    assert model.index.status()["state"] == ann.STATE_READY
+    assert model.index.status()["progress"] == 1.0
+
+
+def test_small_models_answer_exactly_by_default(tmp_path, lee_kv_path):
+    store = ModelStore(1 << 30, str(tmp_path))
+    store.add_load_listener(ann.IndexManager(str(tmp_path)).attach)
+    model = store.get(version_of(lee_kv_path))
+    assert model.index.status()["state"] == ann.STATE_EXACT
+    assert model.searcher() is None
+    assert not os.path.exists(tmp_path / "index")
+
+
+def test_eviction_under_a_tiny_budget_drops_models_and_their_indexes(tmp_path, lee_kv_path, lee_model):
+    other = str(tmp_path / "other.kv")
+    lee_model.wv.save(other)
+    store, _ = store_with_index(str(tmp_path / "cache"), budget=1)
+    first = store.get(version_of(lee_kv_path))
+    assert first.index.wait(60)
+    store.get(version_of(other))
+    assert store.status(version_of(lee_kv_path))[0] == "not loaded"
+    assert store.status(version_of(other))[0] == "ok"
+    assert store.loaded_bytes() == store.get(version_of(other)).nbytes
+    del first
+    gc.collect()
+    again = store.get(version_of(lee_kv_path))  # loads again, reusing its saved index
+    assert again.index.status()["from_cache"] is True
+
+
+def test_ensure_norms_equals_gensim(lee_model):
+    kv = lee_model.wv
+    kv.norms = None
+    mine = ann.ensure_norms(kv, chunk_rows=100).copy()
+    kv.norms = None
+    kv.fill_norms()
+    np.testing.assert_array_equal(mine, kv.norms)
+
+
+def test_quantizer_keeps_the_cosine_ranking(lee_model):
+    kv = lee_model.wv
+    ann.ensure_norms(kv)
+    quantizer = ann.Quantizer.fit(kv)
+    unit = kv.vectors[:200] / kv.norms[:200, None]
+    q = unit[0]
+    cos_order = np.argsort(-(unit @ q))
+    shifted = (unit - quantizer.centre) * quantizer.scale
+    l2_order = np.argsort(((shifted - (q - quantizer.centre) * quantizer.scale) ** 2).sum(axis=1))
+    assert list(cos_order[:20]) == list(l2_order[:20])
+
+
+def test_norms_computed_while_loading_equal_gensim(tmp_path, lee_model, monkeypatch):
+    from tensorboard_plugin_w2v import loading
+
+    monkeypatch.setattr(loading, "PREFETCH_MIN_BYTES", 0)
+    path = str(tmp_path / "sep.kv")
+    fresh = KeyedVectors(lee_model.wv.vector_size)
+    fresh.add_vectors(lee_model.wv.index_to_key, lee_model.wv.vectors)
+    fresh.save(path, sep_limit=0)  # vectors in a .npy sidecar, as large models have them
+    model = loading.load_model(path)
+    assert model.kv.norms is None  # gensim's own norms are never filled
+    assert ann._pending_norms.get(model.kv) is not None
+    mine = ann.ensure_norms(model.kv)
+    expected = lee_model.wv
+    expected.fill_norms(force=True)
+    np.testing.assert_array_equal(mine, expected.norms)
+    word = expected.index_to_key[5]
+    assert [(n.word, n.similarity) for n in queries.neighbors(model.kv, word)] == [
+        (w, pytest.approx(s, abs=1e-6)) for w, s in expected.most_similar(word)
+    ]
+
+
+def test_build_stops_when_its_model_is_evicted_and_resumes_if_reloaded(
+    tmp_path, lee_kv_path, lee_model, monkeypatch
+):
+    release = threading.Event()
+    original = ann.IndexManager._build
+
+    def held_build(self, handle):
+        release.wait(30)
+        return original(self, handle)
+
+    monkeypatch.setattr(ann.IndexManager, "_build", held_build)
+    other = str(tmp_path / "other.kv")
+    lee_model.wv.save(other)
+    store, _ = store_with_index(str(tmp_path / "cache"), budget=1)
+    handle = store.get(version_of(lee_kv_path)).index
+    store.get(version_of(other))  # evicts the first model while its build waits
+    gc.collect()
+    reloaded = store.get(version_of(lee_kv_path))
+    assert reloaded.index is handle  # the pending build now reads the reloaded model
+    release.set()
+    assert handle.wait(60) and handle.state == ann.STATE_READY
+    del reloaded
+    store.get(version_of(other))
+    evicted_handle = store.get(version_of(lee_kv_path)).index
+    assert evicted_handle is handle  # nothing to rebuild: ready handles are shared
+
+
+def test_build_of_an_evicted_model_is_cancelled(tmp_path, lee_kv_path, lee_model, monkeypatch):
+    release = threading.Event()
+    original = ann.IndexManager._build
+
+    def held_build(self, handle):
+        release.wait(30)
+        return original(self, handle)
+
+    monkeypatch.setattr(ann.IndexManager, "_build", held_build)
+    other = str(tmp_path / "other.kv")
+    lee_model.wv.save(other)
+    store, _ = store_with_index(str(tmp_path / "cache"), budget=1)
+    handle = store.get(version_of(lee_kv_path)).index
+    store.get(version_of(other))
+    gc.collect()
+    release.set()
+    assert handle.wait(60)
+    assert handle.state == ann.STATE_CANCELLED
+    assert not os.path.exists(tmp_path / "cache" / "index" / f"{handle.key}.usearch")
+
+
+@pytest.mark.parametrize("n, nans", [(50, 0), (5000, 0), (5000, 3), (100_000, 0), (100_000, 5000)])
+def test_exact_ranking_equals_gensim_argsort(n, nans):
+    from gensim import matutils
+
+    rng = np.random.default_rng(n + nans)
+    dists = rng.standard_normal(n).astype(np.float32)
+    dists[rng.choice(n, nans, replace=False)] = np.nan
+
+    class Words:  # stands in for a KeyedVectors: only index_to_key is read
+        index_to_key = [f"w{i}" for i in range(n)]
+
+    exclude = {int(np.nanargmax(dists))}
+    expected = [int(i) for i in matutils.argsort(dists, topn=11, reverse=True) if i not in exclude][:10]
+    found = queries._rank(Words(), dists.copy(), 10, exclude)
+    assert [f.index for f in found] == expected

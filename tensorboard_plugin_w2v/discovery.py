@@ -13,6 +13,7 @@ come from three places, in this order of precedence for a file claimed twice:
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 from dataclasses import dataclass, field
 
@@ -70,7 +71,15 @@ def run_name(logdir: str, folder: str) -> str:
     if path == base:
         return "."
     rel = path[len(base) + 1 :] if path.startswith(base) else path
-    return rel.replace("\\", "/")
+    return printable(rel.replace("\\", "/"))
+
+
+def printable(name: str) -> str:
+    """A file name's bytes that are not UTF-8 (``os`` decodes them to lone surrogates, which no
+    JSON encoder or browser URL accepts) as ``%XX``: the name a browser sends back for it."""
+    if not any("\udc80" <= c <= "\udcff" for c in name):
+        return name
+    return "".join(f"%{ord(c) - 0xDC00:02X}" if "\udc80" <= c <= "\udcff" else c for c in name)
 
 
 class Discovery:
@@ -95,6 +104,7 @@ class Discovery:
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             run = run_name(self.logdir, folder)
             versions = self._scan_run(run, folder, sorted(files))
+            seen.update(fileio.join(folder, name) for name in files)  # models or not: cached
             for v in versions:
                 seen.add(v.path)
             if versions:
@@ -125,14 +135,22 @@ class Discovery:
             path = fileio.join(folder, name)
             if fileio.normpath(path) in claimed or not formats.may_be_model(name):
                 continue
+            if (
+                not fileio.is_remote(path)
+                and os.path.islink(path)
+                and not fileio.is_within(path, self.logdir)
+            ):
+                continue  # a symbolic link out of the logdir: never read, never served
             header = self._sniff(path)
             if header is not None:
                 versions.append(
-                    ModelVersion(run, name, None, path, header.format, SOURCE_FILE, header=header)
+                    ModelVersion(run, printable(name), None, path, header.format, SOURCE_FILE, header=header)
                 )
         return versions
 
     def _sniff(self, path: str) -> formats.Sniffed | None:
+        if not fileio.is_remote(path) and not os.path.isfile(path):
+            return None  # a FIFO or a device: reading it could block the scan forever
         try:
             identity = fileio.stat(path)
         except OSError:
@@ -145,6 +163,11 @@ class Discovery:
             header = formats.sniff(path)
         except OSError:
             header = None
+        if header is None and cached and cached[1] is not None:
+            # A model whose new version does not sniff is most likely being saved over (gensim
+            # truncates and rewrites in place): it stays listed, and the store keeps its last
+            # good version answering (or shows the load error if it never becomes whole again).
+            header = cached[1]
         with self._lock:
             self._sniffed[path] = (identity, header)
         return header
@@ -196,7 +219,7 @@ class Discovery:
                 continue
             step = entry.get("step")
             step = step if isinstance(step, int) and not isinstance(step, bool) else None
-            name = str(entry.get("name") or entry["path"].rsplit("/", 1)[-1])
+            name = printable(str(entry.get("name") or entry["path"].rsplit("/", 1)[-1]))
             full, error = self._resolve(folder, entry["path"])
             header = None
             if error is None:

@@ -32,6 +32,7 @@ class FileIdentity:
     path: str
     size: int
     mtime_ns: int
+    version: str = ""  # an object store's ETag: a new upload of the same size is a new version
 
 
 def join(base: str, *parts: str) -> str:
@@ -49,43 +50,88 @@ def normpath(path: str) -> str:
     return os.path.normpath(path)
 
 
+def _remote_call(func, *args):
+    """A call into the remote layer, whose failures (the stub's own ``OpError``s, botocore's
+    errors for an unreachable or refusing store) become ``OSError``, which callers handle."""
+    try:
+        return func(*args)
+    except OSError:
+        raise
+    except Exception as exc:
+        raise OSError(f"{args[0] if args else ''}: {type(exc).__name__}: {exc}") from exc
+
+
 def exists(path: str) -> bool:
-    return _remote.exists(path) if is_remote(path) else os.path.exists(path)
+    return _remote_call(_remote.exists, path) if is_remote(path) else os.path.exists(path)
 
 
 def isdir(path: str) -> bool:
-    return _remote.isdir(path) if is_remote(path) else os.path.isdir(path)
+    return _remote_call(_remote.isdir, path) if is_remote(path) else os.path.isdir(path)
 
 
 def stat(path: str) -> FileIdentity:
-    """Size and modification time (remote stores report size only)."""
+    """Size and modification time (and ETag for ``s3://``; other remote stores report size only)."""
+    if path.startswith("s3://"):
+        return _s3_stat(path)
     if is_remote(path):
-        return FileIdentity(path, int(_remote.stat(path).length), 0)
+        return FileIdentity(path, int(_remote_call(_remote.stat, path).length), 0)
     st = os.stat(path)
     return FileIdentity(path, st.st_size, st.st_mtime_ns)
+
+
+def _s3_stat(path: str) -> FileIdentity:
+    """The stub gfile's S3 ``stat`` reports the length only, so an object re-uploaded with the
+    same size (a retrained model of the same vocabulary) would look unchanged; ask S3 (at
+    ``S3_ENDPOINT``, as the stub does) for its modification time and ETag too."""
+    import boto3
+    import botocore.exceptions
+
+    bucket, _, key = path[len("s3://") :].partition("/")
+    client = boto3.client("s3", endpoint_url=os.environ.get("S3_ENDPOINT") or None)
+    try:
+        head = client.head_object(Bucket=bucket, Key=key)
+    except botocore.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            raise FileNotFoundError(2, "no such object", path) from None
+        raise OSError(f"cannot stat {path}: {exc}") from None
+    except botocore.exceptions.BotoCoreError as exc:  # unreachable endpoint, bad credentials
+        raise OSError(f"cannot stat {path}: {exc}") from None
+    modified = head.get("LastModified")
+    mtime_ns = int(modified.timestamp() * 1e9) if modified is not None else 0
+    return FileIdentity(path, int(head["ContentLength"]), mtime_ns, str(head.get("ETag", "")))
 
 
 def walk(top: str) -> Iterator[tuple[str, list[str], list[str]]]:
     """``os.walk`` for local and remote folders; symlinked folders are not followed."""
     if is_remote(top):
-        yield from _remote.walk(top)
+        walker = _remote_call(_remote.walk, top)
+        while True:
+            step = _remote_call(next, walker, None)
+            if step is None:
+                return
+            yield step
     else:
         yield from os.walk(top, followlinks=False)
 
 
 def open_binary(path: str) -> IO[bytes]:
-    return _remote.GFile(path, "rb") if is_remote(path) else open(path, "rb")
+    if is_remote(path):
+        return _remote.GFile(path, "rb")
+    if os.path.exists(path) and not os.path.isfile(path):
+        # Opening a named pipe blocks until something writes to it; a device may never end.
+        raise OSError(f"not a regular file: {path}")
+    return open(path, "rb")
 
 
 def read_head(path: str, size: int) -> bytes:
     """The first ``size`` bytes of a file (fewer if it is shorter)."""
     with open_binary(path) as f:
-        return f.read(size)
+        return _remote_call(f.read, size) if is_remote(path) else f.read(size)
 
 
 def read_text(path: str) -> str:
     with open_binary(path) as f:
-        return f.read().decode("utf-8")
+        return (_remote_call(f.read) if is_remote(path) else f.read()).decode("utf-8")
 
 
 def write_atomic(path: str, data: bytes) -> None:
@@ -138,7 +184,9 @@ def local_copy(identity: FileIdentity, cache_dir: str, sidecars: tuple[str, ...]
     """
     if not is_remote(identity.path):
         return identity.path
-    key = hashlib.sha256(f"{identity.path}|{identity.size}|{identity.mtime_ns}".encode()).hexdigest()
+    key = hashlib.sha256(
+        f"{identity.path}|{identity.size}|{identity.mtime_ns}|{identity.version}".encode()
+    ).hexdigest()
     folder = os.path.join(cache_dir, "remote", key[:32])
     local = os.path.join(folder, posixpath.basename(identity.path))
     done = os.path.join(folder, ".complete")
@@ -147,18 +195,28 @@ def local_copy(identity: FileIdentity, cache_dir: str, sidecars: tuple[str, ...]
     os.makedirs(folder, exist_ok=True)
     for src in (identity.path, *sidecars):
         dest = os.path.join(folder, posixpath.basename(src))
-        with _remote.GFile(src, "rb") as fin, open(dest + ".part", "wb") as fout:
-            shutil.copyfileobj(fin, fout, 8 << 20)
-        os.replace(dest + ".part", dest)
+        # A temporary name of its own, so concurrent copies never write into the same file,
+        # removed if the download fails, so no half-written file stays behind.
+        fd, part = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as fout, _remote.GFile(src, "rb") as fin:
+                shutil.copyfileobj(fin, fout, 8 << 20)
+            os.replace(part, dest)
+        except BaseException:
+            if os.path.exists(part):
+                os.unlink(part)
+            raise
     open(done, "w").close()
     return local
 
 
 def sidecars(path: str) -> tuple[str, ...]:
     """gensim's ``<file>.<attribute>.npy`` arrays saved beside a native model."""
-    pattern = path + ".*.npy"
     if is_remote(path):
-        return tuple(_remote.glob(pattern))
+        # The stub's S3 glob only understands one trailing '*' (it returns [] for '.*.npy').
+        return tuple(
+            sorted(p for p in _remote.glob(path + ".*") if p.endswith(".npy") and "/" not in p[len(path) :])
+        )
     import glob as _glob
 
     return tuple(_glob.glob(_glob.escape(path) + ".*.npy"))

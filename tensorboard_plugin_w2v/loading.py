@@ -1,6 +1,10 @@
 """One entry point that turns any supported file into a gensim ``KeyedVectors``.
 
-gensim's own files are memory-mapped (``mmap='r'``); every failure becomes a
+gensim's own files are memory-mapped (``mmap='r'``) only from private copies (remote files
+copied into the cache folder): a file in the logdir may be rewritten in place by a training job
+(gensim's ``save`` truncates its ``.npy`` files), and touching a memory-mapped page of a
+truncated file kills the whole process with SIGBUS, so logdir files are read into memory.
+Every failure becomes a
 :class:`~tensorboard_plugin_w2v.errors.ModelLoadError` whose message a person understands.
 
     >>> from tensorboard_plugin_w2v.loading import load_model
@@ -45,6 +49,10 @@ TRAINING_ATTRIBUTES = (
     "bucket",
 )
 EMPTY_LABEL = "<Empty Line>"
+PICKLE_REFUSED = (
+    "gensim's native format is a Python pickle, and this server refuses pickles "
+    "(--word2vec_no_pickle); save the model with save_word2vec_format instead"
+)
 
 
 @dataclass
@@ -103,10 +111,7 @@ def load_model(
             raise ModelLoadError(f"{_label(path)} is not a word2vec model in any format this plugin reads")
         format = header.format
     if format in md.PICKLE_FORMATS and not allow_pickle:
-        raise ModelLoadError(
-            "gensim's native format is a Python pickle, and this server refuses pickles "
-            "(--word2vec_no_pickle); save the model with save_word2vec_format instead"
-        )
+        raise ModelLoadError(PICKLE_REFUSED)
     local = path
     if fileio.is_remote(path):
         cache = cache_dir or os.path.join(os.path.expanduser("~"), ".cache", "tensorboard_plugin_w2v")
@@ -114,11 +119,14 @@ def load_model(
         local = fileio.local_copy(identity, cache, extra)
         if metadata_path:
             metadata_path = fileio.local_copy(fileio.stat(metadata_path), cache)
+    mmap = "r" if local != path else None  # see the module docstring: never map a logdir file
+    _check_size(local, format)
     try:
         model = _LOADERS[format](
             local,
             metadata_path=metadata_path,
             tensor_shape=tensor_shape,
+            mmap=mmap,
             cache_dir=cache_dir,
             identity=identity,
         )
@@ -132,6 +140,8 @@ def load_model(
         raise ModelLoadError(f"{_label(path)}: the file is malformed (missing {exc})") from None
     except FileNotFoundError as exc:
         missing = os.path.basename(exc.filename or str(exc))
+        if missing == os.path.basename(local):
+            raise ModelLoadError(f"file not found: {_label(path)} (removed while loading)") from None
         raise ModelLoadError(
             f"{_label(path)}: a file it needs is missing: {missing} (gensim saves large arrays in "
             "'.npy' files beside the model; copy them along with it)"
@@ -149,7 +159,11 @@ def load_model(
                 f"({_describe(exc)})"
             ) from None
         raise ModelLoadError(f"{_label(path)}: the file is malformed ({_describe(exc)})") from None
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as exc:
+        if format in md.GENSIM_NATIVE_FORMATS or format == md.FORMAT_FASTTEXT_BIN:
+            raise ModelLoadError(
+                f"{_label(path)}: the file is truncated or corrupt ({_describe(exc)})"
+            ) from None
         raise ModelLoadError(
             f"{_label(path)}: the file is not valid UTF-8 text where words should be"
         ) from None
@@ -157,6 +171,67 @@ def load_model(
         raise ModelLoadError(
             f"{_label(path)}: the file is truncated or malformed ({_describe(exc)})"
         ) from None
+
+
+def _check_size(path: str, format: str) -> None:
+    """Refuse a file too short for what its header announces, before gensim acts on the header.
+
+    gensim allocates arrays of the announced size up front (a 2 KB word2vec file whose header
+    claims a billion words took 8 GB of memory before failing), and its fastText reader loops
+    forever at the end of a file truncated inside the vocabulary.
+    """
+    if format not in _SIZED_FORMATS:
+        return
+    size = os.path.getsize(path)
+    header = formats.sniff(path)
+    if header is None or header.format != format or not header.dim or header.vocab_size is None:
+        return
+    if format == md.FORMAT_FASTTEXT_BIN:
+        with open(path, "rb") as f:
+            head = f.read(72)
+        bucket = int.from_bytes(head[40:44], "little", signed=True)
+        needed = 76 + (header.vocab_size + max(bucket, 0)) * header.dim * 4
+    elif format == md.FORMAT_WORD2VEC_BINARY:
+        needed = header.vocab_size * (header.dim * 4 + 2)
+    else:  # text: each row holds a word and ``dim`` numbers, each with a separator
+        needed = header.vocab_size * (header.dim * 2 + 2)
+    if size < needed:
+        raise ModelLoadError(
+            f"{_label(path)}: the file is truncated or corrupt (its header announces "
+            f"{header.vocab_size} words of {header.dim} dimensions, more than {size} bytes can hold)"
+        )
+    if format == md.FORMAT_FASTTEXT_BIN:
+        _walk_fasttext_vocabulary(path)
+
+
+def _walk_fasttext_vocabulary(path: str) -> None:
+    """Walk a fastText ``.bin`` vocabulary as gensim will, but stop at the end of the file.
+
+    gensim reads each word a byte at a time until a NUL, and ``read(1)`` returns ``b""`` forever
+    at the end of a file: a vocabulary that announces more words than the file holds (truncated,
+    or crafted) would pin a core and the model's load lock for good.
+    """
+    with open(path, "rb") as f:
+        head = f.read(92)  # magic, version, 12 ints and a double, then size, nwords, nlabels,
+        # ntokens and the pruned-index size
+        if len(head) < 92:
+            raise ModelLoadError(f"{_label(path)}: the file is truncated or corrupt (its header is cut)")
+        words = int.from_bytes(head[64:68], "little", signed=True)
+        buf, start, eof = b"", 0, False
+        for _ in range(max(words, 0)):
+            while True:
+                nul = buf.find(b"\0", start)
+                if nul >= 0 and len(buf) >= nul + 10:  # the word, its NUL, a count and a type byte
+                    break
+                if eof:
+                    raise ModelLoadError(
+                        f"{_label(path)}: the file is truncated or corrupt (it ends inside the "
+                        f"vocabulary of {words} words its header announces)"
+                    )
+                chunk = f.read(1 << 20)
+                eof = not chunk
+                buf, start = buf[start:] + chunk, 0
+            start = nul + 10
 
 
 def _label(path: str) -> str:
@@ -193,9 +268,9 @@ def _adopt_early_norms(kv: KeyedVectors, pending) -> None:
         adopt_norms(kv, pending)
 
 
-def _load_gensim_model(path: str, cls, **_) -> LoadedModel:
-    early = _early_norms(path, "wv.vectors")
-    model = cls.load(path, mmap="r")
+def _load_gensim_model(path: str, cls, mmap: str | None = None, **_) -> LoadedModel:
+    early = _early_norms(path, "wv.vectors") if mmap else None  # never map a logdir file
+    model = cls.load(path, mmap=mmap)
     if not isinstance(model, (Word2Vec, FastText)):
         raise ModelLoadError(
             f"{_label(path)}: expected a gensim {cls.__name__}, found {type(model).__name__}"
@@ -210,9 +285,9 @@ def _load_gensim_model(path: str, cls, **_) -> LoadedModel:
     )
 
 
-def _load_keyedvectors(path: str, **_) -> LoadedModel:
-    early = _early_norms(path, "vectors")
-    kv = KeyedVectors.load(path, mmap="r")
+def _load_keyedvectors(path: str, mmap: str | None = None, **_) -> LoadedModel:
+    early = _early_norms(path, "vectors") if mmap else None  # never map a logdir file
+    kv = KeyedVectors.load(path, mmap=mmap)
     if not isinstance(kv, KeyedVectors):
         raise ModelLoadError(f"{_label(path)}: expected gensim KeyedVectors, found {type(kv).__name__}")
     _check_vectors(path, kv)
@@ -245,14 +320,29 @@ def _load_fasttext_bin(path: str, **_) -> LoadedModel:
     )
 
 
-def _load_projector(path: str, metadata_path: str | None, tensor_shape, fmt: str, **_) -> LoadedModel:
+def _load_projector(
+    path: str, metadata_path: str | None, tensor_shape, fmt: str, mmap: str | None = None, **_
+) -> LoadedModel:
     if not metadata_path:
         raise ModelLoadError(f"{_label(path)}: the embedding has no metadata file, so its rows have no words")
     if fmt == md.FORMAT_PROJECTOR_RAW:
         rows, dim = tensor_shape
-        vectors = np.memmap(path, dtype="<f4", mode="r", shape=(rows, dim))
+        if mmap:
+            vectors = np.memmap(path, dtype="<f4", mode="r", shape=(rows, dim))
+        else:
+            vectors = np.fromfile(path, dtype="<f4", count=rows * dim).reshape(rows, dim)
     else:
-        vectors = np.loadtxt(path, dtype=np.float32, delimiter="\t", ndmin=2)
+        try:
+            vectors = np.loadtxt(path, dtype=np.float32, delimiter="\t", ndmin=2)
+        except UnicodeDecodeError:
+            if not tensor_shape or len(tensor_shape) != 2:
+                raise
+            need = tensor_shape[0] * tensor_shape[1] * 4
+            raise ModelLoadError(
+                f"{_label(path)}: the tensor is truncated or corrupt: not a TSV, and its "
+                f"{os.path.getsize(path)} bytes are not the {need} bytes of a raw float32 tensor "
+                f"of shape {list(tensor_shape)}"
+            ) from None
     words = read_metadata_words(metadata_path)
     if len(words) != len(vectors):
         raise ModelLoadError(
@@ -309,6 +399,10 @@ def _ngram_bytes(kv: KeyedVectors) -> int:
 def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
+
+_SIZED_FORMATS = frozenset(
+    {md.FORMAT_FASTTEXT_BIN, md.FORMAT_WORD2VEC_BINARY, md.FORMAT_WORD2VEC_TEXT, md.FORMAT_FASTTEXT_VEC}
+)
 
 _LOADERS = {
     md.FORMAT_GENSIM_WORD2VEC: lambda p, **kw: _load_gensim_model(p, Word2Vec, **kw),

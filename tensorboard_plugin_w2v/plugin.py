@@ -111,16 +111,32 @@ class Word2VecPlugin(base_plugin.TBPlugin):
 
     def runs(self, max_age: float | None = None) -> dict[str, dict[str, ModelEntry]]:
         """The logdir's models, rescanned when the last scan is older than ``max_age`` seconds."""
+        fresh = max_age is not None or self._scanned_at == -math.inf
         max_age = self.reload_interval if max_age is None else max_age
         if time.monotonic() - self._scanned_at > max_age:
-            with self._scan_lock:
+            # A periodic refresh never waits behind a scan already running (a slow remote walk
+            # would hold up every query): the last listing answers meanwhile. Callers that need
+            # a fresh listing (the listing itself, a name not found) wait for it.
+            if not self._scan_lock.acquire(blocking=fresh):
+                return self._runs
+            try:
                 if time.monotonic() - self._scanned_at > max_age:
-                    self._runs = self.discovery.scan()
+                    try:
+                        self._runs = self.discovery.scan()
+                    except OSError as exc:  # storage unreachable: keep serving the last scan
+                        logger.warning("cannot scan %s, keeping the last listing: %s", self.logdir, exc)
                     self._scanned_at = time.monotonic()
+            finally:
+                self._scan_lock.release()
         return self._runs
 
     def resolve(self, args) -> tuple[ModelVersion, LoadedModel]:
         """The model version a request names (``run``, ``model``, ``step``), loaded."""
+        version = self.version_of(args)
+        return version, self.store.get(version)
+
+    def version_of(self, args) -> ModelVersion:
+        """The model version a request names (``run``, ``model``, ``step``), not loaded."""
         run = params.string(args, "run")
         name = params.string(args, "model")
         step = params.integer(args, "step", default=None, minimum=-(2**63))
@@ -138,7 +154,7 @@ class Word2VecPlugin(base_plugin.TBPlugin):
             raise NotFound(
                 f"model {name!r} of run {run!r} has no step {step}", known_steps=entry.steps
             ) from None
-        return version, self.store.get(version)
+        return version
 
     # -- route implementations (plain data in, plain data out) ----------------------------
 
@@ -306,7 +322,7 @@ class Word2VecPlugin(base_plugin.TBPlugin):
         except Word2VecError as exc:
             return _json_response(request, exc.to_json(), exc.http_status)
         tensor, metadata = projector_tsvs(model.kv, words)
-        body = tensor if part == "tensor" else metadata
+        body = (tensor if part == "tensor" else metadata).encode("utf-8", "backslashreplace")
         filename = f"{safe_name(word)[:40]}-{n}-{part}.tsv"
         return http_util.Respond(
             request,
@@ -348,21 +364,28 @@ class Word2VecPlugin(base_plugin.TBPlugin):
             folders.append((fileio.join(self.logdir, "benchmarks"), "logdir"))
             run_dir = self.logdir if version.run == "." else fileio.join(self.logdir, version.run)
             folders.append((fileio.join(run_dir, md.PLUGIN_DIR, "benchmarks"), "run"))
-        return evaluation.find_benchmarks(folders)
+        found = evaluation.find_benchmarks(folders)
+        # A benchmark file that is a symbolic link out of the logdir is not the logdir's to serve.
+        return {
+            name: b
+            for name, b in found.items()
+            if b.source == evaluation.SOURCE_BUILTIN or fileio.is_within(b.path, self.logdir)
+        }
 
     def evaluate_impl(self, args) -> dict:
         """One benchmark on one model version; without ``benchmark``, the benchmarks available."""
         from tensorboard_plugin_w2v import evaluation
 
-        version, model = self.resolve(args)
+        version = self.version_of(args)
         found = self.benchmarks_for(version)
         name = params.string(args, "benchmark", required=False)
-        if not name:
+        if not name:  # listing the benchmarks needs no model: nothing is loaded
             return {
                 **self._header(version),
                 "status": "done",
                 "benchmarks": [b.to_json() for b in found.values()],
             }
+        model = self.store.get(version)
         if name not in found:
             raise NotFound(f"unknown benchmark {name!r}", known_benchmarks=sorted(found))
         benchmark = found[name]
@@ -463,7 +486,7 @@ class Word2VecPlugin(base_plugin.TBPlugin):
         if not name or "/" in name or "\\" in name or name.startswith("."):
             return _json_response(request, {"error": f"no such file: {name!r}"}, 404)
         path = os.path.join(STATIC_DIR, name)
-        if not os.path.isfile(path):
+        if not os.path.isfile(path) or not fileio.is_within(path, STATIC_DIR):
             message = f"no such file: {name!r}"
             if name == "index.js":
                 message = "the Word2Vec tab was not built; reinstall with Node.js available (pip install .)"
@@ -488,5 +511,9 @@ def _finite(value):
 
 
 def _json_response(request, data: dict, status: int = 200) -> werkzeug.Response:
-    body = json.dumps(_finite(data), ensure_ascii=False, allow_nan=False)
+    data = _finite(data)
+    try:
+        body = json.dumps(data, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (a word pickled that way): escape it in JSON
+        body = json.dumps(data, ensure_ascii=True, allow_nan=False).encode("ascii")
     return http_util.Respond(request, body, "application/json", code=status)

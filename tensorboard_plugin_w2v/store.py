@@ -16,9 +16,10 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from tensorboard_plugin_w2v import fileio
+from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.discovery import ModelVersion
 from tensorboard_plugin_w2v.errors import ModelLoadError
-from tensorboard_plugin_w2v.loading import LoadedModel, load_model
+from tensorboard_plugin_w2v.loading import PICKLE_REFUSED, LoadedModel, load_model
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,17 @@ def _mapped_files_changed(slot: _Slot) -> bool:
         except OSError:
             return True
     return False
+
+
+def _unreadable(path: str) -> str:
+    """Why ``path`` could not be stat'ed: gone, or storage that does not answer."""
+    try:
+        fileio.stat(path)
+    except FileNotFoundError:
+        return f"file not found: {path}"
+    except OSError as exc:
+        return f"cannot read {path}: {exc}"
+    return f"file not found: {path}"
 
 
 class ModelStore:
@@ -128,7 +140,7 @@ class ModelStore:
         sidecars = _sidecar_identities(version.path)
         try:
             if identity is None:
-                raise ModelLoadError(f"file not found: {version.path}")
+                raise ModelLoadError(_unreadable(version.path))
             model = load_model(
                 version.path,
                 version.format,
@@ -177,6 +189,8 @@ class ModelStore:
         """(status, loaded model or None, error) without loading anything."""
         if version.error:
             return STATUS_ERROR, None, version.error
+        if not self.allow_pickle and version.format in md.PICKLE_FORMATS:
+            return STATUS_ERROR, None, PICKLE_REFUSED  # known before any load is tried
         with self._lock:
             slot = self._slots.get(version.path)
             failed = self._failed.get(version.path)

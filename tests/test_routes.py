@@ -227,3 +227,11 @@ def test_sidecar_rewritten_in_place_is_never_read_again(tmp_path, lee_model):
         [s for _, s in expected.most_similar("police", topn=5)],
         atol=1e-5,
     )
+
+
+def test_benchmark_list_needs_no_model(client):
+    """Listing benchmarks loads nothing, so it works even for a model that cannot load."""
+    code, data = get(client, "evaluate", run="broken", model="truncated.model")
+    assert code == 200 and {"analogies", "wordsim353", "simlex999"} <= {b["name"] for b in data["benchmarks"]}
+    code, data = get(client, "evaluate", run="broken", model="truncated.model", benchmark="wordsim353")
+    assert code == 422 and "truncated" in data["error"]

@@ -1,4 +1,4 @@
-/** The Word2Vec tab: model picker, query modes, 2-D view, compare, export, URL state. */
+/** The Word2Vec tab: model picker, query modes, 2-D view, compare, evaluate, export, URL state. */
 import {
   ApiError,
   getJSON,
@@ -16,8 +16,10 @@ import {
   type WordRow,
 } from "./api";
 import { h, setChildren } from "./dom";
+import { EvaluateView } from "./evalview";
 import { analogyTerms, ExpressionError, formatExpression, looksLikeExpression, parseExpression, splitWords } from "./expr";
 import { describeFormat, describeTraining, formatInt, formatPercent, formatSim } from "./format";
+import { ModelCompareView } from "./modelcompare";
 import { jaccardMatrix, occurrenceCounts, sharedByAll } from "./overlap";
 import { ScatterPlot, type PlotArrow, type PlotPoint, type PointRole } from "./plot";
 import {
@@ -41,7 +43,9 @@ const MODE_LABELS: Record<Mode, string> = {
   analogy: "Analogy",
   similarity: "Similarity",
   odd: "Odd one out",
-  compare: "Compare",
+  compare: "Compare a query",
+  models: "Compare models",
+  evaluate: "Evaluate",
 };
 
 const PLUGIN_NAME = "word2vec";
@@ -119,12 +123,25 @@ export class App {
   private readonly plotSlot = new Slot();
   private readonly exportSlot = new Slot();
   private readonly compareSlot = new Slot();
+  private readonly evalView: EvaluateView;
+  private readonly cmView: ModelCompareView;
 
   constructor(root: HTMLElement) {
     this.root = root;
     this.state = readInitialState();
     this.plot = new ScatterPlot((word) => this.queryWord(word));
     this.plotWrap.append(this.plotTitle, this.plot.el);
+    const host = {
+      target: () => this.target(),
+      models: () => this.models,
+      state: () => this.state,
+      setState: (patch: Partial<State>) => this.setState(patch),
+      label: (t: Target) => targetLabel(t),
+      suggest: (existing: Target[]) => this.suggestTarget(existing),
+      loaded: () => this.refreshInfoIfStale(),
+    };
+    this.evalView = new EvaluateView(host);
+    this.cmView = new ModelCompareView(host);
     this.buildPanels();
     setChildren(
       this.root,
@@ -390,6 +407,9 @@ export class App {
     this.renderPicker();
     this.renderInfo();
     this.renderCompareTargets();
+    this.evalView.targetChanged();
+    this.cmView.cancel();
+    if (this.state.mode === "models") this.cmView.renderTargets();
     this.runCurrent();
   }
 
@@ -511,9 +531,12 @@ export class App {
       tab.tabIndex = on ? 0 : -1;
     });
     const hasPlot = mode === "neighbors" || mode === "analogy";
+    if (mode !== "evaluate") this.evalView.cancelAll();
+    if (mode !== "models") this.cmView.cancel();
     this.plotWrap.hidden = !hasPlot;
     this.bodyEl.querySelector(".w2v-layout")?.classList.toggle("w2v-layout-wide", !hasPlot);
     if (mode === "compare") this.renderCompareTargets();
+    if (mode === "models") this.cmView.renderTargets();
     if (run && changed) this.runCurrent();
   }
 
@@ -670,6 +693,10 @@ export class App {
       h("div", { class: "w2v-form" }, this.cmpInput.el, kc.el, h("div", { class: "w2v-field w2v-field-end" }, button("Compare", runC, { primary: true, testId: "run-compare" }))),
       this.compareOut,
     );
+
+    // Compare models (aggregate neighbourhood overlap) and Evaluate (benchmarks)
+    panel("models", this.cmView.el);
+    panel("evaluate", this.evalView.el);
   }
 
   /** Extra words for a loading message when the model still has to be loaded. */
@@ -714,6 +741,12 @@ export class App {
         break;
       case "compare":
         if (s.q) void this.runCompare();
+        break;
+      case "models":
+        void this.cmView.run();
+        break;
+      case "evaluate":
+        void this.evalView.activate();
         break;
     }
   }

@@ -29,3 +29,11 @@ export function sharedByAll(lists: string[][]): string[] {
 export function jaccardMatrix(lists: string[][]): number[][] {
   return lists.map((a, i) => lists.map((b, j) => (i === j ? 1 : jaccard(a, b))));
 }
+
+/** Items ordered from the least overlap to the most (the words that changed most first); ties keep their order. */
+export function byLeastOverlap<T extends { jaccard: number }>(items: T[]): T[] {
+  return items
+    .map((item, i) => ({ item, i }))
+    .sort((a, b) => a.item.jaccard - b.item.jaccard || a.i - b.i)
+    .map((x) => x.item);
+}

@@ -6,10 +6,11 @@
  * so that a copied TensorBoard URL reopens the same view.
  */
 
-export type Mode = "neighbors" | "analogy" | "similarity" | "odd" | "compare";
-export const MODES: Mode[] = ["neighbors", "analogy", "similarity", "odd", "compare"];
+export type Mode = "neighbors" | "analogy" | "similarity" | "odd" | "compare" | "models" | "evaluate";
+export const MODES: Mode[] = ["neighbors", "analogy", "similarity", "odd", "compare", "models", "evaluate"];
 export type Method = "3cosadd" | "3cosmul";
 export type AnalogyForm = "abc" | "expr";
+export type Scope = "shared" | "all";
 
 export interface Target {
   run: string;
@@ -37,11 +38,24 @@ export interface State {
   odd: string[];
   cmp: Target[]; // compare targets besides the current run/model/step
   n: number; // how many neighbours to send to the Projector
+  bench: string; // evaluate: benchmark name
+  erv: number; // evaluate: restrict_vocab
+  esel: Target[]; // evaluate: models of the across-models table (empty = all); step ignored
+  m2: Target | null; // compare models: the second model (null = suggested)
+  cwords: string; // compare models: the words (empty = the most frequent shared words)
+  cn: number; // compare models: how many frequent words
+  ck: number; // compare models: neighbours per word
+  cscope: Scope; // compare models: search the shared vocabulary or each model's whole one
 }
 
 export const K_MAX = 1000;
 /** The Projector shows at most 100,000 points: the query word plus 99,999 neighbours. */
 export const N_MAX = 99999;
+/** gensim's default restrict_vocab for evaluate_word_analogies. */
+export const ERV_DEFAULT = 300000;
+/** The /compare route's limits. */
+export const CN_MAX = 5000;
+export const CK_MAX = 100;
 
 export function defaultState(): State {
   return {
@@ -64,6 +78,14 @@ export function defaultState(): State {
     odd: [],
     cmp: [],
     n: 1000,
+    bench: "analogies",
+    erv: ERV_DEFAULT,
+    esel: [],
+    m2: null,
+    cwords: "",
+    cn: 1000,
+    ck: 10,
+    cscope: "shared",
   };
 }
 
@@ -117,6 +139,14 @@ export function encodeState(s: State): string {
   for (const w of s.odd) p.append("odd", w);
   for (const t of s.cmp) p.append("cmp", encodeTarget(t));
   if (s.n !== d.n) p.set("n", String(s.n));
+  if (s.bench !== d.bench) p.set("bench", s.bench);
+  if (s.erv !== d.erv) p.set("erv", String(s.erv));
+  for (const t of s.esel) p.append("esel", encodeTarget(t));
+  if (s.m2 !== null) p.set("m2", encodeTarget(s.m2));
+  if (s.cwords) p.set("cwords", s.cwords);
+  if (s.cn !== d.cn) p.set("cn", String(s.cn));
+  if (s.ck !== d.ck) p.set("ck", String(s.ck));
+  if (s.cscope !== d.cscope) p.set("cscope", s.cscope);
   return p.toString();
 }
 
@@ -147,6 +177,15 @@ export function decodeState(text: string): State {
   s.odd = p.getAll("odd").filter((w) => w.length > 0);
   s.cmp = p.getAll("cmp").map(decodeTarget).filter((t): t is Target => t !== null);
   s.n = parseIntIn(str("n"), 1, N_MAX) ?? s.n;
+  s.bench = str("bench") || s.bench;
+  s.erv = parseIntIn(str("erv"), 1, Number.MAX_SAFE_INTEGER) ?? s.erv;
+  s.esel = p.getAll("esel").map(decodeTarget).filter((t): t is Target => t !== null);
+  const m2 = str("m2");
+  s.m2 = m2 === null ? null : decodeTarget(m2);
+  s.cwords = str("cwords") ?? "";
+  s.cn = parseIntIn(str("cn"), 1, CN_MAX) ?? s.cn;
+  s.ck = parseIntIn(str("ck"), 1, CK_MAX) ?? s.ck;
+  if (str("cscope") === "all") s.cscope = "all";
   return s;
 }
 

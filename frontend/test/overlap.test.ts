@@ -28,3 +28,17 @@ describe("overlap", () => {
     expect(m[2][0]).toBe(0);
   });
 });
+
+describe("byLeastOverlap", () => {
+  it("puts the words that changed most first and keeps ties in order", async () => {
+    const { byLeastOverlap } = await import("../src/overlap");
+    const words = [
+      { word: "a", jaccard: 0.5 },
+      { word: "b", jaccard: 0.1 },
+      { word: "c", jaccard: 0.5 },
+      { word: "d", jaccard: 0 },
+    ];
+    expect(byLeastOverlap(words).map((w) => w.word)).toEqual(["d", "b", "a", "c"]);
+    expect(words[0].word).toBe("a");
+  });
+});

@@ -44,6 +44,38 @@ describe("URL state", () => {
     expect(decodeState(encodeState(s))).toEqual(s);
   });
 
+  it("round-trips the evaluate and compare-models fields", () => {
+    const s: State = {
+      ...defaultState(),
+      mode: "evaluate",
+      bench: "my questions.txt",
+      erv: 30000,
+      esel: [
+        { run: "run_a", model: "w2v.model", step: null },
+        { run: "r&b", model: "m|1", step: null },
+      ],
+      m2: { run: "run_steps", model: "lee", step: 1 },
+      cwords: "king, queen <b>",
+      cn: 200,
+      ck: 25,
+      cscope: "all",
+    };
+    expect(decodeState(encodeState(s))).toEqual(s);
+    expect(decodeState(encodeState({ ...s, mode: "models" })).mode).toBe("models");
+  });
+
+  it("keeps the evaluate and compare-models defaults out of the URL and within limits", () => {
+    expect(encodeState({ ...defaultState(), mode: "neighbors" })).toBe("");
+    const s = decodeState("erv=0&cn=5001&ck=101&m2=broken&bench=&cscope=bogus");
+    expect(s.cscope).toBe("shared");
+    const d = defaultState();
+    expect(s.erv).toBe(300000);
+    expect(s.cn).toBe(d.cn);
+    expect(s.ck).toBe(d.ck);
+    expect(s.m2).toBeNull();
+    expect(s.bench).toBe("analogies");
+  });
+
   it("accepts a leading # or ?", () => {
     expect(decodeState("#q=king&k=5").q).toBe("king");
     expect(decodeState("?q=king&k=5").k).toBe(5);

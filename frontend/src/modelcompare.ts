@@ -1,0 +1,338 @@
+/**
+ * The Compare models mode: how the neighbourhoods of many words differ between two models (or
+ * two steps of one), from the plugin's `/compare` route — mean Jaccard@k, the words that
+ * changed most, and each word's two neighbour lists side by side.
+ */
+import { getJSON, isAbort, type ModelInfo } from "./api";
+import { h, setChildren } from "./dom";
+import { formatInt, formatSim } from "./format";
+import { byLeastOverlap } from "./overlap";
+import { CK_MAX, CN_MAX, type Scope, type State, type Target } from "./state";
+import { button, errorBox, loadingBox, numberField, segmented, selectField } from "./widgets";
+
+export interface CompareNeighbor {
+  word: string;
+  similarity: number;
+  shared: boolean;
+}
+
+export interface CompareWord {
+  word: string;
+  jaccard: number;
+  a: CompareNeighbor[];
+  b: CompareNeighbor[];
+}
+
+export interface CompareResponse {
+  a: { run: string; model: string; step: number | null; vocab_size: number | null; dim: number | null };
+  b: { run: string; model: string; step: number | null; vocab_size: number | null; dim: number | null };
+  k: number;
+  scope: string;
+  shared_vocab: number;
+  requested: number;
+  compared: number;
+  missing: string[];
+  mean_jaccard: number | null;
+  median_jaccard: number | null;
+  most_changed: { word: string; jaccard: number }[];
+  words: CompareWord[];
+  seconds: number;
+}
+
+export interface CompareHost {
+  target(): Target | null;
+  models(): ModelInfo[];
+  state(): State;
+  setState(patch: Partial<State>): void;
+  label(t: Target): string;
+  /** A sensible second model: another run with the same model, else another step, else any. */
+  suggest(existing: Target[]): Target | null;
+  loaded(): void;
+}
+
+const PAGE = 20;
+
+export class ModelCompareView {
+  readonly el: HTMLElement;
+  private readonly host: CompareHost;
+  private readonly pickEl = h("div", { class: "w2v-compare-targets", "data-testid": "cm-targets" });
+  private readonly wordsEl: HTMLTextAreaElement;
+  private readonly out = h("div", { class: "w2v-results", "aria-live": "polite", "data-testid": "cm-results" });
+  private controller: AbortController | null = null;
+  private result: CompareResponse | null = null;
+  private shown = PAGE;
+  private selected: string | null = null;
+
+  constructor(host: CompareHost) {
+    this.host = host;
+    const s = host.state();
+    this.wordsEl = h("textarea", {
+      id: "w2v-cm-words",
+      class: "w2v-input w2v-textarea",
+      rows: 2,
+      placeholder: "Leave empty to compare the most frequent words both models know; or type words separated by spaces or commas",
+      "data-testid": "cm-words",
+      spellcheck: "false",
+      value: s.cwords,
+      onchange: () => this.host.setState({ cwords: this.wordsEl.value.trim() }),
+    });
+    this.wordsEl.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) {
+        ev.preventDefault();
+        void this.run();
+      }
+    });
+    const n = numberField("Most frequent words", s.cn, { min: 1, max: CN_MAX, width: "96px", onChange: (v) => this.host.setState({ cn: v ?? 1000 }), onEnter: () => void this.run(), testId: "cm-n", title: `How many of model A’s most frequent shared words to compare when no words are given (≤ ${formatInt(CN_MAX)})` });
+    const k = numberField("Neighbours (k)", s.ck, { min: 1, max: CK_MAX, width: "72px", onChange: (v) => this.host.setState({ ck: v ?? 10 }), onEnter: () => void this.run(), testId: "cm-k", title: `Jaccard@k over each word’s top k neighbours (≤ ${CK_MAX})` });
+    this.el = h(
+      "div",
+      { class: "w2v-cm" },
+      h("p", { class: "w2v-muted w2v-small" }, "Compares two models (or two training steps of one) over many words: for each word, the Jaccard overlap of its top-k neighbours in both models (1 = the same neighbours, 0 = none in common). By default both models search only the words they share, so a word missing from one vocabulary does not count as a change. To compare one query across models, use “Compare a query”."),
+      this.pickEl,
+      h(
+        "div",
+        { class: "w2v-form" },
+        h("div", { class: "w2v-field w2v-field-grow" }, h("label", { for: "w2v-cm-words", class: "w2v-label" }, "Words (optional)"), this.wordsEl),
+        n.el,
+        k.el,
+        segmented<Scope>(
+          "Neighbours from",
+          [
+            { value: "shared", label: "Shared words" },
+            { value: "all", label: "All words" },
+          ],
+          s.cscope,
+          (v) => {
+            this.host.setState({ cscope: v });
+            void this.run();
+          },
+          "cm-scope",
+        ),
+        h("div", { class: "w2v-field w2v-field-end" }, button("Compare models", () => void this.run(), { primary: true, testId: "run-compare-models" })),
+      ),
+      this.out,
+    );
+  }
+
+  /** The second model, suggested when the URL names none (or one that is gone). */
+  private second(): Target | null {
+    const s = this.host.state();
+    const a = this.host.target();
+    const m2 = s.m2;
+    if (m2 && this.host.models().some((m) => m.run === m2.run && m.model === m2.model)) return m2;
+    const suggested = this.host.suggest(a ? [a] : []);
+    if (suggested) this.host.setState({ m2: suggested });
+    return suggested;
+  }
+
+  renderTargets(): void {
+    const a = this.host.target();
+    const b = this.second();
+    if (!a || !b) {
+      setChildren(this.pickEl, h("p", { class: "w2v-muted" }, "There is only one model: log another one, or the same one at another step."));
+      return;
+    }
+    const runs = [...new Set(this.host.models().map((m) => m.run))];
+    const modelsOf = (run: string) => this.host.models().filter((m) => m.run === run);
+    const update = (patch: Partial<Target>) => {
+      this.host.setState({ m2: { ...b, ...patch } });
+      this.renderTargets();
+    };
+    const run = selectField("Run", runs.map((r) => ({ value: r, label: r === "." ? "(root)" : r })), b.run, (r) => {
+      const ms = modelsOf(r);
+      update({ run: r, model: (ms.find((m) => m.model === b.model) ?? ms[0])?.model ?? b.model, step: null });
+    }, "cm-run");
+    const model = selectField("Model", modelsOf(b.run).map((m) => ({ value: m.model, label: m.model })), b.model, (m) => update({ model: m, step: null }), "cm-model");
+    const steps = this.host.models().find((m) => m.run === b.run && m.model === b.model)?.steps ?? [];
+    const step = selectField(
+      "Step",
+      [{ value: "", label: "latest" }, ...[...steps].reverse().map((st) => ({ value: String(st), label: String(st) }))],
+      b.step === null ? "" : String(b.step),
+      (v) => update({ step: v === "" ? null : Number(v) }),
+      "cm-step",
+    );
+    step.select.disabled = steps.length <= 1;
+    setChildren(
+      this.pickEl,
+      h(
+        "ol",
+        { class: "w2v-target-list", type: "A" },
+        h("li", { class: "w2v-target w2v-target-current" }, h("span", { class: "w2v-target-name" }, this.host.label(a)), h("span", { class: "w2v-muted w2v-small" }, " (chosen above)")),
+        h("li", { class: "w2v-target" }, h("div", { class: "w2v-form" }, run.el, model.el, step.el)),
+      ),
+    );
+  }
+
+  cancel(): void {
+    this.controller?.abort();
+    this.controller = null;
+  }
+
+  async run(): Promise<void> {
+    const a = this.host.target();
+    const b = this.second();
+    if (!a) return;
+    if (!b) {
+      setChildren(this.out, errorBox(new Error("Choose a second model to compare with.")));
+      return;
+    }
+    const words = this.wordsEl.value.trim();
+    this.host.setState({ cwords: words });
+    const s = this.host.state();
+    this.cancel();
+    const controller = new AbortController();
+    this.controller = controller;
+    const signal = controller.signal;
+    setChildren(this.out, loadingBox(`Comparing ${words ? "the given words" : `the ${formatInt(s.cn)} most frequent shared words`} in ${this.host.label(a)} and ${this.host.label(b)}…`));
+    try {
+      const res = await getJSON<CompareResponse>(
+        "compare",
+        { run: a.run, model: a.model, step: a.step, run2: b.run, model2: b.model, step2: b.step, words: words || null, n: words ? null : s.cn, k: s.ck, scope: s.cscope },
+        signal,
+      );
+      if (signal.aborted) return;
+      this.host.loaded();
+      this.result = res;
+      this.shown = PAGE;
+      this.selected = byLeastOverlap(res.words)[0]?.word ?? null;
+      this.render();
+    } catch (e) {
+      if (isAbort(e)) return;
+      setChildren(this.out, errorBox(e));
+    }
+  }
+
+  private render(): void {
+    const r = this.result;
+    if (!r) return;
+    const label = (x: CompareResponse["a"]) => this.host.label({ run: x.run, model: x.model, step: x.step });
+    const ranked = byLeastOverlap(r.words);
+    const list = ranked.slice(0, this.shown);
+    const selected = r.words.find((w) => w.word === this.selected) ?? null;
+    setChildren(
+      this.out,
+      h(
+        "div",
+        { class: "w2v-stats", "data-testid": "cm-summary" },
+        stat(`Mean Jaccard@${r.k}`, formatSim(r.mean_jaccard), "cm-mean-jaccard", `median ${formatSim(r.median_jaccard)}`),
+        stat("Words compared", formatInt(r.compared), "cm-compared", r.requested !== r.compared ? `of ${formatInt(r.requested)} asked` : "in both vocabularies"),
+        stat("Shared vocabulary", formatInt(r.shared_vocab), "cm-shared-vocab", `A: ${formatInt(r.a.vocab_size)} words, B: ${formatInt(r.b.vocab_size)}`),
+      ),
+      h("p", { class: "w2v-muted w2v-small" }, "A = ", h("strong", null, label(r.a)), `${r.a.dim ? ` (${r.a.dim} dimensions)` : ""}; B = `, h("strong", null, label(r.b)), `${r.b.dim ? ` (${r.b.dim} dimensions)` : ""}.`),
+      r.missing.length
+        ? h("div", { class: "w2v-warn", "data-testid": "cm-missing" }, `Not in both vocabularies, so not compared (${formatInt(r.requested - r.compared)}): `, r.missing.join(", "), r.requested - r.compared > r.missing.length ? ", …" : "")
+        : null,
+      h(
+        "div",
+        { class: "w2v-cm-grid" },
+        h(
+          "div",
+          { class: "w2v-cm-list" },
+          h("h3", { class: "w2v-subtitle" }, "Changed most (lowest overlap first)"),
+          this.finder(r),
+          h(
+            "ol",
+            { class: "w2v-cm-changed", "data-testid": "cm-changed" },
+            list.map((w) =>
+              h(
+                "li",
+                { "data-word": w.word, "data-jaccard": String(w.jaccard) },
+                h(
+                  "button",
+                  {
+                    type: "button",
+                    class: w.word === this.selected ? "w2v-cm-word w2v-cm-word-on" : "w2v-cm-word",
+                    "aria-pressed": String(w.word === this.selected),
+                    title: `Show the neighbours of “${w.word}” in both models`,
+                    onclick: () => {
+                      this.selected = w.word;
+                      this.render();
+                      (this.out.querySelector(`.w2v-cm-word-on`) as HTMLElement | null)?.focus();
+                    },
+                  },
+                  h("span", { class: "w2v-cm-word-text" }, w.word),
+                  h("span", { class: "w2v-bar", "aria-hidden": "true" }, h("span", { class: "w2v-bar-fill", style: `width:${(w.jaccard * 100).toFixed(1)}%` })),
+                  h("span", { class: "w2v-num" }, formatSim(w.jaccard, 2)),
+                ),
+              ),
+            ),
+          ),
+          ranked.length > this.shown
+            ? button(`Show ${Math.min(PAGE, ranked.length - this.shown)} more (${formatInt(ranked.length - this.shown)} left)`, () => {
+                this.shown += PAGE;
+                this.render();
+              }, { testId: "cm-more" })
+            : null,
+        ),
+        selected ? this.detail(selected, label(r.a), label(r.b)) : null,
+      ),
+    );
+  }
+
+  /** A field to show any compared word's lists, not only those listed so far. */
+  private finder(r: CompareResponse): HTMLElement {
+    const note = h("div", { class: "w2v-hint", role: "status" });
+    const input = h("input", {
+      id: "w2v-cm-find",
+      type: "search",
+      class: "w2v-input",
+      placeholder: "Show a word…",
+      "aria-label": "Show the neighbour lists of a compared word",
+      "data-testid": "cm-find",
+      maxlength: 1000,
+      spellcheck: "false",
+      autocomplete: "off",
+    });
+    input.addEventListener("keydown", (ev) => {
+      if (ev.key !== "Enter") return;
+      ev.preventDefault();
+      const word = input.value.trim();
+      const found = r.words.find((w) => w.word === word) ?? r.words.find((w) => w.word.toLowerCase() === word.toLowerCase());
+      if (!found) {
+        note.textContent = word ? `“${word}” was not compared.` : "";
+        return;
+      }
+      this.selected = found.word;
+      const rank = byLeastOverlap(r.words).findIndex((w) => w.word === found.word);
+      this.shown = Math.max(this.shown, Math.ceil((rank + 1) / PAGE) * PAGE);
+      this.render();
+      (this.out.querySelector(".w2v-cm-word-on") as HTMLElement | null)?.scrollIntoView({ block: "nearest" });
+    });
+    return h("div", { class: "w2v-cm-find" }, input, note);
+  }
+
+  private detail(w: CompareWord, la: string, lb: string): HTMLElement {
+    const shared = w.a.filter((n) => n.shared).length;
+    const column = (title: string, rows: CompareNeighbor[], testId: string) =>
+      h(
+        "div",
+        { class: "w2v-compare-col", "data-testid": testId },
+        h("h4", { class: "w2v-subtitle" }, title),
+        rows.length === 0
+          ? h("p", { class: "w2v-muted" }, "No neighbours.")
+          : h(
+              "table",
+              { class: "w2v-table" },
+              h("thead", null, h("tr", null, h("th", { class: "w2v-num", scope: "col" }, "#"), h("th", { scope: "col" }, "Neighbour"), h("th", { class: "w2v-num", scope: "col" }, "Similarity"))),
+              h(
+                "tbody",
+                null,
+                rows.map((n, i) =>
+                  h("tr", { class: n.shared ? "w2v-shared-all" : null, "data-word": n.word }, h("td", { class: "w2v-num w2v-rank" }, i + 1), h("td", { class: "w2v-word-cell" }, n.word, n.shared ? h("span", { class: "w2v-sr-only" }, " (in both)") : null), h("td", { class: "w2v-num" }, formatSim(n.similarity))),
+                ),
+              ),
+            ),
+      );
+    return h(
+      "div",
+      { class: "w2v-cm-detail", "data-testid": "cm-detail", "data-word": w.word },
+      h("h3", { class: "w2v-subtitle" }, "Neighbours of ", h("strong", { class: "w2v-query-word" }, w.word), ` — Jaccard ${formatSim(w.jaccard, 2)}, ${shared} of ${w.a.length} shared`),
+      h("p", { class: "w2v-legend w2v-small" }, h("span", { class: "w2v-swatch w2v-shared-all" }), " in both lists"),
+      h("div", { class: "w2v-compare-cols" }, column(`A: ${la}`, w.a, "cm-col-a"), column(`B: ${lb}`, w.b, "cm-col-b")),
+    );
+  }
+}
+
+function stat(label: string, value: string, testId: string, sub?: string): HTMLElement {
+  return h("div", { class: "w2v-stat" }, h("div", { class: "w2v-stat-label" }, label), h("div", { class: "w2v-stat-value", "data-testid": testId }, value), sub ? h("div", { class: "w2v-stat-sub w2v-small" }, sub) : null);
+}

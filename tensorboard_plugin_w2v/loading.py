@@ -14,6 +14,7 @@ Every failure becomes a
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import zipfile
@@ -26,6 +27,8 @@ from gensim.models import FastText, KeyedVectors, Word2Vec
 from tensorboard_plugin_w2v import convert, fileio, formats
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.errors import ModelLoadError
+
+logger = logging.getLogger(__name__)
 
 # gensim training parameters reported in the listing when a full model file has them.
 TRAINING_ATTRIBUTES = (
@@ -119,6 +122,8 @@ def load_model(
         local = fileio.local_copy(identity, cache, extra)
         if metadata_path:
             metadata_path = fileio.local_copy(fileio.stat(metadata_path), cache)
+    elif format in md.GENSIM_NATIVE_FORMATS and cache_dir:
+        local = _private_copy_if_large(path, identity, cache_dir)
     mmap = "r" if local != path else None  # see the module docstring: never map a logdir file
     _check_size(local, format)
     try:
@@ -232,6 +237,17 @@ def _walk_fasttext_vocabulary(path: str) -> None:
                 eof = not chunk
                 buf, start = buf[start:] + chunk, 0
             start = nul + 10
+
+
+def _private_copy_if_large(path: str, identity: fileio.FileIdentity, cache_dir: str) -> str:
+    """A large local gensim file is served from a private copy that can be memory-mapped."""
+    try:
+        if sum(os.path.getsize(p) for p in (path, *fileio.sidecars(path))) < convert.PRIVATE_COPY_MIN_BYTES:
+            return path
+        return convert.private_copy(path, identity, cache_dir)
+    except OSError as exc:  # e.g. a full or read-only cache: read the logdir file into memory
+        logger.warning("serving %s without a private copy (%s)", path, exc)
+        return path
 
 
 def _label(path: str) -> str:

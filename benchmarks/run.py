@@ -208,6 +208,11 @@ def bench_model(
     if index_cache:
         print(f"[{label}] first start, empty cache (first answer only) ...", file=sys.stderr)
         first = _serve_in_subprocess({**spec, "cache_dir": scratch, "wait_build": False})
+        print(
+            f"[{label}] start with the index cache {index_cache} (makes its private copy) ...",
+            file=sys.stderr,
+        )
+        _serve_in_subprocess({**spec, "cache_dir": index_cache, "wait_build": False})
         print(f"[{label}] restart with the index cache {index_cache} ...", file=sys.stderr)
         again = _serve_in_subprocess({**spec, "cache_dir": index_cache})
     else:

@@ -141,3 +141,39 @@ class _ProgressLog:
             except (OSError, ValueError):
                 continue
         return None
+
+
+PRIVATE_COPY_MIN_BYTES = 256 << 20  # gensim files (with their .npy) from this size are copied
+
+
+def private_copy(path: str, identity: fileio.FileIdentity, cache_dir: str) -> str:
+    """A copy of a local gensim model file and its ``.npy`` sidecars in the cache, to memory-map.
+
+    A logdir file may be rewritten in place by a training job, and a memory-mapped page of a
+    truncated file kills the process (SIGBUS); a private copy is never rewritten. It is copied
+    once per file version into a temporary folder renamed into place when complete.
+    """
+    text = f"{identity.path}|{identity.size}|{identity.mtime_ns}|copy-v{CONVERT_VERSION}"
+    final = os.path.join(cache_dir, "copies", hashlib.sha256(text.encode()).hexdigest()[:32])
+    target = os.path.join(final, os.path.basename(path))
+    if os.path.exists(target):
+        return target
+    parent = os.path.dirname(final)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=parent, prefix=".tmp-")
+    started = time.monotonic()
+    logger.info("copying %s (%.0f MB) into the cache to memory-map it", path, identity.size / 1e6)
+    try:
+        for src in (path, *fileio.sidecars(path)):
+            shutil.copyfile(src, os.path.join(tmp, os.path.basename(src)))
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if not os.path.exists(target):
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # another process made the same copy
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    logger.info("copied %s in %.1fs", path, time.monotonic() - started)
+    return target

@@ -12,6 +12,7 @@ gensim's own files are memory-mapped (``mmap='r'``) where that is safe (see
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import time
@@ -25,6 +26,8 @@ from gensim.models import FastText, KeyedVectors, Word2Vec
 from tensorboard_plugin_w2v import convert, fileio, formats
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.errors import ModelLoadError
+
+logger = logging.getLogger(__name__)
 
 # gensim training parameters reported in the listing when a full model file has them.
 TRAINING_ATTRIBUTES = (
@@ -125,22 +128,26 @@ def load_model(
     if format in md.PICKLE_FORMATS and not allow_pickle:
         raise ModelLoadError(PICKLE_REFUSED)
     local = path
+    map_logdir_file = not fileio.is_remote(path) and may_memory_map(path, mmap_policy)
     if fileio.is_remote(path):
         cache = cache_dir or os.path.join(os.path.expanduser("~"), ".cache", "tensorboard_plugin_w2v")
         extra = fileio.sidecars(path) if format in md.GENSIM_NATIVE_FORMATS else ()
         local = fileio.local_copy(identity, cache, extra)
         if metadata_path:
             metadata_path = fileio.local_copy(fileio.stat(metadata_path), cache)
-    mmap = "r" if local != path or may_memory_map(path, mmap_policy) else None
+    elif format in md.GENSIM_NATIVE_FORMATS and cache_dir and not map_logdir_file:
+        # A large file that may still be rewritten in place: map a private copy instead.
+        local = _private_copy_if_large(path, identity, cache_dir)
+    mmap = "r" if local != path or map_logdir_file else None
     _check_size(local, format)
     try:
         model = _LOADERS[format](
             local,
             metadata_path=metadata_path,
             tensor_shape=tensor_shape,
+            mmap=mmap,
             cache_dir=cache_dir,
             identity=identity,
-            mmap=mmap,
         )
         model.identity = identity
         return model
@@ -250,9 +257,10 @@ def may_memory_map(path: str, policy: str = MMAP_AUTO) -> bool:
     """Whether a logdir file may be memory-mapped rather than read into memory.
 
     ``always`` maps every gensim file (fastest cold start, least memory: for logdirs of
-    finished models); ``never`` reads everything into memory (for logdirs where jobs rewrite
-    files in place); ``auto`` maps files that have settled (unchanged for ``SETTLED_SECONDS``,
-    so not a training job's latest save) and reads recently written ones into memory.
+    finished models); ``never`` maps no logdir file (for logdirs where jobs rewrite files in
+    place); ``auto`` maps files that have settled (unchanged for ``SETTLED_SECONDS``, so not a
+    training job's latest save). A large file that is not mapped is served from a memory-mapped
+    private copy in the cache folder; a small one is read into memory.
     """
     if policy == MMAP_ALWAYS:
         return True
@@ -263,6 +271,17 @@ def may_memory_map(path: str, policy: str = MMAP_AUTO) -> bool:
     except OSError:
         return False
     return time.time() - newest >= SETTLED_SECONDS
+
+
+def _private_copy_if_large(path: str, identity: fileio.FileIdentity, cache_dir: str) -> str:
+    """A large local gensim file is served from a private copy that can be memory-mapped."""
+    try:
+        if sum(os.path.getsize(p) for p in (path, *fileio.sidecars(path))) < convert.PRIVATE_COPY_MIN_BYTES:
+            return path
+        return convert.private_copy(path, identity, cache_dir)
+    except OSError as exc:  # e.g. a full or read-only cache: read the logdir file into memory
+        logger.warning("serving %s without a private copy (%s)", path, exc)
+        return path
 
 
 def _label(path: str) -> str:
@@ -300,7 +319,7 @@ def _adopt_early_norms(kv: KeyedVectors, pending) -> None:
 
 
 def _load_gensim_model(path: str, cls, mmap: str | None = "r", **_) -> LoadedModel:
-    early = _early_norms(path, "wv.vectors")
+    early = _early_norms(path, "wv.vectors") if mmap else None
     model = cls.load(path, mmap=mmap)
     if not isinstance(model, (Word2Vec, FastText)):
         raise ModelLoadError(
@@ -317,7 +336,7 @@ def _load_gensim_model(path: str, cls, mmap: str | None = "r", **_) -> LoadedMod
 
 
 def _load_keyedvectors(path: str, mmap: str | None = "r", **_) -> LoadedModel:
-    early = _early_norms(path, "vectors")
+    early = _early_norms(path, "vectors") if mmap else None
     kv = KeyedVectors.load(path, mmap=mmap)
     if not isinstance(kv, KeyedVectors):
         raise ModelLoadError(f"{_label(path)}: expected gensim KeyedVectors, found {type(kv).__name__}")

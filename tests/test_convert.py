@@ -114,3 +114,28 @@ def test_progress_reads_the_open_file_position(tmp_path):
         f.read(1234)
         if os.path.isdir("/proc/self/fdinfo"):
             assert progress.position() == 1234
+
+
+def test_large_gensim_files_are_served_from_a_private_mapped_copy(tmp_path, lee_model, monkeypatch):
+    monkeypatch.setattr(convert, "PRIVATE_COPY_MIN_BYTES", 0)
+    logdir_file = str(tmp_path / "logdir" / "vectors.kv")
+    os.makedirs(os.path.dirname(logdir_file))
+    lee_model.wv.save(logdir_file, sep_limit=0)
+    cache = tmp_path / "cache"
+    model = loading.load_model(logdir_file, cache_dir=str(cache))
+    assert isinstance(model.kv.vectors, np.memmap)
+    assert model.kv.vectors.filename.startswith(str(cache / "copies"))
+    assert model.identity.path == logdir_file  # the index cache is keyed by the logdir file
+    with open(logdir_file + ".vectors.npy", "r+b") as f:
+        f.truncate(0)  # a training job rewriting the file in place does not reach the copy
+    np.testing.assert_array_equal(model.kv.vectors, lee_model.wv.vectors)
+    again = loading.load_model(logdir_file, cache_dir=str(cache))  # same version: no new copy
+    assert again.kv.vectors.filename == model.kv.vectors.filename
+    assert len(os.listdir(cache / "copies")) == 1
+
+
+def test_small_gensim_files_are_read_into_memory(tmp_path, lee_model):
+    path = str(tmp_path / "vectors.kv")
+    lee_model.wv.save(path, sep_limit=0)
+    model = loading.load_model(path, cache_dir=str(tmp_path / "cache"))
+    assert not isinstance(model.kv.vectors, np.memmap)

@@ -29,27 +29,6 @@ from tensorboard_plugin_w2v.errors import ModelLoadError
 
 logger = logging.getLogger(__name__)
 
-# gensim training parameters reported in the listing when a full model file has them.
-TRAINING_ATTRIBUTES = (
-    "sg",
-    "hs",
-    "negative",
-    "window",
-    "epochs",
-    "vector_size",
-    "min_count",
-    "sample",
-    "alpha",
-    "min_alpha",
-    "cbow_mean",
-    "ns_exponent",
-    "max_vocab_size",
-    "corpus_count",
-    "corpus_total_words",
-    "min_n",
-    "max_n",
-    "bucket",
-)
 EMPTY_LABEL = "<Empty Line>"
 PICKLE_REFUSED = (
     "gensim's native format is a Python pickle, and this server refuses pickles "

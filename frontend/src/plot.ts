@@ -7,6 +7,7 @@ import { axisBottom, axisLeft } from "d3-axis";
 import { scaleLinear } from "d3-scale";
 import { select, type Selection } from "d3-selection";
 import { zoom, zoomIdentity, type D3ZoomEvent, type ZoomBehavior, type ZoomTransform } from "d3-zoom";
+import { appendAxisTitles } from "./axes";
 import { h } from "./dom";
 import { formatSim } from "./format";
 
@@ -163,19 +164,7 @@ export class ScatterPlot {
       .attr("transform", `translate(0,${HEIGHT - MARGIN.bottom})`)
       .call(axisBottom(x).ticks(Math.max(2, Math.floor(width / 90))));
     svg.append("g").attr("class", "w2v-axis").attr("transform", `translate(${MARGIN.left},0)`).call(axisLeft(y).ticks(6));
-    svg
-      .append("text")
-      .attr("class", "w2v-axis-label")
-      .attr("x", (MARGIN.left + width - MARGIN.right) / 2)
-      .attr("y", HEIGHT - 6)
-      .attr("text-anchor", "middle")
-      .text(data.xLabel);
-    svg
-      .append("text")
-      .attr("class", "w2v-axis-label")
-      .attr("transform", `translate(14,${(MARGIN.top + HEIGHT - MARGIN.bottom) / 2}) rotate(-90)`)
-      .attr("text-anchor", "middle")
-      .text(data.yLabel);
+    appendAxisTitles(svg, width, HEIGHT, MARGIN, data.xLabel, data.yLabel);
 
     const plot = svg.append("g").attr("clip-path", "url(#w2v-clip)");
     const byWord = new Map(data.points.map((p) => [p.word, p]));

@@ -56,6 +56,8 @@ setup(
         "tqdm>=4.60",  # w2v-visualizer's progress bar (gensim 4.4 no longer depends on it)
         # Approximate nearest neighbours for large models (index.py); without it, exact search.
         "usearch>=2.26",
+        # Compact, memory-mapped vocabularies of large models (vocabulary.py).
+        "marisa-trie>=1.2",
     ],
     extras_require={
         "keras": ["tensorflow-cpu>=2.16", "keras>=3"],

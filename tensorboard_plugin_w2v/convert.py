@@ -16,15 +16,12 @@ crash mid-way never leaves a half conversion that a later start would trust.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
 import shutil
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
 
 from gensim.models import KeyedVectors
 
@@ -71,7 +68,7 @@ def ensure_converted(
     label = os.path.basename(identity.path.rstrip("/"))
     started = time.monotonic()
     logger.info("converting %s (%.0f MB) once into %s", label, identity.size / 1e6, final)
-    with _published_folder(final, os.path.join(final, MODEL_NAME)) as tmp:
+    with fileio.published_folder(final, os.path.join(final, MODEL_NAME)) as tmp:
         with _ProgressLog(source, label):
             kv = KeyedVectors.load_word2vec_format(source, binary=binary, no_header=no_header)
         kv.save(os.path.join(tmp, MODEL_NAME), sep_limit=0)  # every array in a .npy sidecar
@@ -136,29 +133,6 @@ class _ProgressLog:
 PRIVATE_COPY_MIN_BYTES = 256 << 20  # gensim files (with their .npy) from this size are copied
 
 
-@contextlib.contextmanager
-def _published_folder(final: str, result: str) -> Iterator[str]:
-    """A temporary folder beside ``final``, renamed to ``final`` when the block completes.
-
-    Readers never see a half-filled folder; a failed block leaves nothing behind; if another
-    process published the same folder first (its ``result`` file exists), that one is kept.
-    """
-    parent = os.path.dirname(final)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=parent, prefix=".tmp-")
-    try:
-        yield tmp
-        try:
-            os.rename(tmp, final)
-        except OSError:
-            if not os.path.exists(result):
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)  # another process finished the same work
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
 def private_copy(path: str, identity: fileio.FileIdentity, cache_dir: str) -> str:
     """A copy of a local gensim model file and its ``.npy`` sidecars in the cache, to memory-map.
 
@@ -173,7 +147,7 @@ def private_copy(path: str, identity: fileio.FileIdentity, cache_dir: str) -> st
         return target
     started = time.monotonic()
     logger.info("copying %s (%.0f MB) into the cache to memory-map it", path, identity.size / 1e6)
-    with _published_folder(final, target) as tmp:
+    with fileio.published_folder(final, target) as tmp:
         for src in (path, *fileio.sidecars(path)):
             shutil.copyfile(src, os.path.join(tmp, os.path.basename(src)))
     logger.info("copied %s in %.1fs", path, time.monotonic() - started)

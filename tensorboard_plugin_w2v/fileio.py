@@ -8,6 +8,7 @@ into a local cache folder so gensim can memory-map them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import posixpath
@@ -220,3 +221,26 @@ def sidecars(path: str) -> tuple[str, ...]:
     import glob as _glob
 
     return tuple(_glob.glob(_glob.escape(path) + ".*.npy"))
+
+
+@contextlib.contextmanager
+def published_folder(final: str, result: str) -> Iterator[str]:
+    """A temporary folder beside ``final``, renamed to ``final`` when the block completes.
+
+    Readers never see a half-filled folder; a failed block leaves nothing behind; if another
+    process published the same folder first (its ``result`` file exists), that one is kept.
+    """
+    parent = os.path.dirname(final)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=parent, prefix=".tmp-")
+    try:
+        yield tmp
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if not os.path.exists(result):
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # another process finished the same work
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

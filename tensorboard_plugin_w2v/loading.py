@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from gensim.models import FastText, KeyedVectors, Word2Vec
 
-from tensorboard_plugin_w2v import convert, fileio, formats
+from tensorboard_plugin_w2v import convert, fileio, formats, vocabulary
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.errors import ModelLoadError
 
@@ -297,7 +297,16 @@ def _adopt_early_norms(kv: KeyedVectors, pending) -> None:
         adopt_norms(kv, pending)
 
 
-def _load_gensim_model(path: str, cls, mmap: str | None = "r", **_) -> LoadedModel:
+def _load_gensim_model(
+    path: str, cls, mmap: str | None = "r", cache_dir: str | None = None, identity=None, **_
+) -> LoadedModel:
+    fmt = md.FORMAT_GENSIM_FASTTEXT if cls is FastText else md.FORMAT_GENSIM_WORD2VEC
+    if cls is Word2Vec:  # fastText models need their n-grams: never from the vocabulary cache
+        cached = _cached_vocabulary(path, "wv.vectors", mmap, cache_dir, identity)
+        if cached is not None:
+            kv, info = cached
+            return LoadedModel(kv, fmt, counts_known=info["counts"], training=info.get("training"))
+    before = _vectors_stamp(path, "wv.vectors")
     early = _early_norms(path, "wv.vectors") if mmap else None
     model = cls.load(path, mmap=mmap)
     if not isinstance(model, (Word2Vec, FastText)):
@@ -306,24 +315,63 @@ def _load_gensim_model(path: str, cls, mmap: str | None = "r", **_) -> LoadedMod
         )
     training = {a: _plain(getattr(model, a)) for a in md.TRAINING_ATTRIBUTES if hasattr(model, a)}
     kv = model.wv
-    fmt = md.FORMAT_GENSIM_FASTTEXT if isinstance(model, FastText) else md.FORMAT_GENSIM_WORD2VEC
     _check_vectors(path, kv)
     _adopt_early_norms(kv, early)
+    if cls is Word2Vec:
+        _cache_vocabulary_later(kv, path, "wv.vectors", before, cache_dir, identity, {"training": training})
     return LoadedModel(
         kv, fmt, counts_known="count" in kv.expandos, training=training, extra_bytes=_ngram_bytes(kv)
     )
 
 
-def _load_keyedvectors(path: str, mmap: str | None = "r", **_) -> LoadedModel:
+def _load_keyedvectors(path: str, **kw) -> LoadedModel:
+    kv, counts_known = _open_keyedvectors(path, **kw)
+    return LoadedModel(
+        kv, md.FORMAT_GENSIM_KEYEDVECTORS, counts_known=counts_known, extra_bytes=_ngram_bytes(kv)
+    )
+
+
+def _open_keyedvectors(
+    path: str, mmap: str | None = "r", cache_dir: str | None = None, identity=None, **_
+) -> tuple[KeyedVectors, bool]:
+    """A saved ``KeyedVectors`` (from the vocabulary cache when it is there) and whether it has counts."""
+    cached = _cached_vocabulary(path, "vectors", mmap, cache_dir, identity)
+    if cached is not None:
+        return cached[0], cached[1]["counts"]
+    before = _vectors_stamp(path, "vectors")
     early = _early_norms(path, "vectors") if mmap else None
     kv = KeyedVectors.load(path, mmap=mmap)
     if not isinstance(kv, KeyedVectors):
         raise ModelLoadError(f"{_label(path)}: expected gensim KeyedVectors, found {type(kv).__name__}")
     _check_vectors(path, kv)
     _adopt_early_norms(kv, early)
-    return LoadedModel(
-        kv, md.FORMAT_GENSIM_KEYEDVECTORS, counts_known="count" in kv.expandos, extra_bytes=_ngram_bytes(kv)
-    )
+    _cache_vocabulary_later(kv, path, "vectors", before, cache_dir, identity, {})
+    return kv, "count" in kv.expandos
+
+
+def _cached_vocabulary(path: str, suffix: str, mmap: str | None, cache_dir: str | None, identity):
+    """``(kv, info)`` rebuilt from the vocabulary cache without unpickling, or ``None``."""
+    if not cache_dir or identity is None:
+        return None
+    return vocabulary.open_cached(cache_dir, identity, f"{path}.{suffix}.npy", mmap=bool(mmap))
+
+
+def _vectors_stamp(path: str, suffix: str) -> list[int] | None:
+    try:
+        return vocabulary.stamp(f"{path}.{suffix}.npy")
+    except OSError:  # the vectors are inside the pickle: nothing the cache could map
+        return None
+
+
+def _cache_vocabulary_later(
+    kv: KeyedVectors, path: str, suffix: str, before, cache_dir: str | None, identity, info: dict
+) -> None:
+    """Write the vocabulary cache of a large model in the background, so the next start is fast."""
+    if not cache_dir or identity is None or before is None or not vocabulary.worth_caching(kv):
+        return
+    if _vectors_stamp(path, suffix) != before:  # rewritten while it was read
+        return
+    vocabulary.save_in_background(kv, cache_dir, identity, {**info, "vectors": before})
 
 
 def _load_word2vec_format(
@@ -331,9 +379,7 @@ def _load_word2vec_format(
 ) -> LoadedModel:
     if cache_dir and identity is not None and identity.size >= convert.CONVERT_MIN_BYTES:
         converted = convert.ensure_converted(path, identity, cache_dir, binary=binary, no_header=no_header)
-        early = _early_norms(converted, "vectors")
-        kv = KeyedVectors.load(converted, mmap="r")
-        _adopt_early_norms(kv, early)
+        kv, _counts = _open_keyedvectors(converted, mmap="r", cache_dir=cache_dir, identity=identity)
     else:
         kv = KeyedVectors.load_word2vec_format(path, binary=binary, no_header=no_header)
     _check_vectors(path, kv)

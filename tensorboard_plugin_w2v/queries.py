@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -323,26 +324,45 @@ class VocabEntry:
 def vocab(
     kv: KeyedVectors, prefix: str = "", offset: int = 0, limit: int = 50, counts_known: bool = True
 ) -> tuple[list[VocabEntry], int]:
-    """Words starting with ``prefix`` (case-insensitive), most frequent first, and their total."""
-    order = frequency_order(kv, counts_known)
+    """Words whose lower-cased form starts with ``prefix`` lower-cased, most frequent first, and
+    their total."""
     if prefix:
-        p = prefix.lower()
-        matches = [i for i in order if kv.index_to_key[i][: len(p)].lower() == p]
+        matches = _by_frequency(kv, _rows_with_prefix(kv, prefix.lower()), counts_known)
     else:
-        matches = order
+        matches = frequency_order(kv, counts_known)
     page = matches[offset : offset + limit]
     return [VocabEntry(kv.index_to_key[i], word_count(kv, i, counts_known), int(i)) for i in page], len(
         matches
     )
 
 
-def frequency_order(kv: KeyedVectors, counts_known: bool) -> list[int]:
-    """Word indices, most frequent first (the file's order where counts are unknown)."""
+def _rows_with_prefix(kv: KeyedVectors, lowered_prefix: str) -> np.ndarray:
+    find = getattr(kv.key_to_index, "rows_with_lower_prefix", None)  # a cached vocabulary's trie
+    if find is not None:
+        return find(lowered_prefix)
+    return np.fromiter(
+        (i for i, w in enumerate(kv.index_to_key) if w.lower().startswith(lowered_prefix)), dtype=np.int64
+    )
+
+
+def _by_frequency(kv: KeyedVectors, rows: np.ndarray, counts_known: bool) -> list[int]:
+    """``rows`` in :func:`frequency_order`."""
+    rows = np.sort(rows)
+    if counts_known:
+        counts = np.asarray(kv.expandos["count"], dtype=np.int64)[rows]
+        rows = rows[np.argsort(-counts, kind="stable")]
+    return rows.tolist()
+
+
+def frequency_order(kv: KeyedVectors, counts_known: bool) -> Sequence[int]:
+    """Word indices, most frequent first (the file's order where counts are unknown or tie)."""
     n = len(kv.index_to_key)
     if not counts_known:
-        return range(n)  # type: ignore[return-value]
-    counts = kv.expandos["count"]
-    return np.argsort(-np.asarray(counts, dtype=np.int64), kind="stable").tolist()
+        return range(n)
+    counts = np.asarray(kv.expandos["count"], dtype=np.int64)
+    if np.all(counts[1:] <= counts[:-1]):  # gensim sorts its vocabularies by frequency
+        return range(n)
+    return np.argsort(-counts, kind="stable").tolist()
 
 
 def word_count(kv: KeyedVectors, index: int, counts_known: bool) -> int | None:

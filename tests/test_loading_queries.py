@@ -182,6 +182,19 @@ def test_vocab_prefix_is_case_insensitive_and_by_frequency(lee_model):
     assert [w.index for w in page] == [5, 6, 7]
 
 
+def test_vocab_orders_by_count_when_the_file_is_not_sorted(lee_model):
+    kv = KeyedVectors(lee_model.wv.vector_size, count=0)
+    kv.add_vectors(lee_model.wv.index_to_key, lee_model.wv.vectors)
+    counts = np.random.default_rng(0).integers(1, 50, len(kv))  # unsorted, with many ties
+    kv.expandos["count"] = counts
+    expected = sorted(range(len(kv)), key=lambda i: (-counts[i], i))
+    page, total = queries.vocab(kv, "", 0, len(kv), counts_known=True)
+    assert [w.index for w in page] == expected and total == len(kv)
+    page, total = queries.vocab(kv, "S", 0, len(kv), counts_known=True)
+    assert [w.index for w in page] == [i for i in expected if kv.index_to_key[i].lower().startswith("s")]
+    assert total == len(page) > 0
+
+
 def test_projection_is_pca(lee_model):
     words = ["police", "government", "Australia", "two", "world"]
     coords, ratio = queries.project(lee_model.wv, words)

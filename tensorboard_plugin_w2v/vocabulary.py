@@ -1,0 +1,263 @@
+"""Large vocabularies kept out of Python objects: a memory-mapped trie instead of gensim's dict.
+
+gensim holds a vocabulary as ``key_to_index`` (a dict) and ``index_to_key`` (a list of str).
+At 3M words that is about 400 MB of Python objects, rebuilt by unpickling at every start (most
+of a cold start), and at 400k × 50 it is as large as the matrix itself. The first time a large
+memory-mapped model is loaded, a background thread writes its words once into the cache folder
+as a MARISA trie (``marisa-trie``) with two int arrays mapping trie ids to rows and back, beside
+the word counts, the vector norms and what the listing shows. Every later load opens those files
+as memory maps and maps the vectors from the model's own ``.npy`` sidecar: no unpickling, a few
+MB of resident vocabulary. :class:`WordIndex` and :class:`WordList` stand in for
+``key_to_index`` and ``index_to_key``, so gensim's methods run unchanged on the result.
+
+    >>> kv, info = open_cached("/tmp/cache", fileio.stat("big.kv"), "big.kv.vectors.npy")  # doctest: +SKIP
+    >>> kv.most_similar("king", topn=3)                                                   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+
+import marisa_trie
+import numpy as np
+from gensim.models import KeyedVectors
+
+from tensorboard_plugin_w2v import fileio
+
+logger = logging.getLogger(__name__)
+
+VERSION = 2
+MIN_WORDS = 100_000  # smaller vocabularies unpickle in a fraction of a second: no cache
+INFO_NAME = "info.json"
+_CHUNK = 65_536
+_ROW = "<q"  # the record of a lower-cased word in its trie: one row number
+
+
+class WordList(Sequence):
+    """``index_to_key`` of a cached vocabulary: row → word, read from the trie."""
+
+    def __init__(self, trie: marisa_trie.Trie, ids: np.ndarray):
+        self._trie = trie
+        self._ids = ids  # row → trie id
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __getitem__(self, row):
+        restore = self._trie.restore_key
+        if isinstance(row, slice):
+            return [restore(i) for i in self._ids[row].tolist()]
+        return restore(int(self._ids[row]))
+
+    def __iter__(self) -> Iterator[str]:
+        restore = self._trie.restore_key
+        for start in range(0, len(self._ids), _CHUNK):
+            yield from (restore(i) for i in self._ids[start : start + _CHUNK].tolist())
+
+    def __reduce__(self):  # copies and pickles of a model get a plain list
+        return (list, (list(self),))
+
+
+class WordIndex(Mapping):
+    """``key_to_index`` of a cached vocabulary: word → row, looked up in the trie."""
+
+    def __init__(
+        self, trie: marisa_trie.Trie, rows: np.ndarray, words: WordList, lowered: marisa_trie.RecordTrie
+    ):
+        self._trie = trie
+        self._rows = rows  # trie id → row
+        self._words = words
+        self._lowered = lowered  # lower-cased word → its rows
+
+    def rows_with_lower_prefix(self, prefix: str) -> np.ndarray:
+        """Rows of the words whose lower-cased form starts with ``prefix`` (in no particular order)."""
+        try:
+            found = self._lowered.iteritems(prefix)
+            return np.fromiter((row for _, (row,) in found), dtype=np.int64)
+        except UnicodeEncodeError:
+            return np.zeros(0, dtype=np.int64)
+
+    def _trie_id(self, key) -> int | None:
+        if not isinstance(key, str) or "\0" in key:  # the trie would read "a\0b" as "a"
+            return None
+        try:
+            return self._trie.get(key)
+        except UnicodeEncodeError:  # lone surrogates: never a word of the vocabulary
+            return None
+
+    def __getitem__(self, key) -> int:
+        found = self._trie_id(key)
+        if found is None:
+            raise KeyError(key)
+        return int(self._rows[found])
+
+    def get(self, key, default=None):
+        found = self._trie_id(key)
+        return default if found is None else int(self._rows[found])
+
+    def __contains__(self, key) -> bool:
+        return self._trie_id(key) is not None
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._words)
+
+    def __reduce__(self):
+        return (dict, (dict(self.items()),))
+
+
+def cache_folder(cache_dir: str, identity: fileio.FileIdentity) -> str:
+    """Where the vocabulary of one version of one model file is cached."""
+    text = f"{identity.path}|{identity.size}|{identity.mtime_ns}|{identity.version}|vocab-v{VERSION}"
+    return os.path.join(cache_dir, "vocab", hashlib.sha256(text.encode()).hexdigest()[:32])
+
+
+def stamp(path: str) -> list[int]:
+    """What the cache records of a vectors file to know it is still the same: size and mtime."""
+    st = os.stat(path)
+    return [st.st_size, st.st_mtime_ns]
+
+
+def open_cached(
+    cache_dir: str, identity: fileio.FileIdentity, vectors_path: str, mmap: bool = True
+) -> tuple[KeyedVectors, dict] | None:
+    """The model rebuilt from its cached vocabulary and its vectors, with the saved info.
+
+    The vectors are memory-mapped from ``vectors_path`` (or read into memory if ``mmap`` is
+    false); the cached files are always mapped, as nothing rewrites them. ``None`` when nothing
+    usable is cached: never written, refused, or written for another version of the vectors.
+    """
+    folder = cache_folder(cache_dir, identity)
+    try:
+        with open(os.path.join(folder, INFO_NAME), encoding="utf-8") as f:
+            info = json.load(f)
+        if info.get("version") != VERSION or info.get("refused") or info["vectors"] != stamp(vectors_path):
+            return None
+        vectors = np.load(vectors_path, mmap_mode="r" if mmap else None)
+        if vectors.shape != (info["rows"], info["dim"]):
+            return None
+        trie = marisa_trie.Trie()
+        trie.mmap(os.path.join(folder, "words.marisa"))
+        lowered = marisa_trie.RecordTrie(_ROW)
+        lowered.mmap(os.path.join(folder, "lowered.marisa"))
+        ids = np.load(os.path.join(folder, "ids.npy"), mmap_mode="r")
+        rows = np.load(os.path.join(folder, "rows.npy"), mmap_mode="r")
+        norms = np.load(os.path.join(folder, "norms.npy"), mmap_mode="r")
+        counts = np.load(os.path.join(folder, "counts.npy"), mmap_mode="r") if info["counts"] else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not (len(ids) == len(rows) == len(norms) == len(trie) == info["rows"]):
+        return None
+    kv = KeyedVectors(info["dim"], count=0, dtype=vectors.dtype)
+    words = WordList(trie, ids)
+    kv.index_to_key = words
+    kv.key_to_index = WordIndex(trie, rows, words, lowered)
+    kv.vectors = vectors
+    kv.norms = norms
+    if counts is not None:
+        kv.expandos["count"] = counts
+    return kv, info
+
+
+def save(kv: KeyedVectors, cache_dir: str, identity: fileio.FileIdentity, info: dict) -> bool:
+    """Write ``kv``'s vocabulary, counts and norms into the cache; ``False`` if it cannot be.
+
+    ``info["vectors"]`` is the :func:`stamp` of the ``.npy`` sidecar ``kv.vectors`` came from,
+    taken before it was read. Vocabularies a trie cannot hold (words with NUL characters or lone surrogates) are recorded
+    as refused, so later starts do not try again.
+    """
+    from tensorboard_plugin_w2v.index import ensure_norms
+
+    folder = cache_folder(cache_dir, identity)
+    if os.path.exists(os.path.join(folder, INFO_NAME)):
+        return True
+    words = kv.index_to_key
+    info = {**info, "version": VERSION, "rows": len(words), "dim": int(kv.vector_size)}
+    try:
+        if any("\0" in w for w in words):
+            raise ValueError("a word holds a NUL character")
+        trie = marisa_trie.Trie(words)
+        if len(trie) != len(words):
+            raise ValueError("the vocabulary repeats a word")
+    except (ValueError, UnicodeEncodeError) as exc:
+        logger.info("vocabulary of %s not cached: %s", identity.path, exc)
+        info["refused"] = str(exc)
+        with fileio.published_folder(folder, os.path.join(folder, INFO_NAME)) as tmp:
+            _write_json(os.path.join(tmp, INFO_NAME), info)
+        return False
+    ids = np.fromiter((trie[w] for w in words), dtype=np.int64, count=len(words))
+    rows = np.empty_like(ids)
+    rows[ids] = np.arange(len(ids))
+    dtype = np.int32 if len(ids) < 2**31 else np.int64
+    counts = kv.expandos.get("count")
+    info["counts"] = counts is not None
+    with fileio.published_folder(folder, os.path.join(folder, INFO_NAME)) as tmp:
+        trie.save(os.path.join(tmp, "words.marisa"))
+        lowered = marisa_trie.RecordTrie(_ROW, ((w.lower(), (row,)) for row, w in enumerate(words)))
+        lowered.save(os.path.join(tmp, "lowered.marisa"))
+        del lowered
+        np.save(os.path.join(tmp, "ids.npy"), ids.astype(dtype))
+        np.save(os.path.join(tmp, "rows.npy"), rows.astype(dtype))
+        np.save(os.path.join(tmp, "norms.npy"), np.asarray(ensure_norms(kv)))
+        if counts is not None:
+            np.save(os.path.join(tmp, "counts.npy"), np.asarray(counts))
+        _write_json(os.path.join(tmp, INFO_NAME), info)  # last: its presence means complete
+        for name in os.listdir(tmp):
+            with open(os.path.join(tmp, name), "rb") as f:
+                os.fsync(f.fileno())
+    return True
+
+
+def _write_json(path: str, data: dict) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f)
+
+
+def worth_caching(kv: KeyedVectors) -> bool:
+    """Large plain vocabularies (not fastText's, whose n-grams the cache does not hold)."""
+    return (
+        type(kv) is KeyedVectors and isinstance(kv.index_to_key, list) and len(kv.index_to_key) >= MIN_WORDS
+    )
+
+
+_saving: dict[str, threading.Thread] = {}
+_saving_lock = threading.Lock()
+
+
+def save_in_background(
+    kv: KeyedVectors, cache_dir: str, identity: fileio.FileIdentity, info: dict
+) -> threading.Thread | None:
+    """Start :func:`save` in a daemon thread (once per folder at a time); the thread, or ``None``."""
+    folder = cache_folder(cache_dir, identity)
+
+    def run() -> None:
+        try:
+            save(kv, cache_dir, identity, info)
+        except Exception:  # a full or read-only cache: the model keeps working without it
+            logger.warning("could not cache the vocabulary of %s", identity.path, exc_info=True)
+        finally:
+            with _saving_lock:
+                _saving.pop(folder, None)
+
+    with _saving_lock:
+        if folder in _saving or os.path.exists(os.path.join(folder, INFO_NAME)):
+            return None
+        thread = _saving[folder] = threading.Thread(target=run, name="w2v-vocabulary", daemon=True)
+    thread.start()
+    return thread
+
+
+def wait_for_saves(timeout: float | None = None) -> bool:
+    """Wait until the vocabularies being cached are written (e.g. before a planned exit)."""
+    with _saving_lock:
+        threads = list(_saving.values())
+    for thread in threads:
+        thread.join(timeout)
+    return not any(t.is_alive() for t in threads)

@@ -1,0 +1,175 @@
+"""The vocabulary cache: large models reopened from a memory-mapped trie answer as gensim does."""
+
+from __future__ import annotations
+
+import copy
+import os
+import pickle
+
+import numpy as np
+import pytest
+from gensim.models import KeyedVectors
+from gensim.test.utils import datapath
+
+from tensorboard_plugin_w2v import fileio, loading, queries, vocabulary
+from tensorboard_plugin_w2v import metadata as md
+from tests.conftest import make_client
+
+
+@pytest.fixture(autouse=True)
+def small_vocabularies_are_cached(monkeypatch):
+    monkeypatch.setattr(vocabulary, "MIN_WORDS", 0)
+
+
+def _wait_for_cache(cache_dir: str, path: str) -> str:
+    assert vocabulary.wait_for_saves(timeout=60)
+    info = os.path.join(vocabulary.cache_folder(cache_dir, fileio.stat(path)), vocabulary.INFO_NAME)
+    assert os.path.exists(info), "the vocabulary cache was never written"
+    return info
+
+
+def _save(model, folder, kind: str) -> str:
+    """The Lee model saved by gensim with its vectors in a ``.npy`` sidecar."""
+    path = os.path.join(folder, f"lee.{kind}")
+    (model if kind == "model" else model.wv).save(path, sep_limit=0)
+    return path
+
+
+def _load_twice(path: str, cache_dir: str, policy: str):
+    first = loading.load_model(path, cache_dir=cache_dir, mmap_policy=policy)
+    assert isinstance(first.kv.key_to_index, dict)  # unpickled, the cache is written meanwhile
+    _wait_for_cache(cache_dir, path)
+    return first, loading.load_model(path, cache_dir=cache_dir, mmap_policy=policy)
+
+
+@pytest.mark.parametrize("kind", ["model", "kv"])
+@pytest.mark.parametrize("policy", [loading.MMAP_ALWAYS, loading.MMAP_NEVER])
+def test_reopened_model_answers_as_gensim(tmp_path, lee_model, kind, policy):
+    path = _save(lee_model, str(tmp_path), kind)
+    first, again = _load_twice(path, str(tmp_path / "cache"), policy)
+    kv, reference = again.kv, lee_model.wv
+    assert isinstance(kv.key_to_index, vocabulary.WordIndex)
+    assert isinstance(kv.vectors, np.memmap) == (policy == loading.MMAP_ALWAYS)
+    assert list(kv.index_to_key) == reference.index_to_key
+    assert dict(kv.key_to_index.items()) == reference.key_to_index
+    assert kv.index_to_key[3:7] == reference.index_to_key[3:7]
+    assert kv.index_to_key[-1] == reference.index_to_key[-1]
+    np.testing.assert_array_equal(kv.expandos["count"], reference.expandos["count"])
+    reference.fill_norms(force=True)
+    np.testing.assert_array_equal(kv.norms, reference.norms)
+    assert (again.format, again.counts_known, again.training) == (first.format, True, first.training)
+    if kind == "model":
+        assert again.training["window"] == lee_model.window
+    for word in reference.index_to_key[:40]:
+        assert kv.most_similar(word, topn=10) == reference.most_similar(word, topn=10)
+        assert queries.neighbors(kv, word, k=10) == queries.neighbors(reference, word, k=10)
+    assert kv.most_similar(positive=["president", "government"], negative=["man"]) == reference.most_similar(
+        positive=["president", "government"], negative=["man"]
+    )
+    assert kv.doesnt_match(["man", "president", "fire"]) == reference.doesnt_match(
+        ["man", "president", "fire"]
+    )
+    assert kv.similarity("man", "police") == reference.similarity("man", "police")
+    for prefix in ("", "gov", "GOV", "s", "zzz", "Ä"):
+        assert queries.vocab(kv, prefix, 0, 2000) == queries.vocab(reference, prefix, 0, 2000)
+    questions = datapath("questions-words.txt")
+    assert kv.evaluate_word_analogies(questions)[0] == reference.evaluate_word_analogies(questions)[0]
+    pairs = datapath("wordsim353.tsv")
+    assert kv.evaluate_word_pairs(pairs) == reference.evaluate_word_pairs(pairs)
+
+
+def test_lookups_of_words_the_vocabulary_does_not_have(tmp_path, lee_model):
+    path = _save(lee_model, str(tmp_path), "kv")
+    kv = _load_twice(path, str(tmp_path / "cache"), loading.MMAP_ALWAYS)[1].kv
+    index = kv.key_to_index
+    for missing in ("no-such-word", "\ud800", "", "a\0b", 3, None):
+        assert missing not in index
+        assert index.get(missing, -1) == -1
+        assert kv.has_index_for(missing) == lee_model.wv.has_index_for(missing)
+        with pytest.raises(KeyError):
+            index[missing]
+    assert len(index) == len(kv.index_to_key) == len(lee_model.wv)
+
+
+def test_copies_and_pickles_are_plain_python(tmp_path, lee_model):
+    path = _save(lee_model, str(tmp_path), "kv")
+    kv = _load_twice(path, str(tmp_path / "cache"), loading.MMAP_ALWAYS)[1].kv
+    words = copy.deepcopy(kv.index_to_key)
+    assert type(words) is list and words == lee_model.wv.index_to_key
+    table = pickle.loads(pickle.dumps(kv.key_to_index))
+    assert type(table) is dict and table == lee_model.wv.key_to_index
+
+
+@pytest.mark.parametrize(
+    "odd_word,cached",
+    [("Ä ü 中文 🙂", True), ("", True), ("a\0b", False), ("\udcff", False)],
+)
+def test_words_a_trie_cannot_hold_leave_the_model_working(tmp_path, odd_word, cached):
+    kv = KeyedVectors(4, count=0)
+    words = ["plain", "other", odd_word]
+    kv.add_vectors(words, np.arange(12, dtype=np.float32).reshape(3, 4) + 1)
+    path = str(tmp_path / "odd.kv")
+    kv.save(path, sep_limit=0)
+    cache = str(tmp_path / "cache")
+    loading.load_model(path, cache_dir=cache, mmap_policy="always")
+    info = _wait_for_cache(cache, path)
+    again = loading.load_model(path, cache_dir=cache, mmap_policy="always").kv
+    assert isinstance(again.key_to_index, vocabulary.WordIndex) == cached
+    assert list(again.index_to_key) == words
+    assert again.get_index(odd_word) == 2
+    assert queries.vocab(again, odd_word[:1], 0, 10, False) == queries.vocab(kv, odd_word[:1], 0, 10, False)
+    if not cached:
+        assert "refused" in open(info).read()
+
+
+def test_a_rewritten_vectors_file_is_not_matched_with_the_old_vocabulary(tmp_path, lee_model):
+    path = _save(lee_model, str(tmp_path), "kv")
+    cache = str(tmp_path / "cache")
+    _load_twice(path, cache, loading.MMAP_ALWAYS)
+    sidecar = path + ".vectors.npy"
+    vectors = np.load(sidecar)
+    np.save(sidecar, vectors[::-1].copy())  # same size, new content and mtime
+    model = loading.load_model(path, cache_dir=cache, mmap_policy="always")
+    assert isinstance(model.kv.key_to_index, dict)  # unpickled again
+    np.testing.assert_array_equal(model.kv.vectors, vectors[::-1])
+
+
+def test_fasttext_models_are_never_served_from_the_cache(tmp_path, fasttext_model):
+    path = str(tmp_path / "ft.model")
+    fasttext_model.save(path, sep_limit=0)
+    cache = str(tmp_path / "cache")
+    for _ in range(2):
+        model = loading.load_model(path, cache_dir=cache, mmap_policy="always")
+        assert model.format == md.FORMAT_GENSIM_FASTTEXT
+        assert model.kv.most_similar("nonexistentword", topn=3) == fasttext_model.wv.most_similar(
+            "nonexistentword", topn=3
+        )
+    assert not os.path.exists(os.path.join(cache, "vocab"))
+
+
+def test_a_restarted_server_answers_from_the_cache_as_before(tmp_path, lee_model):
+    logdir = tmp_path / "logs"
+    (logdir / "run").mkdir(parents=True)
+    _save(lee_model, str(logdir / "run"), "model")
+    cache = str(tmp_path / "cache")
+    answers = []
+    for start in range(2):
+        client, plugin = make_client(str(logdir), cache_dir=cache, mmap="always")
+        listing = client.get("/data/plugin/word2vec/models").get_json()["models"]
+        neighbours = client.get(
+            "/data/plugin/word2vec/neighbors",
+            query_string={"run": "run", "model": "lee.model", "word": "man"},
+        ).get_json()
+        vocab = client.get(
+            "/data/plugin/word2vec/vocab", query_string={"run": "run", "model": "lee.model", "prefix": "gov"}
+        ).get_json()
+        answers.append((listing, neighbours, vocab))
+        if start == 0:
+            _wait_for_cache(cache, str(logdir / "run" / "lee.model"))
+    loaded = plugin.store.get(plugin.runs()["run"]["lee.model"].version())
+    assert isinstance(loaded.kv.key_to_index, vocabulary.WordIndex)
+    assert answers[0] == answers[1]
+    assert [n["word"] for n in answers[1][1]["neighbors"]] == [
+        w for w, _ in lee_model.wv.most_similar("man", topn=len(answers[1][1]["neighbors"]))
+    ]
+    assert answers[1][2]["words"] and all(w["word"].lower().startswith("gov") for w in answers[1][2]["words"])

@@ -149,6 +149,8 @@ def private_copy(path: str, identity: fileio.FileIdentity, cache_dir: str) -> st
     logger.info("copying %s (%.0f MB) into the cache to memory-map it", path, identity.size / 1e6)
     with fileio.published_folder(final, target) as tmp:
         for src in (path, *fileio.sidecars(path)):
-            shutil.copyfile(src, os.path.join(tmp, os.path.basename(src)))
+            # copy2 keeps the modification times: the vocabulary cache recognises the same
+            # vectors whether they are mapped from the copy or, once settled, from the logdir.
+            shutil.copy2(src, os.path.join(tmp, os.path.basename(src)))
     logger.info("copied %s in %.1fs", path, time.monotonic() - started)
     return target

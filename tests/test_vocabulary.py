@@ -11,7 +11,7 @@ import pytest
 from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 
-from tensorboard_plugin_w2v import fileio, loading, queries, vocabulary
+from tensorboard_plugin_w2v import convert, fileio, loading, queries, vocabulary
 from tensorboard_plugin_w2v import metadata as md
 from tests.conftest import make_client
 
@@ -120,6 +120,23 @@ def test_words_a_trie_cannot_hold_leave_the_model_working(tmp_path, odd_word, ca
     assert queries.vocab(again, odd_word[:1], 0, 10, False) == queries.vocab(kv, odd_word[:1], 0, 10, False)
     if not cached:
         assert "refused" in open(info).read()
+
+
+def test_the_cache_serves_a_model_mapped_from_its_private_copy_or_from_the_logdir(
+    tmp_path, lee_model, monkeypatch
+):
+    monkeypatch.setattr(convert, "PRIVATE_COPY_MIN_BYTES", 0)
+    path = _save(lee_model, str(tmp_path), "kv")
+    cache = str(tmp_path / "cache")
+    first = loading.load_model(path, cache_dir=cache)  # fresh: mapped from a private copy
+    assert first.kv.vectors.filename.startswith(os.path.join(cache, "copies"))
+    _wait_for_cache(cache, path)
+    copied = loading.load_model(path, cache_dir=cache)
+    settled = loading.load_model(path, cache_dir=cache, mmap_policy="always")  # mapped in place
+    assert settled.kv.vectors.filename == os.path.realpath(path + ".vectors.npy")
+    for model in (copied, settled):
+        assert isinstance(model.kv.key_to_index, vocabulary.WordIndex)
+        assert model.kv.most_similar("man", topn=5) == lee_model.wv.most_similar("man", topn=5)
 
 
 def test_a_rewritten_vectors_file_is_not_matched_with_the_old_vocabulary(tmp_path, lee_model):

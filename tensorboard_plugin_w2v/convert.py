@@ -25,7 +25,7 @@ import time
 
 from gensim.models import KeyedVectors
 
-from tensorboard_plugin_w2v import fileio
+from tensorboard_plugin_w2v import fileio, housekeeping
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,7 @@ def ensure_converted(
         with _ProgressLog(source, label):
             kv = KeyedVectors.load_word2vec_format(source, binary=binary, no_header=no_header)
         kv.save(os.path.join(tmp, MODEL_NAME), sep_limit=0)  # every array in a .npy sidecar
+        housekeeping.write_source(tmp, identity)
         for name in os.listdir(tmp):
             with open(os.path.join(tmp, name), "rb") as f:
                 os.fsync(f.fileno())
@@ -152,5 +153,6 @@ def private_copy(path: str, identity: fileio.FileIdentity, cache_dir: str) -> st
             # copy2 keeps the modification times: the vocabulary cache recognises the same
             # vectors whether they are mapped from the copy or, once settled, from the logdir.
             shutil.copy2(src, os.path.join(tmp, os.path.basename(src)))
+        housekeeping.write_source(tmp, identity)
     logger.info("copied %s in %.1fs", path, time.monotonic() - started)
     return target

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tensorboard_plugin_w2v import fileio
+from tensorboard_plugin_w2v import fileio, housekeeping
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors
@@ -376,12 +376,13 @@ class IndexManager:
         except (OSError, ValueError, KeyError, RuntimeError):
             return None
 
-    def _save(self, handle: IndexHandle, built, quantizer: Quantizer, model_path: str) -> AnnIndex:
+    def _save(
+        self, handle: IndexHandle, built, quantizer: Quantizer, model_path: str, source: dict | None
+    ) -> AnnIndex:
         """Write the index (temp file + rename, then its metadata) and memory-map it back."""
         path, meta_path = self._paths(handle.key)
         folder = os.path.dirname(path)
         os.makedirs(folder, exist_ok=True)
-        _remove_stale_temporaries(folder)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".usearch")
         os.close(fd)
         try:
@@ -403,6 +404,7 @@ class IndexManager:
             "bytes": os.path.getsize(path),
             "build_seconds": handle.build_seconds,
             "model": model_path,
+            "source": source,  # the model version it indexes (see housekeeping)
             "connectivity": CONNECTIVITY,
             "expansion_add": EXPANSION_ADD,
         }
@@ -428,6 +430,7 @@ class IndexManager:
             handle._finish(STATE_CANCELLED)
             return
         label = model.identity.path if model.identity else handle.key
+        source = housekeeping.source_record(model.identity) if model.identity else None
         handle.state = STATE_BUILDING
         started = time.monotonic()
         ensure_norms(model.kv)
@@ -457,7 +460,7 @@ class IndexManager:
         index = AnnIndex(built, quantizer)
         if self.cache_dir:
             try:
-                index = self._save(handle, built, quantizer, label)
+                index = self._save(handle, built, quantizer, label, source)
             except OSError as exc:
                 logger.warning(
                     "could not save the index of %s in the cache (%s); keeping it in memory", label, exc
@@ -465,18 +468,6 @@ class IndexManager:
         handle.index = index
         handle._finish(STATE_READY)
         logger.info("index of %s ready in %.1fs", label, handle.build_seconds)
-
-
-def _remove_stale_temporaries(folder: str, age_seconds: float = 86_400) -> None:
-    """Delete temporary files that a build killed a day or more ago left behind."""
-    for name in os.listdir(folder):
-        if name.startswith(".tmp-"):
-            path = os.path.join(folder, name)
-            try:
-                if time.time() - os.path.getmtime(path) > age_seconds:
-                    os.unlink(path)
-            except OSError:
-                pass
 
 
 def search(

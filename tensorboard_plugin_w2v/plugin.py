@@ -21,7 +21,7 @@ from tensorboard.backend import http_util
 from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
-from tensorboard_plugin_w2v import fileio, params, queries
+from tensorboard_plugin_w2v import fileio, housekeeping, params, queries
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.discovery import Discovery, ModelEntry, ModelVersion
 from tensorboard_plugin_w2v.errors import BadRequest, Conflict, NotFound, Word2VecError
@@ -79,6 +79,9 @@ class Word2VecPlugin(base_plugin.TBPlugin):
         )
         self.indexes = IndexManager(self.cache_dir)  # ANN indexes of large models, built in the background
         self.store.add_load_listener(self.indexes.attach)
+        self.sweeper = housekeeping.Sweeper(self.cache_dir)  # drops cache entries of gone versions
+        self.store.add_load_listener(self.sweeper.request)
+        self.sweeper.request()
         self._runs: dict[str, dict[str, ModelEntry]] = {}
         self._scanned_at = -math.inf
         self._scan_lock = threading.Lock()

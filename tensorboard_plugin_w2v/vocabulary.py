@@ -27,7 +27,7 @@ import marisa_trie
 import numpy as np
 from gensim.models import KeyedVectors
 
-from tensorboard_plugin_w2v import fileio
+from tensorboard_plugin_w2v import fileio, housekeeping
 
 logger = logging.getLogger(__name__)
 
@@ -180,6 +180,7 @@ def save(kv: KeyedVectors, cache_dir: str, identity: fileio.FileIdentity, info: 
         return True
     words = kv.index_to_key
     info = {**info, "version": VERSION, "rows": len(words), "dim": int(kv.vector_size)}
+    info["source"] = housekeeping.source_record(identity)
     try:
         if any("\0" in w for w in words):
             raise ValueError("a word holds a NUL character")

@@ -1,0 +1,154 @@
+"""The cache folder drops what belongs to file versions that no longer exist.
+
+Every entry the plugin writes into ``--word2vec_cache_dir`` (private copies, converted word2vec
+files, vocabularies, search indexes) belongs to one version of one model file, and records it
+(:func:`source_record`). A training job that saves a large model every epoch would otherwise
+leave a copy, an index and a vocabulary per epoch behind. :func:`sweep` removes the entries
+whose local source file is gone or has changed since (a version never comes back), and
+temporary files of writes killed long ago. Entries of remote files, and entries without a
+record, are kept. Files still memory-mapped by this process stay readable after removal: on
+POSIX an unlinked file lives until it is unmapped.
+
+    >>> sweep("/tmp/cache")          # doctest: +SKIP
+    ['/tmp/cache/copies/3f0c…']
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+
+from tensorboard_plugin_w2v import fileio
+
+logger = logging.getLogger(__name__)
+
+SOURCE_NAME = "source.json"  # in a cache folder: the file version it was made from
+FOLDER_KINDS = ("copies", "converted", "vocab")  # one folder per entry
+INDEX_KIND = "index"  # ``<key>.usearch`` with ``<key>.json`` (its metadata holds the record)
+TEMPORARY_AGE_SECONDS = 6 * 3600  # a write that has not finished in this long was killed
+SWEEP_INTERVAL_SECONDS = 600.0
+
+
+def source_record(identity: fileio.FileIdentity) -> dict:
+    """What a cache entry records of the file version it was made from."""
+    return {"path": identity.path, "size": identity.size, "mtime_ns": identity.mtime_ns}
+
+
+def write_source(folder: str, identity: fileio.FileIdentity) -> None:
+    """Record ``identity`` in a cache folder being written."""
+    with open(os.path.join(folder, SOURCE_NAME), "w", encoding="utf-8") as f:
+        json.dump(source_record(identity), f)
+
+
+def is_gone(record: dict | None) -> bool:
+    """Whether the recorded version of a local file no longer exists (changed or removed)."""
+    if not isinstance(record, dict) or not isinstance(record.get("path"), str):
+        return False  # no record: keep the entry
+    path = record["path"]
+    if fileio.is_remote(path):
+        return False
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False  # unreadable for now (permissions, a network file system): keep
+    return (st.st_size, st.st_mtime_ns) != (record.get("size"), record.get("mtime_ns"))
+
+
+def _read_json(path: str):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _folder_record(folder: str) -> dict | None:
+    found = _read_json(os.path.join(folder, SOURCE_NAME))
+    if found is None:  # the vocabulary cache keeps its record in its info file
+        info = _read_json(os.path.join(folder, "info.json"))
+        found = info.get("source") if isinstance(info, dict) else None
+    return found
+
+
+def stale_entries(cache_dir: str, now: float | None = None) -> list[str]:
+    """Paths in ``cache_dir`` that :func:`sweep` would remove."""
+    now = time.time() if now is None else now
+    out = []
+    for kind in (*FOLDER_KINDS, INDEX_KIND):
+        parent = os.path.join(cache_dir, kind)
+        try:
+            names = sorted(os.listdir(parent))
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(parent, name)
+            if name.startswith(".tmp-"):
+                try:
+                    if now - os.path.getmtime(path) > TEMPORARY_AGE_SECONDS:
+                        out.append(path)
+                except OSError:
+                    pass
+            elif kind == INDEX_KIND:
+                if name.endswith(".json"):
+                    meta = _read_json(path)
+                    if isinstance(meta, dict) and is_gone(meta.get("source")):
+                        out.extend(p for p in (path[: -len(".json")] + ".usearch", path) if os.path.exists(p))
+            elif os.path.isdir(path) and is_gone(_folder_record(path)):
+                out.append(path)
+    return out
+
+
+def sweep(cache_dir: str) -> list[str]:
+    """Remove the stale entries of ``cache_dir``; the paths removed."""
+    removed = []
+    for path in stale_entries(cache_dir):
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
+        except FileNotFoundError:
+            continue  # another process swept it first
+        except OSError as exc:
+            logger.warning("could not remove %s from the cache: %s", path, exc)
+            continue
+        removed.append(path)
+    if removed:
+        logger.info("removed %d cache entries of model versions that no longer exist", len(removed))
+    return removed
+
+
+class Sweeper:
+    """Runs :func:`sweep` in the background, at most once per ``interval`` seconds."""
+
+    def __init__(self, cache_dir: str | None, interval: float = SWEEP_INTERVAL_SECONDS):
+        self.cache_dir = cache_dir
+        self.interval = interval
+        self._last = -float("inf")
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def request(self, *_args) -> threading.Thread | None:
+        """Start a sweep unless one ran recently or is running (usable as a load listener)."""
+        if not self.cache_dir:
+            return None
+        with self._lock:
+            now = time.monotonic()
+            if now - self._last < self.interval or (self._thread is not None and self._thread.is_alive()):
+                return None
+            self._last = now
+            self._thread = threading.Thread(target=self._run, name="w2v-cache-sweep", daemon=True)
+            self._thread.start()
+            return self._thread
+
+    def _run(self) -> None:
+        try:
+            sweep(self.cache_dir)
+        except Exception:  # housekeeping never disturbs serving
+            logger.warning("sweeping the cache folder failed", exc_info=True)

@@ -1,0 +1,107 @@
+"""The cache folder drops the copies, conversions, vocabularies and indexes of gone model versions."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import numpy as np
+import pytest
+
+from tensorboard_plugin_w2v import convert, housekeeping, loading, vocabulary
+from tests.conftest import make_client, train_word2vec
+from tests.test_index import ready_model
+
+pytest.importorskip("usearch")
+
+
+@pytest.fixture(autouse=True)
+def everything_is_cached(monkeypatch):
+    monkeypatch.setattr(convert, "PRIVATE_COPY_MIN_BYTES", 0)
+    monkeypatch.setattr(convert, "CONVERT_MIN_BYTES", 0)
+    monkeypatch.setattr(vocabulary, "MIN_WORDS", 0)
+
+
+def _entries(cache: str) -> dict[str, list[str]]:
+    out = {}
+    for kind in (*housekeeping.FOLDER_KINDS, housekeeping.INDEX_KIND):
+        folder = os.path.join(cache, kind)
+        out[kind] = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+    return out
+
+
+def _fill_cache(folder: str, cache: str, seed: int):
+    """One model version of each kind, loaded with every cache entry it gets."""
+    model = train_word2vec(seed=seed)
+    kv_path = os.path.join(folder, "vectors.kv")
+    model.wv.save(kv_path, sep_limit=0)
+    text_path = os.path.join(folder, "vectors.txt")
+    model.wv.save_word2vec_format(text_path)
+    loaded = ready_model(cache, kv_path)  # private copy, vocabulary, index
+    converted = loading.load_model(text_path, cache_dir=cache)  # conversion, vocabulary
+    assert vocabulary.wait_for_saves(60)
+    return loaded, converted
+
+
+def test_entries_of_replaced_and_removed_files_are_swept(tmp_path):
+    folder, cache = str(tmp_path / "logs"), str(tmp_path / "cache")
+    os.makedirs(folder)
+    old_model, _ = _fill_cache(folder, cache, seed=1)
+    old = _entries(cache)
+    assert all(old[kind] for kind in old), old  # one entry of every kind (the index: two files)
+    assert housekeeping.stale_entries(cache) == []
+    time.sleep(0.01)
+    _fill_cache(folder, cache, seed=2)  # a training job saved new versions of both files
+    both = _entries(cache)
+    swept = housekeeping.sweep(cache)
+    # the old copy, conversion, two vocabularies (native and converted), index and its metadata
+    assert len(swept) == 6
+    assert _entries(cache) == {k: sorted(set(both[k]) - set(old[k])) for k in both}
+    # the old version, mapped from files that are now removed, still answers
+    assert old_model.kv.most_similar("man", topn=3)
+    os.remove(os.path.join(folder, "vectors.txt"))
+    kinds = sorted(os.path.basename(os.path.dirname(p)) for p in housekeeping.sweep(cache))
+    assert kinds == ["converted", "vocab"]
+
+
+def test_entries_without_a_record_or_of_remote_files_are_kept(tmp_path):
+    cache = tmp_path / "cache"
+    unknown = cache / "copies" / "written-by-an-older-version"
+    remote = cache / "vocab" / "remote-model"
+    for entry in (unknown, remote):
+        entry.mkdir(parents=True)
+    (remote / "info.json").write_text(
+        json.dumps({"source": {"path": "s3://b/m.kv", "size": 1, "mtime_ns": 1}})
+    )
+    fresh_tmp = cache / "index" / ".tmp-abc.usearch"
+    old_tmp = cache / "converted" / ".tmp-killed"
+    fresh_tmp.parent.mkdir(parents=True)
+    fresh_tmp.write_bytes(b"")
+    old_tmp.mkdir(parents=True)
+    long_ago = time.time() - housekeeping.TEMPORARY_AGE_SECONDS - 60
+    os.utime(old_tmp, (long_ago, long_ago))
+    assert housekeeping.sweep(str(cache)) == [str(old_tmp)]
+    assert unknown.exists() and remote.exists() and fresh_tmp.exists()
+
+
+def test_a_starting_server_sweeps_its_cache(tmp_path):
+    logdir, cache = tmp_path / "logs", str(tmp_path / "cache")
+    (logdir / "run").mkdir(parents=True)
+    path = str(logdir / "run" / "vectors.kv")
+    reference = train_word2vec().wv
+    reference.save(path, sep_limit=0)
+    client, plugin = make_client(str(logdir), cache_dir=cache)
+    query = {"run": "run", "model": "vectors.kv", "word": "man"}
+    assert client.get("/data/plugin/word2vec/neighbors", query_string=query).status_code == 200
+    assert vocabulary.wait_for_saves(60)
+    assert _entries(cache)["copies"] and _entries(cache)["vocab"]
+    loaded = plugin.store.get(plugin.runs()["run"]["vectors.kv"].version())
+    os.remove(path)
+    _client, restarted = make_client(str(logdir), cache_dir=cache)
+    thread = restarted.sweeper._thread
+    assert thread is not None
+    thread.join(60)
+    assert _entries(cache)["copies"] == _entries(cache)["vocab"] == []
+    # the first server's model still reads its (now removed) private copy
+    np.testing.assert_array_equal(loaded.kv.vectors, reference.vectors)

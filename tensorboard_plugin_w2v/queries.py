@@ -94,12 +94,8 @@ def _rank_rows(
 ) -> list[Neighbor]:
     """Rank candidate ``rows`` (re-scored as ``dists``) like :func:`_rank`."""
     order = np.argsort(-dists, kind="stable")
-    out = [
-        Neighbor(kv.index_to_key[r], float(dists[j]), int(r))
-        for j, r in zip(order, rows[order], strict=True)
-        if r not in exclude
-    ]
-    return out[:k]
+    kept = [(j, r) for j, r in zip(order.tolist(), rows[order].tolist(), strict=True) if r not in exclude]
+    return [Neighbor(kv.index_to_key[r], float(dists[j]), r) for j, r in kept[:k]]
 
 
 def _limit(kv: KeyedVectors, restrict_vocab: int | None) -> int:

@@ -3,6 +3,7 @@
     python benchmarks/bench_evaluate.py                      # Lee model + 100k×300 synthetic model
     python benchmarks/bench_evaluate.py --vocab 300000 --questions 5000 --repeats 5 --cosmul
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_evaluate.py   # steadier on a busy machine
+    python benchmarks/bench_evaluate.py --only lee --repeats 30  # the Lee model's evaluations only
 
 Two models: a Word2Vec trained on gensim's Lee corpus (all 19,544 Google analogy questions
 are asked; most are out of vocabulary), and a synthetic model whose vocabulary holds every
@@ -221,14 +222,28 @@ def main(argv: list[str] | None = None) -> None:
         "--compare-words", type=int, default=200, help="words compared by gensim on the synthetic model"
     )
     parser.add_argument("--cosmul", action="store_true", help="also time 3CosMul on the synthetic model")
+    parser.add_argument(
+        "--only",
+        choices=("lee", "synthetic"),
+        help="time one model only (the Lee model: analogies and pairs, without the comparison)",
+    )
     args = parser.parse_args(argv)
     threads = os.environ.get("OPENBLAS_NUM_THREADS", "default")
     print(
         f"numpy {np.__version__}, {os.cpu_count()} CPUs, OPENBLAS_NUM_THREADS={threads}, "
         f"medians of at least {args.repeats} runs\n"
     )
+    if args.only != "synthetic":
+        bench_lee(args)
+    if args.only != "lee":
+        bench_synthetic(args)
+
+
+def bench_lee(args: argparse.Namespace) -> None:
     lee = lee_model()
     bench_model("Lee corpus Word2Vec", lee, QUESTIONS, args.repeats, cosmul=True)
+    if args.only == "lee":
+        return
     other = Word2Vec(
         LineSentence(datapath("lee_background.cor")),
         vector_size=50,
@@ -239,6 +254,9 @@ def main(argv: list[str] | None = None) -> None:
     ).wv
     bench_compare("compare (Lee)", lee, other, 1000, gensim_words=1000)
     print()
+
+
+def bench_synthetic(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as folder:
         sample = sample_questions(args.questions, folder)
         kv = synthetic_model(args.vocab, args.dim)

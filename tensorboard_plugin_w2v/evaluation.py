@@ -26,12 +26,13 @@ tie), that one question is solved again with gensim's own ``most_similar`` /
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 import math
 import threading
 import time
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -210,36 +211,63 @@ def _read_analogies_cached(identity: fileio.FileIdentity, case_insensitive: bool
     except UnicodeDecodeError as exc:
         line_no = data.count(b"\n", 0, exc.start) + 1
         raise BenchmarkError(f"{identity.path}: line {line_no} is not valid UTF-8") from None
-    original = text.split("\n")
+    return _parse_analogies(text, case_insensitive, identity.path)
+
+
+def _parse_analogies(text: str, case_insensitive: bool, path: str) -> AnalogyFile:
+    """gensim's reading of an analogy file, a whole file per call rather than a line per step.
+
+    Lines are the pieces between ``\n`` (gensim reads the file in binary mode); a line starting
+    with ``": "`` opens a section; any other line before the first section is an error (except
+    the empty piece after a final newline); lines of other than 4 words are skipped.
+    """
+    starts = [0] if text.startswith(": ") else []
+    at = text.find("\n: ")
+    while at >= 0:
+        starts.append(at + 1)
+        at = text.find("\n: ", at + 1)
+    headers, sections, line_no = [], [], 0
+    for before, at in itertools.pairwise([0, *starts]):
+        line_no += text.count("\n", before, at)
+        end = text.find("\n", at)
+        headers.append(line_no)
+        sections.append(text[at : end if end >= 0 else None].lstrip(": ").strip())
     # Upper-casing the whole text equals upper-casing each word: no character upper-cases to
-    # white space or to a line break.
-    lines = text.upper().split("\n") if case_insensitive else original
-    sections: list[str] = []
-    flat: list[str] = []
-    section_of: list[int] = []
-    last = len(lines) - 1
-    for line_no, line in enumerate(lines):
-        if line.startswith(": "):
-            sections.append(original[line_no].lstrip(": ").strip())
-            continue
-        words = line.split()
-        if not sections:
-            if not words and line_no == last:
-                continue  # the empty piece after a final newline is not a line
-            raise BenchmarkError(f"{identity.path}: missing ': section' header before line {line_no + 1}")
-        if len(words) == 4:  # gensim skips other lines
-            flat += words
-            section_of.append(len(sections) - 1)
-    if not sections:
-        raise BenchmarkError(f"{identity.path}: no ': section' lines; not an analogy file")
-    words = tuple(dict.fromkeys(flat))
-    index = {w: i for i, w in enumerate(words)}
+    # white space or to a line break, so line numbers are those of the original text.
+    folded = text.upper() if case_insensitive else text
+    if folded.isascii():  # one split of the whole text; words per line counted in numpy
+        words, per_line = folded.split(), _words_per_line(folded)
+    else:
+        parts = [line.split() for line in folded.split("\n")]
+        words = list(itertools.chain.from_iterable(parts))
+        per_line = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
+    if not headers or headers[0] > 0:
+        if not headers and len(per_line) == 1 and not per_line[0]:
+            raise BenchmarkError(f"{path}: no ': section' lines; not an analogy file")
+        raise BenchmarkError(f"{path}: missing ': section' header before line 1")
+    question = per_line == 4  # gensim skips lines of other lengths
+    question[headers] = False
+    flat = itertools.compress(words, np.repeat(question, per_line).tolist())
+    index: defaultdict[str, int] = defaultdict(itertools.count().__next__)  # word → first-seen number
+    ids = np.fromiter(map(index.__getitem__, flat), dtype=np.int64).reshape(-1, 4)
     return AnalogyFile(
         tuple(sections),
-        words,
-        np.array([index[w] for w in flat], dtype=np.int64).reshape(-1, 4),
-        np.array(section_of, dtype=np.int64),
+        tuple(index),
+        np.asfortranarray(ids),  # a column per word of the questions: cheap column lookups
+        np.searchsorted(headers, np.flatnonzero(question)) - 1,
     )
+
+
+def _words_per_line(ascii_text: str) -> np.ndarray:
+    """How many words ``line.split()`` finds on each line of ``ascii_text.split("\\n")``."""
+    chars = np.frombuffer(ascii_text.encode("ascii"), dtype=np.uint8)
+    # str.split()'s white space in ASCII: 9-13 and 28-32 (uint8 arithmetic wraps below 0).
+    space = ((chars - np.uint8(9)) <= 4) | ((chars - np.uint8(28)) <= 4)
+    starts = np.flatnonzero(~space[1:] & space[:-1]) + 1  # where words begin
+    if len(chars) and not space[0]:
+        starts = np.concatenate(([0], starts))
+    before_break = np.searchsorted(starts, np.flatnonzero(chars == 10))  # words before each "\\n"
+    return np.diff(before_break, prepend=0, append=len(starts))
 
 
 def read_pairs(path: str, case_insensitive: bool = True, delimiter: str = "\t") -> PairSet:
@@ -290,23 +318,44 @@ _OK_VOCAB_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _OK_VOCAB_LOCK = threading.Lock()
 
 
-def ok_vocab(kv: KeyedVectors, restrict_vocab: int | None, case_insensitive: bool = True) -> dict[str, int]:
-    """gensim's lookup table: key (upper-cased) → index of its first, most frequent, variant.
-
-    Kept per model (loaded models are never modified) for as long as the model lives, since
-    every evaluation of it needs the same table; callers must not change it.
-    """
-    key = (restrict_vocab, case_insensitive, len(kv.index_to_key))
+def _per_model(kv: KeyedVectors, key: tuple, build: Callable[[], Any]) -> Any:
+    """``build()``, kept per model (loaded models are never modified) for as long as it lives."""
     with _OK_VOCAB_LOCK:
         cached = _OK_VOCAB_CACHE.get(kv)
         if cached is not None and key in cached:
             return cached[key]
-    table: dict[str, int] = {}
-    for i, word in enumerate(kv.index_to_key[:restrict_vocab]):
-        table.setdefault(word.upper() if case_insensitive else word, i)
+    value = build()
     with _OK_VOCAB_LOCK:
-        _OK_VOCAB_CACHE.setdefault(kv, {})[key] = table
-    return table
+        return _OK_VOCAB_CACHE.setdefault(kv, {}).setdefault(key, value)
+
+
+def ok_vocab(kv: KeyedVectors, restrict_vocab: int | None, case_insensitive: bool = True) -> dict[str, int]:
+    """gensim's lookup table: key (upper-cased) → index of its first, most frequent, variant.
+
+    Kept per model for as long as the model lives, since every evaluation of it needs the same
+    table; callers must not change it.
+    """
+
+    def build() -> dict[str, int]:
+        table: dict[str, int] = {}
+        for i, word in enumerate(kv.index_to_key[:restrict_vocab]):
+            table.setdefault(word.upper() if case_insensitive else word, i)
+        return table
+
+    return _per_model(kv, ("table", restrict_vocab, case_insensitive, len(kv.index_to_key)), build)
+
+
+def _folded_rows(kv: KeyedVectors, restrict_vocab: int | None, case_insensitive: bool = True) -> np.ndarray:
+    """``[i]``: the row :func:`ok_vocab` gives word ``i``'s (upper-cased) key, for the first
+    ``restrict_vocab`` words; equal rows mean equal keys. Kept per model like the table."""
+
+    def build() -> np.ndarray:
+        table = ok_vocab(kv, restrict_vocab, case_insensitive)
+        keys = kv.index_to_key[:restrict_vocab]
+        folded = map(str.upper, keys) if case_insensitive else keys
+        return np.fromiter(map(table.__getitem__, folded), dtype=np.int64, count=len(keys))
+
+    return _per_model(kv, ("rows", restrict_vocab, case_insensitive, len(kv.index_to_key)), build)
 
 
 class TopK:
@@ -370,6 +419,49 @@ class TopK:
         """(indices, scores), each rows × m, best first; missing entries are -1 / -inf."""
         order = np.argsort(-self.score, axis=1, kind="stable")
         return np.take_along_axis(self.index, order, axis=1), np.take_along_axis(self.score, order, axis=1)
+
+
+def top_columns(scores: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """The best ``m`` columns of each row, best first, as a :class:`TopK` fed ``scores`` at once
+    gives them (up to the order of equal scores): NaN and -inf never qualify (index -1, score -inf).
+
+    Each row's columns are dealt into strided groups; the ``m``-th highest group maximum is a
+    floor under the row's ``m``-th best score, so one pass of maxima, one small partition and one
+    comparison leave a few candidates per row, sorted together. (``np.argpartition`` and
+    ``np.argsort`` along rows cost about a microsecond per row on top of their work.)
+
+    >>> index, score = top_columns(np.array([[0.1, 0.9, np.nan, 0.5]], dtype=np.float32), 3)
+    >>> index.tolist(), score.tolist()
+    ([[1, 3, 0]], [[0.8999999761581421, 0.5, 0.10000000149011612]])
+    """
+    rows, n = scores.shape
+    m = min(m, n)
+    index = np.full((rows, m), -1, dtype=np.int64)
+    best = np.full((rows, m), -np.inf, dtype=np.float32)
+    if not m or not rows:
+        return index, best
+    depth = max(1, math.isqrt(n // m))  # columns per group: about sqrt(n / m)
+    groups = n // depth
+    body = groups * depth
+    maxima = np.fmax.reduce(scores[:, :body].reshape(rows, depth, groups), axis=1)  # NaN loses
+    if body < n:
+        maxima = np.hstack([maxima, scores[:, body:]])
+    maxima[np.isnan(maxima)] = -np.inf  # (np.partition ranks NaN above every number)
+    floor = np.partition(maxima, maxima.shape[1] - m, axis=1)[:, maxima.shape[1] - m]
+    # -inf never qualifies; NaN fails every comparison.
+    np.maximum(floor, np.finfo(np.float32).min, out=floor)
+    flat = np.flatnonzero(scores >= floor[:, None])
+    row = flat // n
+    value = scores.ravel()[flat]
+    order = np.lexsort((-value, row))  # by row, then best first (equal scores by column)
+    row, flat, value = row[order], flat[order], value[order]
+    counts = np.bincount(row, minlength=rows)
+    rank = np.arange(len(row)) - np.repeat(np.cumsum(counts) - counts, counts)
+    keep = rank < m
+    row, rank = row[keep], rank[keep]
+    index[row, rank] = flat[keep] - row * n
+    best[row, rank] = value[keep]
+    return index, best
 
 
 # OpenBLAS computes a product of at most 65536·4 multiply-adds on the calling thread. Waking its
@@ -529,19 +621,26 @@ def evaluate_analogies(
     questions = len(parsed.ids)
     if not questions:
         raise BenchmarkError(f"{benchmark.name}: no well-formed questions")
-    known_words = np.array([table.get(w, -1) for w in parsed.words], dtype=np.int64)
-    model_ids = known_words[parsed.ids] if len(parsed.words) else parsed.ids
-    asked = np.flatnonzero((model_ids >= 0).all(axis=1))
+    known_words = np.fromiter(
+        map(table.get, parsed.words, itertools.repeat(-1)), dtype=np.int64, count=len(parsed.words)
+    )
+    known = known_words >= 0
+    ids = parsed.ids  # column-major from the parser: each word position is one contiguous lookup
+    asked = np.flatnonzero(known[ids[:, 0]] & known[ids[:, 1]] & known[ids[:, 2]] & known[ids[:, 3]])
     oov = questions - len(asked)
 
     sections = [SectionResult(name, section_category(name)) for name in parsed.sections]
-    solver = _Solver(kv, table, limit, method, case_insensitive)
+    folded = _folded_rows(kv, restrict_vocab, case_insensitive)
+    solver = _Solver(kv, table, folded, limit, method, case_insensitive)
     for start in range(0, len(asked), _QUESTION_BLOCK):
         block = asked[start : start + _QUESTION_BLOCK]
-        texts = [parsed.question(q) for q in block]
-        predictions = solver.solve(model_ids[block, :3], texts)
-        for q, text, predicted in zip(block, texts, predictions, strict=True):
-            section = sections[parsed.section_of[q]]
+        words = parsed.words
+        texts = [(words[a], words[b], words[c], words[d]) for a, b, c, d in ids[block].tolist()]
+        predictions = solver.solve(known_words[ids[block, :3]], texts)
+        for section_no, text, predicted in zip(
+            parsed.section_of[block].tolist(), texts, predictions, strict=True
+        ):
+            section = sections[section_no]
             if predicted == text[3]:
                 section.correct.append(text)
             else:
@@ -564,59 +663,98 @@ class _Solver:
     """Predicts analogy answers as gensim's evaluation does, many questions per matrix product."""
 
     def __init__(
-        self, kv: KeyedVectors, table: dict[str, int], limit: int, method: str, case_insensitive: bool
+        self,
+        kv: KeyedVectors,
+        table: dict[str, int],
+        folded: np.ndarray,
+        limit: int,
+        method: str,
+        case_insensitive: bool,
     ):
         self.kv, self.table, self.limit, self.method = kv, table, limit, method
+        self.folded = folded
         self.case_insensitive = case_insensitive
         self.vectors = kv.vectors
         self.norms = model_norms(kv)
         self.rechecks = 0
+        self._logs: tuple | None = None  # 3CosMul on one chunk: its log rows and word positions
         self._shell: KeyedVectors | None = None
 
     def solve(self, idx: np.ndarray, block: list[tuple[str, str, str, str]]) -> list[str | None]:
         """Predictions for questions ``block`` whose a, b, c words have model indices ``idx``."""
         cand_index, cand_score = self._candidates(idx)
         trusted_upto = self._trusted_prefix(idx, cand_index, cand_score)
+        chosen, decisive = self._choose(idx, cand_index)
+        trusted = trusted_upto[np.arange(len(idx)), decisive].tolist()
         keys = self.kv.index_to_key
         out = []
-        for qi, q in enumerate(block):
-            inputs = idx[qi].tolist()
-            excluded = len(set(inputs)) if self.method == METHOD_3COSMUL else len(inputs)
-            # gensim: the top (5 + inputs) words, minus the inputs, first 5; then the first of
-            # those that is not a question word (its case-folded form), else the last one.
-            predicted, decisive, seen = None, 0, 0
-            for pos, i in enumerate(cand_index[qi, : _TOPN + excluded].tolist()):
-                if i < 0 or i in inputs:
-                    continue
-                predicted = keys[i].upper() if self.case_insensitive else keys[i]
-                decisive, seen = pos, seen + 1
-                if (predicted in self.table and predicted not in q[:3]) or seen == _TOPN:
-                    break
-            if not trusted_upto[qi, decisive]:
+        for i, ok, q in zip(chosen.tolist(), trusted, block, strict=True):
+            if not ok:
                 self.rechecks += 1
-                predicted = self._decide_exactly(q)
-            out.append(predicted)
+                out.append(self._decide_exactly(q))
+            elif i < 0:
+                out.append(None)
+            else:
+                out.append(keys[i].upper() if self.case_insensitive else keys[i])
         return out
+
+    def _choose(self, idx: np.ndarray, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """gensim's answer among each question's candidates: ``(row or -1, its position)``.
+
+        gensim takes the top (5 + inputs) words, drops the inputs, keeps the first 5, and
+        answers with the first of those whose case-folded key is not a question word, else with
+        the last one. Every candidate's key is in gensim's table (candidates are among its first
+        ``limit`` words), and a key equals a question word exactly when its table rows are equal.
+        """
+        a, b, c = idx[:, 0:1], idx[:, 1:2], idx[:, 2:3]
+        if self.method == METHOD_3COSMUL:  # most_similar_cosmul counts distinct inputs
+            excluded = 1 + (b != a) + ((c != a) & (c != b))
+        else:
+            excluded = idx.shape[1]
+        window = np.arange(cand.shape[1]) < _TOPN + excluded
+        listed = window & (cand >= 0) & (cand != a) & (cand != b) & (cand != c)
+        folded = self.folded[np.maximum(cand, 0)]
+        fresh = (folded != a) & (folded != b) & (folded != c)
+        answer = listed & (fresh | (np.cumsum(listed, axis=1) == _TOPN))
+        last = cand.shape[1] - 1 - np.argmax(listed[:, ::-1], axis=1)
+        decisive = np.where(answer.any(axis=1), np.argmax(answer, axis=1), last)
+        some = listed.any(axis=1)
+        decisive[~some] = 0
+        chosen = np.where(some, cand[np.arange(len(cand)), decisive], -1)
+        return chosen, decisive
 
     def _candidates(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Top candidates of each question (a, b, c indices) over the first ``limit`` words.
 
         Per vocabulary chunk, one dense product gives the cosines of the chunk's words with
-        each distinct question word, and one sparse product combines three of those rows per
-        question: 3CosAdd ``(cos_b + cos_c - cos_a) / |u_b + u_c - u_a|`` (the cosine with
-        gensim's normalised mean); 3CosMul ``log p_b + log p_c - log(p_a + 1e-6)`` with
+        each distinct question word, and three of those rows are combined per question:
+        3CosAdd ``(cos_b + cos_c - cos_a) / |u_b + u_c - u_a|`` (the cosine with gensim's
+        normalised mean); 3CosMul ``log p_b + log p_c - log(p_a + 1e-6)`` with
         ``p = (1 + cos) / 2``, the logarithm of gensim's score (same order), exponentiated at
-        the end.
+        the end. A vocabulary that fits in one chunk is combined with three row gathers and
+        its best columns picked at once; larger ones go through a sparse product per chunk
+        and a running :class:`TopK`.
         """
         vectors, norms = self.vectors, self.norms
+        self._logs = None
         words, where = np.unique(idx, return_inverse=True)
         wa, wb, wc = where.reshape(idx.shape).T
         n_q, n_w = len(idx), len(words)
-        rows = np.tile(np.arange(n_q), 3)
         with np.errstate(divide="ignore", invalid="ignore"):
             units = (vectors[words] / norms[words][:, None]).astype(np.float32)
             length = np.linalg.norm(units[wb] + units[wc] - units[wa], axis=1)
             self._inverse_length = (1 / np.where(length > 0, length, 1)).astype(np.float32)
+        m = min(_CANDIDATES, self.limit)
+        step = chunk_rows(n_q)
+        if self.limit <= step:
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                cosines = self._chunk(units, 0, self.limit)
+                scores = self._combine(cosines, wa, wb, wc)
+            if self.method == METHOD_3COSMUL:
+                self._logs = (cosines, wa, wb, wc)
+            index, score = top_columns(scores, m)
+            return index, (np.exp(score) if self.method == METHOD_3COSMUL else score)
+        rows = np.tile(np.arange(n_q), 3)
         if self.method == METHOD_3COSADD:
             il = self._inverse_length
             weights, columns, width = np.concatenate([il, il, -il]), np.concatenate([wb, wc, wa]), n_w
@@ -624,28 +762,45 @@ class _Solver:
             weights = np.repeat(np.float32([1, 1, -1]), n_q)
             columns, width = np.concatenate([wb, wc, n_w + wa]), 2 * n_w
         combine = sparse.csr_matrix((weights, (rows, columns)), shape=(n_q, width), dtype=np.float32)
-        topk = TopK(n_q, min(_CANDIDATES, self.limit))
-        step = chunk_rows(n_q)
-        # A small first chunk sets each question's bar early; a small vocabulary is one chunk.
-        first = step if self.limit <= step else min(step, 1024)
+        topk = TopK(n_q, m)
+        first = min(step, 1024)  # a small first chunk sets each question's bar early
         starts = [0, *range(first, self.limit, step)]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             for start, stop in zip(starts, [*starts[1:], self.limit], strict=True):
-                if start >= stop:
-                    continue
-                cosines = dot_t(units, vectors[start:stop])
-                cosines *= (1 / norms[start:stop]).astype(np.float32)
-                if self.method == METHOD_3COSMUL:
-                    shifted = np.empty((2 * n_w, stop - start), dtype=np.float32)
-                    np.add(cosines, 1, out=cosines)
-                    np.multiply(cosines, np.float32(0.5), out=cosines)
-                    np.log(cosines, out=shifted[:n_w])
-                    np.add(cosines, np.float32(_COSMUL_EPSILON), out=shifted[n_w:])
-                    np.log(shifted[n_w:], out=shifted[n_w:])
-                    cosines = shifted
-                topk.push(start, np.asarray(combine @ cosines, dtype=np.float32))
+                if start < stop:
+                    cosines = self._chunk(units, start, stop)
+                    topk.push(start, np.asarray(combine @ cosines, dtype=np.float32))
         index, score = topk.result()
         return index, (np.exp(score) if self.method == METHOD_3COSMUL else score)
+
+    def _chunk(self, units: np.ndarray, start: int, stop: int) -> np.ndarray:
+        """Cosines of words ``start…stop`` with ``units``; for 3CosMul, the rows ``log p`` then
+        the rows ``log(p + 1e-6)``."""
+        cosines = dot_t(units, self.vectors[start:stop])
+        cosines *= (1 / self.norms[start:stop]).astype(np.float32)
+        if self.method == METHOD_3COSADD:
+            return cosines
+        n_w = len(units)
+        shifted = np.empty((2 * n_w, stop - start), dtype=np.float32)
+        np.add(cosines, 1, out=cosines)
+        np.multiply(cosines, np.float32(0.5), out=cosines)
+        np.log(cosines, out=shifted[:n_w])
+        np.add(cosines, np.float32(_COSMUL_EPSILON), out=shifted[n_w:])
+        np.log(shifted[n_w:], out=shifted[n_w:])
+        return shifted
+
+    def _combine(self, cosines: np.ndarray, wa: np.ndarray, wb: np.ndarray, wc: np.ndarray) -> np.ndarray:
+        """Each question's scores from its three words' rows of :meth:`_chunk`'s cosines."""
+        if self.method == METHOD_3COSADD:
+            scores = cosines[wb]
+            scores += cosines[wc]
+            scores -= cosines[wa]
+            scores *= self._inverse_length[:, None]
+        else:
+            scores = cosines[wb]
+            scores += cosines[wc]
+            scores -= cosines[len(cosines) // 2 + wa]
+        return scores
 
     def _trusted_prefix(self, idx: np.ndarray, cand: np.ndarray, score: np.ndarray) -> np.ndarray:
         """``[q, j]``: the order of question ``q``'s candidates 0…j+1 is certain (no near tie)."""
@@ -655,11 +810,17 @@ class _Solver:
             )
         else:  # 3CosMul multiplies and divides shifted cosines: each error counts relative to it
             safe = np.maximum(cand, 0)
-            units = self.vectors[idx] / self.norms[idx][..., None]  # questions × 3 × dim
-            rows = self.vectors[safe] / self.norms[safe][..., None]  # questions × m × dim
             with np.errstate(divide="ignore", invalid="ignore"):
-                shifted = (1 + np.einsum("qmd,qwd->qmw", rows, units, dtype=np.float64)) / 2
-                shifted[:, :, 0] += _COSMUL_EPSILON
+                if self._logs is not None:  # the whole vocabulary's log p rows are at hand
+                    logs, wa, wb, wc = self._logs
+                    n_w = len(logs) // 2
+                    pick = [logs[n_w + wa[:, None], safe], logs[wb[:, None], safe], logs[wc[:, None], safe]]
+                    shifted = np.exp(np.stack(pick, axis=2))  # questions × m × (a + 1e-6, b, c)
+                else:
+                    units = self.vectors[idx] / self.norms[idx][..., None]  # questions × 3 × dim
+                    rows = self.vectors[safe] / self.norms[safe][..., None]  # questions × m × dim
+                    shifted = (1 + np.einsum("qmd,qwd->qmw", rows, units, dtype=np.float64)) / 2
+                    shifted[:, :, 0] += _COSMUL_EPSILON
                 error = np.abs(score) * (_COSINE_ERROR / 2 / np.abs(shifted)).sum(axis=2) + _COSINE_ERROR
         with np.errstate(invalid="ignore"):
             ok = np.isfinite(score)

@@ -148,6 +148,135 @@ def test_small_chunks_give_the_same_answers(trained_kv, monkeypatch):
     assert [s.incorrect for s in chunked.sections] == [s.incorrect for s in expected.sections]
 
 
+def random_model(size: int, dim: int, seed: int, words: list[str]) -> KeyedVectors:
+    """Random vectors for ``words`` (in that order) and filler words up to ``size`` words."""
+    rng = np.random.default_rng(seed)
+    keys = list(dict.fromkeys(words)) + [f"filler{i}" for i in range(max(0, size - len(set(words))))]
+    kv = KeyedVectors(dim, count=0)
+    kv.add_vectors(keys, rng.standard_normal((len(keys), dim), dtype=np.float32))
+    return kv
+
+
+def question_sample(tmp_path, every: int) -> str:
+    """Every ``every``-th question of the Google set, all sections kept."""
+    lines = open(QUESTIONS, encoding="utf-8").read().splitlines()
+    kept = [line for i, line in enumerate(lines) if line.startswith(":") or i % every == 0]
+    path = tmp_path / f"sample{every}.txt"
+    path.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize("method", ev.METHODS)
+@pytest.mark.parametrize("chunked", [False, True])
+def test_answers_equal_gensim_on_more_models(tmp_path, method, chunked, monkeypatch):
+    """Other seeds and sizes, whole-vocabulary and chunked paths: every answer equals gensim's,
+    including questions decided by near ties (re-checked) and by the case-folding rules."""
+    path = question_sample(tmp_path, 7)
+    words = [w for line in open(path, encoding="utf-8") if not line.startswith(":") for w in line.split()]
+    models = [
+        train_word2vec(seed=seed, vector_size=dim, epochs=epochs).wv
+        for seed, dim, epochs in [(2, 32, 5), (4, 16, 10)]
+    ]
+    models += [random_model(1500, 8, 0, words), random_model(3000, 24, 1, words[::-1])]
+    if chunked:
+        monkeypatch.setattr(ev, "_CHUNK_ELEMENTS", 5000)
+    rechecks = 0
+    for kv in models:
+        for restrict_vocab in (300_000, 900):
+            if method == ev.METHOD_3COSADD:
+                score, sections = kv.evaluate_word_analogies(path, restrict_vocab=restrict_vocab)
+            else:
+                score, sections = cosmul_reference(kv, path, restrict_vocab)
+            result = ev.evaluate_analogies(kv, path, method, restrict_vocab)
+            assert_same_as_gensim(result, score, sections)
+            rechecks += result.exact_rechecks
+    assert rechecks > 0  # the near-tie path ran
+
+
+def reference_parse(text: str) -> tuple[list[str], list[tuple[str, ...]], list[int]] | str:
+    """gensim's line-by-line reading of an analogy file (case-insensitive), or the error."""
+    sections, questions, section_of = [], [], []
+    lines = text.split("\n")
+    for line_no, line in enumerate(lines):
+        if line.startswith(": "):
+            sections.append(line.lstrip(": ").strip())
+            continue
+        words = line.upper().split()
+        if not sections:
+            if not words and line_no == len(lines) - 1:
+                continue
+            return f"missing ': section' header before line {line_no + 1}"
+        if len(words) == 4:
+            questions.append(tuple(words))
+            section_of.append(len(sections) - 1)
+    return (sections, questions, section_of) if sections else "no ': section' lines"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        ": a\nman woman he she\n",
+        ": a\nman woman he she",
+        ": a\r\nman woman he she\r\nbroken line\r\n: b c d e\r\nx y z w\r\n",
+        ": one\n\n  man\twoman  he\x0bshe \nfive words on this line\n: two\nMan\x1cWoman\x1fHe She\n",
+        ": s\nstraße Ärger ı ß\nnon\u2003breaking\xa0space here\n:  spaced  \n: \na b c d\n",
+        ": s\nıi ſ a b\n",  # non-ASCII that upper-cases to ASCII
+        ": s\n: t\n\n\n",
+        ":no space\n: s\na b c d\n",
+        "\n: s\na b c d\n",
+        "a b c d\n: s\n",
+        "",
+        "   ",
+        "\n",
+        "no sections here\n",
+    ],
+)
+def test_parse_equals_line_by_line_reading(tmp_path, text):
+    path = tmp_path / "q.txt"
+    path.write_bytes(text.encode("utf-8"))
+    expected = reference_parse(text)
+    if isinstance(expected, str):
+        with pytest.raises(ev.BenchmarkError, match=expected):
+            ev.read_analogies(str(path))
+        return
+    sections, questions, section_of = expected
+    parsed = ev.read_analogies(str(path))
+    assert list(parsed.sections) == sections
+    assert [parsed.question(q) for q in range(len(parsed.ids))] == questions
+    assert parsed.section_of.tolist() == section_of
+
+
+def test_parse_of_the_google_set_is_unchanged():
+    text = open(QUESTIONS, encoding="utf-8").read()
+    sections, questions, section_of = reference_parse(text)
+    parsed = ev.read_analogies(QUESTIONS)
+    assert list(parsed.sections) == sections and parsed.section_of.tolist() == section_of
+    assert [parsed.question(q) for q in range(len(parsed.ids))] == questions
+    assert len(parsed.words) == len(set(parsed.words)) == 905
+
+
+def test_top_columns_equals_sorting():
+    rng = np.random.default_rng(3)
+    for trial in range(200):
+        rows, n, m = int(rng.integers(1, 30)), int(rng.integers(1, 3000)), int(rng.integers(1, 12))
+        scores = rng.standard_normal((rows, n), dtype=np.float32)
+        if trial % 3 == 0:
+            scores = np.round(scores, 1)  # many exact ties
+        if trial % 5 == 0:
+            scores[rng.random(scores.shape) < 0.3] = np.nan
+        if trial % 7 == 0:
+            scores[rng.random(scores.shape) < 0.9] = -np.inf
+        index, best = ev.top_columns(scores, m)
+        clean = np.where(np.isnan(scores), -np.inf, scores)
+        np.testing.assert_array_equal(best, -np.sort(-clean, axis=1)[:, : min(m, n)])
+        found = index >= 0
+        assert (best[~found] == -np.inf).all() and (best[found] > -np.inf).all()
+        np.testing.assert_array_equal(
+            np.take_along_axis(clean, np.maximum(index, 0), axis=1)[found], best[found]
+        )
+        assert all(len(set(row[row >= 0].tolist())) == np.count_nonzero(row >= 0) for row in index)
+
+
 @pytest.mark.parametrize("model", ["trained_kv", "euclidean_kv", "cased_kv"])
 @pytest.mark.parametrize("name", ["wordsim353", "simlex999"])
 @pytest.mark.parametrize("restrict_vocab", [300_000, 600])

@@ -37,3 +37,9 @@ class Conflict(Word2VecError):
     """The request cannot be carried out in the current state (e.g. read-only logdir)."""
 
     http_status = 409
+
+
+class Busy(Word2VecError):
+    """Too much work is already waiting; the client should try again later."""
+
+    http_status = 429

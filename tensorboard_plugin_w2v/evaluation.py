@@ -34,6 +34,7 @@ import time
 import weakref
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import CancelledError as FutureCancelled
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -47,7 +48,7 @@ from gensim.test.utils import datapath
 from scipy import sparse, stats
 
 from tensorboard_plugin_w2v import fileio
-from tensorboard_plugin_w2v.errors import BadRequest, NotFound, Word2VecError
+from tensorboard_plugin_w2v.errors import BadRequest, Busy, Conflict, NotFound, Word2VecError
 
 logger = logging.getLogger(__name__)
 
@@ -503,6 +504,8 @@ class SectionResult:
 
     name: str
     category: str
+    questions: int = 0  # well-formed questions of this section, out-of-vocabulary ones included
+    oov: int = 0  # ... of which skipped for an out-of-vocabulary word
     correct: list[tuple[str, str, str, str]] = field(default_factory=list)
     incorrect: list[tuple[str, str, str, str]] = field(default_factory=list)
     mistakes: list[dict] = field(default_factory=list)
@@ -516,6 +519,8 @@ class SectionResult:
         return {
             "section": self.name,
             "category": self.category,
+            "questions": self.questions,
+            "oov": self.oov,
             "correct": len(self.correct),
             "incorrect": len(self.incorrect),
             "total": len(self.correct) + len(self.incorrect),
@@ -601,12 +606,14 @@ def evaluate_analogies(
     method: str = METHOD_3COSADD,
     restrict_vocab: int | None = DEFAULT_RESTRICT_VOCAB,
     case_insensitive: bool = True,
+    progress: Progress | None = None,
 ) -> AnalogyResult:
     """gensim's ``kv.evaluate_word_analogies(path, restrict_vocab, case_insensitive)``, batched.
 
     ``benchmark`` is a :class:`Benchmark` or a path. Out-of-vocabulary questions are skipped and
     counted; ``result.total.accuracy`` equals gensim's score (``None`` where gensim says 0.0
-    for an empty evaluation).
+    for an empty evaluation). ``progress`` is told how many questions are answered, and a
+    cancelled one stops the evaluation with :class:`Cancelled`.
     """
     started = time.perf_counter()
     if isinstance(benchmark, str):
@@ -629,10 +636,18 @@ def evaluate_analogies(
     asked = np.flatnonzero(known[ids[:, 0]] & known[ids[:, 1]] & known[ids[:, 2]] & known[ids[:, 3]])
     oov = questions - len(asked)
 
-    sections = [SectionResult(name, section_category(name)) for name in parsed.sections]
+    per_section = np.bincount(parsed.section_of, minlength=len(parsed.sections))
+    asked_per_section = np.bincount(parsed.section_of[asked], minlength=len(parsed.sections))
+    sections = [
+        SectionResult(name, section_category(name), int(n), int(n - m))
+        for name, n, m in zip(parsed.sections, per_section, asked_per_section, strict=True)
+    ]
     folded = _folded_rows(kv, restrict_vocab, case_insensitive)
     solver = _Solver(kv, table, folded, limit, method, case_insensitive)
+    progress = progress or Progress()
+    progress.total = len(asked)
     for start in range(0, len(asked), _QUESTION_BLOCK):
+        progress.check(start)
         block = asked[start : start + _QUESTION_BLOCK]
         words = parsed.words
         texts = [(words[a], words[b], words[c], words[d]) for a, b, c, d in ids[block].tolist()]
@@ -647,6 +662,7 @@ def evaluate_analogies(
                 section.incorrect.append(text)
                 if len(section.mistakes) < _MISTAKES_KEPT:
                     section.mistakes.append({"question": list(text), "predicted": predicted})
+    progress.check(len(asked))
     return AnalogyResult(
         benchmark,
         method,
@@ -961,14 +977,54 @@ def evaluate(
     benchmark: Benchmark,
     method: str = METHOD_3COSADD,
     restrict_vocab: int | None = DEFAULT_RESTRICT_VOCAB,
+    progress: Progress | None = None,
 ) -> AnalogyResult | PairsResult:
     """Run ``benchmark`` on ``kv`` with the evaluation its kind calls for."""
     if benchmark.kind == KIND_ANALOGIES:
-        return evaluate_analogies(kv, benchmark, method=method, restrict_vocab=restrict_vocab)
+        return evaluate_analogies(
+            kv, benchmark, method=method, restrict_vocab=restrict_vocab, progress=progress
+        )
     return evaluate_pairs(kv, benchmark, restrict_vocab=restrict_vocab)
 
 
 # -- background runs for the plugin ---------------------------------------------------------
+
+
+class Cancelled(Exception):
+    """An evaluation stopped because :meth:`Progress.cancel` was called."""
+
+
+class Progress:
+    """How far a running evaluation has got (questions answered of ``total``), and its stop switch."""
+
+    def __init__(self) -> None:
+        self.done = 0
+        self.total: int | None = None
+        self._cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def check(self, done: int) -> None:
+        """Record ``done`` questions answered; raise :class:`Cancelled` if asked to stop."""
+        self.done = done
+        if self._cancelled.is_set():
+            raise Cancelled()
+
+    def to_json(self) -> dict:
+        fraction = self.done / self.total if self.total else None
+        return {"done": self.done, "total": self.total, "fraction": fraction}
+
+
+@dataclass
+class _Job:
+    future: Future
+    progress: Progress
+    started: threading.Event = field(default_factory=threading.Event)
 
 
 class BackgroundJobs:
@@ -976,40 +1032,84 @@ class BackgroundJobs:
 
     A request asks with :meth:`run` and waits at most ``wait`` seconds; an evaluation that
     takes longer keeps running and a later request with the same key picks up its result.
-    Failures of type :class:`Word2VecError` are remembered like results; other failures are
-    forgotten so the next request tries again.
+    Failures of type :class:`Word2VecError` are remembered like results; other failures, and
+    cancelled jobs (:meth:`cancel`), are forgotten so the next request starts again. At most
+    ``max_pending`` jobs wait or run at once; more are refused with :class:`Busy`.
 
     >>> jobs = BackgroundJobs()
-    >>> jobs.run("key", lambda: 42, wait=5)
-    ('done', 42, False)
-    >>> jobs.run("key", lambda: 0, wait=5)
-    ('done', 42, True)
+    >>> jobs.run("key", lambda progress: 42, wait=5)
+    ('done', 42, False, None)
+    >>> jobs.run("key", lambda progress: 0, wait=5)
+    ('done', 42, True, None)
     """
 
-    def __init__(self, workers: int = 2, keep: int = 256):
+    def __init__(self, workers: int = 2, keep: int = 256, max_pending: int = 16):
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="w2v-eval")
-        self._futures: OrderedDict[Hashable, Future] = OrderedDict()
+        self._jobs: OrderedDict[Hashable, _Job] = OrderedDict()
         self._keep = keep
+        self.max_pending = max_pending
         self._lock = threading.Lock()
 
-    def run(self, key: Hashable, job: Callable[[], Any], wait: float) -> tuple[str, Any, bool]:
-        """``("done", result, cached)``, or ``("running", None, cached)`` after ``wait`` seconds."""
+    def run(
+        self, key: Hashable, job: Callable[[Progress], Any], wait: float
+    ) -> tuple[str, Any, bool, dict | None]:
+        """``(status, result, cached, progress)``: ``("done", result, …, None)``, or after ``wait``
+        seconds ``("queued" | "running", None, …, progress as JSON)``."""
         with self._lock:
-            future = self._futures.get(key)
-            cached = future is not None
-            if future is None:
-                future = self._futures[key] = self._pool.submit(job)
-                while len(self._futures) > self._keep:
-                    self._futures.popitem(last=False)
-            self._futures.move_to_end(key)
+            entry = self._jobs.get(key)
+            cached = entry is not None
+            if entry is None:
+                pending = sum(not j.future.done() for j in self._jobs.values())
+                if pending >= self.max_pending:
+                    raise Busy(
+                        f"{pending} evaluations are already waiting or running; try again when they finish",
+                        retry_after=10,
+                    )
+                entry = self._jobs[key] = self._submit(job)
+                self._forget_oldest()
+            self._jobs.move_to_end(key)
         try:
-            return "done", future.result(timeout=wait), cached
+            return "done", entry.future.result(timeout=wait), cached, None
         except FutureTimeout:
-            return "running", None, cached
+            status = "running" if entry.started.is_set() else "queued"
+            return status, None, cached, entry.progress.to_json()
+        except (Cancelled, FutureCancelled):
+            self._forget(key, entry)
+            raise Conflict("the evaluation was cancelled", status="cancelled") from None
         except Word2VecError:
             raise
         except Exception:
-            with self._lock:
-                if self._futures.get(key) is future:
-                    del self._futures[key]
+            self._forget(key, entry)
             raise
+
+    def cancel(self, key: Hashable) -> bool:
+        """Stop the job of ``key`` if it waits or runs (its result is not kept); whether it did."""
+        with self._lock:
+            entry = self._jobs.get(key)
+            if entry is None or entry.future.done():
+                return False
+            del self._jobs[key]
+        entry.progress.cancel()
+        entry.future.cancel()  # a job still queued never starts
+        return True
+
+    def _submit(self, job: Callable[[Progress], Any]) -> _Job:
+        progress = Progress()
+        started = threading.Event()
+
+        def run() -> Any:
+            started.set()
+            progress.check(0)
+            return job(progress)
+
+        return _Job(self._pool.submit(run), progress, started)
+
+    def _forget_oldest(self) -> None:
+        finished = [k for k, j in self._jobs.items() if j.future.done()]
+        while len(self._jobs) > self._keep and finished:
+            del self._jobs[finished.pop(0)]
+
+    def _forget(self, key: Hashable, entry: _Job) -> None:
+        with self._lock:
+            if self._jobs.get(key) is entry:
+                del self._jobs[key]

@@ -49,6 +49,7 @@ ROUTE_PROJECT = "/project"
 ROUTE_EXPORT_PROJECTOR = "/export_projector"
 ROUTE_EXPORT_TSV = "/export_tsv"
 ROUTE_EVALUATE = "/evaluate"
+ROUTE_EVALUATE_CANCEL = "/evaluate/cancel"
 ROUTE_COMPARE = "/compare"
 
 # Exports for the Projector tab go into new runs under this folder of the logdir.
@@ -103,6 +104,7 @@ class Word2VecPlugin(base_plugin.TBPlugin):
             ROUTE_EXPORT_PROJECTOR: self._handler(self.export_projector_impl, method="POST"),
             ROUTE_EXPORT_TSV: self._serve_export_tsv,
             ROUTE_EVALUATE: self._handler(self.evaluate_impl),
+            ROUTE_EVALUATE_CANCEL: self._handler(self.evaluate_cancel_impl, method="POST"),
             ROUTE_COMPARE: self._handler(self.compare_impl),
         }
 
@@ -383,15 +385,45 @@ class Word2VecPlugin(base_plugin.TBPlugin):
         from tensorboard_plugin_w2v import evaluation
 
         version = self.version_of(args)
-        found = self.benchmarks_for(version)
-        name = params.string(args, "benchmark", required=False)
-        if not name:  # listing the benchmarks needs no model: nothing is loaded
+        if not params.string(args, "benchmark", required=False):  # listing needs no model
             return {
                 **self._header(version),
                 "status": "done",
-                "benchmarks": [b.to_json() for b in found.values()],
+                "benchmarks": [b.to_json() for b in self.benchmarks_for(version).values()],
             }
         model = self.store.get(version)
+        key, benchmark, method, restrict = self._evaluation_key(version, model, args)
+        wait = params.integer(args, "wait", 5, minimum=0, maximum=60)
+        status, result, cached, progress = self._evaluation_jobs().run(
+            key,
+            lambda progress: evaluation.evaluate(
+                model.kv, benchmark, method or "3cosadd", restrict, progress=progress
+            ).to_json(),
+            wait,
+        )
+        header = {**self._header(version), "benchmark": benchmark.name, "status": status, "cached": cached}
+        if progress is not None:
+            header["progress"] = progress
+        return {**header, **(result or {}), "status": status}
+
+    def evaluate_cancel_impl(self, args) -> dict:
+        """Stop the evaluation that ``/evaluate`` with the same parameters started."""
+        version = self.version_of(args)
+        model = self.store.get(version)
+        key, benchmark, _method, _restrict = self._evaluation_key(version, model, args)
+        cancelled = self._evaluation_jobs().cancel(key)
+        return {
+            **self._header(version),
+            "benchmark": benchmark.name,
+            "status": "cancelled" if cancelled else "not_running",
+        }
+
+    def _evaluation_key(self, version: ModelVersion, model: LoadedModel, args):
+        """``(job key, benchmark, method, restrict_vocab)`` of an evaluation request."""
+        from tensorboard_plugin_w2v import evaluation
+
+        found = self.benchmarks_for(version)
+        name = params.string(args, "benchmark")
         if name not in found:
             raise NotFound(f"unknown benchmark {name!r}", known_benchmarks=sorted(found))
         benchmark = found[name]
@@ -399,7 +431,6 @@ class Word2VecPlugin(base_plugin.TBPlugin):
         if method not in evaluation.METHODS:
             raise BadRequest(f"method must be one of {', '.join(evaluation.METHODS)}, not {method!r}")
         restrict = params.integer(args, "restrict_vocab", evaluation.DEFAULT_RESTRICT_VOCAB, minimum=1)
-        wait = params.integer(args, "wait", 5, minimum=0, maximum=60)
         if benchmark.kind != evaluation.KIND_ANALOGIES:
             method = None
         try:
@@ -410,14 +441,7 @@ class Word2VecPlugin(base_plugin.TBPlugin):
             bench_identity = fileio.stat(benchmark.path)
         except OSError:
             raise NotFound(f"benchmark file {name!r} disappeared") from None
-        key = (model_identity, id(model.kv), bench_identity, method, restrict)
-        status, result, cached = self._evaluation_jobs().run(
-            key,
-            lambda: evaluation.evaluate(model.kv, benchmark, method or "3cosadd", restrict).to_json(),
-            wait,
-        )
-        header = {**self._header(version), "benchmark": name, "status": status, "cached": cached}
-        return {**header, **(result or {}), "status": status}
+        return (model_identity, id(model.kv), bench_identity, method, restrict), benchmark, method, restrict
 
     def compare_impl(self, args) -> dict:
         """Neighbourhood overlap of two models (``run2``/``model2``/``step2``; missing ones default
@@ -470,12 +494,16 @@ class Word2VecPlugin(base_plugin.TBPlugin):
             try:
                 data = impl(request.args)
             except Word2VecError as exc:
-                return _json_response(request, exc.to_json(), exc.http_status)
+                response = _json_response(request, exc.to_json(), exc.http_status)
+                if "retry_after" in exc.details:
+                    response.headers["Retry-After"] = str(exc.details["retry_after"])
+                return response
             except Exception:
                 logger.exception("unexpected error in %s", request.path)
                 return _json_response(request, {"error": "internal error; see the TensorBoard log"}, 500)
             # Results still being computed in the background (an evaluation) answer 202.
-            return _json_response(request, data, 202 if data.get("status") == "running" else 200)
+            running = data.get("status") in ("queued", "running")
+            return _json_response(request, data, 202 if running else 200)
 
         return handle
 

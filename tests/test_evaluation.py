@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import doctest
+import itertools
 import os
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -12,7 +14,7 @@ from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 
 from tensorboard_plugin_w2v import evaluation as ev
-from tensorboard_plugin_w2v.errors import BadRequest, NotFound
+from tensorboard_plugin_w2v.errors import BadRequest, Busy, Conflict, NotFound
 from tests.conftest import train_word2vec
 
 QUESTIONS = datapath("questions-words.txt")
@@ -361,17 +363,105 @@ def test_find_benchmarks(tmp_path):
     assert found["pairs.tsv"].path == os.path.join(str(run), "pairs.tsv")
 
 
-def test_background_jobs_report_running_then_done():
+def test_background_jobs_report_queued_running_then_done():
     jobs = ev.BackgroundJobs(workers=1)
     gate = threading.Event()
-    assert jobs.run("slow", lambda: gate.wait(10) and "finished", wait=0)[0] == "running"
+
+    def slow(progress):
+        progress.total = 10
+        progress.check(3)
+        return gate.wait(10) and "finished"
+
+    status, result, cached, progress = jobs.run("slow", slow, wait=0.2)
+    assert (status, result, cached) == ("running", None, False)
+    assert progress == {"done": 3, "total": 10, "fraction": 0.3}
+    assert jobs.run("next", lambda progress: "second", wait=0)[0] == "queued"  # the only worker is busy
     gate.set()
-    assert jobs.run("slow", lambda: "never run", wait=10) == ("done", "finished", True)
+    assert jobs.run("slow", lambda progress: "never run", wait=10) == ("done", "finished", True, None)
+    assert jobs.run("next", lambda progress: "never run", wait=10) == ("done", "second", True, None)
     with pytest.raises(NotFound):
-        jobs.run("fails", lambda: ev.builtin("nope"), wait=10)
+        jobs.run("fails", lambda progress: ev.builtin("nope"), wait=10)
     with pytest.raises(ZeroDivisionError):
-        jobs.run("crash", lambda: 1 / 0, wait=10)
-    assert jobs.run("crash", lambda: "retried", wait=10) == ("done", "retried", False)
+        jobs.run("crash", lambda progress: 1 / 0, wait=10)
+    assert jobs.run("crash", lambda progress: "retried", wait=10) == ("done", "retried", False, None)
+
+
+def test_cancelled_jobs_stop_and_are_forgotten():
+    jobs = ev.BackgroundJobs(workers=1)
+    steps = []
+
+    def endless(progress):
+        for i in itertools.count():
+            progress.check(i)
+            steps.append(i)
+            time.sleep(0.005)
+
+    assert jobs.run("endless", endless, wait=0.1)[0] == "running"
+    assert jobs.run("queued", lambda progress: steps.append("ran"), wait=0)[0] == "queued"
+    waiter_saw = []
+
+    def wait_for_endless():
+        try:
+            jobs.run("endless", endless, wait=10)
+        except Conflict as exc:
+            waiter_saw.append(exc.to_json())
+
+    waiter = threading.Thread(target=wait_for_endless)
+    waiter.start()
+    time.sleep(0.05)
+    assert jobs.cancel("queued") and jobs.cancel("endless")
+    assert not jobs.cancel("endless") and not jobs.cancel("unknown")
+    waiter.join(10)
+    assert waiter_saw == [{"error": "the evaluation was cancelled", "status": "cancelled"}]
+    # forgotten: asking again starts a new job
+    assert jobs.run("endless", lambda progress: "restarted", wait=10)[:3] == ("done", "restarted", False)
+    ran = len(steps)
+    time.sleep(0.05)
+    assert len(steps) == ran and "ran" not in steps  # the endless job stopped; the queued one never ran
+
+
+def test_too_many_pending_jobs_are_refused():
+    jobs = ev.BackgroundJobs(workers=1, max_pending=2)
+    gate = threading.Event()
+    try:
+        for key in ("a", "b"):
+            jobs.run(key, lambda progress: gate.wait(10), wait=0)
+        with pytest.raises(Busy) as refused:
+            jobs.run("c", lambda progress: "c", wait=0)
+        assert refused.value.http_status == 429
+        assert jobs.run("a", lambda progress: "not again", wait=0)[2] is True  # known keys still answer
+    finally:
+        gate.set()
+    for key in ("a", "b"):
+        assert jobs.run(key, lambda progress: "not again", wait=10)[0] == "done"
+    assert jobs.run("c", lambda progress: "c", wait=10)[:2] == ("done", "c")
+
+
+def test_progress_counts_the_questions_asked_and_cancels(lee_model):
+    progress = ev.Progress()
+    result = ev.evaluate_analogies(lee_model.wv, ev.builtin("analogies"), progress=progress)
+    assert progress.done == progress.total == result.questions - result.oov > 0
+    stopped = ev.Progress()
+    stopped.cancel()
+    with pytest.raises(ev.Cancelled):
+        ev.evaluate_analogies(lee_model.wv, ev.builtin("analogies"), progress=stopped)
+
+
+def test_sections_count_their_questions_and_skipped_ones(lee_model):
+    result = ev.evaluate_analogies(lee_model.wv, ev.builtin("analogies")).to_json()
+    gensim_sections = lee_model.wv.evaluate_word_analogies(datapath("questions-words.txt"))[1]
+    per_section = {}
+    with open(datapath("questions-words.txt")) as f:
+        for line in f:
+            if line.startswith(": "):
+                current = line[2:].strip()
+            elif len(line.split()) == 4:
+                per_section[current] = per_section.get(current, 0) + 1
+    for section, reference in zip(result["sections"], gensim_sections, strict=False):
+        assert section["questions"] == per_section[section["section"]]
+        asked = len(reference["correct"]) + len(reference["incorrect"])
+        assert section["oov"] == section["questions"] - asked
+    assert sum(s["oov"] for s in result["sections"]) == result["oov"]
 
 
 def test_doctests():
@@ -503,13 +593,56 @@ def test_route_answers_202_while_running_and_others_keep_answering(eval_site):
     try:
         query = dict(run="lee", model="vectors.bin", benchmark="wordsim353", restrict_vocab=1234)
         status, data = get(client, "evaluate", **query, wait=0)
-        assert status == 202 and data["status"] == "running" and data["benchmark"] == "wordsim353"
+        assert status == 202 and data["status"] == "queued" and data["benchmark"] == "wordsim353"
+        assert data["progress"] == {"done": 0, "total": None, "fraction": None}
         status, data = get(client, "neighbors", run="lee", model="vectors.bin", word="police")
         assert status == 200 and data["neighbors"]
     finally:
         gate.set()
     status, data = get(client, "evaluate", **query, wait=30)
     assert status == 200 and data["status"] == "done" and data["pearson"]["r"] is not None
+
+
+def test_route_cancels_an_evaluation_it_started(eval_site):
+    client, plugin, _ = eval_site
+    plugin._eval_jobs = ev.BackgroundJobs(workers=1)
+    gate = threading.Event()
+    plugin._eval_jobs._pool.submit(gate.wait, 30)  # occupy the only worker
+    query = dict(run="lee", model="vectors.bin", benchmark="analogies", restrict_vocab=777)
+    cancel_url = "/data/plugin/word2vec/evaluate/cancel"
+    try:
+        assert get(client, "evaluate", **query, wait=0)[1]["status"] == "queued"
+        assert client.post(cancel_url, query_string=query).status_code == 403  # no X-Requested-With
+        answer = client.post(cancel_url, query_string=query, headers={"X-Requested-With": "test"})
+        assert answer.status_code == 200 and answer.get_json()["status"] == "cancelled"
+        again = client.post(cancel_url, query_string=query, headers={"X-Requested-With": "test"})
+        assert again.get_json()["status"] == "not_running"
+        status, data = get(client, "evaluate", **query, wait=0)  # asked again: a new evaluation
+        assert status == 202 and data["cached"] is False
+    finally:
+        gate.set()
+    status, data = get(client, "evaluate", **query, wait=30)
+    assert status == 200 and data["total"]["correct"] + data["total"]["incorrect"] > 0
+
+
+def test_route_refuses_evaluations_beyond_the_queue_bound(eval_site):
+    client, plugin, _ = eval_site
+    original, plugin._eval_jobs = plugin._eval_jobs, ev.BackgroundJobs(workers=1, max_pending=1)
+    gate = threading.Event()
+    plugin._eval_jobs._pool.submit(gate.wait, 30)
+    try:
+        assert (
+            get(client, "evaluate", run="lee", model="vectors.bin", benchmark="analogies", wait=0)[0] == 202
+        )
+        response = client.get(
+            "/data/plugin/word2vec/evaluate",
+            query_string=dict(run="lee", model="vectors.bin", benchmark="simlex999", wait=0),
+        )
+        assert response.status_code == 429 and response.headers["Retry-After"]
+        assert "try again" in response.get_json()["error"]
+    finally:
+        gate.set()
+        plugin._eval_jobs = original
 
 
 @pytest.mark.parametrize(

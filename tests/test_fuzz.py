@@ -181,6 +181,11 @@ ROUTE_PARAMS = {
         ("restrict_vocab", "int", 1),
         ("wait", "wait", 1),
     ],
+    "/evaluate/cancel": [
+        ("benchmark", "benchmark", 1),
+        ("method", "method", 1),
+        ("restrict_vocab", "int", 1),
+    ],
     "/compare": [
         ("model2", "model2", 1),
         ("word", "word", 3),

@@ -392,7 +392,7 @@ class Word2VecPlugin(base_plugin.TBPlugin):
                 "benchmarks": [b.to_json() for b in self.benchmarks_for(version).values()],
             }
         model = self.store.get(version)
-        key, benchmark, method, restrict = self._evaluation_key(version, model, args)
+        key, benchmark, method, restrict = self._evaluation_key(version, args, model)
         wait = params.integer(args, "wait", 5, minimum=0, maximum=60)
         status, result, cached, progress = self._evaluation_jobs().run(
             key,
@@ -409,17 +409,20 @@ class Word2VecPlugin(base_plugin.TBPlugin):
     def evaluate_cancel_impl(self, args) -> dict:
         """Stop the evaluation that ``/evaluate`` with the same parameters started."""
         version = self.version_of(args)
-        model = self.store.get(version)
-        key, benchmark, _method, _restrict = self._evaluation_key(version, model, args)
-        cancelled = self._evaluation_jobs().cancel(key)
+        key, benchmark, _method, _restrict = self._evaluation_key(version, args)  # loads nothing
+        cancelled = key is not None and self._evaluation_jobs().cancel(key)
         return {
             **self._header(version),
             "benchmark": benchmark.name,
             "status": "cancelled" if cancelled else "not_running",
         }
 
-    def _evaluation_key(self, version: ModelVersion, model: LoadedModel, args):
-        """``(job key, benchmark, method, restrict_vocab)`` of an evaluation request."""
+    def _evaluation_key(self, version: ModelVersion, args, model: LoadedModel | None = None):
+        """``(job key, benchmark, method, restrict_vocab)`` of an evaluation request.
+
+        The key names the model file's version; only when it cannot be read, the loaded model
+        (``model``, else the one in memory: the key is ``None`` when there is none).
+        """
         from tensorboard_plugin_w2v import evaluation
 
         found = self.benchmarks_for(version)
@@ -434,14 +437,16 @@ class Word2VecPlugin(base_plugin.TBPlugin):
         if benchmark.kind != evaluation.KIND_ANALOGIES:
             method = None
         try:
-            model_identity = fileio.stat(version.path)
-        except OSError:
-            model_identity = None
-        try:
             bench_identity = fileio.stat(benchmark.path)
         except OSError:
             raise NotFound(f"benchmark file {name!r} disappeared") from None
-        return (model_identity, id(model.kv), bench_identity, method, restrict), benchmark, method, restrict
+        try:
+            model_key = fileio.stat(version.path)
+        except OSError:
+            model = model or self.store.status(version)[1]
+            model_key = None if model is None else id(model.kv)
+        key = None if model_key is None else (model_key, bench_identity, method, restrict)
+        return key, benchmark, method, restrict
 
     def compare_impl(self, args) -> dict:
         """Neighbourhood overlap of two models (``run2``/``model2``/``step2``; missing ones default

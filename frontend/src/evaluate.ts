@@ -19,7 +19,16 @@ export interface Tally {
 export interface SectionResult extends Tally {
   section: string;
   category: "semantic" | "syntactic" | string;
+  /** Questions of this section in the file, and how many were skipped (an unknown word). */
+  questions?: number;
+  oov?: number;
   mistakes: { question: string[]; predicted: string | null }[];
+}
+
+export interface Progress {
+  done: number;
+  total: number | null;
+  fraction: number | null;
 }
 
 interface Header {
@@ -27,8 +36,25 @@ interface Header {
   model: string;
   step: number | null;
   benchmark?: string;
-  status: "done" | "running" | string;
+  status: "done" | "queued" | "running" | string;
   cached?: boolean;
+  /** While queued or running: analogy questions answered of those asked. */
+  progress?: Progress;
+}
+
+/** Whether an `/evaluate` answer means "not finished yet, ask again". */
+export function isPending(status: string | undefined): boolean {
+  return status === "running" || status === "queued";
+}
+
+/** How far a pending evaluation got, in words ("" when there is nothing to say yet). */
+export function progressText(res: { status?: string; progress?: Progress } | null | undefined): string {
+  if (!res) return "";
+  if (res.status === "queued") return "Waiting for other evaluations to finish.";
+  const p = res.progress;
+  if (!p || p.total === null || p.fraction === null) return "";
+  const pct = Math.floor(p.fraction * 100);
+  return `${pct}% done (${p.done.toLocaleString("en-US")} of ${p.total.toLocaleString("en-US")} questions).`;
 }
 
 export interface AnalogyResult extends Header {
@@ -138,15 +164,15 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /**
- * Asks `fetchOnce` until its answer's status is not "running", pausing with backoff between
- * asks; `onRunning(attempt)` is told each time the server is still computing. An aborted
+ * Asks `fetchOnce` until its answer's status is not "queued" or "running", pausing with backoff
+ * between asks; `onRunning(attempt, answer)` is told each time the server is still computing. An aborted
  * `signal` stops it with an AbortError. `maxAttempts` bounds the number of asks.
  */
 export async function pollUntilDone<T extends { status?: string }>(
   fetchOnce: (signal?: AbortSignal) => Promise<T>,
   opts: {
     signal?: AbortSignal;
-    onRunning?: (attempt: number) => void;
+    onRunning?: (attempt: number, answer: T) => void;
     backoff?: Backoff;
     maxAttempts?: number;
     wait?: (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -157,9 +183,9 @@ export async function pollUntilDone<T extends { status?: string }>(
   for (let attempt = 0; ; attempt++) {
     if (opts.signal?.aborted) throw abortError();
     const res = await fetchOnce(opts.signal);
-    if (res.status !== "running") return res;
+    if (!isPending(res.status)) return res;
     if (attempt + 1 >= max) throw new Error("The evaluation is taking too long; try again later (it keeps running in TensorBoard).");
-    opts.onRunning?.(attempt + 1);
+    opts.onRunning?.(attempt + 1, res);
     await wait(backoffDelay(attempt, opts.backoff), opts.signal);
   }
 }

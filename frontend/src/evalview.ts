@@ -3,7 +3,7 @@
  * benchmark on every model of the logdir (a sortable table), and over the training steps of
  * one model (a line chart). The plugin answers 202 while it computes; we poll with backoff.
  */
-import { getJSON, isAbort, type ModelInfo } from "./api";
+import { getJSON, isAbort, postJSON, type ModelInfo } from "./api";
 import { h, setChildren, uid } from "./dom";
 import {
   benchmarkLabel,
@@ -11,6 +11,7 @@ import {
   formatAccuracy,
   formatScore,
   pollUntilDone,
+  progressText,
   scoreDomain,
   scoreName,
   scoreOf,
@@ -142,6 +143,7 @@ export class EvaluateView {
     this.table.cancel();
     for (const row of this.tableRows) {
       if (row.pending) {
+        this.cancelOnServer({ run: row.run, model: row.model, step: null });
         row.pending = false;
         row.error = "cancelled";
       }
@@ -236,18 +238,26 @@ export class EvaluateView {
     return { run: t.run, model: t.model, step: t.step, benchmark: s.bench, method: s.method, restrict_vocab: s.erv, wait: POLL_WAIT_SECONDS };
   }
 
-  private evaluate(t: Target, signal: AbortSignal, onRunning?: (attempt: number) => void): Promise<EvalResult> {
+  private evaluate(t: Target, signal: AbortSignal, onRunning?: (attempt: number, answer: EvalResult) => void): Promise<EvalResult> {
     const params = this.params(t);
     return pollUntilDone((sig) => getJSON<EvalResult>("evaluate", params, sig), { signal, onRunning });
   }
 
-  private running(what: string, attempt: number, onCancel: () => void): HTMLElement {
+  private running(what: string, attempt: number, onCancel: () => void, answer?: EvalResult): HTMLElement {
+    const progress = progressText(answer);
     return h(
       "div",
       { "data-testid": "eval-running" },
       loadingBox(`${what}${attempt > 0 ? ` Still running in TensorBoard (checked ${attempt} time${attempt === 1 ? "" : "s"}); large models take a while.` : ""}`),
+      progress ? h("p", { class: "w2v-muted", "data-testid": "eval-progress" }, progress) : null,
       button("Cancel", onCancel, { testId: "eval-cancel" }),
     );
+  }
+
+  /** Asks the plugin to stop the evaluation of `t` (best effort: the answer is not needed). */
+  private cancelOnServer(t: Target): void {
+    const { wait: _wait, ...params } = this.params(t);
+    postJSON("evaluate/cancel", params).catch(() => undefined);
   }
 
   // ---------------------------------------------------------------- one model
@@ -258,12 +268,13 @@ export class EvaluateView {
     const signal = this.one.next();
     const cancel = () => {
       this.one.cancel();
-      setChildren(this.out, h("p", { class: "w2v-muted" }, "Cancelled. Press Evaluate to start again (a run already started keeps going in TensorBoard and its result is kept)."));
+      this.cancelOnServer(t);
+      setChildren(this.out, h("p", { class: "w2v-muted" }, "Cancelled. Press Evaluate to start again."));
     };
     const what = `Evaluating ${this.host.label(t)} on ${this.host.state().bench}…`;
     setChildren(this.out, this.running(what, 0, cancel));
     try {
-      const res = await this.evaluate(t, signal, (n) => setChildren(this.out, this.running(what, n, cancel)));
+      const res = await this.evaluate(t, signal, (n, answer) => setChildren(this.out, this.running(what, n, cancel, answer)));
       if (signal.aborted) return;
       this.host.loaded();
       setChildren(this.out, res.kind === "analogies" ? analogyView(res as AnalogyResult) : pairsView(res as PairsResult));
@@ -568,6 +579,7 @@ export function analogyView(r: AnalogyResult): HTMLElement {
               h("th", { scope: "col" }, "Accuracy"),
               h("th", { scope: "col", class: "w2v-num" }, "Correct"),
               h("th", { scope: "col", class: "w2v-num" }, "Incorrect"),
+              h("th", { scope: "col", class: "w2v-num", title: "Questions with a word the model does not know (or beyond restrict_vocab)" }, "Skipped"),
             ),
           ),
           h(
@@ -576,7 +588,8 @@ export function analogyView(r: AnalogyResult): HTMLElement {
             sections.map((s) => {
               const pct = s.accuracy === null ? 0 : Math.max(0, Math.min(100, s.accuracy * 100));
               const mistakes = (s.mistakes ?? []).map((m) => `${m.question.join(" ")} → ${m.predicted ?? "nothing"}`);
-              const tip = `${s.section}: ${formatInt(s.correct)} correct, ${formatInt(s.incorrect)} incorrect of ${formatInt(s.total)} answered${mistakes.length ? `\nFirst mistakes:\n${mistakes.join("\n")}` : ""}`;
+              const skipped = s.questions === undefined ? "" : `; ${formatInt(s.oov ?? 0)} of ${formatInt(s.questions)} questions skipped (unknown words)`;
+              const tip = `${s.section}: ${formatInt(s.correct)} correct, ${formatInt(s.incorrect)} incorrect of ${formatInt(s.total)} answered${skipped}${mistakes.length ? `\nFirst mistakes:\n${mistakes.join("\n")}` : ""}`;
               return h(
                 "tr",
                 { "data-section": s.section, title: tip },
@@ -594,6 +607,7 @@ export function analogyView(r: AnalogyResult): HTMLElement {
                 ),
                 h("td", { class: "w2v-num" }, formatInt(s.correct)),
                 h("td", { class: "w2v-num" }, formatInt(s.incorrect)),
+                h("td", { class: "w2v-num w2v-skipped" }, s.oov === undefined ? "–" : formatInt(s.oov)),
               );
             }),
           ),

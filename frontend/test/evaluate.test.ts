@@ -5,7 +5,9 @@ import {
   bestRow,
   formatAccuracy,
   formatScore,
+  isPending,
   pollUntilDone,
+  progressText,
   scoreDomain,
   scoreOf,
   sortRows,
@@ -79,6 +81,31 @@ describe("polling backoff", () => {
     expect(res).toEqual({ status: "done", value: 7 });
     expect(waits).toEqual([500, 800]);
     expect(seen).toEqual([1, 2]);
+  });
+
+  it("treats queued like running and hands each pending answer over", async () => {
+    const answers = [
+      { status: "queued", progress: { done: 0, total: null, fraction: null } },
+      { status: "running", progress: { done: 30, total: 120, fraction: 0.25 } },
+      { status: "done" },
+    ];
+    const seen: string[] = [];
+    const res = await pollUntilDone(async () => answers.shift()!, {
+      wait: async () => undefined,
+      onRunning: (_n, answer) => seen.push(progressText(answer)),
+    });
+    expect(res).toEqual({ status: "done" });
+    expect(seen).toEqual(["Waiting for other evaluations to finish.", "25% done (30 of 120 questions)."]);
+  });
+
+  it("says nothing of progress it does not know", () => {
+    expect(progressText(null)).toBe("");
+    expect(progressText({ status: "running" })).toBe("");
+    expect(progressText({ status: "running", progress: { done: 0, total: null, fraction: null } })).toBe("");
+    expect(progressText({ status: "running", progress: { done: 19543, total: 19544, fraction: 0.99995 } })).toBe(
+      "99% done (19,543 of 19,544 questions).",
+    );
+    expect(isPending("queued") && isPending("running") && !isPending("done") && !isPending(undefined)).toBe(true);
   });
 
   it("stops when cancelled", async () => {

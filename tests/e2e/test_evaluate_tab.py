@@ -58,7 +58,11 @@ def test_analogy_evaluation_matches_gensim(page, tensorboard, screenshot):
     names = rows.evaluate_all("rows => rows.map(r => r.dataset.section)")
     assert names == [s["section"] for s in sections[:-1]]
     first = rows.first.locator("td.w2v-num").all_inner_texts()
-    assert first == [str(len(sections[0]["correct"])), str(len(sections[0]["incorrect"]))]
+    asked = len(sections[0]["correct"]) + len(sections[0]["incorrect"])
+    with open(datapath("questions-words.txt")) as f:  # the first section's questions, then the next header
+        in_file = next(i for i, line in enumerate(list(f)[1:]) if line.startswith(": "))
+    skipped = f"{in_file - asked:,}"
+    assert first == [str(len(sections[0]["correct"])), str(len(sections[0]["incorrect"])), skipped]
     assert "correct" in rows.first.get_attribute("title")
     semantic = [s for s in sections[:5]]
     sem_ok = sum(len(s["correct"]) for s in semantic)
@@ -130,16 +134,32 @@ def test_running_state_polls_until_done(page, tensorboard, screenshot):
     # Cancel: while running, the Cancel button stops polling and says so.
     asked.clear()
     page.unroute("**/evaluate?*benchmark=*")
+    running_body = '{"status": "running", "progress": {"done": 4900, "total": 19544, "fraction": 0.2507}}'
     page.route(
         "**/evaluate?*benchmark=*",
         lambda route: (
             asked.append(route.request.url),
-            route.fulfill(status=202, content_type="application/json", body='{"status": "running"}'),
+            route.fulfill(status=202, content_type="application/json", body=running_body),
+        ),
+    )
+    cancels = []
+    page.on(
+        "request",
+        lambda r: (
+            cancels.append((r.method, r.url, r.headers.get("x-requested-with")))
+            if "/evaluate/cancel?" in r.url
+            else None
         ),
     )
     page.get_by_test_id("run-evaluate").click()
+    page.wait_for_function(  # the 202 answers' progress is shown
+        "document.querySelector('[data-testid=eval-progress]')?.textContent.includes('25% done (4,900 of 19,544')"
+    )
     page.get_by_test_id("eval-cancel").click()
     page.get_by_text("Cancelled.").wait_for()
+    page.wait_for_timeout(300)
+    assert len(cancels) == 1 and cancels[0][0] == "POST" and cancels[0][2]
+    assert "run=run_b" in cancels[0][1] and "benchmark=analogies" in cancels[0][1]
     n = len(asked)
     page.wait_for_timeout(1500)
     assert len(asked) == n

@@ -129,3 +129,5 @@ def test_quick_benchmark_runs(tmp_path):
     assert indexed["route_default"]["recall_at_10"] >= 0.95
     assert exact["route_default"]["exact"] is True and exact["route_default"]["recall_at_10"] >= 0.99
     assert report["listing"]["models"] == 100
+    # both restarts opened the vocabulary cache their first start wrote, without unpickling
+    assert all(r["cold"]["restart_vocabulary_from_cache"] for r in (indexed, exact))

@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 
@@ -156,7 +157,10 @@ def open_cached(
             if info["counts"]
             else None
         )
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:  # marisa: RuntimeError
+        if not isinstance(exc, FileNotFoundError):
+            logger.warning("removing the damaged vocabulary cache %s: %s", folder, exc)
+            shutil.rmtree(folder, ignore_errors=True)  # the next load writes it again
         return None
     if not (len(ids) == len(rows) == len(norms) == len(trie) == info["rows"]):
         return None
@@ -175,8 +179,8 @@ def save(kv: KeyedVectors, cache_dir: str, identity: fileio.FileIdentity, info: 
     """Write ``kv``'s vocabulary, counts and norms into the cache; ``False`` if it cannot be.
 
     ``info["vectors"]`` is the :func:`stamp` of the ``.npy`` sidecar ``kv.vectors`` came from,
-    taken before it was read. Vocabularies a trie cannot hold (words with NUL characters or lone surrogates) are recorded
-    as refused, so later starts do not try again.
+    taken before it was read. Vocabularies a trie cannot hold (words with NUL characters or lone
+    surrogates) are recorded as refused, so later starts do not try again.
     """
     from tensorboard_plugin_w2v.index import ensure_norms
 

@@ -151,6 +151,22 @@ def test_a_rewritten_vectors_file_is_not_matched_with_the_old_vocabulary(tmp_pat
     np.testing.assert_array_equal(model.kv.vectors, vectors[::-1])
 
 
+@pytest.mark.parametrize("damaged", ["words.marisa", "lowered.marisa", "ids.npy", "info.json"])
+def test_a_damaged_cache_is_ignored(tmp_path, lee_model, damaged):
+    path = _save(lee_model, str(tmp_path), "kv")
+    cache = str(tmp_path / "cache")
+    _load_twice(path, cache, loading.MMAP_ALWAYS)
+    target = os.path.join(vocabulary.cache_folder(cache, fileio.stat(path)), damaged)
+    with open(target, "r+b") as f:
+        f.truncate(os.path.getsize(target) // 2)
+    model = loading.load_model(path, cache_dir=cache, mmap_policy="always")
+    assert isinstance(model.kv.key_to_index, dict)  # unpickled as if nothing were cached
+    assert model.kv.most_similar("man", topn=5) == lee_model.wv.most_similar("man", topn=5)
+    _wait_for_cache(cache, path)  # ... and the cache is written anew
+    again = loading.load_model(path, cache_dir=cache, mmap_policy="always")
+    assert isinstance(again.kv.key_to_index, vocabulary.WordIndex)
+
+
 def test_fasttext_models_are_never_served_from_the_cache(tmp_path, fasttext_model):
     path = str(tmp_path / "ft.model")
     fasttext_model.save(path, sep_limit=0)

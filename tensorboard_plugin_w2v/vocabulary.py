@@ -22,6 +22,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 
 import marisa_trie
@@ -34,6 +35,9 @@ logger = logging.getLogger(__name__)
 
 VERSION = 2
 MIN_WORDS = 100_000  # smaller vocabularies unpickle in a fraction of a second: no cache
+# The cache is written this long after the first load: building the tries holds the GIL for
+# seconds at 3M words, and the model's first answers (and its norms) come first.
+SAVE_DELAY_SECONDS = 5.0
 INFO_NAME = "info.json"
 _CHUNK = 65_536
 _ROW = "<q"  # the record of a lower-cased word in its trie: one row number
@@ -187,6 +191,7 @@ def save(kv: KeyedVectors, cache_dir: str, identity: fileio.FileIdentity, info: 
     folder = cache_folder(cache_dir, identity)
     if os.path.exists(os.path.join(folder, INFO_NAME)):
         return True
+    norms = np.asarray(ensure_norms(kv))  # first: a query waiting for them gets them sooner
     words = kv.index_to_key
     info = {**info, "version": VERSION, "rows": len(words), "dim": int(kv.vector_size)}
     info["source"] = housekeeping.source_record(identity)
@@ -215,7 +220,7 @@ def save(kv: KeyedVectors, cache_dir: str, identity: fileio.FileIdentity, info: 
         del lowered
         np.save(os.path.join(tmp, "ids.npy"), ids.astype(dtype))
         np.save(os.path.join(tmp, "rows.npy"), rows.astype(dtype))
-        np.save(os.path.join(tmp, "norms.npy"), np.asarray(ensure_norms(kv)))
+        np.save(os.path.join(tmp, "norms.npy"), norms)
         if counts is not None:
             np.save(os.path.join(tmp, "counts.npy"), np.asarray(counts))
         _write_json(os.path.join(tmp, INFO_NAME), info)  # last: its presence means complete
@@ -244,11 +249,13 @@ _saving_lock = threading.Lock()
 def save_in_background(
     kv: KeyedVectors, cache_dir: str, identity: fileio.FileIdentity, info: dict
 ) -> threading.Thread | None:
-    """Start :func:`save` in a daemon thread (once per folder at a time); the thread, or ``None``."""
+    """Start :func:`save` in a daemon thread after ``SAVE_DELAY_SECONDS`` (once per folder at a
+    time); the thread, or ``None``."""
     folder = cache_folder(cache_dir, identity)
 
     def run() -> None:
         try:
+            time.sleep(SAVE_DELAY_SECONDS)
             save(kv, cache_dir, identity, info)
         except Exception:  # a full or read-only cache: the model keeps working without it
             logger.warning("could not cache the vocabulary of %s", identity.path, exc_info=True)

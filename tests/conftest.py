@@ -25,6 +25,16 @@ def train_word2vec(seed: int = 1, epochs: int = 5, **kwargs) -> Word2Vec:
     return Word2Vec(LineSentence(LEE), **options)
 
 
+@pytest.fixture(autouse=True)
+def no_waiting_for_background_work(monkeypatch):
+    """Index builds and vocabulary caches start at once in tests (in TensorBoard they wait a few
+    seconds, so that a model's first answers have the cores)."""
+    from tensorboard_plugin_w2v import index, vocabulary
+
+    monkeypatch.setattr(index, "BUILD_START_DELAY", 0.0)
+    monkeypatch.setattr(vocabulary, "SAVE_DELAY_SECONDS", 0.0)
+
+
 @pytest.fixture(scope="session")
 def lee_model() -> Word2Vec:
     # 20 epochs spread the similarities out, so rankings are not decided by float rounding.

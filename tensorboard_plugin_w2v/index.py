@@ -16,6 +16,7 @@ the index at once and only the pages it touches are resident.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import logging
@@ -384,6 +385,7 @@ class IndexManager:
         if self._worker is None or not self._worker.is_alive():
             self._worker = threading.Thread(target=self._work, name="w2v-index-builder", daemon=True)
             self._worker.start()
+            atexit.register(self.close)
         return handle
 
     # -- cache files ----------------------------------------------------------------------
@@ -449,9 +451,25 @@ class IndexManager:
 
     # -- building -------------------------------------------------------------------------
 
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop building (after the current batch) and wait for the builder thread to end.
+
+        Registered to run at exit: a thread still inside usearch when Python shuts down would
+        abort the whole process (SIGABRT) instead of letting it exit.
+        """
+        worker = self._worker
+        if worker is None:
+            return
+        for handle in list(self._handles.values()):
+            handle.cancel()
+        self._jobs.put(None)
+        worker.join(timeout)
+
     def _work(self) -> None:
         while True:
             handle = self._jobs.get()
+            if handle is None:  # closed
+                return
             try:
                 self._build(handle)
             except Exception as exc:  # a failed build leaves exact search in service

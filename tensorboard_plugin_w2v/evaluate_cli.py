@@ -77,9 +77,11 @@ def report(args: argparse.Namespace) -> dict:
     for benchmark in benchmarks:
         if benchmark.kind == evaluation.KIND_ANALOGIES:
             for method in methods:
-                results.append(
-                    evaluation.evaluate_analogies(model.kv, benchmark, method, args.restrict_vocab).to_json()
-                )
+                with _ProgressBar(f"{benchmark.name} ({method})") as progress:
+                    result = evaluation.evaluate_analogies(
+                        model.kv, benchmark, method, args.restrict_vocab, progress=progress
+                    )
+                results.append(result.to_json())
         else:
             results.append(evaluation.evaluate_pairs(model.kv, benchmark, args.restrict_vocab).to_json())
     return {
@@ -89,6 +91,28 @@ def report(args: argparse.Namespace) -> dict:
         "dim": model.dim,
         "results": results,
     }
+
+
+class _ProgressBar(evaluation.Progress):
+    """Questions answered, as a bar on a terminal's standard error (nothing when redirected)."""
+
+    def __init__(self, label: str):
+        super().__init__()
+        from tqdm.auto import tqdm
+
+        self._bar = tqdm(desc=label, unit=" questions", disable=None, leave=False, file=sys.stderr)
+
+    def check(self, done: int) -> None:
+        if self.total is not None and self._bar.total != self.total:
+            self._bar.reset(total=self.total)
+        self._bar.update(done - self._bar.n)
+        super().check(done)
+
+    def __enter__(self) -> _ProgressBar:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._bar.close()
 
 
 def _pct(value: float | None) -> str:
@@ -107,7 +131,9 @@ def format_table(report: dict) -> str:
         if r["kind"] == evaluation.KIND_ANALOGIES:
             lines.append(f"{r['benchmark']} ({r['method']}, restrict_vocab={r['restrict_vocab']})")
             width = max([len(s["section"]) for s in r["sections"]] + [len("Total accuracy")])
-            lines.append(f"  {'section':<{width}}  {'correct':>8}  {'asked':>6}  {'accuracy':>8}")
+            lines.append(
+                f"  {'section':<{width}}  {'correct':>8}  {'asked':>6}  {'accuracy':>8}  {'skipped':>8}"
+            )
             rows = [(s["section"], s) for s in r["sections"]]
             rows += [
                 ("semantic", r["semantic"]),
@@ -115,8 +141,9 @@ def format_table(report: dict) -> str:
                 ("Total accuracy", r["total"]),
             ]
             for name, s in rows:
+                skipped = s.get("oov", "")  # per section; the totals have their own line below
                 lines.append(
-                    f"  {name:<{width}}  {s['correct']:>8}  {s['total']:>6}  {_pct(s['accuracy']):>8}"
+                    f"  {name:<{width}}  {s['correct']:>8}  {s['total']:>6}  {_pct(s['accuracy']):>8}  {skipped:>8}"
                 )
             oov = "—" if r["oov_ratio"] is None else f"{r['oov_ratio']:.1f}%"
             lines.append(f"  questions: {r['questions']}, skipped for unknown words: {r['oov']} ({oov})")

@@ -101,3 +101,39 @@ def test_truncated_model_in_a_real_process(logdir):
     assert done.returncode == 2
     assert "truncated.model" in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_terminal_sees_a_progress_bar_and_a_pipe_does_not(model_path):
+    import fcntl
+    import pty
+    import struct
+    import termios
+    import threading
+
+    command = [sys.executable, "-m", "tensorboard_plugin_w2v.evaluate_cli", model_path, "-b", "analogies"]
+    main, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a 100-column terminal
+    seen = bytearray()
+
+    def read_terminal():
+        while True:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:  # the program's end of the terminal is closed
+                return
+            if not chunk:
+                return
+            seen.extend(chunk)
+
+    reader = threading.Thread(target=read_terminal)
+    reader.start()
+    try:
+        done = subprocess.run(command, stderr=follower, stdout=subprocess.PIPE, cwd=ROOT, timeout=300)
+    finally:
+        os.close(follower)
+        reader.join(30)
+        os.close(main)
+    assert done.returncode == 0 and b"capital-common-countries" in done.stdout
+    assert b"analogies (3cosadd)" in seen and b"questions" in seen
+    piped = subprocess.run(command, capture_output=True, cwd=ROOT, timeout=300)
+    assert piped.returncode == 0 and piped.stderr == b""

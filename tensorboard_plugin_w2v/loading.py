@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import sys
 import time
 import zipfile
 from dataclasses import dataclass, field
@@ -129,6 +130,7 @@ def load_model(
             identity=identity,
         )
         model.identity = identity
+        model.extra_bytes += vocabulary_bytes(model.kv)
         return model
     except ModelLoadError:
         raise
@@ -456,6 +458,17 @@ def _unique_words(words: list[str]) -> list[str]:
         seen.add(key)
         out.append(key)
     return out
+
+
+def vocabulary_bytes(kv: KeyedVectors, sample: int = 1000) -> int:
+    """About how much memory a Python vocabulary holds (gensim's dict, its list, their strings
+    and ints), so the memory budget counts it; 0 for a cached, memory-mapped one."""
+    words = kv.index_to_key
+    if not isinstance(words, list) or not words:
+        return 0
+    picked = words[:: max(1, len(words) // sample)]
+    per_word = sum(map(sys.getsizeof, picked)) / len(picked) + sys.getsizeof(len(words))  # str + int
+    return sys.getsizeof(kv.key_to_index) + sys.getsizeof(words) + int(per_word * len(words))
 
 
 def _check_vectors(path: str, kv: KeyedVectors) -> None:

@@ -206,3 +206,23 @@ def test_a_restarted_server_answers_from_the_cache_as_before(tmp_path, lee_model
         w for w, _ in lee_model.wv.most_similar("man", topn=len(answers[1][1]["neighbors"]))
     ]
     assert answers[1][2]["words"] and all(w["word"].lower().startswith("gov") for w in answers[1][2]["words"])
+
+
+def test_the_memory_budget_counts_a_python_vocabulary_and_not_a_mapped_one(tmp_path, lee_model):
+    import tracemalloc
+
+    path = _save(lee_model, str(tmp_path), "kv")
+    first, again = _load_twice(path, str(tmp_path / "cache"), loading.MMAP_ALWAYS)
+    tracemalloc.start()
+    try:
+        words = [w for w in lee_model.wv.index_to_key]  # a copy of gensim's list, strings and dict
+        words = [(w + ".")[:-1] for w in words]
+        table = {w: i for i, w in enumerate(words)}
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert len(table) == len(words)
+    estimate = loading.vocabulary_bytes(first.kv)
+    assert 0.8 * held < estimate < 1.25 * held
+    assert first.nbytes == first.kv.vectors.nbytes + estimate
+    assert loading.vocabulary_bytes(again.kv) == 0 and again.nbytes == again.kv.vectors.nbytes

@@ -106,10 +106,11 @@ def test_listing_a_hundred_models_loads_none(tmp_path, lee_model):
 
 
 @pytest.mark.slow
-def test_quick_benchmark_runs(tmp_path):
+def test_quick_benchmark_runs(tmp_path, capsys):
     """``benchmarks/run.py --quick`` (CI's benchmark) completes and its answers are right.
 
-    Only correctness is asserted here; the speed figures live in the JSON it writes.
+    Only correctness is asserted here; the speed figures live in the JSON it writes, and its
+    table is printed into the test log.
     """
     import json
     import subprocess
@@ -117,12 +118,16 @@ def test_quick_benchmark_runs(tmp_path):
 
     out = tmp_path / "bench.json"
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    subprocess.run(
+    done = subprocess.run(
         [sys.executable, "benchmarks/run.py", "--quick", "--work-dir", str(tmp_path), "--json", str(out)],
         cwd=root,
         check=True,
         timeout=600,
+        stdout=subprocess.PIPE,
+        text=True,
     )
+    with capsys.disabled():
+        print("\nbenchmarks/run.py --quick (ratios against gensim in the same run):" + done.stdout)
     report = json.loads(out.read_text())
     indexed, exact = report["results"]
     assert indexed["route_default"]["exact"] is False and indexed["index"]["reused_on_restart"] is True

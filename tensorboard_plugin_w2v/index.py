@@ -351,6 +351,7 @@ class IndexManager:
         self._handles: weakref.WeakValueDictionary[str, IndexHandle] = weakref.WeakValueDictionary()
         self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
+        self._closes_at_exit = False
 
     def attach(self, version, model: LoadedModel) -> IndexHandle:
         """Load listener: set ``model.index`` (reusing a saved index at once when there is one)."""
@@ -385,7 +386,9 @@ class IndexManager:
         if self._worker is None or not self._worker.is_alive():
             self._worker = threading.Thread(target=self._work, name="w2v-index-builder", daemon=True)
             self._worker.start()
-            atexit.register(self.close)
+            if not self._closes_at_exit:
+                atexit.register(self.close)
+                self._closes_at_exit = True
         return handle
 
     # -- cache files ----------------------------------------------------------------------

@@ -409,7 +409,8 @@ class Word2VecPlugin(base_plugin.TBPlugin):
     def evaluate_cancel_impl(self, args) -> dict:
         """Stop the evaluation that ``/evaluate`` with the same parameters started."""
         version = self.version_of(args)
-        key, benchmark, _method, _restrict = self._evaluation_key(version, args)  # loads nothing
+        loaded = self.store.status(version)[1]  # the model in memory, if any: nothing is loaded
+        key, benchmark, _method, _restrict = self._evaluation_key(version, args, loaded)
         cancelled = key is not None and self._evaluation_jobs().cancel(key)
         return {
             **self._header(version),
@@ -420,8 +421,9 @@ class Word2VecPlugin(base_plugin.TBPlugin):
     def _evaluation_key(self, version: ModelVersion, args, model: LoadedModel | None = None):
         """``(job key, benchmark, method, restrict_vocab)`` of an evaluation request.
 
-        The key names the model file's version; only when it cannot be read, the loaded model
-        (``model``, else the one in memory: the key is ``None`` when there is none).
+        The key names the version of ``model`` (the one evaluated: while a new version of the
+        file loads, or fails to, the store answers with the previous one), else the file's
+        current version; ``None`` when neither is known.
         """
         from tensorboard_plugin_w2v import evaluation
 
@@ -440,11 +442,14 @@ class Word2VecPlugin(base_plugin.TBPlugin):
             bench_identity = fileio.stat(benchmark.path)
         except OSError:
             raise NotFound(f"benchmark file {name!r} disappeared") from None
-        try:
-            model_key = fileio.stat(version.path)
-        except OSError:
-            model = model or self.store.status(version)[1]
-            model_key = None if model is None else id(model.kv)
+        model_key = None
+        if model is not None:
+            model_key = model.identity or id(model.kv)
+        else:
+            try:
+                model_key = fileio.stat(version.path)
+            except OSError:
+                pass
         key = None if model_key is None else (model_key, bench_identity, method, restrict)
         return key, benchmark, method, restrict
 

@@ -143,11 +143,25 @@ def open_cached(
     try:
         with open(os.path.join(folder, INFO_NAME), encoding="utf-8") as f:
             info = json.load(f)
-        if info.get("version") != VERSION or info.get("refused") or info["vectors"] != stamp(vectors_path):
-            return None
+    except FileNotFoundError:
+        return None  # never written (or being written)
+    except (OSError, ValueError) as exc:
+        return _discard(folder, exc)
+    if not isinstance(info, dict) or info.get("version") != VERSION or info.get("refused"):
+        return None
+    try:
+        current = stamp(vectors_path)
+    except OSError:
+        return None  # the model's own vectors are unreadable: the caller's load says why
+    if info.get("vectors") != current:  # written for vectors since replaced: write it anew
+        return _discard(folder, "written for another version of the vectors file")
+    try:
         vectors = np.load(vectors_path, mmap_mode="r" if mmap else None)
+    except (OSError, ValueError):
+        return None
+    try:
         if vectors.shape != (info["rows"], info["dim"]):
-            return None
+            return _discard(folder, f"written for vectors of another shape than {vectors.shape}")
         trie = marisa_trie.Trie()
         trie.mmap(os.path.join(folder, "words.marisa"))
         lowered = marisa_trie.RecordTrie(_ROW)
@@ -162,12 +176,9 @@ def open_cached(
             else None
         )
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:  # marisa: RuntimeError
-        if not isinstance(exc, FileNotFoundError):
-            logger.warning("removing the damaged vocabulary cache %s: %s", folder, exc)
-            shutil.rmtree(folder, ignore_errors=True)  # the next load writes it again
-        return None
+        return _discard(folder, exc)
     if not (len(ids) == len(rows) == len(norms) == len(trie) == info["rows"]):
-        return None
+        return _discard(folder, "its parts disagree on the number of words")
     kv = KeyedVectors(info["dim"], count=0, dtype=vectors.dtype)
     words = WordList(trie, ids)
     kv.index_to_key = words
@@ -177,6 +188,14 @@ def open_cached(
     if counts is not None:
         kv.expandos["count"] = counts
     return kv, info
+
+
+def _discard(folder: str, reason) -> None:
+    """Remove a cached vocabulary that cannot serve (damaged or outdated): the next load writes it
+    again. Files another process still maps stay readable until it unmaps them."""
+    logger.warning("removing the vocabulary cache %s: %s", folder, reason)
+    shutil.rmtree(folder, ignore_errors=True)
+    return None
 
 
 def save(kv: KeyedVectors, cache_dir: str, identity: fileio.FileIdentity, info: dict) -> bool:
@@ -201,7 +220,7 @@ def save(kv: KeyedVectors, cache_dir: str, identity: fileio.FileIdentity, info: 
         trie = marisa_trie.Trie(words)
         if len(trie) != len(words):
             raise ValueError("the vocabulary repeats a word")
-    except (ValueError, UnicodeEncodeError) as exc:
+    except (ValueError, TypeError, UnicodeEncodeError) as exc:  # TypeError: keys that are not str
         logger.info("vocabulary of %s not cached: %s", identity.path, exc)
         info["refused"] = str(exc)
         with fileio.published_folder(folder, os.path.join(folder, INFO_NAME)) as tmp:

@@ -672,3 +672,35 @@ def test_dot_t_in_pieces_equals_matmul(shape, monkeypatch):
     np.testing.assert_allclose(ev.dot_t(a, b), a @ b.T, rtol=1e-5, atol=1e-5)
     monkeypatch.setattr(ev, "_SMALL_PRODUCT", 0)  # the one-call path
     np.testing.assert_allclose(ev.dot_t(a, b), a @ b.T, rtol=1e-5, atol=1e-5)
+
+
+def test_a_result_is_filed_under_the_version_that_was_evaluated(tmp_path):
+    """While a new version of a file loads, the store answers with the previous one: its figures
+    must not be remembered as the new version's."""
+    from tensorboard.backend.application import TensorBoardWSGI
+    from tensorboard.plugins import base_plugin
+    from werkzeug.test import Client
+
+    from tensorboard_plugin_w2v.plugin import Word2VecPlugin
+
+    (tmp_path / "run").mkdir()
+    path = str(tmp_path / "run" / "v.bin")
+    train_word2vec(seed=1, vector_size=16).wv.save_word2vec_format(path, binary=True)
+    plugin = Word2VecPlugin(base_plugin.TBContext(logdir=str(tmp_path), flags=None))
+    client = Client(TensorBoardWSGI([plugin]))
+    query = dict(run="run", model="v.bin", benchmark="wordsim353", wait=60)
+    first = get(client, "evaluate", **query)[1]["pearson"]["r"]
+    second = train_word2vec(seed=5, vector_size=24).wv
+    second.save_word2vec_format(path, binary=True)
+    os.utime(path, ns=(0, os.stat(path).st_mtime_ns + 10**9))
+    loading = plugin.store._path_locks[path]
+    loading.acquire()  # the new version is "loading": the old model answers meanwhile
+    try:
+        assert get(client, "evaluate", **query)[1]["pearson"]["r"] == first
+    finally:
+        loading.release()
+    status, after = get(client, "evaluate", **query)
+    assert status == 200 and after["cached"] is False
+    assert after["pearson"]["r"] == pytest.approx(
+        second.evaluate_word_pairs(datapath("wordsim353.tsv"))[0][0]
+    )

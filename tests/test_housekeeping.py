@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from tensorboard_plugin_w2v import convert, housekeeping, loading, vocabulary
+from tensorboard_plugin_w2v import convert, fileio, housekeeping, loading, vocabulary
 from tests.conftest import make_client, train_word2vec
 from tests.test_index import ready_model
 
@@ -105,3 +105,17 @@ def test_a_starting_server_sweeps_its_cache(tmp_path):
     assert _entries(cache)["copies"] == _entries(cache)["vocab"] == []
     # the first server's model still reads its (now removed) private copy
     np.testing.assert_array_equal(loaded.kv.vectors, reference.vectors)
+
+
+def test_entries_of_a_relative_logdir_survive_a_sweep_from_another_folder(tmp_path, monkeypatch):
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    train_word2vec().wv.save_word2vec_format(str(tmp_path / "logs" / "v.txt"))
+    monkeypatch.chdir(tmp_path)  # as `tensorboard --logdir logs` passes the logdir on
+    cache = str(tmp_path / "cache")
+    converted = convert.ensure_converted("logs/v.txt", fileio.stat("logs/v.txt"), cache, binary=False)
+    monkeypatch.chdir(tmp_path / "elsewhere")  # another TensorBoard sharing the cache
+    assert housekeeping.sweep(cache) == []
+    assert os.path.exists(converted)
+    os.remove(tmp_path / "logs" / "v.txt")
+    assert housekeeping.sweep(cache) == [os.path.dirname(converted)]

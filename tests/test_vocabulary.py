@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import os
 import pickle
+import shutil
 
 import numpy as np
 import pytest
@@ -137,6 +138,21 @@ def test_the_cache_serves_a_model_mapped_from_its_private_copy_or_from_the_logdi
     for model in (copied, settled):
         assert isinstance(model.kv.key_to_index, vocabulary.WordIndex)
         assert model.kv.most_similar("man", topn=5) == lee_model.wv.most_similar("man", topn=5)
+
+
+def test_a_vocabulary_written_for_replaced_vectors_is_written_anew(tmp_path, lee_model, monkeypatch):
+    monkeypatch.setattr(convert, "CONVERT_MIN_BYTES", 0)
+    source = str(tmp_path / "lee.txt")
+    lee_model.wv.save_word2vec_format(source)
+    cache = str(tmp_path / "cache")
+    _load_twice(source, cache, loading.MMAP_ALWAYS)
+    for folder in os.listdir(os.path.join(cache, "converted")):  # converted again: new mtimes
+        shutil.rmtree(os.path.join(cache, "converted", folder))
+    assert isinstance(loading.load_model(source, cache_dir=cache).kv.key_to_index, dict)
+    _wait_for_cache(cache, source)
+    again = loading.load_model(source, cache_dir=cache)
+    assert isinstance(again.kv.key_to_index, vocabulary.WordIndex)
+    assert list(again.kv.index_to_key) == lee_model.wv.index_to_key
 
 
 def test_a_rewritten_vectors_file_is_not_matched_with_the_old_vocabulary(tmp_path, lee_model):

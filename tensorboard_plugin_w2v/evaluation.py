@@ -701,7 +701,11 @@ class _Solver:
         cand_index, cand_score = self._candidates(idx)
         trusted_upto = self._trusted_prefix(idx, cand_index, cand_score)
         chosen, decisive = self._choose(idx, cand_index)
-        trusted = trusted_upto[np.arange(len(idx)), decisive].tolist()
+        trusted = trusted_upto[np.arange(len(idx)), decisive]
+        # Fewer finite scores than gensim's window (tiny vocabularies, zero vectors, 3CosMul's
+        # log 0): gensim's list then holds NaN or -inf words too, in an order only it knows.
+        trusted &= np.isfinite(cand_score).sum(axis=1) >= _TOPN + idx.shape[1]
+        trusted = trusted.tolist()
         keys = self.kv.index_to_key
         out = []
         for i, ok, q in zip(chosen.tolist(), trusted, block, strict=True):

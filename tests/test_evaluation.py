@@ -704,3 +704,34 @@ def test_a_result_is_filed_under_the_version_that_was_evaluated(tmp_path):
     assert after["pearson"]["r"] == pytest.approx(
         second.evaluate_word_pairs(datapath("wordsim353.tsv"))[0][0]
     )
+
+
+def test_tiny_vocabularies_and_zero_vectors_answer_as_gensim(tmp_path):
+    """With fewer finite scores than gensim's candidate window (a few words, an all-zero vector,
+    3CosMul's log 0), gensim's own ranking of NaN and -inf decides; so must ours."""
+    rng = np.random.default_rng(0)
+    letters = list("abcdefghijklm")
+    compared = 0
+    for trial in range(150):
+        n, dim = int(rng.integers(4, 14)), int(rng.integers(1, 4))
+        words = [w if rng.random() < 0.7 else w.upper() for w in letters[:n]]
+        vectors = rng.integers(-2, 3, size=(n, dim)).astype(np.float32)
+        if rng.random() < 0.3:
+            vectors[rng.integers(n)] = 0
+        kv = KeyedVectors(dim, count=0)
+        kv.add_vectors(words, vectors)
+        path = tmp_path / f"q{trial}.txt"
+        sections = [[" ".join(rng.choice(letters[:n], 4)) for _ in range(15)] for _ in range(2)]
+        path.write_text(": s1\n" + "\n".join(sections[0]) + "\n: s2\n" + "\n".join(sections[1]) + "\n")
+        restrict = int(rng.choice([n, max(1, n - 3), 300000]))
+        for method in (ev.METHOD_3COSADD, ev.METHOD_3COSMUL):
+            if method == ev.METHOD_3COSADD:
+                reference = kv.evaluate_word_analogies(str(path), restrict_vocab=restrict)[1][:-1]
+            else:
+                reference = cosmul_reference(kv, str(path), restrict)[1][:-1]
+            ours = ev.evaluate_analogies(kv, str(path), method, restrict).sections
+            assert [(s.correct, s.incorrect) for s in ours] == [
+                (r["correct"], r["incorrect"]) for r in reference
+            ], (trial, method, words, vectors.tolist())
+            compared += 1
+    assert compared == 300

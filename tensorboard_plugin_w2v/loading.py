@@ -318,7 +318,8 @@ def _load_gensim_model(
     training = {a: _plain(getattr(model, a)) for a in md.TRAINING_ATTRIBUTES if hasattr(model, a)}
     kv = model.wv
     _check_vectors(path, kv)
-    _adopt_early_norms(kv, early)
+    if _vectors_stamp(path, "wv.vectors") == before:  # else the early norms may be of other vectors
+        _adopt_early_norms(kv, early)
     if cls is Word2Vec:
         _cache_vocabulary_later(kv, path, "wv.vectors", before, cache_dir, identity, {"training": training})
     return LoadedModel(
@@ -346,7 +347,8 @@ def _open_keyedvectors(
     if not isinstance(kv, KeyedVectors):
         raise ModelLoadError(f"{_label(path)}: expected gensim KeyedVectors, found {type(kv).__name__}")
     _check_vectors(path, kv)
-    _adopt_early_norms(kv, early)
+    if _vectors_stamp(path, "vectors") == before:  # else the early norms may be of other vectors
+        _adopt_early_norms(kv, early)
     _cache_vocabulary_later(kv, path, "vectors", before, cache_dir, identity, {})
     return kv, "count" in kv.expandos
 

@@ -77,7 +77,8 @@ def stat(path: str) -> FileIdentity:
     if is_remote(path):
         return FileIdentity(path, int(_remote_call(_remote.stat, path).length), 0)
     st = os.stat(path)
-    return FileIdentity(path, st.st_size, st.st_mtime_ns)
+    # Absolute: cache entries are keyed by it, and TensorBoard keeps a relative --logdir as given.
+    return FileIdentity(os.path.abspath(path), st.st_size, st.st_mtime_ns)
 
 
 def _s3_stat(path: str) -> FileIdentity:

@@ -34,8 +34,8 @@ SWEEP_INTERVAL_SECONDS = 600.0
 
 
 def source_record(identity: fileio.FileIdentity) -> dict:
-    """What a cache entry records of the file version it was made from (local paths absolute:
-    TensorBoards started in other folders share the cache)."""
+    """What a cache entry records of the file version it was made from (local paths absolute, as
+    :func:`fileio.stat` gives them: TensorBoards started in other folders share the cache)."""
     path = identity.path if fileio.is_remote(identity.path) else os.path.abspath(identity.path)
     return {"path": path, "size": identity.size, "mtime_ns": identity.mtime_ns}
 

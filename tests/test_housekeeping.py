@@ -119,3 +119,20 @@ def test_entries_of_a_relative_logdir_survive_a_sweep_from_another_folder(tmp_pa
     assert os.path.exists(converted)
     os.remove(tmp_path / "logs" / "v.txt")
     assert housekeeping.sweep(cache) == [os.path.dirname(converted)]
+
+
+def test_cache_entries_do_not_depend_on_the_working_folder(tmp_path, monkeypatch):
+    from tensorboard_plugin_w2v import index
+
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "v.txt").write_text("1 2\nw 0.5 0.25\n")
+    monkeypatch.chdir(tmp_path)
+    from_root = fileio.stat("logs/v.txt")
+    monkeypatch.chdir(tmp_path / "logs")
+    from_logs = fileio.stat("v.txt")
+    assert from_root == from_logs and os.path.isabs(from_root.path)
+    assert index.cache_key(from_root) == index.cache_key(from_logs)
+    assert vocabulary.cache_folder("c", from_root) == vocabulary.cache_folder("c", from_logs)
+    assert convert.converted_dir(from_root, "c", False, False) == convert.converted_dir(
+        from_logs, "c", False, False
+    )

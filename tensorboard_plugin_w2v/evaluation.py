@@ -49,6 +49,7 @@ from scipy import sparse, stats
 
 from tensorboard_plugin_w2v import fileio
 from tensorboard_plugin_w2v.errors import BadRequest, Busy, Conflict, NotFound, Word2VecError
+from tensorboard_plugin_w2v.index import row_norms
 
 logger = logging.getLogger(__name__)
 
@@ -301,18 +302,9 @@ def _read_pairs_cached(identity: fileio.FileIdentity, case_insensitive: bool, de
 # -- shared numerics -----------------------------------------------------------------------
 
 
-def vector_norms(vectors: np.ndarray, chunk_rows: int = 65536) -> np.ndarray:
-    """Row norms equal to gensim's ``fill_norms`` (``np.linalg.norm(axis=1)``), computed in chunks
-    so a memory-mapped 3M×300 model is never squared in one piece."""
-    out = np.empty(len(vectors), dtype=vectors.dtype)
-    for start in range(0, len(vectors), chunk_rows):
-        out[start : start + chunk_rows] = np.linalg.norm(vectors[start : start + chunk_rows], axis=1)
-    return out
-
-
 def model_norms(kv: KeyedVectors) -> np.ndarray:
-    """``kv.norms`` if gensim has filled them, else the same values computed in chunks."""
-    return kv.norms if kv.norms is not None else vector_norms(kv.vectors)
+    """``kv.norms`` if filled, else the same values computed in chunks (the model is left as it is)."""
+    return kv.norms if kv.norms is not None else row_norms(kv.vectors)
 
 
 _OK_VOCAB_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

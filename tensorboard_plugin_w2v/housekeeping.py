@@ -34,10 +34,9 @@ SWEEP_INTERVAL_SECONDS = 600.0
 
 
 def source_record(identity: fileio.FileIdentity) -> dict:
-    """What a cache entry records of the file version it was made from (local paths absolute, as
-    :func:`fileio.stat` gives them: TensorBoards started in other folders share the cache)."""
-    path = identity.path if fileio.is_remote(identity.path) else os.path.abspath(identity.path)
-    return {"path": path, "size": identity.size, "mtime_ns": identity.mtime_ns}
+    """What a cache entry records of the file version it was made from (local paths are absolute,
+    as :func:`fileio.stat` gives them: TensorBoards started in other folders share the cache)."""
+    return {"path": identity.path, "size": identity.size, "mtime_ns": identity.mtime_ns}
 
 
 def write_source(folder: str, identity: fileio.FileIdentity) -> None:
@@ -51,8 +50,8 @@ def is_gone(record: dict | None) -> bool:
     if not isinstance(record, dict) or not isinstance(record.get("path"), str):
         return False  # no record: keep the entry
     path = record["path"]
-    if fileio.is_remote(path) or not os.path.isabs(path):
-        return False  # remote, or relative to a folder unknown here
+    if fileio.is_remote(path):
+        return False
     try:
         st = os.stat(path)
     except FileNotFoundError:

@@ -135,12 +135,9 @@ def row_norms(
 ) -> np.ndarray:
     """Norms of every row, equal to gensim's ``np.linalg.norm(vectors, axis=1)``, on ``threads`` cores."""
     job = NormsJob(vectors, chunk_rows)
-    helpers = [
-        threading.Thread(target=job.work, name="w2v-norms", daemon=True)
-        for _ in range((threads or os.cpu_count() or 1) - 1)
-    ]
-    for helper in helpers:
-        helper.start()
+    chunks = -(-len(vectors) // chunk_rows)
+    for _ in range(min(threads or os.cpu_count() or 1, chunks) - 1):  # the caller works too
+        threading.Thread(target=job.work, name="w2v-norms", daemon=True).start()
     return job.result()
 
 

@@ -308,9 +308,7 @@ def _load_gensim_model(
         if cached is not None:
             kv, info = cached
             return LoadedModel(kv, fmt, counts_known=info["counts"], training=info.get("training"))
-    before = _vectors_stamp(path, "wv.vectors")
-    early = _early_norms(path, "wv.vectors") if mmap else None
-    model = cls.load(path, mmap=mmap)
+    model, stamp, early = _unpickle(path, cls, "wv.vectors", mmap)
     if not isinstance(model, (Word2Vec, FastText)):
         raise ModelLoadError(
             f"{_label(path)}: expected a gensim {cls.__name__}, found {type(model).__name__}"
@@ -318,10 +316,9 @@ def _load_gensim_model(
     training = {a: _plain(getattr(model, a)) for a in md.TRAINING_ATTRIBUTES if hasattr(model, a)}
     kv = model.wv
     _check_vectors(path, kv)
-    if _vectors_stamp(path, "wv.vectors") == before:  # else the early norms may be of other vectors
-        _adopt_early_norms(kv, early)
+    _adopt_early_norms(kv, early)
     if cls is Word2Vec:
-        _cache_vocabulary_later(kv, path, "wv.vectors", before, cache_dir, identity, {"training": training})
+        _cache_vocabulary_later(kv, stamp, cache_dir, identity, {"training": training})
     return LoadedModel(
         kv, fmt, counts_known="count" in kv.expandos, training=training, extra_bytes=_ngram_bytes(kv)
     )
@@ -341,16 +338,26 @@ def _open_keyedvectors(
     cached = _cached_vocabulary(path, "vectors", mmap, cache_dir, identity)
     if cached is not None:
         return cached[0], cached[1]["counts"]
-    before = _vectors_stamp(path, "vectors")
-    early = _early_norms(path, "vectors") if mmap else None
-    kv = KeyedVectors.load(path, mmap=mmap)
+    kv, stamp, early = _unpickle(path, KeyedVectors, "vectors", mmap)
     if not isinstance(kv, KeyedVectors):
         raise ModelLoadError(f"{_label(path)}: expected gensim KeyedVectors, found {type(kv).__name__}")
     _check_vectors(path, kv)
-    if _vectors_stamp(path, "vectors") == before:  # else the early norms may be of other vectors
-        _adopt_early_norms(kv, early)
-    _cache_vocabulary_later(kv, path, "vectors", before, cache_dir, identity, {})
+    _adopt_early_norms(kv, early)
+    _cache_vocabulary_later(kv, stamp, cache_dir, identity, {})
     return kv, "count" in kv.expandos
+
+
+def _unpickle(path: str, cls, suffix: str, mmap: str | None):
+    """``(cls.load(path), stamp, early norms)``: the norms of the vectors' ``.npy`` sidecar are
+    started while gensim unpickles; ``stamp`` is the sidecar's :func:`vocabulary.stamp`. Both are
+    ``None`` when there is no sidecar, or when it changed while it was read (then neither the
+    early norms nor a vocabulary cache may be trusted with it)."""
+    before = _vectors_stamp(path, suffix)
+    early = _early_norms(path, suffix) if mmap and before is not None else None
+    loaded = cls.load(path, mmap=mmap)
+    if before is None or _vectors_stamp(path, suffix) != before:
+        return loaded, None, None
+    return loaded, before, early
 
 
 def _cached_vocabulary(path: str, suffix: str, mmap: str | None, cache_dir: str | None, identity):
@@ -367,15 +374,11 @@ def _vectors_stamp(path: str, suffix: str) -> list[int] | None:
         return None
 
 
-def _cache_vocabulary_later(
-    kv: KeyedVectors, path: str, suffix: str, before, cache_dir: str | None, identity, info: dict
-) -> None:
+def _cache_vocabulary_later(kv: KeyedVectors, stamp, cache_dir: str | None, identity, info: dict) -> None:
     """Write the vocabulary cache of a large model in the background, so the next start is fast."""
-    if not cache_dir or identity is None or before is None or not vocabulary.worth_caching(kv):
+    if not cache_dir or identity is None or stamp is None or not vocabulary.worth_caching(kv):
         return
-    if _vectors_stamp(path, suffix) != before:  # rewritten while it was read
-        return
-    vocabulary.save_in_background(kv, cache_dir, identity, {**info, "vectors": before})
+    vocabulary.save_in_background(kv, cache_dir, identity, {**info, "vectors": stamp})
 
 
 def _load_word2vec_format(

@@ -137,8 +137,10 @@ def test_evaluation_leaves_the_model_untouched(trained_kv):
 
 
 def test_chunked_norms_equal_gensim(euclidean_kv):
+    from tensorboard_plugin_w2v.index import row_norms
+
     expected = np.linalg.norm(euclidean_kv.vectors, axis=1)
-    np.testing.assert_array_equal(ev.vector_norms(euclidean_kv.vectors, chunk_rows=100), expected)
+    np.testing.assert_array_equal(row_norms(euclidean_kv.vectors, chunk_rows=100), expected)
 
 
 def test_small_chunks_give_the_same_answers(trained_kv, monkeypatch):

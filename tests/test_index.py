@@ -28,6 +28,19 @@ def lee_kv_path(tmp_path_factory) -> str:
     return path
 
 
+def hold_builds(monkeypatch) -> threading.Event:
+    """Index builds wait (up to 30 s) until the returned event is set."""
+    release = threading.Event()
+    original = ann.IndexManager._build
+
+    def held_build(self, handle):
+        release.wait(30)
+        return original(self, handle)
+
+    monkeypatch.setattr(ann.IndexManager, "_build", held_build)
+    return release
+
+
 def version_of(path: str) -> ModelVersion:
     return ModelVersion(
         run="r", name=os.path.basename(path), step=None, path=path, format=None, source="file"
@@ -127,14 +140,7 @@ def test_half_written_index_is_not_trusted(tmp_path, lee_kv_path):
 
 
 def test_exact_answers_while_the_index_builds(tmp_path, lee_kv_path, monkeypatch):
-    release = threading.Event()
-    original = ann.IndexManager._build
-
-    def slow_build(self, handle):
-        release.wait(30)
-        return original(self, handle)
-
-    monkeypatch.setattr(ann.IndexManager, "_build", slow_build)
+    release = hold_builds(monkeypatch)
     store, _ = store_with_index(str(tmp_path))
     model = store.get(version_of(lee_kv_path))
     status = model.index.status()
@@ -222,14 +228,7 @@ def test_norms_computed_while_loading_equal_gensim(tmp_path, lee_model, monkeypa
 def test_build_stops_when_its_model_is_evicted_and_resumes_if_reloaded(
     tmp_path, lee_kv_path, lee_model, monkeypatch
 ):
-    release = threading.Event()
-    original = ann.IndexManager._build
-
-    def held_build(self, handle):
-        release.wait(30)
-        return original(self, handle)
-
-    monkeypatch.setattr(ann.IndexManager, "_build", held_build)
+    release = hold_builds(monkeypatch)
     other = str(tmp_path / "other.kv")
     lee_model.wv.save(other)
     store, _ = store_with_index(str(tmp_path / "cache"), budget=1)
@@ -247,14 +246,7 @@ def test_build_stops_when_its_model_is_evicted_and_resumes_if_reloaded(
 
 
 def test_build_of_an_evicted_model_is_cancelled(tmp_path, lee_kv_path, lee_model, monkeypatch):
-    release = threading.Event()
-    original = ann.IndexManager._build
-
-    def held_build(self, handle):
-        release.wait(30)
-        return original(self, handle)
-
-    monkeypatch.setattr(ann.IndexManager, "_build", held_build)
+    release = hold_builds(monkeypatch)
     other = str(tmp_path / "other.kv")
     lee_model.wv.save(other)
     store, _ = store_with_index(str(tmp_path / "cache"), budget=1)

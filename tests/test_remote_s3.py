@@ -36,9 +36,8 @@ PREFIX = "team/logs"
 HAS_TENSORFLOW = importlib.util.find_spec("tensorflow") is not None
 
 
-@pytest.fixture(scope="module")
-def s3():
-    """A moto S3 server on 127.0.0.1 and a boto3 client for it."""
+def start_s3(bucket: str, **extra_env):
+    """A moto S3 server on 127.0.0.1 holding an empty ``bucket``: (server, boto3 client, env)."""
     boto3 = pytest.importorskip("boto3")
     from moto.server import ThreadedMotoServer
 
@@ -52,6 +51,7 @@ def s3():
         "AWS_REGION": "us-east-1",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_EC2_METADATA_DISABLED": "true",
+        **extra_env,
     }
     client = boto3.client(
         "s3",
@@ -60,7 +60,14 @@ def s3():
         aws_secret_access_key="testing",
         region_name="us-east-1",
     )
-    client.create_bucket(Bucket=BUCKET)
+    client.create_bucket(Bucket=bucket)
+    return server, client, env
+
+
+@pytest.fixture(scope="module")
+def s3():
+    """A moto S3 server on 127.0.0.1 and a boto3 client for it."""
+    server, client, env = start_s3(BUCKET)
     yield client, env
     server.stop()
 
@@ -247,25 +254,7 @@ def test_tensorflow_does_not_change_the_plugins_file_layer():
 def test_an_unreachable_store_keeps_loaded_models_answering(lee_model, tmp_path):
     """The S3 endpoint goes away while TensorBoard runs: the listing keeps its last scan, a model
     in memory keeps answering, and one never loaded says the store cannot be read (not a 500)."""
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    env = {
-        "S3_ENDPOINT": f"http://127.0.0.1:{port}",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_MAX_ATTEMPTS": "1",
-    }
-    client = boto3.client(
-        "s3", endpoint_url=env["S3_ENDPOINT"], aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
-    client.create_bucket(Bucket="flaky")
+    server, client, env = start_s3("flaky", AWS_MAX_ATTEMPTS="1")
     client.put_object(Bucket="flaky", Key="logs/run/a.bin", Body=_binary(lee_model))
     client.put_object(Bucket="flaky", Key="logs/run/b.bin", Body=_binary(lee_model))
     stopped = False

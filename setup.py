@@ -69,9 +69,9 @@ setup(
             "word2vec = tensorboard_plugin_w2v.loader:Word2VecLoader",
         ],
         "console_scripts": [
-            "w2v-visualizer = tensorboard_plugin_w2v.visualizer:main",
-            "w2v-eval = tensorboard_plugin_w2v.evaluate_cli:main",
-            "w2v-demo = tensorboard_plugin_w2v.demo:main",
+            "w2v-visualizer = tensorboard_plugin_w2v.cli.visualizer:main",
+            "w2v-eval = tensorboard_plugin_w2v.cli.evaluate_cli:main",
+            "w2v-demo = tensorboard_plugin_w2v.cli.demo:main",
         ],
     },
     cmdclass={"build_py": BuildPyWithFrontend},

@@ -32,8 +32,8 @@ from gensim.test.utils import datapath
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tensorboard_plugin_w2v import comparison  # noqa: E402
-from tensorboard_plugin_w2v import evaluation as ev  # noqa: E402
+from tensorboard_plugin_w2v.analysis import comparison  # noqa: E402
+from tensorboard_plugin_w2v.analysis import evaluation as ev  # noqa: E402
 
 QUESTIONS = datapath("questions-words.txt")
 

@@ -57,7 +57,7 @@ def _serve(spec: dict) -> dict:
     from tensorboard.plugins import base_plugin
     from werkzeug.test import Client
 
-    from tensorboard_plugin_w2v.loader import Word2VecLoader
+    from tensorboard_plugin_w2v.server.loader import Word2VecLoader
 
     parser = _argparse.ArgumentParser()
     loader = Word2VecLoader()
@@ -126,7 +126,7 @@ def _serve(spec: dict) -> dict:
     out["rss_serving"] = _rss()
     # gensim's most_similar on the same (memory-mapped) vectors in this process, warm, each
     # query alternating with the exact=1 route so that both see the same machine load.
-    from tensorboard_plugin_w2v.index import ensure_norms
+    from tensorboard_plugin_w2v.search.index import ensure_norms
 
     kv = model.kv
     t = time.perf_counter()
@@ -187,7 +187,7 @@ def bench_model(
     """Everything measured for one model file (served from its own folder as the logdir)."""
     import numpy as np
 
-    from tensorboard_plugin_w2v.loading import load_model
+    from tensorboard_plugin_w2v.models.loading import load_model
 
     path = os.path.abspath(path)
     kv = load_model(path).kv
@@ -362,13 +362,13 @@ def main(argv: list[str] | None = None) -> int:
         "--exact-max-cells",
         type=int,
         help="models with at most rows × dim cells answer exactly by default "
-        "(the plugin's default: tensorboard_plugin_w2v.index.EXACT_MAX_CELLS)",
+        "(the plugin's default: tensorboard_plugin_w2v.search.index.EXACT_MAX_CELLS)",
     )
     parser.add_argument("--_serve", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args._serve:
         print(json.dumps(_serve(json.loads(args._serve))))
-        from tensorboard_plugin_w2v import vocabulary
+        from tensorboard_plugin_w2v.models import vocabulary
 
         vocabulary.wait_for_saves()  # the next start of this benchmark reads what it writes
         return 0

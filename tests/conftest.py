@@ -29,7 +29,8 @@ def train_word2vec(seed: int = 1, epochs: int = 5, **kwargs) -> Word2Vec:
 def no_waiting_for_background_work(monkeypatch):
     """Index builds and vocabulary caches start at once in tests (in TensorBoard they wait a few
     seconds, so that a model's first answers have the cores)."""
-    from tensorboard_plugin_w2v import index, vocabulary
+    from tensorboard_plugin_w2v.search import index
+    from tensorboard_plugin_w2v.models import vocabulary
 
     monkeypatch.setattr(index, "BUILD_START_DELAY", 0.0)
     monkeypatch.setattr(vocabulary, "SAVE_DELAY_SECONDS", 0.0)
@@ -123,8 +124,8 @@ def make_client(logdir: str, **flags):
     from tensorboard.plugins import base_plugin
     from werkzeug.test import Client
 
-    from tensorboard_plugin_w2v.loader import Word2VecLoader
-    from tensorboard_plugin_w2v.plugin import Word2VecPlugin
+    from tensorboard_plugin_w2v.server.loader import Word2VecLoader
+    from tensorboard_plugin_w2v.server.plugin import Word2VecPlugin
 
     parser = argparse.ArgumentParser()
     loader = Word2VecLoader()

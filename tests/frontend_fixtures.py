@@ -56,7 +56,7 @@ def make_logdir(logdir: str) -> str:
     model.wv.save_word2vec_format(os.path.join(logdir, "run_text", "vectors.txt"), binary=False)
 
     # A run with three training steps of one model "lee", logged as users log them.
-    from tensorboard_plugin_w2v.summary import log_model
+    from tensorboard_plugin_w2v.writers.summary import log_model
 
     for step in (1, 2, 3):
         model = Word2Vec(sentences, vector_size=32, min_count=5, epochs=step * 5, seed=1, workers=1)

@@ -27,7 +27,7 @@ from tensorboard.plugins import base_plugin
 from werkzeug.test import Client
 
 from tensorboard_plugin_w2v import metadata as md
-from tensorboard_plugin_w2v.loader import Word2VecLoader
+from tensorboard_plugin_w2v.server.loader import Word2VecLoader
 
 PREFIX = "/data/plugin/word2vec"
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -347,7 +347,7 @@ from gensim.test.utils import datapath
 from tensorboard.backend.application import TensorBoardWSGI
 from tensorboard.plugins import base_plugin
 from werkzeug.test import Client
-from tensorboard_plugin_w2v.loader import Word2VecLoader
+from tensorboard_plugin_w2v.server.loader import Word2VecLoader
 
 logdir, cache, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
 path = os.path.join(logdir, "run", "w2v.model")

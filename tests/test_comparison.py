@@ -9,7 +9,7 @@ import pytest
 from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 
-from tensorboard_plugin_w2v import comparison as cmp
+from tensorboard_plugin_w2v.analysis import comparison as cmp
 from tensorboard_plugin_w2v.errors import BadRequest, NotFound
 from tests.conftest import train_word2vec
 
@@ -139,7 +139,7 @@ def client(logdir):
     from tensorboard.plugins import base_plugin
     from werkzeug.test import Client
 
-    from tensorboard_plugin_w2v.plugin import Word2VecPlugin
+    from tensorboard_plugin_w2v.server.plugin import Word2VecPlugin
 
     return Client(TensorBoardWSGI([Word2VecPlugin(base_plugin.TBContext(logdir=logdir, flags=None))]))
 

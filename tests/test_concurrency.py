@@ -24,7 +24,7 @@ from tensorboard.backend.application import TensorBoardWSGI
 from tensorboard.plugins import base_plugin
 from werkzeug.test import Client
 
-from tensorboard_plugin_w2v.loader import Word2VecLoader
+from tensorboard_plugin_w2v.server.loader import Word2VecLoader
 
 pytestmark = pytest.mark.slow
 

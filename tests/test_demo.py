@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tensorboard_plugin_w2v.demo import build_demo_logdir
+from tensorboard_plugin_w2v.cli.demo import build_demo_logdir
 from tests.conftest import make_client
 from tests.test_projector_export import projector_client, projector_runs
 

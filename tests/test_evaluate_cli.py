@@ -10,7 +10,7 @@ import sys
 import pytest
 from gensim.test.utils import datapath
 
-from tensorboard_plugin_w2v import evaluate_cli
+from tensorboard_plugin_w2v.cli import evaluate_cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -92,7 +92,7 @@ def test_truncated_model_in_a_real_process(logdir):
     path = os.path.join(logdir, "broken", "truncated.model")
     env = {**os.environ, "PYTHONPATH": ROOT}
     done = subprocess.run(
-        [sys.executable, "-m", "tensorboard_plugin_w2v.evaluate_cli", path],
+        [sys.executable, "-m", "tensorboard_plugin_w2v.cli.evaluate_cli", path],
         capture_output=True,
         text=True,
         env=env,
@@ -110,7 +110,7 @@ def test_a_terminal_sees_a_progress_bar_and_a_pipe_does_not(model_path):
     import termios
     import threading
 
-    command = [sys.executable, "-m", "tensorboard_plugin_w2v.evaluate_cli", model_path, "-b", "analogies"]
+    command = [sys.executable, "-m", "tensorboard_plugin_w2v.cli.evaluate_cli", model_path, "-b", "analogies"]
     main, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a 100-column terminal
     seen = bytearray()

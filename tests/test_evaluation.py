@@ -13,7 +13,7 @@ import pytest
 from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 
-from tensorboard_plugin_w2v import evaluation as ev
+from tensorboard_plugin_w2v.analysis import evaluation as ev
 from tensorboard_plugin_w2v.errors import BadRequest, Busy, Conflict, NotFound
 from tests.conftest import train_word2vec
 
@@ -137,7 +137,7 @@ def test_evaluation_leaves_the_model_untouched(trained_kv):
 
 
 def test_chunked_norms_equal_gensim(euclidean_kv):
-    from tensorboard_plugin_w2v.index import row_norms
+    from tensorboard_plugin_w2v.search.index import row_norms
 
     expected = np.linalg.norm(euclidean_kv.vectors, axis=1)
     np.testing.assert_array_equal(row_norms(euclidean_kv.vectors, chunk_rows=100), expected)
@@ -482,7 +482,7 @@ def eval_site(tmp_path_factory, lee_model):
     from tensorboard.plugins import base_plugin
     from werkzeug.test import Client
 
-    from tensorboard_plugin_w2v.plugin import Word2VecPlugin
+    from tensorboard_plugin_w2v.server.plugin import Word2VecPlugin
 
     root = tmp_path_factory.mktemp("evallogdir")
     run = root / "lee"
@@ -568,7 +568,7 @@ def test_route_result_follows_a_replaced_model(tmp_path, lee_model):
     from tensorboard.plugins import base_plugin
     from werkzeug.test import Client
 
-    from tensorboard_plugin_w2v.plugin import Word2VecPlugin
+    from tensorboard_plugin_w2v.server.plugin import Word2VecPlugin
 
     (tmp_path / "run").mkdir()
     path = tmp_path / "run" / "v.bin"
@@ -683,7 +683,7 @@ def test_a_result_is_filed_under_the_version_that_was_evaluated(tmp_path):
     from tensorboard.plugins import base_plugin
     from werkzeug.test import Client
 
-    from tensorboard_plugin_w2v.plugin import Word2VecPlugin
+    from tensorboard_plugin_w2v.server.plugin import Word2VecPlugin
 
     (tmp_path / "run").mkdir()
     path = str(tmp_path / "run" / "v.bin")

@@ -23,7 +23,7 @@ from tensorboard.backend.application import TensorBoardWSGI
 from tensorboard.plugins import base_plugin
 from werkzeug.test import Client
 
-from tensorboard_plugin_w2v.loader import Word2VecLoader
+from tensorboard_plugin_w2v.server.loader import Word2VecLoader
 
 PREFIX = "/data/plugin/word2vec"
 REQUESTS_PER_ROUTE = 500  # × every route (10 today) ≥ 5,000 requests in all

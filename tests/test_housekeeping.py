@@ -9,7 +9,11 @@ import time
 import numpy as np
 import pytest
 
-from tensorboard_plugin_w2v import convert, fileio, housekeeping, loading, vocabulary
+from tensorboard_plugin_w2v.models import convert
+from tensorboard_plugin_w2v.io import fileio
+from tensorboard_plugin_w2v.models import housekeeping
+from tensorboard_plugin_w2v.models import loading
+from tensorboard_plugin_w2v.models import vocabulary
 from tests.conftest import make_client, train_word2vec
 from tests.test_index import ready_model
 
@@ -122,7 +126,7 @@ def test_entries_of_a_relative_logdir_survive_a_sweep_from_another_folder(tmp_pa
 
 
 def test_cache_entries_do_not_depend_on_the_working_folder(tmp_path, monkeypatch):
-    from tensorboard_plugin_w2v import index
+    from tensorboard_plugin_w2v.search import index
 
     (tmp_path / "logs").mkdir()
     (tmp_path / "logs" / "v.txt").write_text("1 2\nw 0.5 0.25\n")

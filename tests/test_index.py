@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from gensim.models import KeyedVectors
 
-from tensorboard_plugin_w2v import index as ann
-from tensorboard_plugin_w2v import queries
-from tensorboard_plugin_w2v.discovery import ModelVersion
-from tensorboard_plugin_w2v.store import ModelStore
+from tensorboard_plugin_w2v.search import index as ann
+from tensorboard_plugin_w2v.analysis import queries
+from tensorboard_plugin_w2v.models.discovery import ModelVersion
+from tensorboard_plugin_w2v.models.store import ModelStore
 from tests.conftest import train_word2vec
 
 pytest.importorskip("usearch")
@@ -205,7 +205,7 @@ def test_quantizer_keeps_the_cosine_ranking(lee_model):
 
 
 def test_norms_computed_while_loading_equal_gensim(tmp_path, lee_model, monkeypatch):
-    from tensorboard_plugin_w2v import loading
+    from tensorboard_plugin_w2v.models import loading
 
     monkeypatch.setattr(loading, "PREFETCH_MIN_BYTES", 0)
     path = str(tmp_path / "sep.kv")

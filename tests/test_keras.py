@@ -18,10 +18,10 @@ from test_projector_export import (
 )
 
 from tensorboard_plugin_w2v import metadata as md
-from tensorboard_plugin_w2v import projector
+from tensorboard_plugin_w2v.writers import projector
 
 keras = pytest.importorskip("keras")
-w2v_keras = pytest.importorskip("tensorboard_plugin_w2v.keras")
+w2v_keras = pytest.importorskip("tensorboard_plugin_w2v.writers.keras")
 
 LEE = "lee_background.cor"
 

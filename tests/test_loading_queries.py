@@ -12,10 +12,11 @@ import pytest
 from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 
-from tensorboard_plugin_w2v import load_model, queries
+from tensorboard_plugin_w2v import load_model
+from tensorboard_plugin_w2v.analysis import queries
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.errors import BadRequest, ModelLoadError, NotFound
-from tensorboard_plugin_w2v.loading import MMAP_NEVER, SETTLED_SECONDS
+from tensorboard_plugin_w2v.models.loading import MMAP_NEVER, SETTLED_SECONDS
 
 GOVERNMENT_WORDS = ["government", "Australia", "police", "Afghanistan", "world", "said", "two"]
 
@@ -89,7 +90,7 @@ def test_fasttext_bin_and_oov_words(logdir):
 
 def test_projector_embedding_loads_words_from_metadata(logdir, lee_model):
     for run in ("projector", "projector_tsv"):
-        from tensorboard_plugin_w2v.discovery import Discovery
+        from tensorboard_plugin_w2v.models.discovery import Discovery
 
         version = Discovery(logdir).scan()[run]["lee"].version()
         model = load_model(

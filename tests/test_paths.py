@@ -22,8 +22,8 @@ from tensorboard.plugins import base_plugin
 from werkzeug.test import Client
 
 from tensorboard_plugin_w2v import metadata as md
-from tensorboard_plugin_w2v import plugin as plugin_module
-from tensorboard_plugin_w2v.loader import Word2VecLoader
+from tensorboard_plugin_w2v.server import plugin as plugin_module
+from tensorboard_plugin_w2v.server.loader import Word2VecLoader
 
 PREFIX = "/data/plugin/word2vec"
 SECRET = "outsidesecret"

@@ -20,9 +20,9 @@ from tensorboard.plugins.projector.projector_plugin import ProjectorPlugin
 from werkzeug.test import Client
 
 from tensorboard_plugin_w2v import metadata as md
-from tensorboard_plugin_w2v import projector
+from tensorboard_plugin_w2v.writers import projector
 from tensorboard_plugin_w2v.errors import NotFound
-from tensorboard_plugin_w2v.plugin import Word2VecPlugin
+from tensorboard_plugin_w2v.server.plugin import Word2VecPlugin
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Words the Projector's metadata format cannot hold as they are.
@@ -317,7 +317,10 @@ def test_writers_work_without_tensorflow(tmp_path):
         sys.meta_path.insert(0, NoTensorFlow())
         from gensim.models import Word2Vec
         from gensim.test.utils import common_texts
-        from tensorboard_plugin_w2v import projector, summary, visualizer, plugin
+        from tensorboard_plugin_w2v.writers import projector
+        from tensorboard_plugin_w2v.writers import summary
+        from tensorboard_plugin_w2v.cli import visualizer
+        from tensorboard_plugin_w2v.server import plugin
         model = Word2Vec(common_texts, vector_size=8, min_count=1, workers=1, compute_loss=True,
                          callbacks=[summary.TrainingLogger({str(tmp_path)!r}, snapshot_every=2)])
         projector.export_model(model, {str(tmp_path)!r})

@@ -188,8 +188,8 @@ import tensorboard.compat
 from tensorboard.backend.application import TensorBoardWSGI
 from tensorboard.plugins import base_plugin
 from werkzeug.test import Client
-from tensorboard_plugin_w2v import fileio
-from tensorboard_plugin_w2v.loader import Word2VecLoader
+from tensorboard_plugin_w2v.io import fileio
+from tensorboard_plugin_w2v.server.loader import Word2VecLoader
 
 assert tensorboard.compat.tf.__version__ == tf.__version__  # TensorBoard's tf is TensorFlow here
 assert tensorboard.compat.tf.io.gfile is tf.io.gfile and tf.io.gfile is not fileio._remote

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from tensorboard_plugin_w2v import index as ann
+from tensorboard_plugin_w2v.search import index as ann
 from tests.conftest import make_client, train_word2vec
 
 BASE = "/data/plugin/word2vec"

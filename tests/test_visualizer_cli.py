@@ -18,14 +18,16 @@ from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 from test_projector_export import REPO, projector_client, projector_embedding, projector_runs
 
-from tensorboard_plugin_w2v import projector, summary, visualizer
+from tensorboard_plugin_w2v.writers import projector
+from tensorboard_plugin_w2v.writers import summary
+from tensorboard_plugin_w2v.cli import visualizer
 from tests.tb_process import get_json, tensorboard
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
     return subprocess.run(
-        [sys.executable, "-m", "tensorboard_plugin_w2v.visualizer", *args],
+        [sys.executable, "-m", "tensorboard_plugin_w2v.cli.visualizer", *args],
         cwd=REPO,
         env=env,
         capture_output=True,

@@ -12,7 +12,11 @@ import pytest
 from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 
-from tensorboard_plugin_w2v import convert, fileio, loading, queries, vocabulary
+from tensorboard_plugin_w2v.models import convert
+from tensorboard_plugin_w2v.io import fileio
+from tensorboard_plugin_w2v.models import loading
+from tensorboard_plugin_w2v.analysis import queries
+from tensorboard_plugin_w2v.models import vocabulary
 from tensorboard_plugin_w2v import metadata as md
 from tests.conftest import make_client
 

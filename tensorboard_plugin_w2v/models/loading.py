@@ -5,7 +5,7 @@ gensim's own files are memory-mapped (``mmap='r'``) where that is safe (see
 ``.npy`` files) would kill the whole process with SIGBUS on the next read. Every failure becomes a
 :class:`~tensorboard_plugin_w2v.errors.ModelLoadError` whose message a person understands.
 
-    >>> from tensorboard_plugin_w2v.loading import load_model
+    >>> from tensorboard_plugin_w2v.models.loading import load_model
     >>> model = load_model("logs/run1/w2v.model")       # doctest: +SKIP
     >>> model.kv.most_similar("king", topn=3)            # doctest: +SKIP
 """
@@ -24,7 +24,10 @@ from typing import Any
 import numpy as np
 from gensim.models import FastText, KeyedVectors, Word2Vec
 
-from tensorboard_plugin_w2v import convert, fileio, formats, vocabulary
+from tensorboard_plugin_w2v.models import convert
+from tensorboard_plugin_w2v.io import fileio
+from tensorboard_plugin_w2v.io import formats
+from tensorboard_plugin_w2v.models import vocabulary
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.errors import ModelLoadError
 
@@ -280,7 +283,7 @@ PREFETCH_MIN_BYTES = 256 << 20  # vectors from this size get their norms compute
 
 def _early_norms(path: str, sidecar: str):
     """Start computing the norms of a large model's vectors from their ``.npy`` sidecar, if any."""
-    from tensorboard_plugin_w2v.index import start_norms
+    from tensorboard_plugin_w2v.search.index import start_norms
 
     npy = f"{path}.{sidecar}.npy"
     try:
@@ -294,7 +297,7 @@ def _early_norms(path: str, sidecar: str):
 
 def _adopt_early_norms(kv: KeyedVectors, pending) -> None:
     if pending is not None:
-        from tensorboard_plugin_w2v.index import adopt_norms
+        from tensorboard_plugin_w2v.search.index import adopt_norms
 
         adopt_norms(kv, pending)
 

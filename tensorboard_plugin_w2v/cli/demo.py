@@ -31,7 +31,7 @@ def build_demo_logdir(logdir: str, epochs: int = 20) -> None:
     """Write the demo runs into ``logdir`` (existing demo runs are replaced).
 
     - ``lee_cbow`` and ``lee_skipgram``: Word2Vec trained on gensim's Lee corpus with
-      :class:`~tensorboard_plugin_w2v.summary.TrainingLogger`: a loss curve in the Scalars tab
+      :class:`~tensorboard_plugin_w2v.writers.summary.TrainingLogger`: a loss curve in the Scalars tab
       and a snapshot every few epochs in the Word2Vec tab's step selector;
     - ``pretrained``: gensim's bundled vector files in four formats;
     - ``projector``: the skip-gram model exported for TensorBoard's Projector.
@@ -40,8 +40,8 @@ def build_demo_logdir(logdir: str, epochs: int = 20) -> None:
     from gensim.models.word2vec import LineSentence
     from gensim.test.utils import datapath
 
-    from tensorboard_plugin_w2v.projector import export_model
-    from tensorboard_plugin_w2v.summary import TrainingLogger
+    from tensorboard_plugin_w2v.writers.projector import export_model
+    from tensorboard_plugin_w2v.writers.summary import TrainingLogger
 
     corpus = LineSentence(datapath("lee_background.cor"))
     for run in (*TRAINED_RUNS, *BUNDLED_VECTORS, PROJECTOR_RUN):

@@ -21,20 +21,23 @@ from tensorboard.backend import http_util
 from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
-from tensorboard_plugin_w2v import fileio, housekeeping, params, queries
+from tensorboard_plugin_w2v.io import fileio
+from tensorboard_plugin_w2v.models import housekeeping
+from tensorboard_plugin_w2v.server import params
+from tensorboard_plugin_w2v.analysis import queries
 from tensorboard_plugin_w2v import metadata as md
-from tensorboard_plugin_w2v.discovery import Discovery, ModelEntry, ModelVersion
+from tensorboard_plugin_w2v.models.discovery import Discovery, ModelEntry, ModelVersion
 from tensorboard_plugin_w2v.errors import BadRequest, Conflict, NotFound, Word2VecError
-from tensorboard_plugin_w2v.index import IndexManager
-from tensorboard_plugin_w2v.loader import default_cache_dir, parse_size
-from tensorboard_plugin_w2v.loading import LoadedModel
-from tensorboard_plugin_w2v.manifest import safe_name
-from tensorboard_plugin_w2v.projector import PROJECTOR_POINT_LIMIT, export_subset, projector_tsvs
-from tensorboard_plugin_w2v.store import ModelStore
+from tensorboard_plugin_w2v.search.index import IndexManager
+from tensorboard_plugin_w2v.server.loader import default_cache_dir, parse_size
+from tensorboard_plugin_w2v.models.loading import LoadedModel
+from tensorboard_plugin_w2v.io.manifest import safe_name
+from tensorboard_plugin_w2v.writers.projector import PROJECTOR_POINT_LIMIT, export_subset, projector_tsvs
+from tensorboard_plugin_w2v.models.store import ModelStore
 
 logger = logging.getLogger(__name__)
 
-STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
+STATIC_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "static")
 
 ROUTE_INDEX_JS = "/index.js"
 ROUTE_STATIC = "/static/*"
@@ -357,7 +360,7 @@ class Word2VecPlugin(base_plugin.TBPlugin):
     _jobs_lock = threading.Lock()
 
     def _evaluation_jobs(self):
-        from tensorboard_plugin_w2v.evaluation import BackgroundJobs
+        from tensorboard_plugin_w2v.analysis.evaluation import BackgroundJobs
 
         with self._jobs_lock:
             if getattr(self, "_eval_jobs", None) is None:
@@ -365,7 +368,7 @@ class Word2VecPlugin(base_plugin.TBPlugin):
             return self._eval_jobs
 
     def benchmarks_for(self, version: ModelVersion) -> dict:
-        from tensorboard_plugin_w2v import evaluation
+        from tensorboard_plugin_w2v.analysis import evaluation
 
         folders = []
         if self.logdir:
@@ -382,7 +385,7 @@ class Word2VecPlugin(base_plugin.TBPlugin):
 
     def evaluate_impl(self, args) -> dict:
         """One benchmark on one model version; without ``benchmark``, the benchmarks available."""
-        from tensorboard_plugin_w2v import evaluation
+        from tensorboard_plugin_w2v.analysis import evaluation
 
         version = self.version_of(args)
         if not params.string(args, "benchmark", required=False):  # listing needs no model
@@ -425,7 +428,7 @@ class Word2VecPlugin(base_plugin.TBPlugin):
         file loads, or fails to, the store answers with the previous one), else the file's
         current version; ``None`` when neither is known.
         """
-        from tensorboard_plugin_w2v import evaluation
+        from tensorboard_plugin_w2v.analysis import evaluation
 
         found = self.benchmarks_for(version)
         name = params.string(args, "benchmark")
@@ -458,7 +461,7 @@ class Word2VecPlugin(base_plugin.TBPlugin):
         to the first model's), on ``words`` or the ``n`` most frequent shared words."""
         from werkzeug.datastructures import MultiDict
 
-        from tensorboard_plugin_w2v import comparison
+        from tensorboard_plugin_w2v.analysis import comparison
 
         run2 = params.string(args, "run2", required=False)
         model2 = params.string(args, "model2", required=False)

@@ -109,7 +109,7 @@ def _input_indices(kv: KeyedVectors, words: list[str]) -> set[int]:
 
 def ensure_norms(kv: KeyedVectors) -> np.ndarray:
     """``kv.norms`` filled as gensim's ``fill_norms`` does, without its whole-matrix temporary."""
-    from tensorboard_plugin_w2v.index import ensure_norms as _ensure
+    from tensorboard_plugin_w2v.search.index import ensure_norms as _ensure
 
     return _ensure(kv)
 
@@ -158,7 +158,7 @@ def mean_vector(kv: KeyedVectors, positive: list[str], negative: list[str]) -> n
 
 def _candidates(index, query: np.ndarray, wanted: int, limit: int, factor: int = 1) -> np.ndarray | None:
     """Rows the index proposes for ``query`` within ``limit``; None if too few (answer exactly)."""
-    from tensorboard_plugin_w2v.index import CANDIDATE_FACTOR, MIN_CANDIDATES
+    from tensorboard_plugin_w2v.search.index import CANDIDATE_FACTOR, MIN_CANDIDATES
 
     count = max(MIN_CANDIDATES, CANDIDATE_FACTOR * wanted) * factor
     rows = index.candidates(query[None, :], count)[0]
@@ -171,7 +171,7 @@ def neighbors(
 ) -> list[Neighbor]:
     """Top-``k`` words by cosine similarity to ``word``, excluding it (gensim ``most_similar``).
 
-    With ``index`` (an :class:`~tensorboard_plugin_w2v.index.AnnIndex`) candidates come from it
+    With ``index`` (an :class:`~tensorboard_plugin_w2v.search.index.AnnIndex`) candidates come from it
     and are re-scored exactly; without, every vector is scanned.
     """
     return analogy(kv, [word], [], k=k, restrict_vocab=restrict_vocab, index=index)

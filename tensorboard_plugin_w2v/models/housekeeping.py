@@ -22,7 +22,7 @@ import shutil
 import threading
 import time
 
-from tensorboard_plugin_w2v import fileio
+from tensorboard_plugin_w2v.io import fileio
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,8 @@ import time
 
 from gensim.models import KeyedVectors
 
-from tensorboard_plugin_w2v import fileio, housekeeping
+from tensorboard_plugin_w2v.io import fileio
+from tensorboard_plugin_w2v.models import housekeeping
 
 logger = logging.getLogger(__name__)
 

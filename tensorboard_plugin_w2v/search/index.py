@@ -30,12 +30,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tensorboard_plugin_w2v import fileio, housekeeping
+from tensorboard_plugin_w2v.io import fileio
+from tensorboard_plugin_w2v.models import housekeeping
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors
 
-    from tensorboard_plugin_w2v.loading import LoadedModel
+    from tensorboard_plugin_w2v.models.loading import LoadedModel
 
 logger = logging.getLogger(__name__)
 
@@ -535,7 +536,7 @@ def search(
     index when it is ready (candidates re-scored exactly), else an exact scan in chunks.
     Meant for batch work such as evaluation; nothing is excluded from the answers.
     """
-    from tensorboard_plugin_w2v import queries
+    from tensorboard_plugin_w2v.analysis import queries
 
     kv = model.kv
     q = np.atleast_2d(np.asarray(vectors, dtype=np.float32))

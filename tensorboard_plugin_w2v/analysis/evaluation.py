@@ -47,9 +47,9 @@ from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 from scipy import sparse, stats
 
-from tensorboard_plugin_w2v import fileio
+from tensorboard_plugin_w2v.io import fileio
 from tensorboard_plugin_w2v.errors import BadRequest, Busy, Conflict, NotFound, Word2VecError
-from tensorboard_plugin_w2v.index import row_norms
+from tensorboard_plugin_w2v.search.index import row_norms
 
 logger = logging.getLogger(__name__)
 

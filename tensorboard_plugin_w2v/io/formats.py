@@ -13,7 +13,7 @@ import re
 import struct
 from dataclasses import dataclass, field
 
-from tensorboard_plugin_w2v import fileio
+from tensorboard_plugin_w2v.io import fileio
 from tensorboard_plugin_w2v import metadata as md
 
 HEAD_BYTES = 64 * 1024

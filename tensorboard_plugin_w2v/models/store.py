@@ -15,11 +15,11 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from tensorboard_plugin_w2v import fileio
+from tensorboard_plugin_w2v.io import fileio
 from tensorboard_plugin_w2v import metadata as md
-from tensorboard_plugin_w2v.discovery import ModelVersion
+from tensorboard_plugin_w2v.models.discovery import ModelVersion
 from tensorboard_plugin_w2v.errors import ModelLoadError
-from tensorboard_plugin_w2v.loading import MMAP_AUTO, PICKLE_REFUSED, LoadedModel, load_model
+from tensorboard_plugin_w2v.models.loading import MMAP_AUTO, PICKLE_REFUSED, LoadedModel, load_model
 
 logger = logging.getLogger(__name__)
 

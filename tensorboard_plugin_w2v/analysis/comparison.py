@@ -25,7 +25,7 @@ import numpy as np
 from gensim.models import KeyedVectors
 
 from tensorboard_plugin_w2v.errors import BadRequest, NotFound
-from tensorboard_plugin_w2v.evaluation import TopK, chunk_rows, dot_t, model_norms
+from tensorboard_plugin_w2v.analysis.evaluation import TopK, chunk_rows, dot_t, model_norms
 
 SCOPE_SHARED = "shared"
 SCOPE_ALL = "all"

@@ -29,7 +29,8 @@ import marisa_trie
 import numpy as np
 from gensim.models import KeyedVectors
 
-from tensorboard_plugin_w2v import fileio, housekeeping
+from tensorboard_plugin_w2v.io import fileio
+from tensorboard_plugin_w2v.models import housekeeping
 
 logger = logging.getLogger(__name__)
 
@@ -205,7 +206,7 @@ def save(kv: KeyedVectors, cache_dir: str, identity: fileio.FileIdentity, info: 
     taken before it was read. Vocabularies a trie cannot hold (words with NUL characters or lone
     surrogates) are recorded as refused, so later starts do not try again.
     """
-    from tensorboard_plugin_w2v.index import ensure_norms
+    from tensorboard_plugin_w2v.search.index import ensure_norms
 
     folder = cache_folder(cache_dir, identity)
     if os.path.exists(os.path.join(folder, INFO_NAME)):

@@ -5,7 +5,7 @@ A run is any folder under the logdir that holds models, named as TensorBoard nam
 come from three places, in this order of precedence for a file claimed twice:
 
 1. the run's manifest, ``<run>/plugins/word2vec/manifest.json``, written by
-   :func:`tensorboard_plugin_w2v.summary.log_model` (names, steps, paths);
+   :func:`tensorboard_plugin_w2v.writers.summary.log_model` (names, steps, paths);
 2. embeddings named by a ``projector_config.pbtxt`` in the run (``tensor_path`` + metadata);
 3. files gensim or word2vec tools saved in the run, recognised by their header.
 """
@@ -17,9 +17,10 @@ import os
 import threading
 from dataclasses import dataclass, field
 
-from tensorboard_plugin_w2v import fileio, formats
+from tensorboard_plugin_w2v.io import fileio
+from tensorboard_plugin_w2v.io import formats
 from tensorboard_plugin_w2v import metadata as md
-from tensorboard_plugin_w2v.manifest import read_entries
+from tensorboard_plugin_w2v.io.manifest import read_entries
 
 SOURCE_MANIFEST = "manifest"
 SOURCE_PROJECTOR = "projector"

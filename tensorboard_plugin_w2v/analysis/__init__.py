@@ -1,0 +1,1 @@
+"""Pure functions on vectors: queries, evaluation, comparison."""

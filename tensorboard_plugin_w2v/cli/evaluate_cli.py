@@ -1,0 +1,172 @@
+"""``w2v-eval``: gensim's benchmark figures for a model file, from the command line.
+
+    $ w2v-eval logs/run1/w2v.model                          # analogies, WordSim353, SimLex-999
+    $ w2v-eval vectors.bin --benchmark analogies --method both
+    $ w2v-eval vectors.bin --benchmark my_pairs.tsv --json
+
+``--benchmark`` takes a built-in name (``analogies``, ``wordsim353``, ``simlex999``) or the
+path of a file in the same format (``questions-words.txt`` or ``wordsim353.tsv``). Problems with
+the files are reported in one line on stderr with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from tensorboard_plugin_w2v.analysis import evaluation
+from tensorboard_plugin_w2v.errors import Word2VecError
+from tensorboard_plugin_w2v.models.loading import load_model
+
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="w2v-eval",
+        description="Evaluate a word2vec model on word analogies and word-pair similarity, "
+        "with the figures of gensim's evaluate_word_analogies and evaluate_word_pairs.",
+    )
+    parser.add_argument("model", help="model file in any format the Word2Vec plugin reads")
+    parser.add_argument(
+        "--benchmark",
+        "-b",
+        action="append",
+        metavar="NAME_OR_FILE",
+        help="built-in benchmark (analogies, wordsim353, simlex999) or a file in the same "
+        "format; repeat for several. Default: all three built-ins.",
+    )
+    parser.add_argument(
+        "--method",
+        choices=[*evaluation.METHODS, "both"],
+        default=evaluation.METHOD_3COSADD,
+        help="how analogies are solved (default: %(default)s, gensim's)",
+    )
+    parser.add_argument(
+        "--restrict-vocab",
+        type=int,
+        default=evaluation.DEFAULT_RESTRICT_VOCAB,
+        metavar="N",
+        help="only the first N (most frequent) words take part, as in gensim (default: %(default)s)",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return parser
+
+
+def resolve_benchmark(spec: str) -> evaluation.Benchmark:
+    """A built-in name, or a path to a benchmark file."""
+    if spec in evaluation.BUILTINS:
+        return evaluation.builtin(spec)
+    if not os.path.exists(spec):
+        known = ", ".join(evaluation.BUILTINS)
+        raise evaluation.BenchmarkError(f"no benchmark {spec!r}: not a file, nor one of {known}")
+    return evaluation.benchmark_file(spec)
+
+
+def report(args: argparse.Namespace) -> dict:
+    """Evaluate as the parsed command line asks; the JSON-ready report (raises on bad input)."""
+    if args.restrict_vocab < 1:
+        raise evaluation.BenchmarkError("--restrict-vocab must be at least 1")
+    benchmarks = [resolve_benchmark(b) for b in (args.benchmark or list(evaluation.BUILTINS))]
+    model = load_model(args.model)
+    methods = list(evaluation.METHODS) if args.method == "both" else [args.method]
+    results = []
+    for benchmark in benchmarks:
+        if benchmark.kind == evaluation.KIND_ANALOGIES:
+            for method in methods:
+                with _ProgressBar(f"{benchmark.name} ({method})") as progress:
+                    result = evaluation.evaluate_analogies(
+                        model.kv, benchmark, method, args.restrict_vocab, progress=progress
+                    )
+                results.append(result.to_json())
+        else:
+            results.append(evaluation.evaluate_pairs(model.kv, benchmark, args.restrict_vocab).to_json())
+    return {
+        "model": args.model,
+        "format": model.format,
+        "vocab_size": model.vocab_size,
+        "dim": model.dim,
+        "results": results,
+    }
+
+
+class _ProgressBar(evaluation.Progress):
+    """Questions answered, as a bar on a terminal's standard error (nothing when redirected)."""
+
+    def __init__(self, label: str):
+        super().__init__()
+        from tqdm.auto import tqdm
+
+        self._bar = tqdm(desc=label, unit=" questions", disable=None, leave=False, file=sys.stderr)
+
+    def check(self, done: int) -> None:
+        if self.total is not None and self._bar.total != self.total:
+            self._bar.reset(total=self.total)
+        self._bar.update(done - self._bar.n)
+        super().check(done)
+
+    def __enter__(self) -> _ProgressBar:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._bar.close()
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.2f}%"
+
+
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4f}"
+
+
+def format_table(report: dict) -> str:
+    """The report as plain-text tables, one per benchmark."""
+    lines = [f"{report['model']}: {report['format']}, {report['vocab_size']} words × {report['dim']}"]
+    for r in report["results"]:
+        lines.append("")
+        if r["kind"] == evaluation.KIND_ANALOGIES:
+            lines.append(f"{r['benchmark']} ({r['method']}, restrict_vocab={r['restrict_vocab']})")
+            width = max([len(s["section"]) for s in r["sections"]] + [len("Total accuracy")])
+            lines.append(
+                f"  {'section':<{width}}  {'correct':>8}  {'asked':>6}  {'accuracy':>8}  {'skipped':>8}"
+            )
+            rows = [(s["section"], s) for s in r["sections"]]
+            rows += [
+                ("semantic", r["semantic"]),
+                ("syntactic", r["syntactic"]),
+                ("Total accuracy", r["total"]),
+            ]
+            for name, s in rows:
+                skipped = s.get("oov", "")  # per section; the totals have their own line below
+                lines.append(
+                    f"  {name:<{width}}  {s['correct']:>8}  {s['total']:>6}  {_pct(s['accuracy']):>8}  {skipped:>8}"
+                )
+            oov = "—" if r["oov_ratio"] is None else f"{r['oov_ratio']:.1f}%"
+            lines.append(f"  questions: {r['questions']}, skipped for unknown words: {r['oov']} ({oov})")
+        else:
+            oov = "—" if r["oov_ratio"] is None else f"{r['oov_ratio']:.1f}%"
+            lines.append(f"{r['benchmark']} (restrict_vocab={r['restrict_vocab']})")
+            lines.append(f"  Pearson   {_num(r['pearson']['r'])}  (p = {_num(r['pearson']['pvalue'])})")
+            lines.append(f"  Spearman  {_num(r['spearman']['rho'])}  (p = {_num(r['spearman']['pvalue'])})")
+            lines.append(f"  pairs: {r['pairs']}, skipped for unknown words: {r['oov']} ({oov})")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console entry point; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        data = report(args)
+    except Word2VecError as exc:
+        print(f"w2v-eval: error: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(data, indent=2, ensure_ascii=False) if args.json else format_table(data))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Nearest-neighbour kernels: norms, exact top-k, candidate re-scoring, the approximate index."""

@@ -1,0 +1,1 @@
+"""TensorBoard integration: the loader and flags, the plugin's routes, request parsing."""

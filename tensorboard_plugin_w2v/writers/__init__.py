@@ -1,0 +1,1 @@
+"""Things written for other tools: Projector exports, Keras helpers, training logs."""

@@ -6,8 +6,17 @@
  * so that a copied TensorBoard URL reopens the same view.
  */
 
-export type Mode = "neighbors" | "analogy" | "similarity" | "odd" | "compare" | "models" | "evaluate";
-export const MODES: Mode[] = ["neighbors", "analogy", "similarity", "odd", "compare", "models", "evaluate"];
+/** The views' ids (`views/registry.ts` orders their tabs); one a line, so views are added without clashes. */
+export const MODES = [
+  "neighbors",
+  "analogy",
+  "similarity",
+  "odd",
+  "compare",
+  "models",
+  "evaluate",
+] as const;
+export type Mode = (typeof MODES)[number];
 export type Method = "3cosadd" | "3cosmul";
 export type AnalogyForm = "abc" | "expr";
 export type Scope = "shared" | "all";
@@ -159,7 +168,7 @@ export function decodeState(text: string): State {
   s.model = str("model");
   s.step = parseIntIn(str("step"), 0, Number.MAX_SAFE_INTEGER);
   const mode = str("mode");
-  if (mode && (MODES as string[]).includes(mode)) s.mode = mode as Mode;
+  if (mode && (MODES as readonly string[]).includes(mode)) s.mode = mode as Mode;
   s.q = str("q") ?? "";
   s.k = parseIntIn(str("k"), 1, K_MAX) ?? s.k;
   s.rv = parseIntIn(str("rv"), 1, Number.MAX_SAFE_INTEGER);

@@ -410,7 +410,7 @@ def test_model_details_and_empty_logdir(page, tensorboard, empty_tensorboard, sc
     empty = page.get_by_test_id("empty-state")
     empty.wait_for()
     assert "log_model(" in empty.inner_text()
-    assert "from tensorboard_plugin_w2v.writers.summary import log_model" in empty.inner_text()
+    assert "from tensorboard_plugin_w2v.summary import log_model" in empty.inner_text()
     screenshot(page, "empty-logdir")
 
 

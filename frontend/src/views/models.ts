@@ -3,69 +3,39 @@
  * two steps of one), from the plugin's `/compare` route — mean Jaccard@k, the words that
  * changed most, and each word's two neighbour lists side by side.
  */
-import { getJSON, isAbort, type ModelInfo } from "./api";
-import { h, setChildren } from "./dom";
-import { formatInt, formatSim } from "./format";
-import { byLeastOverlap } from "./overlap";
-import { CK_MAX, CN_MAX, type Scope, type State, type Target } from "./state";
-import { button, errorBox, loadingBox, numberField, segmented, selectField } from "./widgets";
-
-export interface CompareNeighbor {
-  word: string;
-  similarity: number;
-  shared: boolean;
-}
-
-export interface CompareWord {
-  word: string;
-  jaccard: number;
-  a: CompareNeighbor[];
-  b: CompareNeighbor[];
-}
-
-export interface CompareResponse {
-  a: { run: string; model: string; step: number | null; vocab_size: number | null; dim: number | null };
-  b: { run: string; model: string; step: number | null; vocab_size: number | null; dim: number | null };
-  k: number;
-  scope: string;
-  shared_vocab: number;
-  requested: number;
-  compared: number;
-  missing: string[];
-  mean_jaccard: number | null;
-  median_jaccard: number | null;
-  most_changed: { word: string; jaccard: number }[];
-  words: CompareWord[];
-  seconds: number;
-}
-
-export interface CompareHost {
-  target(): Target | null;
-  models(): ModelInfo[];
-  state(): State;
-  setState(patch: Partial<State>): void;
-  label(t: Target): string;
-  /** A sensible second model: another run with the same model, else another step, else any. */
-  suggest(existing: Target[]): Target | null;
-  loaded(): void;
-}
+import { isAbort } from "../api";
+import * as client from "../client";
+import type { CompareNeighbor, CompareResponse, CompareWord } from "../client";
+import { h, setChildren } from "../dom";
+import { formatInt, formatSim } from "../format";
+import { byLeastOverlap } from "../overlap";
+import { CK_MAX, CN_MAX, type Scope, type Target } from "../state";
+import { targetLabel, type Store } from "../store";
+import { button, errorBox, loadingBox, numberField, segmented, selectField } from "../widgets";
+import { panel, type View, type ViewContext } from "./view";
 
 const PAGE = 20;
 
-export class ModelCompareView {
+export function modelsView(ctx: ViewContext): View {
+  return new ModelCompareView(ctx);
+}
+
+class ModelCompareView implements View {
+  readonly mode = "models" as const;
+  readonly label = "Compare models";
   readonly el: HTMLElement;
-  private readonly host: CompareHost;
+  private readonly store: Store;
   private readonly pickEl = h("div", { class: "w2v-compare-targets", "data-testid": "cm-targets" });
   private readonly wordsEl: HTMLTextAreaElement;
   private readonly out = h("div", { class: "w2v-results", "aria-live": "polite", "data-testid": "cm-results" });
   private controller: AbortController | null = null;
   private result: CompareResponse | null = null;
-  private shown = PAGE;
+  private page = PAGE;
   private selected: string | null = null;
 
-  constructor(host: CompareHost) {
-    this.host = host;
-    const s = host.state();
+  constructor(private readonly ctx: ViewContext) {
+    this.store = ctx.store;
+    const s = this.store.state;
     this.wordsEl = h("textarea", {
       id: "w2v-cm-words",
       class: "w2v-input w2v-textarea",
@@ -74,7 +44,7 @@ export class ModelCompareView {
       "data-testid": "cm-words",
       spellcheck: "false",
       value: s.cwords,
-      onchange: () => this.host.setState({ cwords: this.wordsEl.value.trim() }),
+      onchange: () => this.store.setState({ cwords: this.wordsEl.value.trim() }),
     });
     this.wordsEl.addEventListener("keydown", (ev) => {
       if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) {
@@ -82,60 +52,76 @@ export class ModelCompareView {
         void this.run();
       }
     });
-    const n = numberField("Most frequent words", s.cn, { min: 1, max: CN_MAX, width: "96px", onChange: (v) => this.host.setState({ cn: v ?? 1000 }), onEnter: () => void this.run(), testId: "cm-n", title: `How many of model A’s most frequent shared words to compare when no words are given (≤ ${formatInt(CN_MAX)})` });
-    const k = numberField("Neighbours (k)", s.ck, { min: 1, max: CK_MAX, width: "72px", onChange: (v) => this.host.setState({ ck: v ?? 10 }), onEnter: () => void this.run(), testId: "cm-k", title: `Jaccard@k over each word’s top k neighbours (≤ ${CK_MAX})` });
-    this.el = h(
-      "div",
-      { class: "w2v-cm" },
-      h("p", { class: "w2v-muted w2v-small" }, "Compares two models (or two training steps of one) over many words: for each word, the Jaccard overlap of its top-k neighbours in both models (1 = the same neighbours, 0 = none in common). By default both models search only the words they share, so a word missing from one vocabulary does not count as a change. To compare one query across models, use “Compare a query”."),
-      this.pickEl,
+    const n = numberField("Most frequent words", s.cn, { min: 1, max: CN_MAX, width: "96px", onChange: (v) => this.store.setState({ cn: v ?? 1000 }), onEnter: () => void this.run(), testId: "cm-n", title: `How many of model A’s most frequent shared words to compare when no words are given (≤ ${formatInt(CN_MAX)})` });
+    const k = numberField("Neighbours (k)", s.ck, { min: 1, max: CK_MAX, width: "72px", onChange: (v) => this.store.setState({ ck: v ?? 10 }), onEnter: () => void this.run(), testId: "cm-k", title: `Jaccard@k over each word’s top k neighbours (≤ ${CK_MAX})` });
+    this.el = panel(
+      "models",
       h(
         "div",
-        { class: "w2v-form" },
-        h("div", { class: "w2v-field w2v-field-grow" }, h("label", { for: "w2v-cm-words", class: "w2v-label" }, "Words (optional)"), this.wordsEl),
-        n.el,
-        k.el,
-        segmented<Scope>(
-          "Neighbours from",
-          [
-            { value: "shared", label: "Shared words" },
-            { value: "all", label: "All words" },
-          ],
-          s.cscope,
-          (v) => {
-            this.host.setState({ cscope: v });
-            void this.run();
-          },
-          "cm-scope",
+        { class: "w2v-cm" },
+        h("p", { class: "w2v-muted w2v-small" }, "Compares two models (or two training steps of one) over many words: for each word, the Jaccard overlap of its top-k neighbours in both models (1 = the same neighbours, 0 = none in common). By default both models search only the words they share, so a word missing from one vocabulary does not count as a change. To compare one query across models, use “Compare a query”."),
+        this.pickEl,
+        h(
+          "div",
+          { class: "w2v-form" },
+          h("div", { class: "w2v-field w2v-field-grow" }, h("label", { for: "w2v-cm-words", class: "w2v-label" }, "Words (optional)"), this.wordsEl),
+          n.el,
+          k.el,
+          segmented<Scope>(
+            "Neighbours from",
+            [
+              { value: "shared", label: "Shared words" },
+              { value: "all", label: "All words" },
+            ],
+            s.cscope,
+            (v) => {
+              this.store.setState({ cscope: v });
+              void this.run();
+            },
+            "cm-scope",
+          ),
+          h("div", { class: "w2v-field w2v-field-end" }, button("Compare models", () => void this.run(), { primary: true, testId: "run-compare-models" })),
         ),
-        h("div", { class: "w2v-field w2v-field-end" }, button("Compare models", () => void this.run(), { primary: true, testId: "run-compare-models" })),
+        this.out,
       ),
-      this.out,
     );
+  }
+
+  shown(): void {
+    this.renderTargets();
+  }
+
+  hidden(): void {
+    this.cancel();
+  }
+
+  targetChanged(): void {
+    this.cancel();
+    if (this.store.state.mode === "models") this.renderTargets();
   }
 
   /** The second model, suggested when the URL names none (or one that is gone). */
   private second(): Target | null {
-    const s = this.host.state();
-    const a = this.host.target();
+    const s = this.store.state;
+    const a = this.store.target();
     const m2 = s.m2;
-    if (m2 && this.host.models().some((m) => m.run === m2.run && m.model === m2.model)) return m2;
-    const suggested = this.host.suggest(a ? [a] : []);
-    if (suggested) this.host.setState({ m2: suggested });
+    if (m2 && this.store.models.some((m) => m.run === m2.run && m.model === m2.model)) return m2;
+    const suggested = this.store.suggestTarget(a ? [a] : []);
+    if (suggested) this.store.setState({ m2: suggested });
     return suggested;
   }
 
   renderTargets(): void {
-    const a = this.host.target();
+    const a = this.store.target();
     const b = this.second();
     if (!a || !b) {
       setChildren(this.pickEl, h("p", { class: "w2v-muted" }, "There is only one model: log another one, or the same one at another step."));
       return;
     }
-    const runs = [...new Set(this.host.models().map((m) => m.run))];
-    const modelsOf = (run: string) => this.host.models().filter((m) => m.run === run);
+    const runs = [...new Set(this.store.models.map((m) => m.run))];
+    const modelsOf = (run: string) => this.store.models.filter((m) => m.run === run);
     const update = (patch: Partial<Target>) => {
-      this.host.setState({ m2: { ...b, ...patch } });
+      this.store.setState({ m2: { ...b, ...patch } });
       this.renderTargets();
     };
     const run = selectField("Run", runs.map((r) => ({ value: r, label: r === "." ? "(root)" : r })), b.run, (r) => {
@@ -143,7 +129,7 @@ export class ModelCompareView {
       update({ run: r, model: (ms.find((m) => m.model === b.model) ?? ms[0])?.model ?? b.model, step: null });
     }, "cm-run");
     const model = selectField("Model", modelsOf(b.run).map((m) => ({ value: m.model, label: m.model })), b.model, (m) => update({ model: m, step: null }), "cm-model");
-    const steps = this.host.models().find((m) => m.run === b.run && m.model === b.model)?.steps ?? [];
+    const steps = this.store.models.find((m) => m.run === b.run && m.model === b.model)?.steps ?? [];
     const step = selectField(
       "Step",
       [{ value: "", label: "latest" }, ...[...steps].reverse().map((st) => ({ value: String(st), label: String(st) }))],
@@ -157,7 +143,7 @@ export class ModelCompareView {
       h(
         "ol",
         { class: "w2v-target-list", type: "A" },
-        h("li", { class: "w2v-target w2v-target-current" }, h("span", { class: "w2v-target-name" }, this.host.label(a)), h("span", { class: "w2v-muted w2v-small" }, " (chosen above)")),
+        h("li", { class: "w2v-target w2v-target-current" }, h("span", { class: "w2v-target-name" }, targetLabel(a)), h("span", { class: "w2v-muted w2v-small" }, " (chosen above)")),
         h("li", { class: "w2v-target" }, h("div", { class: "w2v-form" }, run.el, model.el, step.el)),
       ),
     );
@@ -169,7 +155,7 @@ export class ModelCompareView {
   }
 
   async run(): Promise<void> {
-    const a = this.host.target();
+    const a = this.store.target();
     const b = this.second();
     if (!a) return;
     if (!b) {
@@ -177,23 +163,19 @@ export class ModelCompareView {
       return;
     }
     const words = this.wordsEl.value.trim();
-    this.host.setState({ cwords: words });
-    const s = this.host.state();
+    this.store.setState({ cwords: words });
+    const s = this.store.state;
     this.cancel();
     const controller = new AbortController();
     this.controller = controller;
     const signal = controller.signal;
-    setChildren(this.out, loadingBox(`Comparing ${words ? "the given words" : `the ${formatInt(s.cn)} most frequent shared words`} in ${this.host.label(a)} and ${this.host.label(b)}…`));
+    setChildren(this.out, loadingBox(`Comparing ${words ? "the given words" : `the ${formatInt(s.cn)} most frequent shared words`} in ${targetLabel(a)} and ${targetLabel(b)}…`));
     try {
-      const res = await getJSON<CompareResponse>(
-        "compare",
-        { run: a.run, model: a.model, step: a.step, run2: b.run, model2: b.model, step2: b.step, words: words || null, n: words ? null : s.cn, k: s.ck, scope: s.cscope },
-        signal,
-      );
+      const res = await client.compare(a, b, { words, n: s.cn, k: s.ck, scope: s.cscope }, signal);
       if (signal.aborted) return;
-      this.host.loaded();
+      this.ctx.loaded();
       this.result = res;
-      this.shown = PAGE;
+      this.page = PAGE;
       this.selected = byLeastOverlap(res.words)[0]?.word ?? null;
       this.render();
     } catch (e) {
@@ -205,9 +187,9 @@ export class ModelCompareView {
   private render(): void {
     const r = this.result;
     if (!r) return;
-    const label = (x: CompareResponse["a"]) => this.host.label({ run: x.run, model: x.model, step: x.step });
+    const label = (x: CompareResponse["a"]) => targetLabel({ run: x.run, model: x.model, step: x.step });
     const ranked = byLeastOverlap(r.words);
-    const list = ranked.slice(0, this.shown);
+    const list = ranked.slice(0, this.page);
     const selected = r.words.find((w) => w.word === this.selected) ?? null;
     setChildren(
       this.out,
@@ -257,9 +239,9 @@ export class ModelCompareView {
               ),
             ),
           ),
-          ranked.length > this.shown
-            ? button(`Show ${Math.min(PAGE, ranked.length - this.shown)} more (${formatInt(ranked.length - this.shown)} left)`, () => {
-                this.shown += PAGE;
+          ranked.length > this.page
+            ? button(`Show ${Math.min(PAGE, ranked.length - this.page)} more (${formatInt(ranked.length - this.page)} left)`, () => {
+                this.page += PAGE;
                 this.render();
               }, { testId: "cm-more" })
             : null,
@@ -294,7 +276,7 @@ export class ModelCompareView {
       }
       this.selected = found.word;
       const rank = byLeastOverlap(r.words).findIndex((w) => w.word === found.word);
-      this.shown = Math.max(this.shown, Math.ceil((rank + 1) / PAGE) * PAGE);
+      this.page = Math.max(this.page, Math.ceil((rank + 1) / PAGE) * PAGE);
       this.render();
       (this.out.querySelector(".w2v-cm-word-on") as HTMLElement | null)?.scrollIntoView({ block: "nearest" });
     });

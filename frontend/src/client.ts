@@ -1,0 +1,158 @@
+/**
+ * The typed API client: one function per plugin route, taking typed arguments and returning
+ * the route's answer type (see docs/http_api.md). Transport, errors and URL building are in
+ * `api.ts`; views call these functions, never `fetch`.
+ */
+import {
+  getJSON,
+  postJSON,
+  type AnalogyResponse,
+  type ExportResponse,
+  type ModelInfo,
+  type NeighborsResponse,
+  type ProjectResponse,
+  type VocabWord,
+} from "./api";
+import type { BenchmarkInfo, EvalResult } from "./evaluate";
+import type { Method, Scope, Target } from "./state";
+
+export interface CompareNeighbor {
+  word: string;
+  similarity: number;
+  shared: boolean;
+}
+
+export interface CompareWord {
+  word: string;
+  jaccard: number;
+  a: CompareNeighbor[];
+  b: CompareNeighbor[];
+}
+
+export interface CompareResponse {
+  a: { run: string; model: string; step: number | null; vocab_size: number | null; dim: number | null };
+  b: { run: string; model: string; step: number | null; vocab_size: number | null; dim: number | null };
+  k: number;
+  scope: string;
+  shared_vocab: number;
+  requested: number;
+  compared: number;
+  missing: string[];
+  mean_jaccard: number | null;
+  median_jaccard: number | null;
+  most_changed: { word: string; jaccard: number }[];
+  words: CompareWord[];
+  seconds: number;
+}
+
+export interface ModelsResponse {
+  models: ModelInfo[];
+  logdir: string | null;
+}
+
+export interface SimilarityResponse {
+  a: string;
+  b: string;
+  similarity: number;
+}
+
+export interface DoesntMatchResponse {
+  words: string[];
+  word: string;
+}
+
+export interface VocabResponse {
+  prefix: string;
+  total: number;
+  words: VocabWord[];
+}
+
+export interface BenchmarksResponse {
+  benchmarks: BenchmarkInfo[];
+}
+
+/** The terms of an analogy or expression: vector sum of `positive` minus `negative`. */
+export interface Terms {
+  positive: string[];
+  negative: string[];
+}
+
+export interface EvaluateOptions {
+  benchmark: string;
+  method: Method;
+  restrict_vocab: number;
+  /** Seconds the plugin may compute before it answers 202 ("ask again"). */
+  wait?: number;
+}
+
+export interface CompareOptions {
+  words: string;
+  n: number;
+  k: number;
+  scope: Scope;
+}
+
+function at(t: Target): { run: string; model: string; step: number | null } {
+  return { run: t.run, model: t.model, step: t.step };
+}
+
+/** Every model of the logdir; the plugin walks the logdir again for this answer. */
+export async function listModels(signal?: AbortSignal): Promise<ModelsResponse> {
+  const res = await getJSON<Partial<ModelsResponse>>("models", {}, signal);
+  return { models: Array.isArray(res.models) ? res.models : [], logdir: typeof res.logdir === "string" ? res.logdir : null };
+}
+
+export function neighbors(t: Target, word: string, k: number, opts: { restrict_vocab?: number | null; exact?: boolean } = {}, signal?: AbortSignal): Promise<NeighborsResponse> {
+  return getJSON<NeighborsResponse>("neighbors", { ...at(t), word, k, restrict_vocab: opts.restrict_vocab, exact: opts.exact }, signal);
+}
+
+export function analogy(t: Target, terms: Terms, k: number, method: Method, signal?: AbortSignal): Promise<AnalogyResponse> {
+  return getJSON<AnalogyResponse>("analogy", { ...at(t), positive: terms.positive, negative: terms.negative, k, method }, signal);
+}
+
+export function similarity(t: Target, a: string, b: string, signal?: AbortSignal): Promise<SimilarityResponse> {
+  return getJSON<SimilarityResponse>("similarity", { ...at(t), a, b }, signal);
+}
+
+export function doesntMatch(t: Target, words: string[], signal?: AbortSignal): Promise<DoesntMatchResponse> {
+  return getJSON<DoesntMatchResponse>("doesnt_match", { ...at(t), word: words }, signal);
+}
+
+/** Vocabulary words starting with `prefix` (most frequent first). */
+export async function vocab(t: Target, prefix: string, limit: number, signal?: AbortSignal): Promise<VocabWord[]> {
+  const res = await getJSON<Partial<VocabResponse>>("vocab", { ...at(t), prefix, offset: 0, limit }, signal);
+  return res.words ?? [];
+}
+
+export function project(t: Target, words: string[], signal?: AbortSignal): Promise<ProjectResponse> {
+  return getJSON<ProjectResponse>("project", { ...at(t), word: words }, signal);
+}
+
+export function exportProjector(t: Target, word: string, n: number, signal?: AbortSignal): Promise<ExportResponse> {
+  return postJSON<ExportResponse>("export_projector", { ...at(t), word, n }, signal);
+}
+
+/** The benchmarks `t` can be evaluated on. */
+export async function benchmarks(t: Target, signal?: AbortSignal): Promise<BenchmarkInfo[]> {
+  const res = await getJSON<Partial<BenchmarksResponse>>("evaluate", at(t), signal);
+  return Array.isArray(res.benchmarks) ? res.benchmarks : [];
+}
+
+/** One ask of `/evaluate`: the result, or a pending answer (202) to ask again. */
+export function evaluate(t: Target, opts: EvaluateOptions, signal?: AbortSignal): Promise<EvalResult> {
+  return getJSON<EvalResult>("evaluate", { ...at(t), ...opts }, signal);
+}
+
+/** Stops the evaluation `evaluate(t, opts)` started (best effort). */
+export function cancelEvaluation(t: Target, opts: EvaluateOptions): Promise<unknown> {
+  const { wait: _wait, ...rest } = opts;
+  return postJSON("evaluate/cancel", { ...at(t), ...rest });
+}
+
+export function compare(a: Target, b: Target, opts: CompareOptions, signal?: AbortSignal): Promise<CompareResponse> {
+  return getJSON<CompareResponse>(
+    "compare",
+    { ...at(a), run2: b.run, model2: b.model, step2: b.step, words: opts.words || null, n: opts.words ? null : opts.n, k: opts.k, scope: opts.scope },
+    signal,
+  );
+}

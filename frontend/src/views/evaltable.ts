@@ -1,0 +1,210 @@
+/**
+ * The Evaluate view's table across models: the chosen benchmark on each model's latest step,
+ * one model at a time, sortable by any column, the best score marked.
+ */
+import { isAbort, type ModelInfo } from "../api";
+import { h, setChildren, uid } from "../dom";
+import { benchmarkLabel, bestRow, formatAccuracy, formatScore, scoreOf, sortRows, type AnalogyResult, type BenchmarkInfo, type PairsResult, type RunRow, type SortDir, type SortKey } from "../evaluate";
+import { formatInt } from "../format";
+import { targetLabel, type Store } from "../store";
+import { button } from "../widgets";
+import { cancelOnServer, errorText, evaluateUntilDone } from "./evalcommon";
+import { Slot } from "./view";
+
+export class EvalTable {
+  readonly el: HTMLElement;
+  private readonly modelsPick = h("div", { class: "w2v-eval-pick" });
+  private readonly tableOut = h("div", { class: "w2v-results", "aria-live": "polite", "data-testid": "eval-models-out" });
+  private readonly job = new Slot();
+  private tableRows: RunRow[] = [];
+  private tableKind = "analogies";
+  private tableBench = "";
+  private sortKey: SortKey = "score";
+  private sortDir: SortDir = "desc";
+
+  /** `benchmark()` is the benchmark chosen in the form above. */
+  constructor(
+    private readonly store: Store,
+    private readonly benchmark: () => BenchmarkInfo | undefined,
+  ) {
+    this.el = h(
+      "div",
+      { class: "w2v-eval-section" },
+      h("h3", { class: "w2v-subtitle" }, "All models of the log directory"),
+      h("p", { class: "w2v-muted w2v-small" }, "The same benchmark on each model’s latest step, one row per run and model. Click a column header to sort."),
+      this.modelsPick,
+      this.tableOut,
+    );
+  }
+
+  /** Shown: the model checkboxes, and the (empty) table unless one was filled. */
+  render(): void {
+    this.renderModelsPick();
+    if (this.tableRows.length === 0) this.renderTable();
+  }
+
+  /** Stops the table: rows still to do say "cancelled". */
+  cancel(): void {
+    this.job.cancel();
+    for (const row of this.tableRows) {
+      if (row.pending) {
+        cancelOnServer(this.store, { run: row.run, model: row.model, step: null });
+        row.pending = false;
+        row.error = "cancelled";
+      }
+    }
+    this.renderTable();
+  }
+
+  private selectable(): ModelInfo[] {
+    return this.store.models;
+  }
+
+  private isSelected(m: ModelInfo): boolean {
+    const sel = this.store.state.esel;
+    return sel.length === 0 || sel.some((t) => t.run === m.run && t.model === m.model);
+  }
+
+  renderModelsPick(): void {
+    const models = this.selectable();
+    const boxes = models.map((m) => {
+      const id = uid("chk");
+      return h(
+        "span",
+        { class: "w2v-check w2v-check-inline" },
+        h("input", {
+          type: "checkbox",
+          id,
+          checked: this.isSelected(m),
+          "data-testid": `eval-pick-${m.run}/${m.model}`,
+          onchange: (ev: Event) => {
+            const on = (ev.target as HTMLInputElement).checked;
+            const current = models.filter((x) => (x === m ? on : this.isSelected(x)));
+            // All chosen is stored as "none listed", which also takes in models found later.
+            const esel = current.length === models.length ? [] : current.map((x) => ({ run: x.run, model: x.model, step: null }));
+            this.store.setState({ esel });
+          },
+        }),
+        h("label", { for: id }, targetLabel({ run: m.run, model: m.model, step: null })),
+      );
+    });
+    setChildren(
+      this.modelsPick,
+      h("details", { class: "w2v-training" }, h("summary", null, `Models to include (${models.filter((m) => this.isSelected(m)).length} of ${models.length})`), h("div", { class: "w2v-eval-boxes" }, boxes)),
+      h("div", { class: "w2v-form" }, button("Evaluate all models", () => void this.runTable(), { testId: "run-eval-all" })),
+    );
+  }
+
+  private async runTable(): Promise<void> {
+    const bench = this.benchmark();
+    if (!bench) return;
+    const signal = this.job.next();
+    this.tableKind = bench.kind;
+    this.tableBench = `${benchmarkLabel(bench)}${bench.kind === "analogies" ? `, ${this.store.state.method === "3cosmul" ? "3CosMul" : "3CosAdd"}` : ""}, restrict_vocab ${formatInt(this.store.state.erv)}`;
+    const chosen = this.selectable().filter((m) => this.isSelected(m));
+    this.tableRows = chosen.map((m) => ({ run: m.run, model: m.model, step: m.step, result: null, error: m.status === "error" ? m.error ?? "failed to load" : null, pending: m.status !== "error" }));
+    this.renderTable();
+    // One model at a time: the plugin evaluates on two threads and keeps answering queries.
+    for (const row of this.tableRows) {
+      if (!row.pending) continue;
+      try {
+        row.result = await evaluateUntilDone(this.store, { run: row.run, model: row.model, step: null }, signal);
+        row.step = row.result.step ?? row.step;
+      } catch (e) {
+        if (isAbort(e)) return;
+        row.error = errorText(e);
+      }
+      row.pending = false;
+      if (signal.aborted) return;
+      this.renderTable();
+    }
+  }
+
+  renderTable(): void {
+    const rows = this.tableRows;
+    if (rows.length === 0) {
+      setChildren(this.tableOut);
+      return;
+    }
+    const done = rows.filter((r) => !r.pending).length;
+    const kind = this.tableKind;
+    const analogies = kind === "analogies";
+    const top = done === rows.length ? bestRow(rows) : null;
+    const bestScore = top ? scoreOf(top.result) : null;
+    const sorted = sortRows(rows, this.sortKey, this.sortDir);
+    const header = (key: SortKey, text: string, num = true) => {
+      const on = this.sortKey === key;
+      return h(
+        "th",
+        { scope: "col", class: num ? "w2v-num" : null, "aria-sort": on ? (this.sortDir === "asc" ? "ascending" : "descending") : "none" },
+        h(
+          "button",
+          {
+            type: "button",
+            class: "w2v-sort-btn",
+            "data-testid": `eval-sort-${key}`,
+            onclick: () => {
+              if (this.sortKey === key) this.sortDir = this.sortDir === "asc" ? "desc" : "asc";
+              else {
+                this.sortKey = key;
+                this.sortDir = key === "name" || key === "oov" ? "asc" : "desc";
+              }
+              this.renderTable();
+              (this.tableOut.querySelector(`[data-testid=eval-sort-${key}]`) as HTMLElement | null)?.focus();
+            },
+          },
+          text,
+          h("span", { class: "w2v-sort-mark", "aria-hidden": "true" }, on ? (this.sortDir === "asc" ? " ▲" : " ▼") : ""),
+        ),
+      );
+    };
+    const cell = (r: RunRow, v: number | null | undefined, fmt: (x: number) => string) =>
+      h("td", { class: "w2v-num" }, r.pending ? "…" : v === null || v === undefined ? "–" : fmt(v));
+    const body = sorted.map((r) => {
+      const res = r.result;
+      const a = res && res.kind === "analogies" ? (res as AnalogyResult) : null;
+      const p = res && res.kind === "pairs" ? (res as PairsResult) : null;
+      const isBest = bestScore !== null && scoreOf(res) === bestScore;
+      return h(
+        "tr",
+        { class: isBest ? "w2v-best" : null, "data-run": r.run, "data-model": r.model, "data-score": scoreOf(res) === null ? "" : String(scoreOf(res)) },
+        h("td", { class: "w2v-word-cell" }, targetLabel({ run: r.run, model: r.model, step: null }), isBest ? h("span", { class: "w2v-badge" }, "best") : null),
+        h("td", { class: "w2v-num" }, r.step === null ? "–" : String(r.step)),
+        r.error !== null
+          ? h("td", { colspan: analogies ? 4 : 3, class: "w2v-error-cell", "data-testid": "eval-row-error" }, r.error)
+          : [
+              cell(r, scoreOf(res), (x) => formatScore(kind, x)),
+              analogies ? cell(r, a?.semantic?.accuracy, formatAccuracy) : cell(r, p?.pearson?.r, (x) => x.toFixed(3)),
+              analogies ? cell(r, a?.syntactic?.accuracy, formatAccuracy) : null,
+              cell(r, res?.oov_ratio, (x) => `${x.toFixed(1)}%`),
+            ],
+      );
+    });
+    setChildren(
+      this.tableOut,
+      done < rows.length
+        ? h("div", { class: "w2v-eval-progress", "data-testid": "eval-table-progress" }, h("progress", { max: rows.length, value: done, "aria-label": "Models evaluated" }), h("span", { class: "w2v-muted" }, `Evaluated ${done} of ${rows.length} models…`), button("Cancel", () => this.cancel(), { testId: "eval-table-cancel" }))
+        : null,
+      h(
+        "table",
+        { class: "w2v-table w2v-eval-table", "data-testid": "eval-models-table" },
+        h("caption", null, this.tableBench),
+        h(
+          "thead",
+          null,
+          h(
+            "tr",
+            null,
+            header("name", "Run / model", false),
+            h("th", { scope: "col", class: "w2v-num" }, "Step"),
+            header("score", analogies ? "Accuracy" : "Spearman ρ"),
+            analogies ? header("semantic", "Semantic") : h("th", { scope: "col", class: "w2v-num" }, "Pearson r"),
+            analogies ? header("syntactic", "Syntactic") : null,
+            header("oov", "Skipped (OOV)"),
+          ),
+        ),
+        h("tbody", null, body),
+      ),
+    );
+  }
+}

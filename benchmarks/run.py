@@ -90,7 +90,7 @@ def _serve(spec: dict) -> dict:
     first = call("neighbors", run=RUN, model=name, word=words[0], k=10)
     out["first_answer_s"] = time.perf_counter() - t
     out["first_answer_exact"] = first["exact"]
-    version = plugin.runs()[RUN][name].version()
+    version = plugin.catalog.runs()[RUN][name].version()
     model = plugin.store.get(version)
     handle = model.index
     out["index_state_at_first_answer"] = handle.state if handle else None

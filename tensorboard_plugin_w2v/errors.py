@@ -1,10 +1,13 @@
-"""One error type per kind of failure; the plugin maps each to one HTTP status."""
+"""Domain errors: one type per kind of failure, each with a message meant for people.
+
+They say what went wrong, not how a protocol reports it: the server maps each type to an HTTP
+status in one place (:mod:`tensorboard_plugin_w2v.server.http`), the CLIs print the message.
+``details`` carry machine-readable context (suggestions, known names) into the JSON answer.
+"""
 
 
 class Word2VecError(Exception):
     """Base class of every error this package raises on purpose."""
-
-    http_status = 500
 
     def __init__(self, message: str, **details):
         super().__init__(message)
@@ -15,31 +18,28 @@ class Word2VecError(Exception):
         return {"error": self.message, **self.details}
 
 
-class BadRequest(Word2VecError):
-    """A parameter is missing or malformed."""
-
-    http_status = 400
+class InvalidArgument(Word2VecError, ValueError):
+    """An argument is missing or malformed (a query's word list, a method name, a limit)."""
 
 
-class NotFound(Word2VecError):
-    """An unknown run, model, step or word."""
+BadRequest = InvalidArgument  # the name this error had before; kept for callers that use it
 
-    http_status = 404
+
+class NotFound(Word2VecError, LookupError):
+    """An unknown run, model, step, word or benchmark."""
 
 
 class ModelLoadError(Word2VecError):
     """A model file could not be read or parsed; the reason is meant for people."""
 
-    http_status = 422
+
+class BenchmarkError(Word2VecError):
+    """A benchmark file that cannot be read or parsed."""
 
 
 class Conflict(Word2VecError):
-    """The request cannot be carried out in the current state (e.g. read-only logdir)."""
-
-    http_status = 409
+    """The request cannot be carried out in the current state (a read-only logdir, a cancelled job)."""
 
 
 class Busy(Word2VecError):
-    """Too much work is already waiting; the client should try again later."""
-
-    http_status = 429
+    """Too much work is already waiting; try again later (``details["retry_after"]`` seconds)."""

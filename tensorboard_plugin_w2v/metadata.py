@@ -11,6 +11,7 @@ MANIFEST_PATH = f"{PLUGIN_DIR}/{MANIFEST_NAME}"
 MANIFEST_VERSION = 1
 
 PROJECTOR_CONFIG_NAME = "projector_config.pbtxt"
+PROJECTOR_POINT_LIMIT = 100_000  # the Projector page loads the first 100,000 points only
 
 # Caps on what one request may ask for (documented in docs/http_api.md).
 DEFAULT_K = 10
@@ -19,6 +20,12 @@ DEFAULT_VOCAB_LIMIT = 50
 MAX_VOCAB_LIMIT = 1000
 MAX_QUERY_WORDS = 100
 MAX_PROJECT_WORDS = 5000
+
+# --word2vec_mmap: which logdir files gensim may memory-map (see models.loading.may_memory_map).
+MMAP_AUTO = "auto"
+MMAP_ALWAYS = "always"
+MMAP_NEVER = "never"
+MMAP_POLICIES = (MMAP_AUTO, MMAP_ALWAYS, MMAP_NEVER)
 
 # Format names reported in the listing.
 FORMAT_GENSIM_WORD2VEC = "gensim-word2vec"

@@ -29,8 +29,8 @@ def train_word2vec(seed: int = 1, epochs: int = 5, **kwargs) -> Word2Vec:
 def no_waiting_for_background_work(monkeypatch):
     """Index builds and vocabulary caches start at once in tests (in TensorBoard they wait a few
     seconds, so that a model's first answers have the cores)."""
-    from tensorboard_plugin_w2v.search import index
     from tensorboard_plugin_w2v.models import vocabulary
+    from tensorboard_plugin_w2v.search import index
 
     monkeypatch.setattr(index, "BUILD_START_DELAY", 0.0)
     monkeypatch.setattr(vocabulary, "SAVE_DELAY_SECONDS", 0.0)

@@ -9,10 +9,9 @@ import pytest
 from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 
-from tensorboard_plugin_w2v.models import convert
-from tensorboard_plugin_w2v.io import fileio
-from tensorboard_plugin_w2v.models import loading
 from tensorboard_plugin_w2v import metadata as md
+from tensorboard_plugin_w2v.io import fileio
+from tensorboard_plugin_w2v.models import convert, loading
 
 CASES = [
     # (bundled file or fixture, format, binary, no_header)

@@ -15,6 +15,9 @@ from gensim.test.utils import datapath
 
 from tensorboard_plugin_w2v.analysis import evaluation as ev
 from tensorboard_plugin_w2v.errors import BadRequest, Busy, Conflict, NotFound
+from tensorboard_plugin_w2v.search import topk
+from tensorboard_plugin_w2v.server import http
+from tensorboard_plugin_w2v.server.jobs import BackgroundJobs
 from tests.conftest import train_word2vec
 
 QUESTIONS = datapath("questions-words.txt")
@@ -137,7 +140,7 @@ def test_evaluation_leaves_the_model_untouched(trained_kv):
 
 
 def test_chunked_norms_equal_gensim(euclidean_kv):
-    from tensorboard_plugin_w2v.search.index import row_norms
+    from tensorboard_plugin_w2v.models.norms import row_norms
 
     expected = np.linalg.norm(euclidean_kv.vectors, axis=1)
     np.testing.assert_array_equal(row_norms(euclidean_kv.vectors, chunk_rows=100), expected)
@@ -145,7 +148,7 @@ def test_chunked_norms_equal_gensim(euclidean_kv):
 
 def test_small_chunks_give_the_same_answers(trained_kv, monkeypatch):
     expected = ev.evaluate_analogies(trained_kv, ev.builtin("analogies"))
-    monkeypatch.setattr(ev, "_CHUNK_ELEMENTS", 1000)
+    monkeypatch.setattr(topk, "_CHUNK_ELEMENTS", 1000)
     monkeypatch.setattr(ev, "_QUESTION_BLOCK", 7)
     chunked = ev.evaluate_analogies(trained_kv, ev.builtin("analogies"))
     assert [s.correct for s in chunked.sections] == [s.correct for s in expected.sections]
@@ -183,7 +186,7 @@ def test_answers_equal_gensim_on_more_models(tmp_path, method, chunked, monkeypa
     ]
     models += [random_model(1500, 8, 0, words), random_model(3000, 24, 1, words[::-1])]
     if chunked:
-        monkeypatch.setattr(ev, "_CHUNK_ELEMENTS", 5000)
+        monkeypatch.setattr(topk, "_CHUNK_ELEMENTS", 5000)
     rechecks = 0
     for kv in models:
         for restrict_vocab in (300_000, 900):
@@ -270,7 +273,7 @@ def test_top_columns_equals_sorting():
             scores[rng.random(scores.shape) < 0.3] = np.nan
         if trial % 7 == 0:
             scores[rng.random(scores.shape) < 0.9] = -np.inf
-        index, best = ev.top_columns(scores, m)
+        index, best = topk.top_columns(scores, m)
         clean = np.where(np.isnan(scores), -np.inf, scores)
         np.testing.assert_array_equal(best, -np.sort(-clean, axis=1)[:, : min(m, n)])
         found = index >= 0
@@ -366,7 +369,7 @@ def test_find_benchmarks(tmp_path):
 
 
 def test_background_jobs_report_queued_running_then_done():
-    jobs = ev.BackgroundJobs(workers=1)
+    jobs = BackgroundJobs(workers=1)
     gate = threading.Event()
 
     def slow(progress):
@@ -389,7 +392,7 @@ def test_background_jobs_report_queued_running_then_done():
 
 
 def test_cancelled_jobs_stop_and_are_forgotten():
-    jobs = ev.BackgroundJobs(workers=1)
+    jobs = BackgroundJobs(workers=1)
     steps = []
 
     def endless(progress):
@@ -423,14 +426,14 @@ def test_cancelled_jobs_stop_and_are_forgotten():
 
 
 def test_too_many_pending_jobs_are_refused():
-    jobs = ev.BackgroundJobs(workers=1, max_pending=2)
+    jobs = BackgroundJobs(workers=1, max_pending=2)
     gate = threading.Event()
     try:
         for key in ("a", "b"):
             jobs.run(key, lambda progress: gate.wait(10), wait=0)
         with pytest.raises(Busy) as refused:
             jobs.run("c", lambda progress: "c", wait=0)
-        assert refused.value.http_status == 429
+        assert http.status_of(refused.value) == 429
         assert jobs.run("a", lambda progress: "not again", wait=0)[2] is True  # known keys still answer
     finally:
         gate.set()
@@ -587,11 +590,20 @@ def test_route_result_follows_a_replaced_model(tmp_path, lee_model):
     assert after["pearson"]["r"] != before["pearson"]["r"]
 
 
+def occupy_workers(plugin) -> threading.Event:
+    """Keep every evaluation worker of ``plugin`` busy until the returned event is set."""
+    gate = threading.Event()
+    for n in range(2):  # the plugin's two workers
+        assert plugin.jobs.run(("gate", id(gate), n), lambda progress: gate.wait(30), wait=0)[0] in (
+            "queued",
+            "running",
+        )
+    return gate
+
+
 def test_route_answers_202_while_running_and_others_keep_answering(eval_site):
     client, plugin, _ = eval_site
-    plugin._eval_jobs = ev.BackgroundJobs(workers=1)
-    gate = threading.Event()
-    plugin._eval_jobs._pool.submit(gate.wait, 30)  # occupy the only worker
+    gate = occupy_workers(plugin)
     try:
         query = dict(run="lee", model="vectors.bin", benchmark="wordsim353", restrict_vocab=1234)
         status, data = get(client, "evaluate", **query, wait=0)
@@ -607,9 +619,7 @@ def test_route_answers_202_while_running_and_others_keep_answering(eval_site):
 
 def test_route_cancels_an_evaluation_it_started(eval_site):
     client, plugin, _ = eval_site
-    plugin._eval_jobs = ev.BackgroundJobs(workers=1)
-    gate = threading.Event()
-    plugin._eval_jobs._pool.submit(gate.wait, 30)  # occupy the only worker
+    gate = occupy_workers(plugin)
     query = dict(run="lee", model="vectors.bin", benchmark="analogies", restrict_vocab=777)
     cancel_url = "/data/plugin/word2vec/evaluate/cancel"
     try:
@@ -629,12 +639,20 @@ def test_route_cancels_an_evaluation_it_started(eval_site):
 
 def test_route_refuses_evaluations_beyond_the_queue_bound(eval_site):
     client, plugin, _ = eval_site
-    original, plugin._eval_jobs = plugin._eval_jobs, ev.BackgroundJobs(workers=1, max_pending=1)
-    gate = threading.Event()
-    plugin._eval_jobs._pool.submit(gate.wait, 30)
+    gate = occupy_workers(plugin)
+    original, plugin.jobs.max_pending = plugin.jobs.max_pending, 3  # the two gates and one more
     try:
         assert (
-            get(client, "evaluate", run="lee", model="vectors.bin", benchmark="analogies", wait=0)[0] == 202
+            get(
+                client,
+                "evaluate",
+                run="lee",
+                model="vectors.bin",
+                benchmark="analogies",
+                restrict_vocab=4321,
+                wait=0,
+            )[0]
+            == 202
         )
         response = client.get(
             "/data/plugin/word2vec/evaluate",
@@ -644,7 +662,7 @@ def test_route_refuses_evaluations_beyond_the_queue_bound(eval_site):
         assert "try again" in response.get_json()["error"]
     finally:
         gate.set()
-        plugin._eval_jobs = original
+        plugin.jobs.max_pending = original
 
 
 @pytest.mark.parametrize(
@@ -671,9 +689,9 @@ def test_dot_t_in_pieces_equals_matmul(shape, monkeypatch):
     m, k, n = shape
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((m, k), dtype=np.float32), rng.standard_normal((n, k), dtype=np.float32)
-    np.testing.assert_allclose(ev.dot_t(a, b), a @ b.T, rtol=1e-5, atol=1e-5)
-    monkeypatch.setattr(ev, "_SMALL_PRODUCT", 0)  # the one-call path
-    np.testing.assert_allclose(ev.dot_t(a, b), a @ b.T, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(topk.dot_t(a, b), a @ b.T, rtol=1e-5, atol=1e-5)
+    monkeypatch.setattr(topk, "_SMALL_PRODUCT", 0)  # the one-call path
+    np.testing.assert_allclose(topk.dot_t(a, b), a @ b.T, rtol=1e-5, atol=1e-5)
 
 
 def test_a_result_is_filed_under_the_version_that_was_evaluated(tmp_path):

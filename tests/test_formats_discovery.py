@@ -8,8 +8,8 @@ import shutil
 import pytest
 from gensim.test.utils import datapath
 
-from tensorboard_plugin_w2v.io import formats
 from tensorboard_plugin_w2v import metadata as md
+from tensorboard_plugin_w2v.io import formats
 from tensorboard_plugin_w2v.models.discovery import Discovery, run_name
 from tests.conftest import write_manifest
 

@@ -9,11 +9,8 @@ import time
 import numpy as np
 import pytest
 
-from tensorboard_plugin_w2v.models import convert
 from tensorboard_plugin_w2v.io import fileio
-from tensorboard_plugin_w2v.models import housekeeping
-from tensorboard_plugin_w2v.models import loading
-from tensorboard_plugin_w2v.models import vocabulary
+from tensorboard_plugin_w2v.models import convert, housekeeping, loading, vocabulary
 from tests.conftest import make_client, train_word2vec
 from tests.test_index import ready_model
 
@@ -100,7 +97,7 @@ def test_a_starting_server_sweeps_its_cache(tmp_path):
     assert client.get("/data/plugin/word2vec/neighbors", query_string=query).status_code == 200
     assert vocabulary.wait_for_saves(60)
     assert _entries(cache)["copies"] and _entries(cache)["vocab"]
-    loaded = plugin.store.get(plugin.runs()["run"]["vectors.kv"].version())
+    loaded = plugin.store.get(plugin.catalog.runs()["run"]["vectors.kv"].version())
     os.remove(path)
     _client, restarted = make_client(str(logdir), cache_dir=cache)
     thread = restarted.sweeper._thread

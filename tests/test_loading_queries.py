@@ -13,8 +13,8 @@ from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 
 from tensorboard_plugin_w2v import load_model
-from tensorboard_plugin_w2v.analysis import queries
 from tensorboard_plugin_w2v import metadata as md
+from tensorboard_plugin_w2v.analysis import queries
 from tensorboard_plugin_w2v.errors import BadRequest, ModelLoadError, NotFound
 from tensorboard_plugin_w2v.models.loading import MMAP_NEVER, SETTLED_SECONDS
 

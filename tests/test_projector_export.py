@@ -20,9 +20,9 @@ from tensorboard.plugins.projector.projector_plugin import ProjectorPlugin
 from werkzeug.test import Client
 
 from tensorboard_plugin_w2v import metadata as md
-from tensorboard_plugin_w2v.writers import projector
 from tensorboard_plugin_w2v.errors import NotFound
 from tensorboard_plugin_w2v.server.plugin import Word2VecPlugin
+from tensorboard_plugin_w2v.writers import projector
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Words the Projector's metadata format cannot hold as they are.

@@ -36,7 +36,7 @@ def indexed(tmp_path_factory):
     client, plugin = make_client(str(logdir), cache_dir=str(root / "cache"))
     plugin.indexes.exact_max_cells = 0
     get(client, "neighbors", run="run", model="lee.kv", word="police")  # loads it, starts the build
-    version = plugin.runs()["run"]["lee.kv"].version()
+    version = plugin.catalog.runs()["run"]["lee.kv"].version()
     assert plugin.store.get(version).index.wait(60)
     return client, plugin, model.wv
 

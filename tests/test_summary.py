@@ -14,9 +14,9 @@ from gensim.test.utils import common_texts
 from tensorboard.backend.event_processing import event_accumulator
 from test_projector_export import assert_neighbors_match, w2v_client, w2v_get
 
+from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.io import manifest
 from tensorboard_plugin_w2v.writers import summary
-from tensorboard_plugin_w2v import metadata as md
 
 
 def manifest_entries(run_dir) -> list[dict]:

@@ -18,9 +18,8 @@ from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 from test_projector_export import REPO, projector_client, projector_embedding, projector_runs
 
-from tensorboard_plugin_w2v.writers import projector
-from tensorboard_plugin_w2v.writers import summary
 from tensorboard_plugin_w2v.cli import visualizer
+from tensorboard_plugin_w2v.writers import projector, summary
 from tests.tb_process import get_json, tensorboard
 
 

@@ -12,12 +12,10 @@ import pytest
 from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 
-from tensorboard_plugin_w2v.models import convert
-from tensorboard_plugin_w2v.io import fileio
-from tensorboard_plugin_w2v.models import loading
-from tensorboard_plugin_w2v.analysis import queries
-from tensorboard_plugin_w2v.models import vocabulary
 from tensorboard_plugin_w2v import metadata as md
+from tensorboard_plugin_w2v.analysis import queries
+from tensorboard_plugin_w2v.io import fileio
+from tensorboard_plugin_w2v.models import convert, loading, vocabulary
 from tests.conftest import make_client
 
 
@@ -219,7 +217,7 @@ def test_a_restarted_server_answers_from_the_cache_as_before(tmp_path, lee_model
         answers.append((listing, neighbours, vocab))
         if start == 0:
             _wait_for_cache(cache, str(logdir / "run" / "lee.model"))
-    loaded = plugin.store.get(plugin.runs()["run"]["lee.model"].version())
+    loaded = plugin.store.get(plugin.catalog.runs()["run"]["lee.model"].version())
     assert isinstance(loaded.kv.key_to_index, vocabulary.WordIndex)
     assert answers[0] == answers[1]
     assert [n["word"] for n in answers[1][1]["neighbors"]] == [

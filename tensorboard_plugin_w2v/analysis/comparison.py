@@ -20,12 +20,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from gensim.models import KeyedVectors
 
-from tensorboard_plugin_w2v.errors import BadRequest, NotFound
-from tensorboard_plugin_w2v.analysis.evaluation import TopK, chunk_rows, dot_t, model_norms
+from tensorboard_plugin_w2v.errors import InvalidArgument, NotFound
+from tensorboard_plugin_w2v.models.norms import model_norms
+from tensorboard_plugin_w2v.search.topk import TopK, chunk_rows, dot_t
+
+if TYPE_CHECKING:
+    from gensim.models import KeyedVectors
 
 SCOPE_SHARED = "shared"
 SCOPE_ALL = "all"
@@ -167,9 +171,9 @@ def compare(
     """
     started = time.perf_counter()
     if scope not in SCOPES:
-        raise BadRequest(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
+        raise InvalidArgument(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
     if k < 1:
-        raise BadRequest("k must be at least 1")
+        raise InvalidArgument("k must be at least 1")
     in_b = shared_mask(kv_a, kv_b)
     shared = int(in_b.sum())
     if words is None:

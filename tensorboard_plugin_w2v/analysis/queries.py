@@ -17,16 +17,30 @@ import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from gensim import matutils
-from gensim.models import KeyedVectors
 
-from tensorboard_plugin_w2v.errors import BadRequest, NotFound
+from tensorboard_plugin_w2v.analysis.arithmetic import (
+    METHOD_3COSADD,
+    METHOD_3COSMUL,
+    METHODS,
+    check_method,
+    cosmul,
+    mean_vector,
+    unit_vector,
+)
+from tensorboard_plugin_w2v.errors import InvalidArgument, NotFound
+from tensorboard_plugin_w2v.models.norms import ensure_norms
+from tensorboard_plugin_w2v.search.scoring import candidate_rows, cosines
+from tensorboard_plugin_w2v.search.topk import best_first, ranked
 
-METHOD_3COSADD = "3cosadd"
-METHOD_3COSMUL = "3cosmul"
-METHODS = (METHOD_3COSADD, METHOD_3COSMUL)
+if TYPE_CHECKING:
+    from gensim.models import KeyedVectors
+
+__all__ = ["METHOD_3COSADD", "METHOD_3COSMUL", "METHODS", "Neighbor", "VocabEntry", "analogy", "doesnt_match",
+           "frequency_order", "mean_vector", "neighbors", "parse_expression", "project", "require_word",
+           "similarity", "suggest", "unit_vector", "vector", "vocab", "word_count"]
 _SUGGESTION_SCAN = 50_000  # most frequent words searched for spelling suggestions
 
 
@@ -64,40 +78,6 @@ def suggest(kv: KeyedVectors, word: str, n: int = 5) -> list[str]:
     return out[:n]
 
 
-def _rank(kv: KeyedVectors, dists: np.ndarray, k: int, exclude: set[int]) -> list[Neighbor]:
-    """gensim's ranking (``matutils.argsort(dists, topn, reverse=True)``) without its copies.
-
-    The best scores usually all exceed a threshold read from a sample, so only those few are
-    sorted; otherwise ``dists`` is negated in place and used as gensim's ``-dists`` (NaN last).
-    """
-    topn = min(k + len(exclude), dists.size)
-    if dists.size > 64 * topn:
-        sample = dists[:: dists.size // (32 * topn)]
-        threshold = np.partition(sample, sample.size - 2)[sample.size - 2]  # NaN sorts last: skipped
-        above = np.flatnonzero(dists > threshold)
-        if above.size >= topn:
-            best = above[np.argsort(-dists[above])][:topn]
-            out = [Neighbor(kv.index_to_key[i], float(dists[i]), int(i)) for i in best if i not in exclude]
-            return out[:k]
-    np.negative(dists, out=dists)
-    if topn >= dists.size:
-        best = np.argsort(dists)
-    else:
-        best = np.argpartition(dists, topn)[:topn]
-        best = best[np.argsort(dists[best])]
-    out = [Neighbor(kv.index_to_key[i], -float(dists[i]), int(i)) for i in best if i not in exclude]
-    return out[:k]
-
-
-def _rank_rows(
-    kv: KeyedVectors, rows: np.ndarray, dists: np.ndarray, k: int, exclude: set[int]
-) -> list[Neighbor]:
-    """Rank candidate ``rows`` (re-scored as ``dists``) like :func:`_rank`."""
-    order = np.argsort(-dists, kind="stable")
-    kept = [(j, r) for j, r in zip(order.tolist(), rows[order].tolist(), strict=True) if r not in exclude]
-    return [Neighbor(kv.index_to_key[r], float(dists[j]), r) for j, r in kept[:k]]
-
-
 def _limit(kv: KeyedVectors, restrict_vocab: int | None) -> int:
     n = len(kv.index_to_key)
     return min(restrict_vocab, n) if restrict_vocab else n
@@ -107,71 +87,12 @@ def _input_indices(kv: KeyedVectors, words: list[str]) -> set[int]:
     return {kv.get_index(w) for w in words if kv.has_index_for(w)}
 
 
-def ensure_norms(kv: KeyedVectors) -> np.ndarray:
-    """``kv.norms`` filled as gensim's ``fill_norms`` does, without its whole-matrix temporary."""
-    from tensorboard_plugin_w2v.search.index import ensure_norms as _ensure
-
-    return _ensure(kv)
-
-
-def _row_norms(kv: KeyedVectors, rows: np.ndarray) -> np.ndarray:
-    """Norms of some rows, equal to gensim's (computed here when the full array is not yet)."""
-    if kv.norms is not None:
-        return kv.norms[rows]
-    return np.linalg.norm(kv.vectors[rows], axis=1)
-
-
-def cosine_scores(kv: KeyedVectors, unit_query: np.ndarray, limit: int) -> np.ndarray:
-    """Cosine of ``unit_query`` with each of the first ``limit`` vectors, as gensim computes it
-    (``dot(vectors, query) / norms``), divided in place.
-
-    One BLAS call over all rows: splitting the scan into blocks was measured slower (each call
-    wakes BLAS's threads again), 2.6× slower at 3M × 300 with 8192-row blocks.
-    """
-    norms = ensure_norms(kv)
-    dists = np.dot(kv.vectors[:limit], unit_query)
-    return np.divide(dists, norms[:limit], out=dists)
-
-
-def unit_vector(kv: KeyedVectors, word: str) -> np.ndarray:
-    """``kv.get_vector(word, norm=True)``, without making gensim fill every norm first."""
-    if kv.norms is not None or hasattr(kv, "vectors_ngrams"):
-        ensure_norms(kv)
-        return kv.get_vector(word, norm=True)
-    i = kv.get_index(word)
-    return kv.vectors[i] / np.linalg.norm(kv.vectors[i : i + 1], axis=1)[0]
-
-
-def mean_vector(kv: KeyedVectors, positive: list[str], negative: list[str]) -> np.ndarray:
-    """gensim's ``get_mean_vector(pos + neg, [1…, -1…], pre_normalize=True, post_normalize=True)``."""
-    words = positive + negative
-    weights = np.array([1.0] * len(positive) + [-1.0] * len(negative), dtype=kv.vectors.dtype)
-    mean = np.zeros(kv.vector_size, kv.vectors.dtype)
-    total_weight = 0
-    for idx, word in enumerate(words):
-        mean += weights[idx] * unit_vector(kv, word)
-        total_weight += abs(weights[idx])
-    if total_weight > 0:
-        mean = mean / total_weight
-    return matutils.unitvec(mean).astype(np.float32)
-
-
-def _candidates(index, query: np.ndarray, wanted: int, limit: int, factor: int = 1) -> np.ndarray | None:
-    """Rows the index proposes for ``query`` within ``limit``; None if too few (answer exactly)."""
-    from tensorboard_plugin_w2v.search.index import CANDIDATE_FACTOR, MIN_CANDIDATES
-
-    count = max(MIN_CANDIDATES, CANDIDATE_FACTOR * wanted) * factor
-    rows = index.candidates(query[None, :], count)[0]
-    rows = rows[(rows >= 0) & (rows < limit)]
-    return rows if len(rows) >= wanted else None
-
-
 def neighbors(
     kv: KeyedVectors, word: str, k: int = 10, restrict_vocab: int | None = None, index=None
 ) -> list[Neighbor]:
     """Top-``k`` words by cosine similarity to ``word``, excluding it (gensim ``most_similar``).
 
-    With ``index`` (an :class:`~tensorboard_plugin_w2v.search.index.AnnIndex`) candidates come from it
+    With ``index`` (an :class:`~tensorboard_plugin_w2v.search.ann.AnnIndex`) candidates come from it
     and are re-scored exactly; without, every vector is scanned.
     """
     return analogy(kv, [word], [], k=k, restrict_vocab=restrict_vocab, index=index)
@@ -192,75 +113,32 @@ def analogy(
     With ``index``, 3CosMul re-scores the 3CosAdd query's (more numerous) candidates.
     """
     if not positive:
-        raise BadRequest("an analogy needs at least one positive word")
-    if method not in METHODS:
-        raise BadRequest(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+        raise InvalidArgument("an analogy needs at least one positive word")
+    check_method(method)
     for w in positive + negative:
         require_word(kv, w)
     limit = _limit(kv, restrict_vocab)
     exclude = _input_indices(kv, positive + negative)
+    query = mean_vector(kv, positive, negative) if index is not None or method == METHOD_3COSADD else None
     rows = None
     if index is not None:
-        query = mean_vector(kv, positive, negative)
         factor = 1 if method == METHOD_3COSADD else 4
-        rows = _candidates(index, query, k + len(exclude), limit, factor)
-    if rows is not None:
-        vectors, norms = kv.vectors[rows], _row_norms(kv, rows)
-        if method == METHOD_3COSADD:
-            dists = np.dot(vectors, query) / norms
-        else:
-            dists = _cosmul(kv, vectors, norms, positive, negative)
-        return _rank_rows(kv, rows, dists, k, exclude)
+        rows = candidate_rows(index, query, k + len(exclude), limit, factor)
+    scope = {"rows": rows} if rows is not None else {"limit": limit}
     if method == METHOD_3COSADD:
-        dists = cosine_scores(kv, mean_vector(kv, positive, negative), limit)
+        dists = cosines(kv, query, **scope)
     else:
-        norms = ensure_norms(kv)
-        dists = _cosmul(kv, kv.vectors[:limit], norms[:limit], positive, negative)
-    return _rank(kv, dists, k, exclude)
-
-
-def _cosmul(kv: KeyedVectors, vectors: np.ndarray, norms: np.ndarray, positive, negative) -> np.ndarray:
-    pos = [(1 + np.dot(vectors, unit_vector(kv, w)) / norms) / 2 for w in positive]
-    neg = [(1 + np.dot(vectors, unit_vector(kv, w)) / norms) / 2 for w in negative]
-    return np.prod(pos, axis=0) / (np.prod(neg, axis=0) + 0.000001)
-
-
-def rescore_batch(
-    kv: KeyedVectors, unit_queries: np.ndarray, candidates: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Exact cosines of each query's candidate rows, top ``k`` kept (``-1``/NaN pad)."""
-    ids = np.full((len(unit_queries), k), -1, dtype=np.int64)
-    sims = np.full((len(unit_queries), k), np.nan, dtype=np.float32)
-    for i, (q, rows) in enumerate(zip(unit_queries, candidates, strict=True)):
-        rows = rows[rows >= 0]
-        dists = np.dot(kv.vectors[rows], q) / _row_norms(kv, rows)
-        order = np.argsort(-dists, kind="stable")[:k]
-        ids[i, : len(order)], sims[i, : len(order)] = rows[order], dists[order]
-    return ids, sims
-
-
-def exact_batch(
-    kv: KeyedVectors, unit_queries: np.ndarray, k: int, chunk_rows: int = 65_536
-) -> tuple[np.ndarray, np.ndarray]:
-    """Top ``k`` rows by exact cosine for a batch of unit queries, one pass over the matrix."""
-    norms = ensure_norms(kv)
-    nq = len(unit_queries)
-    best_ids = np.empty((nq, 0), dtype=np.int64)
-    best_sims = np.empty((nq, 0), dtype=np.float32)
-    qt = np.ascontiguousarray(np.asarray(unit_queries, dtype=np.float32).T)
-    for start in range(0, len(kv.vectors), chunk_rows):
-        block = np.dot(kv.vectors[start : start + chunk_rows], qt).T  # queries × rows
-        block /= norms[start : start + chunk_rows]
-        take = min(k, block.shape[1])
-        top = np.argpartition(-block, take - 1, axis=1)[:, :take]
-        best_ids = np.concatenate([best_ids, top + start], axis=1)
-        best_sims = np.concatenate([best_sims, np.take_along_axis(block, top, axis=1)], axis=1)
-        if best_ids.shape[1] > k:
-            keep = np.argpartition(-best_sims, k - 1, axis=1)[:, :k]
-            best_ids = np.take_along_axis(best_ids, keep, axis=1)
-            best_sims = np.take_along_axis(best_sims, keep, axis=1)
-    order = np.argsort(-best_sims, axis=1, kind="stable")
-    return np.take_along_axis(best_ids, order, axis=1), np.take_along_axis(best_sims, order, axis=1)
+        dists = cosmul(
+            [cosines(kv, unit_vector(kv, w), **scope) for w in positive],
+            [cosines(kv, unit_vector(kv, w), **scope) for w in negative],
+        )
+    if rows is not None:
+        order = ranked(dists)
+        found = zip(rows[order].tolist(), dists[order].tolist(), strict=True)
+    else:
+        best = best_first(dists, k + len(exclude))
+        found = zip(best.tolist(), dists[best].tolist(), strict=True)
+    return [Neighbor(kv.index_to_key[r], s, r) for r, s in found if r not in exclude][:k]
 
 
 _EXPR_TOKEN = re.compile(r"(?:^|(?<=\s))-|\+|[^\s+]+")
@@ -274,22 +152,22 @@ def parse_expression(expr: str) -> tuple[list[str], list[str]]:
     """
     tokens = _EXPR_TOKEN.findall(expr)
     if not tokens:
-        raise BadRequest("expr is empty; write it like 'king - man + woman'")
+        raise InvalidArgument("expr is empty; write it like 'king - man + woman'")
     positive: list[str] = []
     negative: list[str] = []
     sign, expect_word = "+", True
     for token in tokens:
         if token in ("+", "-"):
             if expect_word and (positive or negative or sign == "-"):
-                raise BadRequest(f"expr has two operators in a row near {token!r}")
+                raise InvalidArgument(f"expr has two operators in a row near {token!r}")
             sign, expect_word = token, True
         elif not expect_word:
-            raise BadRequest(f"expr needs + or - between words, before {token!r}")
+            raise InvalidArgument(f"expr needs + or - between words, before {token!r}")
         else:
             (positive if sign == "+" else negative).append(token)
             expect_word = False
     if expect_word:
-        raise BadRequest("expr ends with an operator")
+        raise InvalidArgument("expr ends with an operator")
     return positive, negative
 
 
@@ -303,7 +181,7 @@ def similarity(kv: KeyedVectors, a: str, b: str) -> float:
 def doesnt_match(kv: KeyedVectors, words: list[str]) -> str:
     """The word furthest from the mean of the others (gensim ``doesnt_match``)."""
     if len(words) < 2:
-        raise BadRequest("doesnt_match needs at least two words")
+        raise InvalidArgument("doesnt_match needs at least two words")
     for w in words:
         require_word(kv, w)
     ensure_norms(kv)  # else gensim's fill_norms squares the whole matrix into a temporary copy

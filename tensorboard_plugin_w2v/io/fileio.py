@@ -143,20 +143,39 @@ def write_atomic(path: str, data: bytes) -> None:
         with _remote.GFile(path, "wb") as f:
             f.write(data)
         return
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str) -> Iterator[str]:
+    """A temporary path beside local ``path``; what the block writes there replaces ``path`` in
+    one step when the block completes (flushed to disk first, with the mode new files get under
+    the umask), and is removed if the block fails. The one atomic write of the package.
+
+    >>> with atomic_path("/tmp/w2v-example.txt") as tmp:                  # doctest: +SKIP
+    ...     open(tmp, "w").write("complete or absent")
+    """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; others' TensorBoards must read it
+        yield tmp
+        _settle(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _settle(path: str, mode: int) -> None:
+    """Flush a file just written to disk and give it ``mode`` (mkstemp makes files 0600, mkdtemp
+    folders 0700; others' TensorBoards sharing a cache or logdir must read them)."""
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+    os.chmod(path, mode)
 
 
 def _read_umask() -> int:
@@ -166,6 +185,8 @@ def _read_umask() -> int:
 
 
 _UMASK = _read_umask()  # read once at import: os.umask cannot be read without setting it
+FILE_MODE = 0o666 & ~_UMASK  # files written atomically get what open() would give them
+FOLDER_MODE = 0o777 & ~_UMASK
 
 
 def is_within(path: str, root: str) -> bool:
@@ -196,18 +217,11 @@ def local_copy(identity: FileIdentity, cache_dir: str, sidecars: tuple[str, ...]
         return local
     os.makedirs(folder, exist_ok=True)
     for src in (identity.path, *sidecars):
-        dest = os.path.join(folder, posixpath.basename(src))
         # A temporary name of its own, so concurrent copies never write into the same file,
         # removed if the download fails, so no half-written file stays behind.
-        fd, part = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as fout, _remote.GFile(src, "rb") as fin:
+        with atomic_path(os.path.join(folder, posixpath.basename(src))) as part:
+            with open(part, "wb") as fout, _remote.GFile(src, "rb") as fin:
                 shutil.copyfileobj(fin, fout, 8 << 20)
-            os.replace(part, dest)
-        except BaseException:
-            if os.path.exists(part):
-                os.unlink(part)
-            raise
     open(done, "w").close()
     return local
 
@@ -228,7 +242,8 @@ def sidecars(path: str) -> tuple[str, ...]:
 def published_folder(final: str, result: str) -> Iterator[str]:
     """A temporary folder beside ``final``, renamed to ``final`` when the block completes.
 
-    Readers never see a half-filled folder; a failed block leaves nothing behind; if another
+    Readers never see a half-filled folder: its files are flushed to disk (and given the modes
+    :func:`atomic_path` gives) before the rename; a failed block leaves nothing behind; if another
     process published the same folder first (its ``result`` file exists), that one is kept.
     """
     parent = os.path.dirname(final)
@@ -236,6 +251,10 @@ def published_folder(final: str, result: str) -> Iterator[str]:
     tmp = tempfile.mkdtemp(dir=parent, prefix=".tmp-")
     try:
         yield tmp
+        for name in os.listdir(tmp):
+            if os.path.isfile(os.path.join(tmp, name)):
+                _settle(os.path.join(tmp, name), FILE_MODE)
+        os.chmod(tmp, FOLDER_MODE)
         try:
             os.rename(tmp, final)
         except OSError:

@@ -13,8 +13,8 @@ import re
 import struct
 from dataclasses import dataclass, field
 
-from tensorboard_plugin_w2v.io import fileio
 from tensorboard_plugin_w2v import metadata as md
+from tensorboard_plugin_w2v.io import fileio
 
 HEAD_BYTES = 64 * 1024
 

@@ -20,8 +20,8 @@ import re
 import time
 from collections.abc import Iterator
 
-from tensorboard_plugin_w2v.io import fileio
 from tensorboard_plugin_w2v import metadata as md
+from tensorboard_plugin_w2v.io import fileio
 
 
 class ManifestError(ValueError):

@@ -74,9 +74,6 @@ def ensure_converted(
             kv = KeyedVectors.load_word2vec_format(source, binary=binary, no_header=no_header)
         kv.save(os.path.join(tmp, MODEL_NAME), sep_limit=0)  # every array in a .npy sidecar
         housekeeping.write_source(tmp, identity)
-        for name in os.listdir(tmp):
-            with open(os.path.join(tmp, name), "rb") as f:
-                os.fsync(f.fileno())
         del kv
     logger.info("converted %s in %.1fs", label, time.monotonic() - started)
     return os.path.join(final, MODEL_NAME)

@@ -17,9 +17,8 @@ import os
 import threading
 from dataclasses import dataclass, field
 
-from tensorboard_plugin_w2v.io import fileio
-from tensorboard_plugin_w2v.io import formats
 from tensorboard_plugin_w2v import metadata as md
+from tensorboard_plugin_w2v.io import fileio, formats
 from tensorboard_plugin_w2v.io.manifest import read_entries
 
 SOURCE_MANIFEST = "manifest"

@@ -22,6 +22,7 @@ import shutil
 import threading
 import time
 
+from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v.io import fileio
 
 logger = logging.getLogger(__name__)
@@ -105,10 +106,12 @@ def stale_entries(cache_dir: str, now: float | None = None) -> list[str]:
     return out
 
 
-def sweep(cache_dir: str) -> list[str]:
-    """Remove the stale entries of ``cache_dir``; the paths removed."""
+def sweep(cache_dir: str, stop: threading.Event | None = None) -> list[str]:
+    """Remove the stale entries of ``cache_dir``; the paths removed. Stops early once ``stop`` is set."""
     removed = []
     for path in stale_entries(cache_dir):
+        if stop is not None and stop.is_set():
+            break
         try:
             if os.path.isdir(path) and not os.path.islink(path):
                 shutil.rmtree(path)
@@ -128,12 +131,18 @@ def sweep(cache_dir: str) -> list[str]:
 class Sweeper:
     """Runs :func:`sweep` in the background, at most once per ``interval`` seconds."""
 
-    def __init__(self, cache_dir: str | None, interval: float = SWEEP_INTERVAL_SECONDS):
+    def __init__(
+        self,
+        cache_dir: str | None,
+        interval: float = SWEEP_INTERVAL_SECONDS,
+        group: lifecycle.ThreadGroup | None = None,
+    ):
         self.cache_dir = cache_dir
         self.interval = interval
         self._last = -float("inf")
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._group = group or lifecycle.LIBRARY
 
     def request(self, *_args) -> threading.Thread | None:
         """Start a sweep unless one ran recently or is running (usable as a load listener)."""
@@ -144,12 +153,11 @@ class Sweeper:
             if now - self._last < self.interval or (self._thread is not None and self._thread.is_alive()):
                 return None
             self._last = now
-            self._thread = threading.Thread(target=self._run, name="w2v-cache-sweep", daemon=True)
-            self._thread.start()
+            self._thread = self._group.spawn(self._run, name="w2v-cache-sweep")
             return self._thread
 
     def _run(self) -> None:
         try:
-            sweep(self.cache_dir)
+            sweep(self.cache_dir, stop=self._group.stopping)
         except Exception:  # housekeeping never disturbs serving
             logger.warning("sweeping the cache folder failed", exc_info=True)

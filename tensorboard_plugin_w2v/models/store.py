@@ -15,11 +15,12 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from tensorboard_plugin_w2v.io import fileio
+from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v import metadata as md
-from tensorboard_plugin_w2v.models.discovery import ModelVersion
 from tensorboard_plugin_w2v.errors import ModelLoadError
-from tensorboard_plugin_w2v.models.loading import MMAP_AUTO, PICKLE_REFUSED, LoadedModel, load_model
+from tensorboard_plugin_w2v.io import fileio
+from tensorboard_plugin_w2v.models.discovery import ModelVersion
+from tensorboard_plugin_w2v.models.model import PICKLE_REFUSED, LoadedModel
 
 logger = logging.getLogger(__name__)
 
@@ -84,12 +85,14 @@ class ModelStore:
         memory_budget_bytes: int,
         cache_dir: str | None = None,
         allow_pickle: bool = True,
-        mmap_policy: str = MMAP_AUTO,
+        mmap_policy: str = md.MMAP_AUTO,
+        group: lifecycle.ThreadGroup | None = None,
     ):
         self.memory_budget_bytes = memory_budget_bytes
         self.cache_dir = cache_dir
         self.allow_pickle = allow_pickle
         self.mmap_policy = mmap_policy
+        self.group = group  # threads a load starts (norms, vocabulary cache) belong to it
         self._slots: OrderedDict[str, _Slot] = OrderedDict()  # LRU order, most recent last
         self._failed: dict[str, tuple[fileio.FileIdentity | None, str]] = {}
         self._path_locks: dict[str, threading.Lock] = {}
@@ -148,6 +151,8 @@ class ModelStore:
         try:
             if identity is None:
                 raise ModelLoadError(_unreadable(version.path))
+            from tensorboard_plugin_w2v.models.loading import load_model  # gensim: first load only
+
             model = load_model(
                 version.path,
                 version.format,
@@ -156,6 +161,7 @@ class ModelStore:
                 allow_pickle=self.allow_pickle,
                 cache_dir=self.cache_dir,
                 mmap_policy=self.mmap_policy,
+                group=self.group,
             )
         except ModelLoadError as exc:
             with self._lock:

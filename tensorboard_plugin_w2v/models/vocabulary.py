@@ -22,15 +22,16 @@ import logging
 import os
 import shutil
 import threading
-import time
 from collections.abc import Iterator, Mapping, Sequence
 
 import marisa_trie
 import numpy as np
 from gensim.models import KeyedVectors
 
+from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v.io import fileio
 from tensorboard_plugin_w2v.models import housekeeping
+from tensorboard_plugin_w2v.models.norms import ensure_norms
 
 logger = logging.getLogger(__name__)
 
@@ -199,19 +200,31 @@ def _discard(folder: str, reason) -> None:
     return None
 
 
-def save(kv: KeyedVectors, cache_dir: str, identity: fileio.FileIdentity, info: dict) -> bool:
+class _Stopped(Exception):
+    """The thread group of a save was closed: nothing is published."""
+
+
+def save(
+    kv: KeyedVectors,
+    cache_dir: str,
+    identity: fileio.FileIdentity,
+    info: dict,
+    stop: threading.Event | None = None,
+) -> bool:
     """Write ``kv``'s vocabulary, counts and norms into the cache; ``False`` if it cannot be.
 
     ``info["vectors"]`` is the :func:`stamp` of the ``.npy`` sidecar ``kv.vectors`` came from,
     taken before it was read. Vocabularies a trie cannot hold (words with NUL characters or lone
-    surrogates) are recorded as refused, so later starts do not try again.
+    surrogates) are recorded as refused, so later starts do not try again. When ``stop`` is set,
+    the save ends at its next step with nothing written (``False``).
     """
-    from tensorboard_plugin_w2v.search.index import ensure_norms
-
     folder = cache_folder(cache_dir, identity)
     if os.path.exists(os.path.join(folder, INFO_NAME)):
         return True
+    stopped = (lambda: stop.is_set()) if stop is not None else (lambda: False)
     norms = np.asarray(ensure_norms(kv))  # first: a query waiting for them gets them sooner
+    if stopped():
+        return False
     words = kv.index_to_key
     info = {**info, "version": VERSION, "rows": len(words), "dim": int(kv.vector_size)}
     info["source"] = housekeeping.source_record(identity)
@@ -227,27 +240,35 @@ def save(kv: KeyedVectors, cache_dir: str, identity: fileio.FileIdentity, info: 
         with fileio.published_folder(folder, os.path.join(folder, INFO_NAME)) as tmp:
             _write_json(os.path.join(tmp, INFO_NAME), info)
         return False
+    if stopped():
+        return False
     ids = np.fromiter((trie[w] for w in words), dtype=np.int64, count=len(words))
     rows = np.empty_like(ids)
     rows[ids] = np.arange(len(ids))
     dtype = np.int32 if len(ids) < 2**31 else np.int64
     counts = kv.expandos.get("count")
     info["counts"] = counts is not None
-    with fileio.published_folder(folder, os.path.join(folder, INFO_NAME)) as tmp:
-        trie.save(os.path.join(tmp, "words.marisa"))
-        lowered = marisa_trie.RecordTrie(_ROW, ((w.lower(), (row,)) for row, w in enumerate(words)))
-        lowered.save(os.path.join(tmp, "lowered.marisa"))
-        del lowered
-        np.save(os.path.join(tmp, "ids.npy"), ids.astype(dtype))
-        np.save(os.path.join(tmp, "rows.npy"), rows.astype(dtype))
-        np.save(os.path.join(tmp, "norms.npy"), norms)
-        if counts is not None:
-            np.save(os.path.join(tmp, "counts.npy"), np.asarray(counts))
-        _write_json(os.path.join(tmp, INFO_NAME), info)  # last: its presence means complete
-        for name in os.listdir(tmp):
-            with open(os.path.join(tmp, name), "rb") as f:
-                os.fsync(f.fileno())
+    try:
+        with fileio.published_folder(folder, os.path.join(folder, INFO_NAME)) as tmp:
+            _write_files(tmp, trie, words, ids.astype(dtype), rows.astype(dtype), norms, counts, stopped)
+            _write_json(os.path.join(tmp, INFO_NAME), info)  # last: its presence means complete
+    except _Stopped:
+        return False
     return True
+
+
+def _write_files(tmp: str, trie, words, ids, rows, norms, counts, stopped) -> None:
+    trie.save(os.path.join(tmp, "words.marisa"))
+    lowered = marisa_trie.RecordTrie(_ROW, ((w.lower(), (row,)) for row, w in enumerate(words)))
+    if stopped():
+        raise _Stopped()
+    lowered.save(os.path.join(tmp, "lowered.marisa"))
+    del lowered
+    np.save(os.path.join(tmp, "ids.npy"), ids)
+    np.save(os.path.join(tmp, "rows.npy"), rows)
+    np.save(os.path.join(tmp, "norms.npy"), norms)
+    if counts is not None:
+        np.save(os.path.join(tmp, "counts.npy"), np.asarray(counts))
 
 
 def _write_json(path: str, data: dict) -> None:
@@ -267,16 +288,21 @@ _saving_lock = threading.Lock()
 
 
 def save_in_background(
-    kv: KeyedVectors, cache_dir: str, identity: fileio.FileIdentity, info: dict
+    kv: KeyedVectors,
+    cache_dir: str,
+    identity: fileio.FileIdentity,
+    info: dict,
+    group: lifecycle.ThreadGroup | None = None,
 ) -> threading.Thread | None:
-    """Start :func:`save` in a daemon thread after ``SAVE_DELAY_SECONDS`` (once per folder at a
-    time); the thread, or ``None``."""
+    """Start :func:`save` in a thread of ``group`` after ``SAVE_DELAY_SECONDS`` (once per folder
+    at a time); the thread, or ``None``. Closing the group stops the save."""
     folder = cache_folder(cache_dir, identity)
+    group = group or lifecycle.LIBRARY
 
     def run() -> None:
         try:
-            time.sleep(SAVE_DELAY_SECONDS)
-            save(kv, cache_dir, identity, info)
+            if not group.sleep(SAVE_DELAY_SECONDS):
+                save(kv, cache_dir, identity, info, stop=group.stopping)
         except Exception:  # a full or read-only cache: the model keeps working without it
             logger.warning("could not cache the vocabulary of %s", identity.path, exc_info=True)
         finally:
@@ -286,8 +312,9 @@ def save_in_background(
     with _saving_lock:
         if folder in _saving or os.path.exists(os.path.join(folder, INFO_NAME)):
             return None
-        thread = _saving[folder] = threading.Thread(target=run, name="w2v-vocabulary", daemon=True)
-    thread.start()
+        thread = group.spawn(run, name="w2v-vocabulary")
+        if thread is not None:
+            _saving[folder] = thread
     return thread
 
 

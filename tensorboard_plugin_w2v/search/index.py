@@ -1,28 +1,23 @@
-"""Approximate nearest-neighbour search for large models, built in the background and cached.
+"""Approximate nearest-neighbour indexes for large models, built in the background and cached.
 
-The index is a `usearch <https://github.com/unum-cloud/usearch>`_ HNSW graph over the model's
-unit vectors, centred and stored as int8 (a quarter of the float32 matrix; see
-:class:`Quantizer`), searched by Euclidean distance, which ranks unit vectors as cosine does. It
-only proposes candidates: :mod:`queries` re-scores them with gensim's exact arithmetic on the
-stored float32 vectors, so every similarity shown equals gensim's and int8 rounding costs no
-recall. Built indexes are saved in the cache folder under the model file's identity (path,
-size, modification time) and memory-mapped when reused, so a restarted server answers from
-the index at once and only the pages it touches are resident.
+:class:`IndexManager` gives each loaded large model an :class:`IndexHandle`: an index
+(:mod:`~tensorboard_plugin_w2v.search.ann`) reused from the cache folder, or built there by one
+worker thread. Built indexes are saved under the model file's identity (path, size,
+modification time) and memory-mapped when reused, so a restarted server answers from the index
+at once and only the pages it touches are resident. Until an index is ready, queries scan
+exactly.
 
     >>> manager = IndexManager(cache_dir="/tmp/w2v-cache")         # doctest: +SKIP
     >>> store.add_load_listener(manager.attach)                    # doctest: +SKIP
-    >>> ids, sims = search(model, batch_of_vectors, k=10)          # doctest: +SKIP
+    >>> manager.close()                                             # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import atexit
-import hashlib
 import json
 import logging
 import os
 import queue
-import tempfile
 import threading
 import time
 import weakref
@@ -30,25 +25,30 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v.io import fileio
 from tensorboard_plugin_w2v.models import housekeeping
+from tensorboard_plugin_w2v.models.norms import ensure_norms, unit_rows
+from tensorboard_plugin_w2v.search.ann import (
+    CONNECTIVITY,
+    EXPANSION_ADD,
+    EXPANSION_SEARCH,
+    FORMAT_VERSION,
+    LIBRARY,
+    AnnIndex,
+    Quantizer,
+    available,
+    cache_key,
+    new_index,
+)
 
 if TYPE_CHECKING:
-    from gensim.models import KeyedVectors
-
     from tensorboard_plugin_w2v.models.loading import LoadedModel
 
 logger = logging.getLogger(__name__)
 
-LIBRARY = "usearch"
-FORMAT_VERSION = 2
-CONNECTIVITY = 16  # HNSW "M"
-EXPANSION_ADD = 128  # HNSW "efConstruction": recall@10 at 1M × 300 is 1.000 (64: 0.963), build 1.4× longer
-EXPANSION_SEARCH = 192  # HNSW "ef": recall@10 at 3M × 300 is 0.994 (128: 0.961, 256: 0.994 and 30% slower)
-MIN_CANDIDATES = 64  # candidates re-scored exactly per query, at least
-CANDIDATE_FACTOR = 3  # ... and at least this many per wanted answer
 EXACT_MAX_CELLS = 50_000_000  # rows × dim up to which exact search stays the default
-BUILD_BATCH = 32_768  # rows per insertion call (progress granularity)
+BUILD_BATCH = 32_768  # rows per insertion call (progress granularity, and how soon a build stops)
 BUILD_START_DELAY = 3.0  # seconds between a model's load and the start of its index build
 
 STATE_EXACT = "exact"  # small model: exact search is fast, no index is built
@@ -58,218 +58,6 @@ STATE_BUILDING = "building"
 STATE_READY = "ready"
 STATE_FAILED = "failed"
 STATE_CANCELLED = "cancelled"
-
-
-def available() -> bool:
-    """True when the ANN library (usearch, the ``ann`` extra) can be imported."""
-    try:
-        import usearch.index  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def cache_key(identity: fileio.FileIdentity) -> str:
-    """Name of a model version's index in the cache: its identity and the index parameters."""
-    text = (
-        f"{identity.path}|{identity.size}|{identity.mtime_ns}|"
-        f"{LIBRARY}-v{FORMAT_VERSION}-M{CONNECTIVITY}-efc{EXPANSION_ADD}-i8"
-    )
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-NORM_CHUNK_ROWS = 8_192  # rows per step: the squared temporary stays in the CPU cache (2× faster than 65,536)
-
-
-class NormsJob:
-    """The norms of every row, equal to gensim's ``np.linalg.norm(vectors, axis=1)``, in chunks.
-
-    gensim squares the whole matrix into a temporary copy (3.6 GB for 3M × 300); the same
-    formula applied to chunks gives identical values without it. Any thread may call
-    :meth:`work` to help: the chunks are shared out until none is left, so a thread that needs
-    the norms computes its share instead of waiting idle.
-    """
-
-    def __init__(self, vectors: np.ndarray, chunk_rows: int = NORM_CHUNK_ROWS):
-        self.vectors = vectors
-        self.chunk_rows = chunk_rows
-        self.norms = np.empty(len(vectors), dtype=vectors.dtype)
-        self._next = 0
-        self._left = -(-len(vectors) // chunk_rows)
-        self._lock = threading.Lock()
-        self._done = threading.Event()
-        self._error: BaseException | None = None
-        if self._left == 0:
-            self._done.set()
-
-    def work(self) -> None:
-        """Compute chunks until none is left to take."""
-        while not self._done.is_set():
-            with self._lock:
-                start = self._next
-                if start >= len(self.vectors):
-                    return
-                self._next += self.chunk_rows
-            stop = start + self.chunk_rows
-            try:
-                self.norms[start:stop] = np.linalg.norm(self.vectors[start:stop], axis=1)
-            except BaseException as exc:  # every waiter re-raises it
-                self._error = exc
-                self._done.set()
-                raise
-            with self._lock:
-                self._left -= 1
-                if self._left == 0:
-                    self._done.set()
-
-    def result(self) -> np.ndarray:
-        """Help until every chunk is taken, wait for the others, and return the norms."""
-        self.work()
-        self._done.wait()
-        if self._error is not None:
-            raise self._error
-        return self.norms
-
-
-def row_norms(
-    vectors: np.ndarray, chunk_rows: int = NORM_CHUNK_ROWS, threads: int | None = None
-) -> np.ndarray:
-    """Norms of every row, equal to gensim's ``np.linalg.norm(vectors, axis=1)``, on ``threads`` cores."""
-    job = NormsJob(vectors, chunk_rows)
-    chunks = -(-len(vectors) // chunk_rows)
-    for _ in range(min(threads or os.cpu_count() or 1, chunks) - 1):  # the caller works too
-        threading.Thread(target=job.work, name="w2v-norms", daemon=True).start()
-    return job.result()
-
-
-_pending_norms: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_norms_guard = threading.Lock()
-
-
-def ensure_norms(kv: KeyedVectors, chunk_rows: int = NORM_CHUNK_ROWS) -> np.ndarray:
-    """Fill ``kv.norms`` as gensim's ``fill_norms`` would (see :class:`NormsJob`), once.
-
-    Callers arriving while the norms are computed help compute them.
-    """
-    if kv.norms is not None:
-        return kv.norms
-    with _norms_guard:
-        job = _pending_norms.get(kv)
-        if job is None:
-            job = _pending_norms[kv] = NormsJob(kv.vectors, chunk_rows)
-    try:
-        norms = job.result()
-    except BaseException:
-        with _norms_guard:
-            if _pending_norms.get(kv) is job:
-                del _pending_norms[kv]
-        raise
-    if kv.norms is None:
-        kv.norms = norms
-    return kv.norms
-
-
-def start_norms(vectors: np.ndarray) -> NormsJob:
-    """Start computing the norms of ``vectors`` in a background thread.
-
-    Used on a memory map of a model's vectors opened while gensim is still unpickling the
-    model (one thread: the unpickling keeps a core); the first query's thread joins in with
-    :func:`ensure_norms` once the model is adopted (:func:`adopt_norms`).
-    """
-    job = NormsJob(vectors)
-    threading.Thread(target=job.work, name="w2v-norms", daemon=True).start()
-    return job
-
-
-def adopt_norms(kv: KeyedVectors, pending: NormsJob) -> None:
-    """Let :func:`ensure_norms` take ``kv``'s norms from ``pending`` (see :func:`start_norms`)."""
-    with _norms_guard:
-        if kv.norms is None and kv not in _pending_norms and pending.vectors.shape == kv.vectors.shape:
-            _pending_norms[kv] = pending
-
-
-def _unit_rows(kv: KeyedVectors, start: int, stop: int) -> np.ndarray:
-    norms = kv.norms[start:stop]
-    safe = np.where(norms > 0, norms, 1).astype(np.float32)
-    return np.asarray(kv.vectors[start:stop], dtype=np.float32) / safe[:, None]
-
-
-class Quantizer:
-    """Maps unit vectors into int8's range without changing their cosine ranking.
-
-    For unit vectors ``|u - q|² = 2 - 2 u·q``, and Euclidean distance ignores a common shift,
-    so the index stores ``scale · (u - centre)`` and is queried with ``scale · (q - centre)``
-    under the L2 metric. Subtracting the mean direction (which dominates many trained models)
-    and scaling the remainder to ``[-1, 1]`` spends int8's 8 bits on what tells words apart.
-    """
-
-    def __init__(self, centre: np.ndarray, scale: float):
-        self.centre = np.asarray(centre, dtype=np.float32)
-        self.scale = float(scale)
-
-    def __call__(self, unit: np.ndarray) -> np.ndarray:
-        out = (np.asarray(unit, dtype=np.float32) - self.centre) * np.float32(self.scale)
-        return np.clip(out, -1.0, 1.0, out=out)  # int8 holds [-1, 1] × 127
-
-    @classmethod
-    def fit(cls, kv: KeyedVectors, chunk_rows: int = 65_536, sample_rows: int = 65_536) -> Quantizer:
-        """Centre = mean unit vector; scale = 1 / (largest centred component of a sample, plus margin)."""
-        total = np.zeros(kv.vector_size, dtype=np.float64)
-        for start in range(0, len(kv.vectors), chunk_rows):
-            total += _unit_rows(kv, start, start + chunk_rows).sum(axis=0, dtype=np.float64)
-        centre = (total / max(1, len(kv.vectors))).astype(np.float32)
-        rng = np.random.default_rng(0)
-        rows = np.sort(rng.choice(len(kv.vectors), min(sample_rows, len(kv.vectors)), replace=False))
-        norms = np.where(kv.norms[rows] > 0, kv.norms[rows], 1)
-        biggest = float(np.max(np.abs(np.asarray(kv.vectors[rows]) / norms[:, None] - centre)))
-        return cls(centre, 1.0 / max(biggest * 1.25, 1e-9))
-
-    def to_json(self) -> dict:
-        return {"centre": self.centre.tolist(), "scale": self.scale}
-
-    @classmethod
-    def from_json(cls, data: dict) -> Quantizer:
-        return cls(np.array(data["centre"], dtype=np.float32), data["scale"])
-
-
-class AnnIndex:
-    """A built index: ``candidates(unit_queries, count)`` proposes row numbers per query."""
-
-    def __init__(self, index, quantizer: Quantizer, path: str | None = None):
-        self._index = index
-        self.quantizer = quantizer
-        self.path = path
-
-    @property
-    def nbytes(self) -> int:
-        if self.path is not None:
-            return os.path.getsize(self.path)
-        return int(self._index.memory_usage)
-
-    def candidates(self, unit_queries: np.ndarray, count: int, threads: int = 1) -> np.ndarray:
-        """``len(unit_queries) × count`` row numbers, best first; ``-1`` pads missing ones."""
-        q = self.quantizer(np.atleast_2d(unit_queries))
-        found = self._index.search(q, count, threads=threads)
-        keys = np.full((len(q), count), -1, dtype=np.int64)
-        if not hasattr(found, "counts"):  # usearch answers one query with a plain Matches
-            got = np.asarray(found.keys, dtype=np.int64)[:count]
-            keys[0, : len(got)] = got
-            return keys
-        got = np.asarray(found.keys, dtype=np.int64).reshape(len(q), -1)
-        for i, c in enumerate(np.asarray(found.counts).reshape(-1)):
-            keys[i, :c] = got[i, :c]
-        return keys
-
-    @classmethod
-    def open(cls, path: str, quantizer: Quantizer) -> AnnIndex:
-        """Memory-map a saved index (read-only)."""
-        from usearch.index import Index
-
-        index = Index.restore(path, view=True)
-        if index is None:
-            raise ValueError(f"{path} is not a usearch index")
-        index.expansion_search = EXPANSION_SEARCH
-        return cls(index, quantizer, path)
 
 
 class IndexHandle:
@@ -340,6 +128,7 @@ class IndexManager:
         exact_max_cells: int = EXACT_MAX_CELLS,
         threads: int = 0,
         batch_rows: int = BUILD_BATCH,
+        group: lifecycle.ThreadGroup | None = None,
     ):
         self.cache_dir = cache_dir
         self.exact_max_cells = exact_max_cells
@@ -349,7 +138,13 @@ class IndexManager:
         self._handles: weakref.WeakValueDictionary[str, IndexHandle] = weakref.WeakValueDictionary()
         self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
-        self._closes_at_exit = False
+        self._group = group or lifecycle.ThreadGroup("w2v-index")
+        self._own_group = group is None
+        self._group.on_close(self.close)
+        self._closed = False
+        # A thread still inside usearch when Python shuts down would abort the whole process
+        # (SIGABRT) instead of letting it exit: builds stop at exit.
+        lifecycle.close_at_exit(self)
 
     def attach(self, version, model: LoadedModel) -> IndexHandle:
         """Load listener: set ``model.index`` (reusing a saved index at once when there is one)."""
@@ -380,13 +175,12 @@ class IndexManager:
             logger.info("reusing the saved index for %s", model.identity.path if model.identity else key)
             return handle
         handle.model_ref = weakref.ref(model)
+        if self._closed:
+            handle._finish(STATE_CANCELLED)
+            return handle
         self._jobs.put(handle)
         if self._worker is None or not self._worker.is_alive():
-            self._worker = threading.Thread(target=self._work, name="w2v-index-builder", daemon=True)
-            self._worker.start()
-            if not self._closes_at_exit:
-                atexit.register(self.close)
-                self._closes_at_exit = True
+            self._worker = self._group.spawn(self._work, name="w2v-index-builder")
         return handle
 
     # -- cache files ----------------------------------------------------------------------
@@ -420,20 +214,8 @@ class IndexManager:
     ) -> AnnIndex:
         """Write the index (temp file + rename, then its metadata) and memory-map it back."""
         path, meta_path = self._paths(handle.key)
-        folder = os.path.dirname(path)
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".usearch")
-        os.close(fd)
-        try:
+        with fileio.atomic_path(path) as tmp:
             built.save(tmp)
-            with open(tmp, "rb") as f:
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache is readable as the model is
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
         meta = {
             "format": FORMAT_VERSION,
             "library": LIBRARY,
@@ -453,18 +235,17 @@ class IndexManager:
     # -- building -------------------------------------------------------------------------
 
     def close(self, timeout: float = 30.0) -> None:
-        """Stop building (after the current batch) and wait for the builder thread to end.
-
-        Registered to run at exit: a thread still inside usearch when Python shuts down would
-        abort the whole process (SIGABRT) instead of letting it exit.
-        """
-        worker = self._worker
-        if worker is None:
-            return
+        """Stop building (after the current batch) and wait for the builder thread to end;
+        later models get no index. Safe to call more than once."""
+        self._closed = True
         for handle in list(self._handles.values()):
             handle.cancel()
         self._jobs.put(None)
-        worker.join(timeout)
+        worker = self._worker
+        if worker is not None and worker is not threading.current_thread():
+            worker.join(timeout)
+        if self._own_group and not self._group.closed:
+            self._group.close(timeout)
 
     def _work(self) -> None:
         while True:
@@ -478,8 +259,6 @@ class IndexManager:
                 handle._finish(STATE_FAILED, f"{type(exc).__name__}: {exc}")
 
     def _build(self, handle: IndexHandle) -> None:
-        from usearch.index import Index
-
         # The model was just loaded for a query: let its first answers have the cores.
         handle.cancelled.wait(max(0.0, handle.created + BUILD_START_DELAY - time.monotonic()))
         model = handle.model_ref()
@@ -493,9 +272,7 @@ class IndexManager:
         ensure_norms(model.kv)
         quantizer = Quantizer.fit(model.kv)
         del model
-        built = Index(
-            ndim=handle.dim, metric="l2sq", dtype="i8", connectivity=CONNECTIVITY, expansion_add=EXPANSION_ADD
-        )
+        built = new_index(handle.dim)
         logger.info("building the search index of %s (%d × %d)", label, handle.rows, handle.dim)
         reported = 0.0
         for start in range(0, handle.rows, self.batch_rows):
@@ -505,7 +282,7 @@ class IndexManager:
                 handle._finish(STATE_CANCELLED)
                 return
             stop = min(handle.rows, start + self.batch_rows)
-            block = quantizer(_unit_rows(model.kv, start, stop))
+            block = quantizer(unit_rows(model.kv, start, stop))
             del model
             built.add(np.arange(start, stop, dtype=np.uint64), block, threads=self.threads)
             handle.done_rows = stop
@@ -525,26 +302,3 @@ class IndexManager:
         handle.index = index
         handle._finish(STATE_READY)
         logger.info("index of %s ready in %.1fs", label, handle.build_seconds)
-
-
-def search(
-    model: LoadedModel, vectors: np.ndarray, k: int, exact: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
-    """Top-``k`` rows by cosine similarity for each row of ``vectors`` (a batch of queries).
-
-    Returns ``(rows, similarities)``, each ``len(vectors) × k``, best first. Uses the model's
-    index when it is ready (candidates re-scored exactly), else an exact scan in chunks.
-    Meant for batch work such as evaluation; nothing is excluded from the answers.
-    """
-    from tensorboard_plugin_w2v.analysis import queries
-
-    kv = model.kv
-    q = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
-    q_norms = np.linalg.norm(q, axis=1, keepdims=True)
-    q = q / np.where(q_norms > 0, q_norms, 1)
-    index = None if exact else model.searcher()
-    if index is not None:
-        return queries.rescore_batch(
-            kv, q, index.candidates(q, max(MIN_CANDIDATES, CANDIDATE_FACTOR * k), threads=0), k
-        )
-    return queries.exact_batch(kv, q, k)

@@ -30,18 +30,19 @@ from typing import Any
 import numpy as np
 from gensim.models import KeyedVectors
 
-from tensorboard_plugin_w2v.io import fileio
-from tensorboard_plugin_w2v.analysis import queries
 from tensorboard_plugin_w2v import metadata as md
+from tensorboard_plugin_w2v.analysis import queries
 from tensorboard_plugin_w2v.errors import ModelLoadError
-from tensorboard_plugin_w2v.models.loading import EMPTY_LABEL, LoadedModel, load_model
+from tensorboard_plugin_w2v.io import fileio
 from tensorboard_plugin_w2v.io.manifest import locked, safe_name
+from tensorboard_plugin_w2v.models.loading import LoadedModel, load_model
+from tensorboard_plugin_w2v.models.readers import EMPTY_LABEL
 from tensorboard_plugin_w2v.writers.summary import ensure_event_file
 
 logger = logging.getLogger(__name__)
 
 # The Projector's browser code loads the first 100,000 points only.
-PROJECTOR_POINT_LIMIT = 100_000
+PROJECTOR_POINT_LIMIT = md.PROJECTOR_POINT_LIMIT
 ASSETS_DIR = f"{md.PLUGIN_DIR}/projector"
 UNUSED_LABEL = "<unused>"
 RAW_TENSOR_NAME = "tensor.bytes"

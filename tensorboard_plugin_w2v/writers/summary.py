@@ -31,9 +31,8 @@ from tensorboard.compat.proto import event_pb2
 from tensorboard.plugins.scalar.summary_v2 import scalar_pb
 from tensorboard.summary.writer.record_writer import RecordWriter
 
-from tensorboard_plugin_w2v.io import fileio
-from tensorboard_plugin_w2v.io import manifest
 from tensorboard_plugin_w2v import metadata as md
+from tensorboard_plugin_w2v.io import fileio, manifest
 from tensorboard_plugin_w2v.models.loading import LoadedModel
 
 MODELS_DIR = f"{md.PLUGIN_DIR}/models"

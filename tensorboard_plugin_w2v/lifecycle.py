@@ -1,0 +1,125 @@
+"""Who owns each background thread: a :class:`ThreadGroup` starts them and stops them together.
+
+Every thread the package starts belongs to a group: the plugin's (stopped by
+``Word2VecPlugin.close()``), or :data:`LIBRARY` for work started by plain library calls such as
+:func:`~tensorboard_plugin_w2v.models.loading.load_model`. A group's threads watch its
+:attr:`~ThreadGroup.stopping` event at their natural pauses (between chunks, batches, files) and
+end soon after it is set; :meth:`ThreadGroup.close` sets it and joins them. One ``atexit`` hook
+for the whole process closes whatever is still open (TensorBoard offers plugins no shutdown
+call; it runs ``atexit`` handlers on SIGTERM and Ctrl-C), so no thread is left inside a native
+library while the interpreter shuts down.
+
+    >>> group = ThreadGroup("example")
+    >>> thread = group.spawn(lambda: group.stopping.wait(60), name="w2v-example")
+    >>> group.close(timeout=5)
+    []
+    >>> thread.is_alive()
+    False
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from typing import Protocol
+
+logger = logging.getLogger(__name__)
+
+
+class Closable(Protocol):
+    def close(self, timeout: float = ...) -> object: ...
+
+
+class ThreadGroup:
+    """Threads started for one owner; :meth:`close` stops and joins them all."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.stopping = threading.Event()  # set by close(): threads end at their next pause
+        self._threads: set[threading.Thread] = set()
+        self._closers: list[Callable[[float], object]] = []
+        self._lock = threading.Lock()
+        _open_groups.add(self)
+
+    @property
+    def closed(self) -> bool:
+        return self.stopping.is_set()
+
+    def spawn(self, target: Callable[..., object], *, name: str, args: tuple = ()) -> threading.Thread | None:
+        """Start ``target(*args)`` in a daemon thread of this group; ``None`` once closed."""
+        with self._lock:
+            if self.stopping.is_set():
+                return None
+            self._threads = {t for t in self._threads if t.is_alive()}
+            thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+            self._threads.add(thread)
+            thread.start()
+        return thread
+
+    def sleep(self, seconds: float) -> bool:
+        """Wait ``seconds`` unless the group is closed first; True if it was (stop now)."""
+        return self.stopping.wait(max(0.0, seconds))
+
+    def on_close(self, closer: Callable[[float], object]) -> None:
+        """Call ``closer(seconds_left)`` when the group closes, before its threads are joined
+        (a component's own shutdown: wake its worker, cancel its jobs)."""
+        with self._lock:
+            self._closers.append(closer)
+
+    def threads(self) -> list[threading.Thread]:
+        """This group's threads still alive."""
+        with self._lock:
+            return [t for t in self._threads if t.is_alive()]
+
+    def close(self, timeout: float = 5.0) -> list[str]:
+        """Stop every thread of the group and wait up to ``timeout`` seconds in all; the names of
+        threads still alive after that (none, normally). Safe to call more than once."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            self.stopping.set()
+            closers, self._closers = self._closers, []
+        for closer in closers:
+            try:
+                closer(max(0.0, deadline - time.monotonic()))
+            except Exception:  # one component's failure must not keep the others running
+                logger.exception("closing %s failed", self.name)
+        alive = []
+        for thread in self.threads():
+            if thread is threading.current_thread():
+                continue
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                alive.append(thread.name)
+        if alive:
+            logger.warning("%s: threads still running after %.1fs: %s", self.name, timeout, ", ".join(alive))
+        _open_groups.discard(self)
+        return alive
+
+
+_open_groups: weakref.WeakSet[ThreadGroup] = weakref.WeakSet()
+_at_exit: weakref.WeakSet = weakref.WeakSet()
+
+# Work started by library calls outside a plugin (load_model's vocabulary cache, early norms).
+LIBRARY = ThreadGroup("tensorboard_plugin_w2v")
+
+
+def close_at_exit(obj: Closable) -> None:
+    """Have ``obj.close()`` called when the process exits (if it is still alive then)."""
+    _at_exit.add(obj)
+
+
+def _close_everything() -> None:
+    for obj in list(_at_exit):
+        try:
+            obj.close()
+        except Exception:
+            logger.exception("closing %r at exit failed", obj)
+    for group in list(_open_groups):
+        group.close()
+
+
+atexit.register(_close_everything)

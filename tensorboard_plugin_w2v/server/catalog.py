@@ -1,0 +1,122 @@
+"""The server's view of the logdir: the last scan, refreshed when stale, and names resolved to models.
+
+Requests name models by run, model and step (:class:`~tensorboard_plugin_w2v.server.params.ModelRef`),
+never by path; the catalog turns a name into a :class:`ModelVersion` of its own scan (or
+:class:`NotFound` listing the names it knows) and the store loads it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+import time
+
+from tensorboard_plugin_w2v.errors import NotFound
+from tensorboard_plugin_w2v.io import fileio
+from tensorboard_plugin_w2v.models.discovery import Discovery, ModelEntry, ModelVersion
+from tensorboard_plugin_w2v.models.model import LoadedModel
+from tensorboard_plugin_w2v.models.store import ModelStore
+from tensorboard_plugin_w2v.server.params import ModelRef
+
+logger = logging.getLogger(__name__)
+
+_RESCAN_ON_MISS_SECONDS = 1.0
+
+
+class Catalog:
+    """The logdir's runs and models (rescanned every ``reload_interval`` seconds at most)."""
+
+    def __init__(self, logdir: str, discovery: Discovery, store: ModelStore, reload_interval: float):
+        self.logdir = logdir
+        self.discovery = discovery
+        self.store = store
+        self.reload_interval = reload_interval
+        self._runs: dict[str, dict[str, ModelEntry]] = {}
+        self._scanned_at = -math.inf
+        self._scan_lock = threading.Lock()
+
+    def runs(self, max_age: float | None = None) -> dict[str, dict[str, ModelEntry]]:
+        """The logdir's models, rescanned when the last scan is older than ``max_age`` seconds."""
+        fresh = max_age is not None or self._scanned_at == -math.inf
+        max_age = self.reload_interval if max_age is None else max_age
+        if time.monotonic() - self._scanned_at > max_age:
+            # A periodic refresh never waits behind a scan already running (a slow remote walk
+            # would hold up every query): the last listing answers meanwhile. Callers that need
+            # a fresh listing (the listing itself, a name not found) wait for it.
+            if not self._scan_lock.acquire(blocking=fresh):
+                return self._runs
+            try:
+                if time.monotonic() - self._scanned_at > max_age:
+                    try:
+                        self._runs = self.discovery.scan()
+                    except OSError as exc:  # storage unreachable: keep serving the last scan
+                        logger.warning("cannot scan %s, keeping the last listing: %s", self.logdir, exc)
+                    self._scanned_at = time.monotonic()
+            finally:
+                self._scan_lock.release()
+        return self._runs
+
+    def version(self, ref: ModelRef) -> ModelVersion:
+        """The model version ``ref`` names, not loaded."""
+        runs = self.runs()
+        if ref.run not in runs or ref.model not in runs[ref.run]:
+            runs = self.runs(max_age=_RESCAN_ON_MISS_SECONDS)
+        if ref.run not in runs:
+            raise NotFound(f"unknown run {ref.run!r}", known_runs=sorted(runs)[:100])
+        if ref.model not in runs[ref.run]:
+            raise NotFound(f"unknown model {ref.model!r} in run {ref.run!r}", known_models=sorted(runs[ref.run]))
+        entry = runs[ref.run][ref.model]
+        try:
+            return entry.version(ref.step)
+        except KeyError:
+            raise NotFound(
+                f"model {ref.model!r} of run {ref.run!r} has no step {ref.step}", known_steps=entry.steps
+            ) from None
+
+    def resolve(self, ref: ModelRef) -> tuple[ModelVersion, LoadedModel]:
+        """The model version ``ref`` names, loaded."""
+        version = self.version(ref)
+        return version, self.store.get(version)
+
+    # -- the listing ------------------------------------------------------------------------
+
+    def listing(self) -> list[dict]:
+        """Every model of a fresh scan: the latest version's details, and each version's."""
+        runs = self.runs(max_age=0)
+        return [self._model_row(runs[run][name]) for run in sorted(runs) for name in sorted(runs[run])]
+
+    def _model_row(self, entry: ModelEntry) -> dict:
+        """The latest version's details, and each version's under ``versions`` (oldest first)."""
+        versions = [self._version_details(v) for v in entry.versions]
+        latest = self._version_details(entry.version())
+        return {"run": entry.run, "model": entry.name, "steps": entry.steps, **latest, "versions": versions}
+
+    def _version_details(self, version: ModelVersion) -> dict:
+        status, loaded, error = self.store.status(version)
+        header = version.header
+        return {
+            "step": version.step,
+            "format": loaded.format if loaded else version.format,
+            "source": version.source,
+            "path": self.display_path(version.path),
+            "vocab_size": loaded.vocab_size if loaded else (header.vocab_size if header else None),
+            "dim": loaded.dim if loaded else (header.dim if header else None),
+            "counts_known": loaded.counts_known if loaded else None,
+            "training": (loaded.training if loaded else None) or (header.training if header else None),
+            "status": status,
+            "error": error,
+            "index": loaded.index.status() if loaded is not None and loaded.index is not None else None,
+        }
+
+    def display_path(self, path: str) -> str:
+        """A path as the listing shows it: relative to the logdir when inside it."""
+        if fileio.is_remote(path) or not self.logdir or not fileio.is_within(path, self.logdir):
+            return path
+        return os.path.relpath(path, self.logdir).replace(os.sep, "/")
+
+
+def header(version: ModelVersion) -> dict:
+    """The fields every answer about one model version starts with."""
+    return {"run": version.run, "model": version.name, "step": version.step}

@@ -1,0 +1,114 @@
+"""``/export_projector`` (POST) and ``/export_tsv``: a word's neighbourhood for the Projector tab."""
+
+from __future__ import annotations
+
+import os
+import time
+import urllib.parse
+from collections.abc import Callable
+from typing import NamedTuple
+
+from tensorboard.backend import http_util
+from werkzeug import wrappers
+from werkzeug.datastructures import MultiDict
+
+from tensorboard_plugin_w2v import metadata as md
+from tensorboard_plugin_w2v.analysis import queries
+from tensorboard_plugin_w2v.errors import Conflict, InvalidArgument, Word2VecError
+from tensorboard_plugin_w2v.io import fileio
+from tensorboard_plugin_w2v.io.manifest import safe_name
+from tensorboard_plugin_w2v.models.discovery import ModelVersion
+from tensorboard_plugin_w2v.models.model import LoadedModel
+from tensorboard_plugin_w2v.server import http, params
+from tensorboard_plugin_w2v.server.catalog import Catalog
+
+ROUTE_EXPORT_PROJECTOR = "/export_projector"
+ROUTE_EXPORT_TSV = "/export_tsv"
+# Exports for the Projector tab go into new runs under this folder of the logdir.
+EXPORTS_FOLDER = "word2vec_exports"
+TSV_PARTS = ("tensor", "metadata")
+
+
+class Neighbourhood(NamedTuple):
+    """A query word and its ``n`` nearest neighbours in one model version."""
+
+    version: ModelVersion
+    model: LoadedModel
+    word: str
+    n: int
+    words: list[str]
+
+
+def neighbourhood_impl(version: ModelVersion, model: LoadedModel, word: str, n: int) -> Neighbourhood:
+    found = queries.neighbors(model.kv, word, k=n)
+    return Neighbourhood(version, model, word, n, [word] + [f.word for f in found])
+
+
+def export_projector_impl(logdir: str, hood: Neighbourhood) -> dict:
+    """Write a neighbourhood as a new run the Projector lists, or :class:`Conflict` with TSV links."""
+    from tensorboard_plugin_w2v.writers.projector import export_subset
+
+    version, word, n, words = hood.version, hood.word, hood.n, hood.words
+    slug = safe_name(f"{version.run}-{version.name}-{word}-{n}")[:80]
+    run_rel = f"{EXPORTS_FOLDER}/{slug}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid() % 1000:03d}"
+    tensor_name = f"{word} + {len(words) - 1} neighbours ({version.run}/{version.name})"
+    try:
+        if fileio.is_remote(logdir):
+            raise PermissionError("remote logdirs are not written by the plugin")
+        export_subset(hood.model.kv, words, os.path.join(logdir, *run_rel.split("/")), tensor_name)
+    except OSError as exc:
+        step = {"step": version.step} if version.step is not None else {}
+        query = urllib.parse.urlencode({"run": version.run, "model": version.name, "word": word, "n": n, **step})
+        raise Conflict(
+            f"the logdir cannot be written ({exc.strerror or exc}); download the two TSV files "
+            "and load them with the Projector's Load button",
+            tsv={part: f"export_tsv?{query}&part={part}" for part in TSV_PARTS},
+        ) from None
+    return {"run": run_rel, "tensor_name": tensor_name, "points": len(words)}
+
+
+def export_tsv_impl(hood: Neighbourhood, part: str) -> tuple[str, bytes]:
+    """``(file name, body)`` of one of the two TSV files the Projector's Load button takes."""
+    from tensorboard_plugin_w2v.writers.projector import projector_tsvs
+
+    tensor, metadata = projector_tsvs(hood.model.kv, hood.words)
+    body = (tensor if part == "tensor" else metadata).encode("utf-8", "backslashreplace")
+    return f"{safe_name(hood.word)[:40]}-{hood.n}-{part}.tsv", body
+
+
+class ExportRoutes:
+    """Export routes over a :class:`Catalog`."""
+
+    def __init__(self, catalog: Catalog):
+        self.catalog = catalog
+
+    def apps(self) -> dict[str, Callable]:
+        return {
+            ROUTE_EXPORT_PROJECTOR: http.json_route(self.export_projector_route, method="POST"),
+            ROUTE_EXPORT_TSV: self.export_tsv_route,
+        }
+
+    def _neighbourhood(self, args: MultiDict) -> Neighbourhood:
+        version, model = self.catalog.resolve(params.model_ref(args))
+        word = params.string(args, "word")
+        n = params.integer(args, "n", 1000, minimum=1, maximum=md.PROJECTOR_POINT_LIMIT - 1)
+        return neighbourhood_impl(version, model, word, n)
+
+    def export_projector_route(self, args: MultiDict) -> dict:
+        return export_projector_impl(self.catalog.logdir, self._neighbourhood(args))
+
+    @wrappers.Request.application
+    def export_tsv_route(self, request: wrappers.Request) -> wrappers.Response:
+        try:
+            part = params.string(request.args, "part")
+            if part not in TSV_PARTS:
+                raise InvalidArgument("part must be 'tensor' or 'metadata'")
+            filename, body = export_tsv_impl(self._neighbourhood(request.args), part)
+        except Word2VecError as exc:
+            return http.error_response(request, exc)
+        return http_util.Respond(
+            request,
+            body,
+            "text/tab-separated-values",
+            headers=[("Content-Disposition", f'attachment; filename="{filename}"')],
+        )

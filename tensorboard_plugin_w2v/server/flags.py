@@ -1,0 +1,112 @@
+"""The plugin's TensorBoard flags (``--word2vec_*``): definition, checks, and the settings they make.
+
+Light on purpose: TensorBoard defines every plugin's flags at each start.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from tensorboard.plugins import base_plugin
+
+from tensorboard_plugin_w2v import metadata as md
+from tensorboard_plugin_w2v.io.cachedir import default_cache_dir
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.I)
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """``"8G"`` → bytes; a plain number means bytes.
+
+    >>> parse_size("512M")
+    536870912
+    """
+    match = _SIZE.match(str(text))
+    if not match:
+        raise ValueError(f"not a size: {text!r} (use e.g. 512M or 8G)")
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+def define_flags(parser) -> None:
+    """Add the ``--word2vec_*`` flags to TensorBoard's parser."""
+    group = parser.add_argument_group("word2vec")
+    group.add_argument(
+        "--word2vec_memory_budget",
+        metavar="SIZE",
+        default="8G",
+        help="Memory for loaded word2vec models; least recently used models "
+        "are dropped beyond it (e.g. 512M, 8G). Default: %(default)s.",
+    )
+    group.add_argument(
+        "--word2vec_cache_dir",
+        metavar="DIR",
+        default=default_cache_dir(),
+        help="Local folder for converted models, search indexes and copies of "
+        "remote files. Default: %(default)s.",
+    )
+    group.add_argument(
+        "--word2vec_no_pickle",
+        action="store_true",
+        help="Refuse gensim's native (pickle-based) files, for logdirs whose "
+        "writers are not trusted. Other formats keep working.",
+    )
+    group.add_argument(
+        "--word2vec_mmap",
+        choices=md.MMAP_POLICIES,
+        default=md.MMAP_AUTO,
+        help="Which gensim files in the logdir are memory-mapped instead of read into memory: "
+        "'always' (fastest start, least memory; a file rewritten in place while served can crash "
+        "TensorBoard), 'never' (safe where jobs rewrite files in place), or 'auto': files unchanged "
+        "for 5 minutes are mapped, fresher ones read (large ones from a mapped private copy in the "
+        "cache folder). Default: %(default)s.",
+    )
+    group.add_argument(
+        "--word2vec_allow_outside_logdir",
+        action="store_true",
+        help="Let manifests name model files outside the logdir.",
+    )
+    group.add_argument(
+        "--word2vec_reload_interval",
+        metavar="SECONDS",
+        type=float,
+        default=5.0,
+        help="How often queries rescan the logdir for new or removed models. Default: %(default)s.",
+    )
+
+
+def fix_flags(flags) -> None:
+    """Check the flags and add ``word2vec_memory_budget_bytes``."""
+    try:
+        flags.word2vec_memory_budget_bytes = parse_size(flags.word2vec_memory_budget)
+    except ValueError as exc:
+        raise base_plugin.FlagsError(f"--word2vec_memory_budget: {exc}") from None
+    if flags.word2vec_reload_interval < 0:
+        raise base_plugin.FlagsError("--word2vec_reload_interval must not be negative")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The plugin's flags (``--word2vec_*``), checked; defaults where TensorBoard gives none."""
+
+    memory_budget_bytes: int
+    cache_dir: str
+    reload_interval: float
+    allow_pickle: bool
+    mmap_policy: str
+    allow_outside_logdir: bool
+
+    @classmethod
+    def from_flags(cls, flags) -> Settings:
+        budget = getattr(flags, "word2vec_memory_budget_bytes", None) or parse_size(
+            getattr(flags, "word2vec_memory_budget", "8G")
+        )
+        return cls(
+            memory_budget_bytes=budget,
+            cache_dir=getattr(flags, "word2vec_cache_dir", None) or default_cache_dir(),
+            reload_interval=float(getattr(flags, "word2vec_reload_interval", 5.0)),
+            allow_pickle=not getattr(flags, "word2vec_no_pickle", False),
+            mmap_policy=getattr(flags, "word2vec_mmap", None) or md.MMAP_AUTO,
+            allow_outside_logdir=bool(getattr(flags, "word2vec_allow_outside_logdir", False)),
+        )

@@ -20,6 +20,7 @@ def test_demo_logdir(tmp_path):
         ("pretrained", "lee_fasttext.vec"),
         ("pretrained", "test_glove.txt"),
         ("projector", "lee skip-gram"),
+        ("wikipedia", "wiki.model"),
     } <= set(models)
     assert all(m["error"] is None for m in models.values())
     response = client.get(
@@ -28,3 +29,9 @@ def test_demo_logdir(tmp_path):
     )
     assert response.status_code == 200 and len(response.get_json()["neighbors"]) == 5
     assert "projector" in projector_runs(projector_client(logdir))
+    # The Wikipedia model knows enough words for built-in bias tests.
+    response = client.get(
+        "/data/plugin/word2vec/weat",
+        query_string={"run": "wikipedia", "model": "wiki.model", "test": "weat8", "wait": 30},
+    )
+    assert response.status_code == 200 and response.get_json()["splits"] >= 1000

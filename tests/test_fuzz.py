@@ -193,6 +193,30 @@ ROUTE_PARAMS = {
         ("k", "int", 1),
         ("scope", "scope", 1),
     ],
+    "/drift": [
+        ("model2", "model2", 1),
+        ("step2", "int", 1),
+        ("anchors", "int", 1),
+        ("restrict_vocab", "int", 1),
+        ("top", "int", 1),
+        ("word", "word", 2),
+    ],
+    "/trajectory": [("word", "word", 1), ("k", "int", 1)],
+    "/axes": [
+        ("x", "expr", 1),
+        ("y", "expr", 1),
+        ("word", "word", 3),
+        ("neighbors_of", "word", 1),
+        ("k", "int", 1),
+    ],
+    "/weat": [
+        ("test", "weat_test", 1),
+        ("x", "word", 3),
+        ("y", "word", 3),
+        ("a", "word", 3),
+        ("b", "word", 3),
+        ("wait", "wait", 1),
+    ],
 }
 
 
@@ -212,6 +236,8 @@ def _good(draw, kind: str, vocab: list[str]) -> str:
         return draw(st.sampled_from(["wordsim353", "simlex999", "analogies", "", "nope"]))
     if kind == "wait":
         return draw(st.sampled_from(["0", "1"]))
+    if kind == "weat_test":
+        return draw(st.sampled_from(["weat1", "weat7", "all", "", "weat11"]))
     if kind == "scope":
         return draw(st.sampled_from(["shared", "all", "none"]))
     if kind == "model2":

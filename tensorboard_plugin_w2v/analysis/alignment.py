@@ -27,12 +27,16 @@ import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-from gensim.models import KeyedVectors
 
 from tensorboard_plugin_w2v.analysis import queries
-from tensorboard_plugin_w2v.errors import BadRequest, NotFound
+from tensorboard_plugin_w2v.errors import InvalidArgument, NotFound
+from tensorboard_plugin_w2v.models.norms import ensure_norms
+
+if TYPE_CHECKING:
+    from gensim.models import KeyedVectors
 
 MAX_ANCHORS = 50_000  # the default number of anchors: every shared word, at most this many
 DEFAULT_TOP = 20
@@ -68,7 +72,7 @@ def shared_vocabulary(
 
 def _unit(kv: KeyedVectors, rows: np.ndarray) -> np.ndarray:
     """Unit rows of ``kv`` in float64 (zero vectors stay zero), with the model's norms."""
-    norms = np.asarray(queries.ensure_norms(kv)[rows], dtype=np.float64)
+    norms = np.asarray(ensure_norms(kv)[rows], dtype=np.float64)
     return np.asarray(kv.vectors[rows], dtype=np.float64) / np.where(norms > 0, norms, 1)[:, None]
 
 
@@ -108,7 +112,7 @@ class Alignment:
     def drift_of_rows(self, kv_a: KeyedVectors, kv_b: KeyedVectors, rows_a, rows_b) -> np.ndarray:
         """``1 − cos(a_w, b_w R)`` of word rows given in each model (float32; NaN for a zero vector)."""
         rows_a, rows_b = np.asarray(rows_a, np.int64), np.asarray(rows_b, np.int64)
-        norms_a, norms_b = queries.ensure_norms(kv_a), queries.ensure_norms(kv_b)
+        norms_a, norms_b = ensure_norms(kv_a), ensure_norms(kv_b)
         rotation = self.rotation.astype(np.float32)
         out = np.empty(len(rows_a), dtype=np.float32)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -138,7 +142,7 @@ class Alignment:
 
 def check_dimensions(kv_a: KeyedVectors, kv_b: KeyedVectors) -> None:
     if kv_a.vector_size != kv_b.vector_size:
-        raise BadRequest(
+        raise InvalidArgument(
             f"the two models have different dimensions ({kv_a.vector_size} and {kv_b.vector_size}); "
             "alignment needs the same dimension",
             dims=[int(kv_a.vector_size), int(kv_b.vector_size)],
@@ -152,7 +156,7 @@ def align(
     default all shared words, at most :data:`MAX_ANCHORS`)."""
     check_dimensions(kv_a, kv_b)
     if anchors is not None and anchors < 1:
-        raise BadRequest(f"anchors must be at least 1, got {anchors}")
+        raise InvalidArgument(f"anchors must be at least 1, got {anchors}")
     shared = shared_vocabulary(kv_a, kv_b, counts_known_a)
     if not len(shared):
         raise NotFound("the two models share no words")
@@ -252,7 +256,7 @@ def report(
     changed; a word outside those ranks among them by its drift). :class:`NotFound` names a
     word that is not in both models."""
     if top < 0:
-        raise BadRequest(f"top must be at least 0, got {top}")
+        raise InvalidArgument(f"top must be at least 0, got {top}")
     values = alignment.drift(kv_a, kv_b)
     considered = values[: restrict_vocab or len(values)]
     finite = np.flatnonzero(np.isfinite(considered))
@@ -329,17 +333,24 @@ class TrajectoryStep:
 
 
 def trajectory_step(
-    step: int, alignment: Alignment | None, kv_last: KeyedVectors, kv: KeyedVectors, word: str, k: int
+    step: int,
+    alignment: Alignment | None,
+    kv_last: KeyedVectors,
+    kv: KeyedVectors,
+    word: str,
+    k: int,
+    index=None,
 ) -> TrajectoryStep:
     """One step of a word's trajectory: its drift from the last step (``alignment`` rotates this
-    step onto the last one) and its ``k`` nearest neighbours at this step."""
+    step onto the last one) and its ``k`` nearest neighbours at this step (through ``index``, a
+    search index of ``kv``, when given)."""
     if word not in kv.key_to_index:
         return TrajectoryStep(step, None, [], in_vocabulary=False)
     value = None
     if alignment is not None and word in kv_last.key_to_index:
         d = alignment.drift_of_rows(kv_last, kv, [kv_last.key_to_index[word]], [kv.key_to_index[word]])[0]
         value = float(d) if np.isfinite(d) else None
-    return TrajectoryStep(step, value, queries.neighbors(kv, word, k=k))
+    return TrajectoryStep(step, value, queries.neighbors(kv, word, k=k, index=index))
 
 
 def trajectory(
@@ -352,7 +363,7 @@ def trajectory(
     """``word`` over training steps ``models`` (``(step, kv)``, oldest first): every step aligned
     onto the last, at most :data:`MAX_TRAJECTORY_STEPS` steps (evenly sampled)."""
     if len(models) < 2:
-        raise BadRequest(f"a trajectory needs at least two steps, the model has {len(models)}")
+        raise InvalidArgument(f"a trajectory needs at least two steps, the model has {len(models)}")
     by_step = dict(models)
     steps = sample_steps([s for s, _ in models])
     kv_last = by_step[steps[-1]]

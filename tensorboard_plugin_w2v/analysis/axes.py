@@ -19,12 +19,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from gensim.models import KeyedVectors
 
 from tensorboard_plugin_w2v.analysis import queries
-from tensorboard_plugin_w2v.errors import BadRequest
+from tensorboard_plugin_w2v.analysis.arithmetic import unit_vector
+from tensorboard_plugin_w2v.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from gensim.models import KeyedVectors
 
 
 @dataclass(frozen=True)
@@ -41,16 +45,16 @@ class Axis:
 
 
 def _units(kv: KeyedVectors, words: Sequence[str]) -> np.ndarray:
-    return np.stack([np.asarray(queries.unit_vector(kv, w), dtype=np.float64) for w in words])
+    return np.stack([np.asarray(unit_vector(kv, w), dtype=np.float64) for w in words])
 
 
 def parse_axis(kv: KeyedVectors, expr: str, name: str = "axis") -> Axis:
-    """The axis of ``expr``: 400 (:class:`BadRequest`) when malformed or when the poles cancel
+    """The axis of ``expr``: 400 (:class:`InvalidArgument`) when malformed or when the poles cancel
     out, 404 (:class:`NotFound`, with suggestions) for a word not in the vocabulary."""
     try:
         positive, negative = queries.parse_expression(expr)
-    except BadRequest as exc:
-        raise BadRequest(f"{name} {expr!r}: {exc.message.replace('expr ', '', 1)}") from None
+    except InvalidArgument as exc:
+        raise InvalidArgument(f"{name} {expr!r}: {exc.message.replace('expr ', '', 1)}") from None
     for word in positive + negative:
         queries.require_word(kv, word)
     vector = np.zeros(kv.vector_size, dtype=np.float64)
@@ -59,7 +63,7 @@ def parse_axis(kv: KeyedVectors, expr: str, name: str = "axis") -> Axis:
     if negative:
         vector -= _units(kv, negative).mean(axis=0)
     if not np.any(vector):
-        raise BadRequest(f"{name} {expr!r} is the zero vector (its + and - words cancel out)")
+        raise InvalidArgument(f"{name} {expr!r} is the zero vector (its + and - words cancel out)")
     return Axis(expr, positive, negative, vector)
 
 

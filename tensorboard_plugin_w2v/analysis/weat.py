@@ -29,13 +29,16 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from gensim.models import KeyedVectors
 
 from tensorboard_plugin_w2v.analysis.weat_tests import BUILTIN_TESTS, WeatTest
 from tensorboard_plugin_w2v.errors import NotFound
-from tensorboard_plugin_w2v.search.index import row_norms
+from tensorboard_plugin_w2v.models.norms import row_norms
+
+if TYPE_CHECKING:
+    from gensim.models import KeyedVectors
 
 MAX_EXACT_SPLITS = 100_000
 SAMPLED_SPLITS = 100_000  # the observed split and 99,999 random ones

@@ -30,6 +30,7 @@ from tensorboard_plugin_w2v.models.discovery import Discovery
 from tensorboard_plugin_w2v.models.store import ModelStore
 from tensorboard_plugin_w2v.search.index import IndexManager
 from tensorboard_plugin_w2v.server import http
+from tensorboard_plugin_w2v.server.analysis_routes import AnalysisRoutes
 from tensorboard_plugin_w2v.server.catalog import Catalog
 from tensorboard_plugin_w2v.server.compare_routes import CompareRoutes
 from tensorboard_plugin_w2v.server.evaluation_routes import EvaluationRoutes
@@ -88,6 +89,7 @@ class Word2VecPlugin(base_plugin.TBPlugin):
             ExportRoutes(self.catalog),
             EvaluationRoutes(self.catalog, self.jobs),
             CompareRoutes(self.catalog),
+            AnalysisRoutes(self.catalog, self.jobs),  # drift, concept axes, WEAT (issue 14)
         )
         self.sweeper.request()
         self.group.spawn(_import_heavy_modules, name="w2v-warm-up", args=(self.group.stopping,))

@@ -72,6 +72,7 @@ setup(
             "w2v-visualizer = tensorboard_plugin_w2v.cli.visualizer:main",
             "w2v-eval = tensorboard_plugin_w2v.cli.evaluate_cli:main",
             "w2v-demo = tensorboard_plugin_w2v.cli.demo:main",
+            "w2v-drift = tensorboard_plugin_w2v.cli.drift:main",
         ],
     },
     cmdclass={"build_py": BuildPyWithFrontend},

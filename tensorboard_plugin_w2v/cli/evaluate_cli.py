@@ -3,6 +3,7 @@
     $ w2v-eval logs/run1/w2v.model                          # analogies, WordSim353, SimLex-999
     $ w2v-eval vectors.bin --benchmark analogies --method both
     $ w2v-eval vectors.bin --benchmark my_pairs.tsv --json
+    $ w2v-eval vectors.bin --weat                           # the ten WEAT bias tests
 
 ``--benchmark`` takes a built-in name (``analogies``, ``wordsim353``, ``simlex999``) or the
 path of a file in the same format (``questions-words.txt`` or ``wordsim353.tsv``). Problems with
@@ -52,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="only the first N (most frequent) words take part, as in gensim (default: %(default)s)",
     )
+    parser.add_argument(
+        "--weat",
+        action="store_true",
+        help="run the ten built-in WEAT bias tests of Caliskan et al. 2017 instead of the default "
+        "benchmarks (add -b to run benchmarks too)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return parser
 
@@ -70,7 +77,8 @@ def report(args: argparse.Namespace) -> dict:
     """Evaluate as the parsed command line asks; the JSON-ready report (raises on bad input)."""
     if args.restrict_vocab < 1:
         raise evaluation.BenchmarkError("--restrict-vocab must be at least 1")
-    benchmarks = [resolve_benchmark(b) for b in (args.benchmark or list(evaluation.BUILTINS))]
+    default = [] if getattr(args, "weat", False) else list(evaluation.BUILTINS)
+    benchmarks = [resolve_benchmark(b) for b in (args.benchmark or default)]
     model = load_model(args.model)
     methods = list(evaluation.METHODS) if args.method == "both" else [args.method]
     results = []
@@ -84,13 +92,18 @@ def report(args: argparse.Namespace) -> dict:
                 results.append(result.to_json())
         else:
             results.append(evaluation.evaluate_pairs(model.kv, benchmark, args.restrict_vocab).to_json())
-    return {
+    out = {
         "model": args.model,
         "format": model.format,
         "vocab_size": model.vocab_size,
         "dim": model.dim,
         "results": results,
     }
+    if getattr(args, "weat", False):
+        from tensorboard_plugin_w2v.analysis import weat
+
+        out["weat"] = weat.run_all(model.kv)
+    return out
 
 
 class _ProgressBar(evaluation.Progress):
@@ -153,6 +166,10 @@ def format_table(report: dict) -> str:
             lines.append(f"  Pearson   {_num(r['pearson']['r'])}  (p = {_num(r['pearson']['pvalue'])})")
             lines.append(f"  Spearman  {_num(r['spearman']['rho'])}  (p = {_num(r['spearman']['pvalue'])})")
             lines.append(f"  pairs: {r['pairs']}, skipped for unknown words: {r['oov']} ({oov})")
+    if "weat" in report:
+        from tensorboard_plugin_w2v.cli.analysis_tables import format_weat
+
+        lines += ["", format_weat(report["weat"])]
     return "\n".join(lines)
 
 

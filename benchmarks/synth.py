@@ -55,9 +55,14 @@ def write_model(folder: str, n: int, dim: int, seed: int = 0) -> str:
     if os.path.exists(path):
         return path
     os.makedirs(folder, exist_ok=True)
-    kv = keyed_vectors(n, dim, seed)
+    return save(keyed_vectors(n, dim, seed), path)
+
+
+def save(kv: KeyedVectors, path: str) -> str:
+    """Save ``kv`` at ``path`` with every array in a ``.npy`` sidecar (memory-mappable), the
+    sidecars renamed into place before the main file; return ``path``."""
     tmp = path + ".tmp"
-    kv.save(tmp, sep_limit=0)  # every array in a .npy sidecar, memory-mappable
+    kv.save(tmp, sep_limit=0)
     for side in glob.glob(glob.escape(tmp) + ".*.npy"):
         os.replace(side, path + side[len(tmp) :])
     os.replace(tmp, path)

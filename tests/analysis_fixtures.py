@@ -24,3 +24,23 @@ def wiki_word2vec(seed: int = 1) -> Word2Vec:
     """About 9,000 words (min_count 5), 50 dimensions, deterministic (one worker)."""
     texts = [list(t) for t in wiki_texts()]
     return Word2Vec(texts, vector_size=50, window=5, min_count=5, seed=seed, workers=1, epochs=5)
+
+
+def rotated(kv, moved=(), rotation_seed: int = 3, seed: int = 1):
+    """A copy of ``kv`` rotated by a random orthogonal matrix, with each of ``moved`` sent to a
+    random direction of its own length (counts kept); returns ``(copy, rotation)``."""
+    import numpy as np
+    from gensim.models import KeyedVectors
+    from scipy.stats import ortho_group
+
+    rotation = ortho_group.rvs(kv.vector_size, random_state=rotation_seed)
+    vectors = kv.vectors @ rotation
+    rng = np.random.default_rng(seed)
+    for word in moved:
+        row = kv.key_to_index[word]
+        direction = rng.standard_normal(kv.vector_size)
+        vectors[row] = direction / np.linalg.norm(direction) * np.linalg.norm(vectors[row])
+    out = KeyedVectors(kv.vector_size, count=0)
+    out.add_vectors(list(kv.index_to_key), vectors.astype(np.float32))
+    out.expandos["count"] = np.asarray(kv.expandos["count"]).copy()
+    return out, rotation

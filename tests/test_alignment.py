@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from gensim.models import KeyedVectors
 from scipy.linalg import orthogonal_procrustes
-from scipy.stats import ortho_group
 
 from tensorboard_plugin_w2v.analysis import alignment as al
 from tensorboard_plugin_w2v.errors import BadRequest, NotFound
 from tensorboard_plugin_w2v.models.loading import load_model
 from tensorboard_plugin_w2v.writers import summary
+from tests.analysis_fixtures import rotated
 from tests.conftest import train_word2vec
 
 MOVED = ["government", "police", "Australia", "Sydney", "fire"]
@@ -30,18 +30,6 @@ def model_a() -> KeyedVectors:
 def model_b() -> KeyedVectors:
     """Another seed and a smaller vocabulary (so the shared words are a subset of A's)."""
     return train_word2vec(seed=2, epochs=10, min_count=8).wv
-
-
-def copy_with(kv: KeyedVectors, vectors: np.ndarray) -> KeyedVectors:
-    out = KeyedVectors(kv.vector_size, count=0)
-    out.add_vectors(list(kv.index_to_key), vectors.astype(np.float32))
-    out.expandos["count"] = np.asarray(kv.expandos["count"]).copy()
-    return out
-
-
-@pytest.fixture(scope="module")
-def rotation() -> np.ndarray:
-    return ortho_group.rvs(32, random_state=5)
 
 
 def reference_alignment(kv_a: KeyedVectors, kv_b: KeyedVectors, anchors: int | None = None):
@@ -95,21 +83,15 @@ def test_two_seeds_differ_far_less_after_alignment(model_a):
     assert np.median(values[:300]) < 0.5 * np.median(unaligned)
 
 
-def test_pure_rotation_gives_no_drift(model_a, rotation):
-    rotated = copy_with(model_a, model_a.vectors @ rotation)
-    result = al.align(model_a, rotated)
-    assert np.abs(result.drift(model_a, rotated)).max() < 1e-5
+def test_pure_rotation_gives_no_drift(model_a):
+    turned, rotation = rotated(model_a)
+    result = al.align(model_a, turned)
+    assert np.abs(result.drift(model_a, turned)).max() < 1e-5
     np.testing.assert_allclose(result.rotation, rotation.T, atol=1e-5)  # B = A Q, so R = Qᵀ
 
 
-def test_moved_words_are_exactly_the_most_changed(model_a, rotation):
-    vectors = model_a.vectors @ rotation
-    rng = np.random.default_rng(0)
-    for word in MOVED:  # a new random direction of the same length
-        row = model_a.key_to_index[word]
-        direction = rng.standard_normal(32)
-        vectors[row] = direction / np.linalg.norm(direction) * np.linalg.norm(vectors[row])
-    moved = copy_with(model_a, vectors)
+def test_moved_words_are_exactly_the_most_changed(model_a):
+    moved, _rotation = rotated(model_a, MOVED, seed=0)
     report = al.drift(model_a, moved, top=len(MOVED) + 1)
     assert {w for w, _ in report.most_changed[: len(MOVED)]} == set(MOVED)
     assert min(d for _, d in report.most_changed[: len(MOVED)]) > 0.3

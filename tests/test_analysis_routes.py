@@ -9,13 +9,11 @@ import time
 
 import numpy as np
 import pytest
-from gensim.models import KeyedVectors
 from scipy.linalg import orthogonal_procrustes
-from scipy.stats import ortho_group
 
 from tensorboard_plugin_w2v.analysis import alignment, axes, weat
 from tensorboard_plugin_w2v.writers import summary
-from tests.analysis_fixtures import wiki_word2vec
+from tests.analysis_fixtures import rotated, wiki_word2vec
 from tests.conftest import make_client, train_word2vec
 
 BASE = "/data/plugin/word2vec"
@@ -34,14 +32,7 @@ def get(client, route, params):
 def models():
     a = train_word2vec(seed=1, epochs=10)
     b = train_word2vec(seed=2, epochs=10, min_count=8)
-    vectors = a.wv.vectors @ ortho_group.rvs(32, random_state=3)
-    rng = np.random.default_rng(1)
-    for word in MOVED:
-        row = a.wv.key_to_index[word]
-        vectors[row] = rng.standard_normal(32) * np.linalg.norm(vectors[row]) / np.sqrt(32)
-    moved = KeyedVectors(32, count=0)
-    moved.add_vectors(list(a.wv.index_to_key), vectors.astype(np.float32))
-    moved.expandos["count"] = np.asarray(a.wv.expandos["count"]).copy()
+    moved, _rotation = rotated(a.wv, MOVED)
     return {"a": a, "b": b, "moved": moved, "small": train_word2vec(seed=1, epochs=2, vector_size=16)}
 
 

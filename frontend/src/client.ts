@@ -13,6 +13,7 @@ import {
   type ProjectResponse,
   type VocabWord,
 } from "./api";
+import type { AxesResponse, DriftResponse, TrajectoryResponse, WeatAnswer, WeatSetKey, WeatTestInfo } from "./analysis";
 import type { BenchmarkInfo, EvalResult } from "./evaluate";
 import type { Method, Scope, Target } from "./state";
 
@@ -155,4 +156,54 @@ export function compare(a: Target, b: Target, opts: CompareOptions, signal?: Abo
     { ...at(a), run2: b.run, model2: b.model, step2: b.step, words: opts.words || null, n: opts.words ? null : opts.n, k: opts.k, scope: opts.scope },
     signal,
   );
+}
+
+// ---------------------------------------------------------------- drift, concept axes, bias (WEAT)
+
+export interface DriftOptions {
+  top: number;
+  restrict_vocab: number | null;
+  anchors: number | null;
+  words?: string[];
+}
+
+/** Model `b` aligned onto model `a`: the words that moved most and least, and `words`. */
+export function drift(a: Target, b: Target, opts: DriftOptions, signal?: AbortSignal): Promise<DriftResponse> {
+  return getJSON<DriftResponse>(
+    "drift",
+    { ...at(a), run2: b.run, model2: b.model, step2: b.step, top: opts.top, restrict_vocab: opts.restrict_vocab, anchors: opts.anchors, word: opts.words?.length ? opts.words : null },
+    signal,
+  );
+}
+
+/** `word` over the logged steps of the model `t` names (its step is ignored). */
+export function trajectory(t: Target, word: string, k: number, anchors: number | null, signal?: AbortSignal): Promise<TrajectoryResponse> {
+  return getJSON<TrajectoryResponse>("trajectory", { run: t.run, model: t.model, word, k, anchors }, signal);
+}
+
+export interface AxesOptions {
+  x: string;
+  y: string;
+  words: string[];
+  neighborsOf: string;
+  k: number;
+}
+
+export function axes(t: Target, opts: AxesOptions, signal?: AbortSignal): Promise<AxesResponse> {
+  return getJSON<AxesResponse>(
+    "axes",
+    { ...at(t), x: opts.x, y: opts.y || null, word: opts.words.length ? opts.words : null, neighbors_of: opts.neighborsOf || null, k: opts.neighborsOf ? opts.k : null },
+    signal,
+  );
+}
+
+/** The built-in WEAT tests (nothing is loaded). */
+export async function weatTests(t: Target, signal?: AbortSignal): Promise<WeatTestInfo[]> {
+  const res = await getJSON<{ tests?: WeatTestInfo[] }>("weat", at(t), signal);
+  return Array.isArray(res.tests) ? res.tests : [];
+}
+
+/** One ask of `/weat`: a built-in test (or `"all"`), or four word lists; pending answers are 202. */
+export function weat(t: Target, what: { test: string } | Record<WeatSetKey, string[]>, wait: number, signal?: AbortSignal): Promise<WeatAnswer> {
+  return getJSON<WeatAnswer>("weat", { ...at(t), ...what, wait }, signal);
 }

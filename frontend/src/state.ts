@@ -15,6 +15,9 @@ export const MODES = [
   "compare",
   "models",
   "evaluate",
+  "drift",
+  "axes",
+  "bias",
 ] as const;
 export type Mode = (typeof MODES)[number];
 export type Method = "3cosadd" | "3cosmul";
@@ -55,6 +58,22 @@ export interface State {
   cn: number; // compare models: how many frequent words
   ck: number; // compare models: neighbours per word
   cscope: Scope; // compare models: search the shared vocabulary or each model's whole one
+  d2: Target | null; // drift: the second model (null = suggested)
+  dtop: number; // drift: how many most and least changed words
+  drv: number | null; // drift: rank only the most frequent shared words (null = all)
+  danc: number | null; // drift: anchors (null = the plugin's default)
+  dword: string; // drift: the word whose trajectory is shown
+  axx: string; // axes: the x axis expression
+  axy: string; // axes: the y axis expression (empty = one axis)
+  axw: string; // axes: the words to place, separated by spaces or commas
+  axn: string; // axes: place this word's neighbours too (empty = none)
+  axk: number; // axes: how many neighbours
+  btest: string; // bias: a built-in WEAT test, or "custom" for the four lists below
+  bx: string; // bias: target words X (one per line, or separated by commas)
+  by: string; // bias: target words Y
+  ba: string; // bias: attribute words A
+  bb: string; // bias: attribute words B
+  bsel: Target[]; // bias: models of the across-models table (empty = all); step ignored
 }
 
 export const K_MAX = 1000;
@@ -65,6 +84,10 @@ export const ERV_DEFAULT = 300000;
 /** The /compare route's limits. */
 export const CN_MAX = 5000;
 export const CK_MAX = 100;
+/** The /drift and /axes routes' limits. */
+export const DTOP_MAX = 1000;
+export const AXK_MAX = 1000;
+export const BIAS_CUSTOM = "custom";
 
 export function defaultState(): State {
   return {
@@ -95,6 +118,22 @@ export function defaultState(): State {
     cn: 1000,
     ck: 10,
     cscope: "shared",
+    d2: null,
+    dtop: 20,
+    drv: null,
+    danc: null,
+    dword: "",
+    axx: "",
+    axy: "",
+    axw: "",
+    axn: "",
+    axk: 10,
+    btest: "weat1",
+    bx: "",
+    by: "",
+    ba: "",
+    bb: "",
+    bsel: [],
   };
 }
 
@@ -156,6 +195,15 @@ export function encodeState(s: State): string {
   if (s.cn !== d.cn) p.set("cn", String(s.cn));
   if (s.ck !== d.ck) p.set("ck", String(s.ck));
   if (s.cscope !== d.cscope) p.set("cscope", s.cscope);
+  if (s.d2 !== null) p.set("d2", encodeTarget(s.d2));
+  if (s.dtop !== d.dtop) p.set("dtop", String(s.dtop));
+  if (s.drv !== null) p.set("drv", String(s.drv));
+  if (s.danc !== null) p.set("danc", String(s.danc));
+  if (s.dword) p.set("dword", s.dword);
+  for (const key of ["axx", "axy", "axw", "axn", "bx", "by", "ba", "bb"] as const) if (s[key]) p.set(key, s[key]);
+  if (s.axk !== d.axk) p.set("axk", String(s.axk));
+  if (s.btest !== d.btest) p.set("btest", s.btest);
+  for (const t of s.bsel) p.append("bsel", encodeTarget(t));
   return p.toString();
 }
 
@@ -195,6 +243,16 @@ export function decodeState(text: string): State {
   s.cn = parseIntIn(str("cn"), 1, CN_MAX) ?? s.cn;
   s.ck = parseIntIn(str("ck"), 1, CK_MAX) ?? s.ck;
   if (str("cscope") === "all") s.cscope = "all";
+  const d2 = str("d2");
+  s.d2 = d2 === null ? null : decodeTarget(d2);
+  s.dtop = parseIntIn(str("dtop"), 1, DTOP_MAX) ?? s.dtop;
+  s.drv = parseIntIn(str("drv"), 1, Number.MAX_SAFE_INTEGER);
+  s.danc = parseIntIn(str("danc"), 1, Number.MAX_SAFE_INTEGER);
+  s.dword = str("dword") ?? "";
+  for (const key of ["axx", "axy", "axw", "axn", "bx", "by", "ba", "bb"] as const) s[key] = str(key) ?? "";
+  s.axk = parseIntIn(str("axk"), 1, AXK_MAX) ?? s.axk;
+  s.btest = str("btest") || s.btest;
+  s.bsel = p.getAll("bsel").map(decodeTarget).filter((t): t is Target => t !== null);
   return s;
 }
 

@@ -1,6 +1,6 @@
 /** Pieces several views share: the one "Top k" of every mode, the word an error is about. */
 import { ApiError, isAbort } from "../api";
-import { setChildren } from "../dom";
+import { h, setChildren } from "../dom";
 import { K_MAX } from "../state";
 import { errorBox, loadingBox, numberField } from "../widgets";
 import type { ViewContext } from "./view";
@@ -63,4 +63,9 @@ export function ask<T>(ctx: ViewContext, out: HTMLElement, q: Ask<T>): void {
       setChildren(out, errorBox(e, pick ? (w) => pick(w, e) : undefined));
       q.failed?.();
     });
+}
+
+/** A big figure with its label above and an optional note below (`data-testid` on the figure). */
+export function stat(label: string, value: string, testId: string, sub?: string): HTMLElement {
+  return h("div", { class: "w2v-stat" }, h("div", { class: "w2v-stat-label" }, label), h("div", { class: "w2v-stat-value", "data-testid": testId }, value), sub ? h("div", { class: "w2v-stat-sub w2v-small" }, sub) : null);
 }

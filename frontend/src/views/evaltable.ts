@@ -3,12 +3,13 @@
  * one model at a time, sortable by any column, the best score marked.
  */
 import { isAbort, type ModelInfo } from "../api";
-import { h, setChildren, uid } from "../dom";
+import { h, setChildren } from "../dom";
 import { benchmarkLabel, bestRow, formatAccuracy, formatScore, scoreOf, sortRows, type AnalogyResult, type BenchmarkInfo, type PairsResult, type RunRow, type SortDir, type SortKey } from "../evaluate";
 import { formatInt } from "../format";
 import { targetLabel, type Store } from "../store";
 import { button } from "../widgets";
 import { cancelOnServer, errorText, evaluateUntilDone } from "./evalcommon";
+import { isChosen, modelChecklist } from "./modelpick";
 import { Slot } from "./view";
 
 export class EvalTable {
@@ -61,36 +62,13 @@ export class EvalTable {
   }
 
   private isSelected(m: ModelInfo): boolean {
-    const sel = this.store.state.esel;
-    return sel.length === 0 || sel.some((t) => t.run === m.run && t.model === m.model);
+    return isChosen(this.store.state.esel, m);
   }
 
   renderModelsPick(): void {
-    const models = this.selectable();
-    const boxes = models.map((m) => {
-      const id = uid("chk");
-      return h(
-        "span",
-        { class: "w2v-check w2v-check-inline" },
-        h("input", {
-          type: "checkbox",
-          id,
-          checked: this.isSelected(m),
-          "data-testid": `eval-pick-${m.run}/${m.model}`,
-          onchange: (ev: Event) => {
-            const on = (ev.target as HTMLInputElement).checked;
-            const current = models.filter((x) => (x === m ? on : this.isSelected(x)));
-            // All chosen is stored as "none listed", which also takes in models found later.
-            const esel = current.length === models.length ? [] : current.map((x) => ({ run: x.run, model: x.model, step: null }));
-            this.store.setState({ esel });
-          },
-        }),
-        h("label", { for: id }, targetLabel({ run: m.run, model: m.model, step: null })),
-      );
-    });
     setChildren(
       this.modelsPick,
-      h("details", { class: "w2v-training" }, h("summary", null, `Models to include (${models.filter((m) => this.isSelected(m)).length} of ${models.length})`), h("div", { class: "w2v-eval-boxes" }, boxes)),
+      modelChecklist(this.selectable(), () => this.store.state.esel, (esel) => this.store.setState({ esel }), "eval-pick"),
       h("div", { class: "w2v-form" }, button("Evaluate all models", () => void this.runTable(), { testId: "run-eval-all" })),
     );
   }

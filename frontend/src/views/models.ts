@@ -11,7 +11,9 @@ import { formatInt, formatSim } from "../format";
 import { byLeastOverlap } from "../overlap";
 import { CK_MAX, CN_MAX, type Scope, type Target } from "../state";
 import { targetLabel, type Store } from "../store";
-import { button, errorBox, loadingBox, numberField, segmented, selectField } from "../widgets";
+import { button, errorBox, loadingBox, numberField, segmented } from "../widgets";
+import { stat } from "./common";
+import { secondModel, targetsBlock } from "./secondmodel";
 import { panel, type View, type ViewContext } from "./view";
 
 const PAGE = 20;
@@ -102,51 +104,15 @@ class ModelCompareView implements View {
 
   /** The second model, suggested when the URL names none (or one that is gone). */
   private second(): Target | null {
-    const s = this.store.state;
-    const a = this.store.target();
-    const m2 = s.m2;
-    if (m2 && this.store.models.some((m) => m.run === m2.run && m.model === m2.model)) return m2;
-    const suggested = this.store.suggestTarget(a ? [a] : []);
-    if (suggested) this.store.setState({ m2: suggested });
-    return suggested;
+    return secondModel(this.store, this.store.state.m2, (m2) => this.store.setState({ m2 }));
   }
 
   renderTargets(): void {
-    const a = this.store.target();
     const b = this.second();
-    if (!a || !b) {
-      setChildren(this.pickEl, h("p", { class: "w2v-muted" }, "There is only one model: log another one, or the same one at another step."));
-      return;
-    }
-    const runs = [...new Set(this.store.models.map((m) => m.run))];
-    const modelsOf = (run: string) => this.store.models.filter((m) => m.run === run);
-    const update = (patch: Partial<Target>) => {
-      this.store.setState({ m2: { ...b, ...patch } });
+    setChildren(this.pickEl, targetsBlock(this.store, this.store.target(), b, (m2) => {
+      this.store.setState({ m2 });
       this.renderTargets();
-    };
-    const run = selectField("Run", runs.map((r) => ({ value: r, label: r === "." ? "(root)" : r })), b.run, (r) => {
-      const ms = modelsOf(r);
-      update({ run: r, model: (ms.find((m) => m.model === b.model) ?? ms[0])?.model ?? b.model, step: null });
-    }, "cm-run");
-    const model = selectField("Model", modelsOf(b.run).map((m) => ({ value: m.model, label: m.model })), b.model, (m) => update({ model: m, step: null }), "cm-model");
-    const steps = this.store.models.find((m) => m.run === b.run && m.model === b.model)?.steps ?? [];
-    const step = selectField(
-      "Step",
-      [{ value: "", label: "latest" }, ...[...steps].reverse().map((st) => ({ value: String(st), label: String(st) }))],
-      b.step === null ? "" : String(b.step),
-      (v) => update({ step: v === "" ? null : Number(v) }),
-      "cm-step",
-    );
-    step.select.disabled = steps.length <= 1;
-    setChildren(
-      this.pickEl,
-      h(
-        "ol",
-        { class: "w2v-target-list", type: "A" },
-        h("li", { class: "w2v-target w2v-target-current" }, h("span", { class: "w2v-target-name" }, targetLabel(a)), h("span", { class: "w2v-muted w2v-small" }, " (chosen above)")),
-        h("li", { class: "w2v-target" }, h("div", { class: "w2v-form" }, run.el, model.el, step.el)),
-      ),
-    );
+    }, "cm"));
   }
 
   cancel(): void {
@@ -313,8 +279,4 @@ class ModelCompareView implements View {
       h("div", { class: "w2v-compare-cols" }, column(`A: ${la}`, w.a, "cm-col-a"), column(`B: ${lb}`, w.b, "cm-col-b")),
     );
   }
-}
-
-function stat(label: string, value: string, testId: string, sub?: string): HTMLElement {
-  return h("div", { class: "w2v-stat" }, h("div", { class: "w2v-stat-label" }, label), h("div", { class: "w2v-stat-value", "data-testid": testId }, value), sub ? h("div", { class: "w2v-stat-sub w2v-small" }, sub) : null);
 }

@@ -4,7 +4,10 @@
  * `../state.ts`, and list it here.
  */
 import { analogyView } from "./analogy";
+import { biasView } from "./bias";
 import { compareView } from "./compare";
+import { axesView } from "./conceptaxes";
+import { driftView } from "./drift";
 import { evaluateView } from "./evaluate";
 import { modelsView } from "./models";
 import { neighborsView } from "./neighbors";
@@ -20,4 +23,7 @@ export const VIEWS: ViewFactory[] = [
   compareView,
   modelsView,
   evaluateView,
+  driftView,
+  axesView,
+  biasView,
 ];

@@ -137,6 +137,21 @@ def test_p_value_counts_splits_as_large_or_equal():
     assert weat.p_value(np.array([5.0, 4.0]), np.array([1.0, 2.0, 3.0])) == (0.1, True, 10)
 
 
+def test_random_splits_are_uniform_and_hold_the_observed_one_first():
+    from collections import Counter
+
+    from scipy.stats import chisquare
+
+    splits = weat._random_splits(6, 3, 60_001, seed=3)
+    assert splits[0].tolist() == [0, 1, 2] and splits.shape == (60_001, 3)
+    assert all(len(set(row)) == 3 for row in splits.tolist())
+    counts = Counter(tuple(sorted(row)) for row in splits[1:].tolist())
+    assert len(counts) == math.comb(6, 3)
+    assert chisquare(list(counts.values())).pvalue > 0.001  # each of the 20 subsets equally likely
+    wide = weat._random_splits(150, 75, 100, seed=1)  # more words than int8 holds
+    assert wide.max() < 150 and all(len(set(row)) == 75 for row in wide.tolist())
+
+
 def test_lookup_folds_case_and_lists_missing_words(kv):
     assert "einstein" in kv.key_to_index and "Einstein" not in kv.key_to_index
     found = weat.lookup(kv, ["Einstein", "einstein", "NASA", "Qwxzzy", "science"])

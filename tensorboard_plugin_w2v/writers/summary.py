@@ -67,6 +67,7 @@ def log_model(logdir: str, model: Any, name: str | None = None, step: int | None
     if not name.strip():
         raise ValueError("name must not be empty")
     run_dir = os.path.abspath(logdir)
+    manifest.check_writable(run_dir)  # a newer version's manifest: refuse before writing anything
     models = os.path.join(run_dir, *MODELS_DIR.split("/"))
     slug = manifest.safe_name(name)
     folder = f"{slug}-{'latest' if step is None else step}-{uuid.uuid4().hex[:8]}"

@@ -54,15 +54,16 @@ setup(
         "numpy>=1.24",
         "werkzeug>=2.2",
         "tqdm>=4.60",  # w2v-visualizer's progress bar (gensim 4.4 no longer depends on it)
-        # Approximate nearest neighbours for large models (index.py); without it, exact search.
+        # Approximate nearest neighbours for large models (search/); without it, exact search.
         "usearch>=2.26",
-        # Compact, memory-mapped vocabularies of large models (vocabulary.py).
+        # Compact, memory-mapped vocabularies of large models (models/vocabulary.py).
         "marisa-trie>=1.2",
     ],
     extras_require={
         "keras": ["tensorflow-cpu>=2.16", "keras>=3"],
         "remote": ["boto3", "fsspec"],
-        "test": ["pytest>=7", "hypothesis>=6", "ruff", "playwright", "moto[server]>=5", "boto3"],
+        # import-linter: the import-direction contracts of pyproject.toml (tests/test_architecture.py)
+        "test": ["pytest>=7", "hypothesis>=6", "ruff", "playwright", "moto[server]>=5", "boto3", "import-linter>=2"],
     },
     entry_points={
         "tensorboard_plugins": [

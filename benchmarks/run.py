@@ -126,7 +126,7 @@ def _serve(spec: dict) -> dict:
     out["rss_serving"] = _rss()
     # gensim's most_similar on the same (memory-mapped) vectors in this process, warm, each
     # query alternating with the exact=1 route so that both see the same machine load.
-    from tensorboard_plugin_w2v.search.index import ensure_norms
+    from tensorboard_plugin_w2v.models.norms import ensure_norms
 
     kv = model.kv
     t = time.perf_counter()

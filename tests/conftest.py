@@ -1,28 +1,25 @@
-"""Shared fixtures: real gensim models trained on the corpora that ship inside the gensim wheel,
-and gensim's bundled vector files, laid out as a TensorBoard logdir."""
+"""Session fixtures: real gensim models trained on the corpora that ship inside the gensim wheel,
+and gensim's bundled vector files, laid out as a TensorBoard logdir. The builders behind them
+(models, logdirs, plugins, clients) are in ``fixtures.py``, which test files import."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 
-import numpy as np
 import pytest
-from gensim.models import FastText, KeyedVectors, Word2Vec
-from gensim.models.word2vec import LineSentence
+from fixtures import close_plugins, make_client, train_word2vec, write_manifest, write_projector_run
+from gensim.models import FastText, Word2Vec
 from gensim.test.utils import common_texts, datapath
 
 from tensorboard_plugin_w2v import metadata as md
 
-LEE = datapath("lee_background.cor")
 
-
-def train_word2vec(seed: int = 1, epochs: int = 5, **kwargs) -> Word2Vec:
-    """A deterministic Word2Vec model on gensim's Lee corpus (about 1,700 words)."""
-    options = dict(vector_size=32, window=5, min_count=5, seed=seed, workers=1, epochs=epochs)
-    options.update(kwargs)
-    return Word2Vec(LineSentence(LEE), **options)
+@pytest.fixture(scope="session", autouse=True)
+def plugins_are_closed():
+    """Every plugin the tests built is closed at the end, and its threads end with it."""
+    yield
+    assert close_plugins() == []
 
 
 @pytest.fixture(autouse=True)
@@ -45,35 +42,6 @@ def lee_model() -> Word2Vec:
 @pytest.fixture(scope="session")
 def fasttext_model() -> FastText:
     return FastText(common_texts, vector_size=16, min_count=1, seed=1, workers=1, epochs=5)
-
-
-def write_manifest(run_dir: str, entries: list[dict]) -> None:
-    path = os.path.join(run_dir, md.MANIFEST_PATH)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        json.dump({"version": md.MANIFEST_VERSION, "models": entries}, f)
-
-
-def write_projector_run(run_dir: str, kv: KeyedVectors, raw: bool = True) -> None:
-    """An embedding the standard Projector reads: raw float32 (or TSV) tensor + metadata + config."""
-    os.makedirs(run_dir, exist_ok=True)
-    vectors = np.asarray(kv.vectors, dtype="<f4")
-    if raw:
-        vectors.tofile(os.path.join(run_dir, "tensor.bytes"))
-        tensor = "tensor.bytes"
-    else:
-        np.savetxt(os.path.join(run_dir, "tensor.tsv"), vectors, delimiter="\t", fmt="%.8g")
-        tensor = "tensor.tsv"
-    with open(os.path.join(run_dir, "metadata.tsv"), "w", encoding="utf-8") as f:
-        f.write("word\tcount\n")
-        for w in kv.index_to_key:
-            f.write(f"{w}\t1\n")
-    shape = f"tensor_shape: {vectors.shape[0]}\ntensor_shape: {vectors.shape[1]}\n" if raw else ""
-    with open(os.path.join(run_dir, md.PROJECTOR_CONFIG_NAME), "w") as f:
-        f.write(
-            f'embeddings {{\n tensor_name: "lee"\n tensor_path: "{tensor}"\n'
-            f' metadata_path: "metadata.tsv"\n {shape}}}\n'
-        )
 
 
 @pytest.fixture(scope="session")
@@ -114,27 +82,6 @@ def logdir(tmp_path_factory, lee_model, fasttext_model) -> str:
     with open(os.path.join(broken, "truncated.model"), "wb") as f:
         f.write(head)
     return root
-
-
-def make_client(logdir: str, **flags):
-    """A werkzeug client over TensorBoard's WSGI app serving only the Word2Vec plugin."""
-    import argparse
-
-    from tensorboard.backend import application
-    from tensorboard.plugins import base_plugin
-    from werkzeug.test import Client
-
-    from tensorboard_plugin_w2v.server.loader import Word2VecLoader
-    from tensorboard_plugin_w2v.server.plugin import Word2VecPlugin
-
-    parser = argparse.ArgumentParser()
-    loader = Word2VecLoader()
-    loader.define_flags(parser)
-    args = [f"--word2vec_{k}" if v is True else f"--word2vec_{k}={v}" for k, v in flags.items()]
-    parsed = parser.parse_args(args)
-    loader.fix_flags(parsed)
-    plugin = Word2VecPlugin(base_plugin.TBContext(logdir=logdir, flags=parsed))
-    return Client(application.TensorBoardWSGI([plugin])), plugin
 
 
 @pytest.fixture(scope="session")

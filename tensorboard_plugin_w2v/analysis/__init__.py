@@ -1,1 +1,1 @@
-"""Pure functions on vectors: queries, evaluation, comparison."""
+"""Pure functions on vectors: queries, analogy arithmetic, evaluation on benchmarks, comparison."""

@@ -1,1 +1,2 @@
-"""The file layer: reading and writing local or remote files, sniffing formats, run manifests."""
+"""The file layer: local or remote files and atomic writes, format sniffing, run manifests,
+the default cache folder."""

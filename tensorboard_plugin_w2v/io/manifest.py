@@ -4,7 +4,12 @@ The file is ``{"version": 1, "models": [{"name", "path", "step", "format", "wall
 ``path`` is relative to the run directory (``/`` separators) or absolute. Writers replace the
 whole file atomically, so a reader sees the old list or the new one, never half of one.
 
-    >>> from tensorboard_plugin_w2v import manifest
+``version`` is the format's major version (an int, or a ``"major.minor"`` string; a file
+without one is version 1). A later minor version only adds fields, which readers ignore; a
+newer major version may mean anything, so its entries are never read as if they were ours:
+:func:`read_entries` raises :class:`ManifestTooNew`, and :func:`add_entry` refuses to append.
+
+    >>> from tensorboard_plugin_w2v.io import manifest
     >>> manifest.add_entry("logs/run1", name="w2v", path="plugins/word2vec/w2v/1/w2v.model",
     ...                    step=1, format="gensim-word2vec")          # doctest: +SKIP
     >>> [e["step"] for e in manifest.read_entries(manifest.manifest_path("logs/run1"))]  # doctest: +SKIP
@@ -23,9 +28,44 @@ from collections.abc import Iterator
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.io import fileio
 
+NEWER_VERSION = "written by a newer version of tensorboard-plugin-w2v"
+
 
 class ManifestError(ValueError):
     """The manifest exists but cannot be used; the message names the file and the problem."""
+
+
+class ManifestTooNew(ManifestError):
+    """The manifest's major format version is newer than this package reads."""
+
+    def __init__(self, path: str, version, names: list[tuple[str, int | None]]):
+        self.path = path
+        self.version = version
+        self.names = names  # (name, step) of the entries that carry them, for the listing
+        super().__init__(f"{path}: {self.reason}")
+
+    @property
+    def reason(self) -> str:
+        return (
+            f"{NEWER_VERSION} (manifest format {self.version}; this version reads format "
+            f"{md.MANIFEST_VERSION}); upgrade tensorboard-plugin-w2v to use it"
+        )
+
+
+def major_version(version) -> int:
+    """The major number of a manifest's ``version`` field (missing: 1).
+
+    >>> major_version(1), major_version("2.3"), major_version(None)
+    (1, 2, 1)
+    """
+    if version is None:
+        return 1
+    if isinstance(version, bool) or not isinstance(version, (int, str)):
+        raise ValueError(f"version is {version!r}, not a number")
+    try:
+        return int(str(version).split(".", 1)[0])
+    except ValueError:
+        raise ValueError(f"version is {version!r}, not a number") from None
 
 
 def manifest_path(run_dir: str) -> str:
@@ -45,13 +85,37 @@ def safe_name(name: str) -> str:
 def read_entries(path: str) -> list:
     """The ``models`` list of the manifest at ``path``, entries unchecked.
 
-    Raises ``OSError`` if the file cannot be read, ``ValueError`` if it is not JSON or
-    ``models`` is not a list, ``KeyError``/``TypeError`` if there is no ``models`` key.
+    Raises ``OSError`` if the file cannot be read, :class:`ManifestTooNew` if a newer version
+    of the package wrote it, ``ValueError`` if it is not JSON or ``models`` is not a list,
+    ``KeyError``/``TypeError`` if there is no ``models`` key.
     """
-    entries = json.loads(fileio.read_text(path))["models"]
+    data = json.loads(fileio.read_text(path))
+    version = data.get("version") if isinstance(data, dict) else None
+    if major_version(version) > md.MANIFEST_VERSION:
+        raise ManifestTooNew(path, version, _names(data.get("models")))
+    entries = data["models"]
     if not isinstance(entries, list):
         raise ValueError('"models" is not a list')
     return entries
+
+
+def _names(entries) -> list[tuple[str, int | None]]:
+    """``(name, step)`` of the entries of a newer manifest that have a plain name."""
+    if not isinstance(entries, list):
+        return []
+    out = []
+    for entry in entries:
+        if isinstance(entry, dict) and isinstance(entry.get("name"), str) and entry["name"].strip():
+            step = entry.get("step")
+            out.append((entry["name"], step if isinstance(step, int) and not isinstance(step, bool) else None))
+    return out
+
+
+def check_writable(run_dir: str) -> None:
+    """Raise :class:`ManifestTooNew` if the run's manifest was written by a newer version."""
+    target = manifest_path(run_dir)
+    if fileio.exists(target):
+        _existing(target)
 
 
 def add_entry(
@@ -95,6 +159,8 @@ def _existing(target: str) -> list:
         return []
     try:
         return read_entries(target)
+    except ManifestTooNew:
+        raise
     except (ValueError, KeyError, TypeError, OSError) as exc:
         raise ManifestError(
             f"{target}: the manifest is unreadable ({exc}); fix or delete it before logging more models"

@@ -1,1 +1,2 @@
-"""From a file to a served model: discovery, loading, vocabulary cache, conversions, the store."""
+"""From a file to a served model: discovery, loading (one reader per format), norms, the
+vocabulary cache, conversions and private copies, cache housekeeping, the store."""

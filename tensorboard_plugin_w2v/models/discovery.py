@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.io import fileio, formats
-from tensorboard_plugin_w2v.io.manifest import read_entries
+from tensorboard_plugin_w2v.io.manifest import ManifestTooNew, read_entries
 
 SOURCE_MANIFEST = "manifest"
 SOURCE_PROJECTOR = "projector"
@@ -190,6 +190,8 @@ class Discovery:
     def _read_manifest(self, run: str, folder: str, manifest: str) -> list[ModelVersion]:
         try:
             entries = read_entries(manifest)
+        except ManifestTooNew as exc:
+            return _newer_manifest(run, manifest, exc)
         except (ValueError, KeyError, TypeError, OSError) as exc:
             return [
                 ModelVersion(
@@ -293,6 +295,15 @@ class Discovery:
                 )
             )
         return versions
+
+
+def _newer_manifest(run: str, manifest: str, exc: ManifestTooNew) -> list[ModelVersion]:
+    """The models a newer version's manifest names, listed with the reason they are not read."""
+    names = exc.names or [(md.MANIFEST_NAME, None)]
+    return [
+        ModelVersion(run, printable(name), step, manifest, None, SOURCE_MANIFEST, error=exc.reason)
+        for name, step in dict.fromkeys(names)
+    ]
 
 
 def _group(versions: list[ModelVersion]) -> dict[str, ModelEntry]:

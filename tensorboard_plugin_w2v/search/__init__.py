@@ -1,1 +1,2 @@
-"""Nearest-neighbour kernels: norms, exact top-k, candidate re-scoring, the approximate index."""
+"""Nearest-neighbour kernels: exact top-k, exact cosines of a scan or of candidates, the
+approximate index and its background builds. (Row norms live below, in ``models.norms``.)"""

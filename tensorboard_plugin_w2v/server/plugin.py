@@ -8,8 +8,10 @@ typed arguments and calls a plain ``*_impl`` function that returns data; :mod:`.
 errors to statuses in one place. Routes are documented with examples in ``docs/http_api.md``.
 
 Importing this module stays light (no gensim, scipy, usearch or marisa-trie), so TensorBoard
-starts without waiting for them; they are imported in a background thread once the plugin is
-built, before the first query needs them.
+starts without waiting for them. They are imported in a background thread once the plugin is
+built: as soon as the tab is opened (its first request), or after ``WARM_UP_DELAY_SECONDS``,
+whichever comes first, so that the import competes neither with TensorBoard's own start nor
+with the first query.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import threading
+import time
 from collections.abc import Callable
 
 from tensorboard.plugins import base_plugin
@@ -48,6 +52,7 @@ ROUTE_STATIC = "/static/*"
 ROUTE_MODELS = "/models"
 
 CLOSE_TIMEOUT_SECONDS = 5.0
+WARM_UP_DELAY_SECONDS = 10.0
 # Imported in the background once the plugin is built: what the first queries need.
 HEAVY_MODULES = (
     "gensim.models",
@@ -92,7 +97,8 @@ class Word2VecPlugin(base_plugin.TBPlugin):
             AnalysisRoutes(self.catalog, self.jobs),  # drift, concept axes, WEAT (issue 14)
         )
         self.sweeper.request()
-        self.group.spawn(_import_heavy_modules, name="w2v-warm-up", args=(self.group.stopping,))
+        self.tab_opened = threading.Event()  # set by the tab's first request: warm up now
+        self.group.spawn(self._warm_up, name="w2v-warm-up")
         lifecycle.close_at_exit(self)  # TensorBoard has no shutdown call for plugins
 
     # -- TensorBoard plugin interface -------------------------------------------------------
@@ -123,6 +129,7 @@ class Word2VecPlugin(base_plugin.TBPlugin):
     # -- routes -----------------------------------------------------------------------------
 
     def models_route(self, args: MultiDict) -> dict:
+        self.tab_opened.set()
         return self.models_impl()
 
     def models_impl(self) -> dict:
@@ -131,7 +138,16 @@ class Word2VecPlugin(base_plugin.TBPlugin):
 
     @wrappers.Request.application
     def _serve_index_js(self, request):
+        self.tab_opened.set()
         return http.static_file(request, STATIC_DIR, "index.js")
+
+    def _warm_up(self) -> None:
+        """Import what the first queries need, once the tab opens or TensorBoard has started."""
+        deadline = time.monotonic() + WARM_UP_DELAY_SECONDS
+        while not self.tab_opened.is_set() and time.monotonic() < deadline:
+            if self.group.sleep(0.1):
+                return
+        _import_heavy_modules(self.group.stopping)
 
     @wrappers.Request.application
     def _serve_static(self, request):

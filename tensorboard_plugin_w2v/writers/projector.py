@@ -53,7 +53,6 @@ _VISIBLE = str.maketrans({"\t": "\u2409", "\n": "\u2424", "\r": "\u240d"})
 # Python's whitespace plus the BOM, which the browser's String.trim() also strips.
 _BLANK = re.compile(r"[\s\ufeff]*")
 _CHUNK_ROWS = 10_000
-_TMP_PREFIX = ".tmp-"
 
 
 @dataclass(frozen=True)
@@ -237,15 +236,10 @@ def export_embedding(
     with locked(os.path.join(assets, ".lock")):
         config = _read_config(config_path, strict=not replace_exports)
         folder = f"{safe_name(tensor_name)}-{uuid.uuid4().hex[:8]}"
-        tmp = os.path.join(assets, _TMP_PREFIX + folder)
-        os.makedirs(tmp)
-        try:
+        final = os.path.join(assets, folder)
+        with fileio.published_folder(final, os.path.join(final, METADATA_NAME)) as tmp:
             raw = _write_tensor(vectors, tmp, progress)
             _write_labels(labels, os.path.join(tmp, METADATA_NAME))
-            os.rename(tmp, os.path.join(assets, folder))
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         rel = f"{ASSETS_DIR}/{folder}"
         kept = [
             e

@@ -36,7 +36,6 @@ from tensorboard_plugin_w2v.io import fileio, manifest
 from tensorboard_plugin_w2v.models.loading import LoadedModel
 
 MODELS_DIR = f"{md.PLUGIN_DIR}/models"
-_TMP_PREFIX = ".tmp-"
 _event_files = itertools.count()
 
 
@@ -67,17 +66,13 @@ def log_model(logdir: str, model: Any, name: str | None = None, step: int | None
     if not name.strip():
         raise ValueError("name must not be empty")
     run_dir = os.path.abspath(logdir)
+    manifest.check_writable(run_dir)  # a newer version's manifest: refuse before writing anything
     models = os.path.join(run_dir, *MODELS_DIR.split("/"))
     slug = manifest.safe_name(name)
     folder = f"{slug}-{'latest' if step is None else step}-{uuid.uuid4().hex[:8]}"
-    tmp = os.path.join(models, _TMP_PREFIX + folder)
-    os.makedirs(tmp)
-    try:
+    final = os.path.join(models, folder)
+    with fileio.published_folder(final, os.path.join(final, f"{slug}.model")) as tmp:
         obj.save(os.path.join(tmp, f"{slug}.model"))
-        os.rename(tmp, os.path.join(models, folder))
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     rel = f"{MODELS_DIR}/{folder}/{slug}.model"
     _entry, replaced = manifest.add_entry(run_dir, name=name, path=rel, step=step, format=fmt)
     for old in replaced:  # delete the replaced version's folder, if this module wrote it

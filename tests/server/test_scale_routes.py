@@ -6,9 +6,9 @@ import os
 
 import numpy as np
 import pytest
+from fixtures import REPO, make_client, train_word2vec
 
 from tensorboard_plugin_w2v.search import index as ann
-from tests.conftest import make_client, train_word2vec
 
 BASE = "/data/plugin/word2vec"
 
@@ -117,7 +117,7 @@ def test_quick_benchmark_runs(tmp_path, capsys):
     import sys
 
     out = tmp_path / "bench.json"
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = REPO
     done = subprocess.run(
         [sys.executable, "benchmarks/run.py", "--quick", "--work-dir", str(tmp_path), "--json", str(out)],
         cwd=root,

@@ -6,8 +6,7 @@ import urllib.parse
 
 import numpy as np
 import pytest
-
-from tests.tb_process import get_json, tensorboard
+from tb_process import get_json, tensorboard
 
 pytestmark = pytest.mark.slow
 

@@ -9,6 +9,7 @@ import shutil
 
 import numpy as np
 import pytest
+from fixtures import make_client
 from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 
@@ -16,7 +17,6 @@ from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.analysis import queries
 from tensorboard_plugin_w2v.io import fileio
 from tensorboard_plugin_w2v.models import convert, loading, vocabulary
-from tests.conftest import make_client
 
 
 @pytest.fixture(autouse=True)

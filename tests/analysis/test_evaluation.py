@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import doctest
-import itertools
 import os
-import threading
-import time
 
 import numpy as np
 import pytest
+from fixtures import QUESTIONS, cosmul_reference, train_word2vec
 from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 
 from tensorboard_plugin_w2v.analysis import evaluation as ev
-from tensorboard_plugin_w2v.errors import BadRequest, Busy, Conflict, NotFound
+from tensorboard_plugin_w2v.errors import BadRequest, NotFound
 from tensorboard_plugin_w2v.search import topk
-from tensorboard_plugin_w2v.server import http
-from tensorboard_plugin_w2v.server.jobs import BackgroundJobs
-from tests.conftest import train_word2vec
-
-QUESTIONS = datapath("questions-words.txt")
 
 
 @pytest.fixture(scope="session")
@@ -63,20 +56,6 @@ def tied_kv(trained_kv) -> KeyedVectors:
     kv = KeyedVectors(trained_kv.vector_size, count=0)
     kv.add_vectors(keys + dupes, np.vstack([trained_kv.vectors, trained_kv.vectors[:300]]))
     return kv
-
-
-def cosmul_reference(kv: KeyedVectors, path: str, restrict_vocab: int):
-    """gensim's evaluate_word_analogies asking most_similar_cosmul instead of most_similar, on the
-    model restricted to its first restrict_vocab words (gensim's own functions throughout)."""
-    n = min(restrict_vocab, len(kv))
-    restricted = KeyedVectors(kv.vector_size, count=0, dtype=kv.vectors.dtype)
-    restricted.add_vectors(kv.index_to_key[:n], kv.vectors[:n])
-
-    def cosmul(positive, negative, topn, restrict_vocab):
-        return KeyedVectors.most_similar_cosmul(restricted, positive=positive, negative=negative, topn=topn)
-
-    restricted.most_similar = cosmul
-    return restricted.evaluate_word_analogies(path, restrict_vocab=restrict_vocab)
 
 
 def assert_same_as_gensim(result: ev.AnalogyResult, score: float, sections: list[dict]) -> None:
@@ -368,80 +347,6 @@ def test_find_benchmarks(tmp_path):
     assert found["pairs.tsv"].path == os.path.join(str(run), "pairs.tsv")
 
 
-def test_background_jobs_report_queued_running_then_done():
-    jobs = BackgroundJobs(workers=1)
-    gate = threading.Event()
-
-    def slow(progress):
-        progress.total = 10
-        progress.check(3)
-        return gate.wait(10) and "finished"
-
-    status, result, cached, progress = jobs.run("slow", slow, wait=0.2)
-    assert (status, result, cached) == ("running", None, False)
-    assert progress == {"done": 3, "total": 10, "fraction": 0.3}
-    assert jobs.run("next", lambda progress: "second", wait=0)[0] == "queued"  # the only worker is busy
-    gate.set()
-    assert jobs.run("slow", lambda progress: "never run", wait=10) == ("done", "finished", True, None)
-    assert jobs.run("next", lambda progress: "never run", wait=10) == ("done", "second", True, None)
-    with pytest.raises(NotFound):
-        jobs.run("fails", lambda progress: ev.builtin("nope"), wait=10)
-    with pytest.raises(ZeroDivisionError):
-        jobs.run("crash", lambda progress: 1 / 0, wait=10)
-    assert jobs.run("crash", lambda progress: "retried", wait=10) == ("done", "retried", False, None)
-
-
-def test_cancelled_jobs_stop_and_are_forgotten():
-    jobs = BackgroundJobs(workers=1)
-    steps = []
-
-    def endless(progress):
-        for i in itertools.count():
-            progress.check(i)
-            steps.append(i)
-            time.sleep(0.005)
-
-    assert jobs.run("endless", endless, wait=0.1)[0] == "running"
-    assert jobs.run("queued", lambda progress: steps.append("ran"), wait=0)[0] == "queued"
-    waiter_saw = []
-
-    def wait_for_endless():
-        try:
-            jobs.run("endless", endless, wait=10)
-        except Conflict as exc:
-            waiter_saw.append(exc.to_json())
-
-    waiter = threading.Thread(target=wait_for_endless)
-    waiter.start()
-    time.sleep(0.05)
-    assert jobs.cancel("queued") and jobs.cancel("endless")
-    assert not jobs.cancel("endless") and not jobs.cancel("unknown")
-    waiter.join(10)
-    assert waiter_saw == [{"error": "the evaluation was cancelled", "status": "cancelled"}]
-    # forgotten: asking again starts a new job
-    assert jobs.run("endless", lambda progress: "restarted", wait=10)[:3] == ("done", "restarted", False)
-    ran = len(steps)
-    time.sleep(0.05)
-    assert len(steps) == ran and "ran" not in steps  # the endless job stopped; the queued one never ran
-
-
-def test_too_many_pending_jobs_are_refused():
-    jobs = BackgroundJobs(workers=1, max_pending=2)
-    gate = threading.Event()
-    try:
-        for key in ("a", "b"):
-            jobs.run(key, lambda progress: gate.wait(10), wait=0)
-        with pytest.raises(Busy) as refused:
-            jobs.run("c", lambda progress: "c", wait=0)
-        assert http.status_of(refused.value) == 429
-        assert jobs.run("a", lambda progress: "not again", wait=0)[2] is True  # known keys still answer
-    finally:
-        gate.set()
-    for key in ("a", "b"):
-        assert jobs.run(key, lambda progress: "not again", wait=10)[0] == "done"
-    assert jobs.run("c", lambda progress: "c", wait=10)[:2] == ("done", "c")
-
-
 def test_progress_counts_the_questions_asked_and_cancels(lee_model):
     progress = ev.Progress()
     result = ev.evaluate_analogies(lee_model.wv, ev.builtin("analogies"), progress=progress)
@@ -473,217 +378,6 @@ def test_doctests():
     assert doctest.testmod(ev, optionflags=doctest.ELLIPSIS).failed == 0
 
 
-# -- the /evaluate route ---------------------------------------------------------------------
-
-BASE = "/data/plugin/word2vec"
-
-
-@pytest.fixture(scope="module")
-def eval_site(tmp_path_factory, lee_model):
-    """A logdir with one model, a logdir-wide benchmark and a run's own benchmark; a client."""
-    from tensorboard.backend.application import TensorBoardWSGI
-    from tensorboard.plugins import base_plugin
-    from werkzeug.test import Client
-
-    from tensorboard_plugin_w2v.server.plugin import Word2VecPlugin
-
-    root = tmp_path_factory.mktemp("evallogdir")
-    run = root / "lee"
-    (run / "plugins" / "word2vec" / "benchmarks").mkdir(parents=True)
-    lee_model.wv.save_word2vec_format(str(run / "vectors.bin"), binary=True)
-    (root / "benchmarks").mkdir()
-    (root / "benchmarks" / "family.txt").write_text(": family\nman woman he she\nhe she his her\n")
-    (run / "plugins" / "word2vec" / "benchmarks" / "pairs.tsv").write_text(
-        "man\twoman\t8\nhe\tshe\t9\nman\tyear\t1\n"
-    )
-    (root / "benchmarks" / "broken.txt").write_bytes(b": s\n\xff\xfe\n")
-    plugin = Word2VecPlugin(base_plugin.TBContext(logdir=str(root), flags=None))
-    return Client(TensorBoardWSGI([plugin])), plugin, root
-
-
-def get(client, route, **params):
-    response = client.get(f"{BASE}/{route}", query_string=params)
-    assert response.headers["Content-Type"].startswith("application/json")
-    return response.status_code, response.get_json()
-
-
-def test_route_lists_benchmarks(eval_site):
-    client, _, _ = eval_site
-    status, data = get(client, "evaluate", run="lee", model="vectors.bin")
-    assert status == 200
-    assert {(b["name"], b["kind"], b["source"]) for b in data["benchmarks"]} == {
-        ("analogies", "analogies", "builtin"),
-        ("wordsim353", "pairs", "builtin"),
-        ("simlex999", "pairs", "builtin"),
-        ("family.txt", "analogies", "logdir"),
-        ("broken.txt", "analogies", "logdir"),
-        ("pairs.tsv", "pairs", "run"),
-    }
-
-
-@pytest.mark.parametrize("method", ["3cosadd", "3CosMul"])
-def test_route_analogies_equal_gensim(eval_site, lee_model, method):
-    client, _, _ = eval_site
-    status, data = get(
-        client, "evaluate", run="lee", model="vectors.bin", benchmark="analogies", method=method, wait=60
-    )
-    assert status == 200 and data["status"] == "done" and data["method"] == method.lower()
-    if method == "3cosadd":
-        score, sections = lee_model.wv.evaluate_word_analogies(QUESTIONS)
-    else:
-        score, sections = cosmul_reference(lee_model.wv, QUESTIONS, 300_000)
-    assert [(s["section"], s["correct"], s["incorrect"]) for s in data["sections"]] == [
-        (s["section"], len(s["correct"]), len(s["incorrect"])) for s in sections[:-1]
-    ]
-    assert data["total"]["correct"] == len(sections[-1]["correct"])
-    assert round(data["total"]["accuracy"], 4) == round(score, 4)
-    assert data["questions"] == 19544 and data["restrict_vocab"] == 300_000
-    total = data["semantic"]["total"] + data["syntactic"]["total"]
-    assert total == data["total"]["total"] == data["questions"] - data["oov"]
-
-
-def test_route_pairs_equal_gensim_and_are_cached(eval_site, lee_model):
-    client, _, _ = eval_site
-    pearson, spearman, oov = lee_model.wv.evaluate_word_pairs(datapath("simlex999.txt"), restrict_vocab=1000)
-    query = dict(run="lee", model="vectors.bin", benchmark="simlex999", restrict_vocab=1000, wait=60)
-    status, first = get(client, "evaluate", **query)
-    assert status == 200 and first["cached"] is False
-    assert first["pearson"]["r"] == pytest.approx(pearson.statistic, abs=1e-9)
-    assert first["spearman"]["rho"] == pytest.approx(spearman.statistic, abs=1e-9)
-    assert first["oov_ratio"] == pytest.approx(oov)
-    assert first["pairs"] == first["used"] + first["oov"]
-    status, again = get(client, "evaluate", **query)
-    assert again["cached"] is True and again["pearson"] == first["pearson"]
-
-
-def test_route_user_benchmarks(eval_site, lee_model):
-    client, _, root = eval_site
-    status, data = get(client, "evaluate", run="lee", model="vectors.bin", benchmark="family.txt", wait=60)
-    score, sections = lee_model.wv.evaluate_word_analogies(str(root / "benchmarks" / "family.txt"))
-    assert status == 200 and data["source"] == "logdir"
-    assert data["total"]["correct"] == len(sections[-1]["correct"])
-    status, data = get(client, "evaluate", run="lee", model="vectors.bin", benchmark="pairs.tsv", wait=60)
-    assert status == 200 and data["source"] == "run" and data["kind"] == "pairs"
-
-
-def test_route_result_follows_a_replaced_model(tmp_path, lee_model):
-    from tensorboard.backend.application import TensorBoardWSGI
-    from tensorboard.plugins import base_plugin
-    from werkzeug.test import Client
-
-    from tensorboard_plugin_w2v.server.plugin import Word2VecPlugin
-
-    (tmp_path / "run").mkdir()
-    path = tmp_path / "run" / "v.bin"
-    lee_model.wv.save_word2vec_format(str(path), binary=True)
-    client = Client(
-        TensorBoardWSGI([Word2VecPlugin(base_plugin.TBContext(logdir=str(tmp_path), flags=None))])
-    )
-    query = dict(run="run", model="v.bin", benchmark="wordsim353", wait=60)
-    _, before = get(client, "evaluate", **query)
-    other = train_word2vec(seed=5, vector_size=16).wv
-    other.save_word2vec_format(str(path), binary=True)
-    os.utime(path, ns=(os.stat(path).st_atime_ns, os.stat(path).st_mtime_ns + 10**9))
-    _, after = get(client, "evaluate", **query)
-    assert after["cached"] is False
-    assert after["pearson"]["r"] == pytest.approx(other.evaluate_word_pairs(datapath("wordsim353.tsv"))[0][0])
-    assert after["pearson"]["r"] != before["pearson"]["r"]
-
-
-def occupy_workers(plugin) -> threading.Event:
-    """Keep every evaluation worker of ``plugin`` busy until the returned event is set."""
-    gate = threading.Event()
-    for n in range(2):  # the plugin's two workers
-        assert plugin.jobs.run(("gate", id(gate), n), lambda progress: gate.wait(30), wait=0)[0] in (
-            "queued",
-            "running",
-        )
-    return gate
-
-
-def test_route_answers_202_while_running_and_others_keep_answering(eval_site):
-    client, plugin, _ = eval_site
-    gate = occupy_workers(plugin)
-    try:
-        query = dict(run="lee", model="vectors.bin", benchmark="wordsim353", restrict_vocab=1234)
-        status, data = get(client, "evaluate", **query, wait=0)
-        assert status == 202 and data["status"] == "queued" and data["benchmark"] == "wordsim353"
-        assert data["progress"] == {"done": 0, "total": None, "fraction": None}
-        status, data = get(client, "neighbors", run="lee", model="vectors.bin", word="police")
-        assert status == 200 and data["neighbors"]
-    finally:
-        gate.set()
-    status, data = get(client, "evaluate", **query, wait=30)
-    assert status == 200 and data["status"] == "done" and data["pearson"]["r"] is not None
-
-
-def test_route_cancels_an_evaluation_it_started(eval_site):
-    client, plugin, _ = eval_site
-    gate = occupy_workers(plugin)
-    query = dict(run="lee", model="vectors.bin", benchmark="analogies", restrict_vocab=777)
-    cancel_url = "/data/plugin/word2vec/evaluate/cancel"
-    try:
-        assert get(client, "evaluate", **query, wait=0)[1]["status"] == "queued"
-        assert client.post(cancel_url, query_string=query).status_code == 403  # no X-Requested-With
-        answer = client.post(cancel_url, query_string=query, headers={"X-Requested-With": "test"})
-        assert answer.status_code == 200 and answer.get_json()["status"] == "cancelled"
-        again = client.post(cancel_url, query_string=query, headers={"X-Requested-With": "test"})
-        assert again.get_json()["status"] == "not_running"
-        status, data = get(client, "evaluate", **query, wait=0)  # asked again: a new evaluation
-        assert status == 202 and data["cached"] is False
-    finally:
-        gate.set()
-    status, data = get(client, "evaluate", **query, wait=30)
-    assert status == 200 and data["total"]["correct"] + data["total"]["incorrect"] > 0
-
-
-def test_route_refuses_evaluations_beyond_the_queue_bound(eval_site):
-    client, plugin, _ = eval_site
-    gate = occupy_workers(plugin)
-    original, plugin.jobs.max_pending = plugin.jobs.max_pending, 3  # the two gates and one more
-    try:
-        assert (
-            get(
-                client,
-                "evaluate",
-                run="lee",
-                model="vectors.bin",
-                benchmark="analogies",
-                restrict_vocab=4321,
-                wait=0,
-            )[0]
-            == 202
-        )
-        response = client.get(
-            "/data/plugin/word2vec/evaluate",
-            query_string=dict(run="lee", model="vectors.bin", benchmark="simlex999", wait=0),
-        )
-        assert response.status_code == 429 and response.headers["Retry-After"]
-        assert "try again" in response.get_json()["error"]
-    finally:
-        gate.set()
-        plugin.jobs.max_pending = original
-
-
-@pytest.mark.parametrize(
-    "params, status, needle",
-    [
-        (dict(benchmark="toefl"), 404, "unknown benchmark"),
-        (dict(benchmark="analogies", method="3cosfoo"), 400, "method must be one of"),
-        (dict(benchmark="analogies", restrict_vocab="0"), 400, "restrict_vocab"),
-        (dict(benchmark="analogies", restrict_vocab="many"), 400, "restrict_vocab"),
-        (dict(benchmark="analogies", wait="-1"), 400, "wait"),
-        (dict(benchmark="broken.txt"), 422, "UTF-8"),
-        (dict(run="nope"), 404, "unknown run"),
-    ],
-)
-def test_route_errors_are_json(eval_site, params, status, needle):
-    client, _, _ = eval_site
-    query = {"run": "lee", "model": "vectors.bin", "wait": 30, **params}
-    code, data = get(client, "evaluate", **query)
-    assert code == status and needle in data["error"]
-
-
 @pytest.mark.parametrize("shape", [(1, 1, 1), (7, 300, 5), (1000, 300, 3), (3, 2, 2000)])
 def test_dot_t_in_pieces_equals_matmul(shape, monkeypatch):
     m, k, n = shape
@@ -692,38 +386,6 @@ def test_dot_t_in_pieces_equals_matmul(shape, monkeypatch):
     np.testing.assert_allclose(topk.dot_t(a, b), a @ b.T, rtol=1e-5, atol=1e-5)
     monkeypatch.setattr(topk, "_SMALL_PRODUCT", 0)  # the one-call path
     np.testing.assert_allclose(topk.dot_t(a, b), a @ b.T, rtol=1e-5, atol=1e-5)
-
-
-def test_a_result_is_filed_under_the_version_that_was_evaluated(tmp_path):
-    """While a new version of a file loads, the store answers with the previous one: its figures
-    must not be remembered as the new version's."""
-    from tensorboard.backend.application import TensorBoardWSGI
-    from tensorboard.plugins import base_plugin
-    from werkzeug.test import Client
-
-    from tensorboard_plugin_w2v.server.plugin import Word2VecPlugin
-
-    (tmp_path / "run").mkdir()
-    path = str(tmp_path / "run" / "v.bin")
-    train_word2vec(seed=1, vector_size=16).wv.save_word2vec_format(path, binary=True)
-    plugin = Word2VecPlugin(base_plugin.TBContext(logdir=str(tmp_path), flags=None))
-    client = Client(TensorBoardWSGI([plugin]))
-    query = dict(run="run", model="v.bin", benchmark="wordsim353", wait=60)
-    first = get(client, "evaluate", **query)[1]["pearson"]["r"]
-    second = train_word2vec(seed=5, vector_size=24).wv
-    second.save_word2vec_format(path, binary=True)
-    os.utime(path, ns=(0, os.stat(path).st_mtime_ns + 10**9))
-    loading = plugin.store._path_locks[path]
-    loading.acquire()  # the new version is "loading": the old model answers meanwhile
-    try:
-        assert get(client, "evaluate", **query)[1]["pearson"]["r"] == first
-    finally:
-        loading.release()
-    status, after = get(client, "evaluate", **query)
-    assert status == 200 and after["cached"] is False
-    assert after["pearson"]["r"] == pytest.approx(
-        second.evaluate_word_pairs(datapath("wordsim353.tsv"))[0][0]
-    )
 
 
 def test_tiny_vocabularies_and_zero_vectors_answer_as_gensim(tmp_path):

@@ -8,11 +8,12 @@ import subprocess
 import sys
 
 import pytest
+from fixtures import REPO
 from gensim.test.utils import datapath
 
 from tensorboard_plugin_w2v.cli import evaluate_cli
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = REPO
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ in for work.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -20,25 +19,13 @@ import time
 
 import numpy as np
 import pytest
-from tensorboard.backend.application import TensorBoardWSGI
-from tensorboard.plugins import base_plugin
+from fixtures import REPO, app_of, make_plugin
 from werkzeug.test import Client
-
-from tensorboard_plugin_w2v.server.loader import Word2VecLoader
 
 pytestmark = pytest.mark.slow
 
 PREFIX = "/data/plugin/word2vec"
 BIG_WORDS, BIG_DIM = 80_000, 50  # about 25 MB of text: several seconds for gensim to parse
-
-
-def make_app(logdir: str, cache_dir: str):
-    loader = Word2VecLoader()
-    parser = argparse.ArgumentParser()
-    loader.define_flags(parser)
-    flags = parser.parse_args(["--word2vec_cache_dir", cache_dir])
-    loader.fix_flags(flags)
-    return TensorBoardWSGI([loader.load(base_plugin.TBContext(logdir=logdir, flags=flags))])
 
 
 def write_big_text_model(path: str, words: int = BIG_WORDS, dim: int = BIG_DIM) -> None:
@@ -101,7 +88,7 @@ def test_a_slow_load_does_not_block_queries_on_other_models(tmp_path, big_file, 
     place(big_file, logdir / "big" / "big.txt")
     lee_model.wv.save_word2vec_format(str(logdir / "small" / "vectors.txt"))
     lee_model.wv.save(str(logdir / "small" / "vectors.kv"))
-    app = make_app(str(logdir), str(tmp_path / "cache"))
+    app = app_of(make_plugin(str(logdir), cache_dir=str(tmp_path / "cache")))
     client = Client(app)
     assert (
         client.get(f"{PREFIX}/vocab", query_string={"run": "small", "model": "vectors.txt"}).status_code
@@ -137,7 +124,7 @@ def test_the_old_version_answers_while_the_new_one_loads(tmp_path, big_file, lee
     (logdir / "run").mkdir(parents=True)
     path = logdir / "run" / "model.txt"
     lee_model.wv.save_word2vec_format(str(path))
-    app = make_app(str(logdir), str(tmp_path / "cache"))
+    app = app_of(make_plugin(str(logdir), cache_dir=str(tmp_path / "cache")))
     client = Client(app)
     query = {"run": "run", "model": "model.txt", "word": "government", "k": 5}
     old = [w for w, _ in lee_model.wv.most_similar("government", topn=5)]
@@ -161,7 +148,7 @@ def test_the_old_version_answers_while_the_new_one_loads(tmp_path, big_file, lee
 def test_load_test_quick_mode_against_the_real_tensorboard(tmp_path):
     """``scripts/load_test.py --quick``: 16 clients for about 10 s against the real command."""
     script = os.path.join(
-        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts", "load_test.py"
+        REPO, "scripts", "load_test.py"
     )
     out = subprocess.run(
         [sys.executable, script, "--quick", "--json"], capture_output=True, text=True, timeout=600
@@ -182,14 +169,7 @@ def test_queries_do_not_wait_behind_a_slow_rescan(tmp_path, lee_model):
     lee_model.wv.save_word2vec_format(str(logdir / "run" / "vectors.txt"))
     for i in range(40_000):
         (logdir / "junk" / f"f{i}.dat").write_bytes(b"x")
-    loader = Word2VecLoader()
-    parser = argparse.ArgumentParser()
-    loader.define_flags(parser)
-    flags = parser.parse_args(
-        ["--word2vec_cache_dir", str(tmp_path / "c"), "--word2vec_reload_interval", "0.05"]
-    )
-    loader.fix_flags(flags)
-    app = TensorBoardWSGI([loader.load(base_plugin.TBContext(logdir=str(logdir), flags=flags))])
+    app = app_of(make_plugin(str(logdir), cache_dir=str(tmp_path / "c"), reload_interval=0.05))
     client = Client(app)
     query = {"run": "run", "model": "vectors.txt", "word": "the"}
     assert client.get(f"{PREFIX}/neighbors", query_string=query).status_code == 200

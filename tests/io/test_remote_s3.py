@@ -17,7 +17,7 @@ import sys
 import tempfile
 
 import pytest
-from conftest import train_word2vec
+from fixtures import REPO, train_word2vec
 from gensim.models import Word2Vec
 from gensim.test.utils import datapath
 
@@ -25,7 +25,7 @@ from tensorboard_plugin_w2v import metadata as md
 
 pytestmark = pytest.mark.slow
 
-SCRIPTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts")
+SCRIPTS = os.path.join(REPO, "scripts")
 sys.path.insert(0, SCRIPTS)
 from load_test import TensorBoardProcess, free_port, get_json  # noqa: E402
 

@@ -6,12 +6,12 @@ import doctest
 
 import numpy as np
 import pytest
+from fixtures import make_client, train_word2vec
 from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 
 from tensorboard_plugin_w2v.analysis import comparison as cmp
 from tensorboard_plugin_w2v.errors import BadRequest, NotFound
-from tests.conftest import train_word2vec
 
 BASE = "/data/plugin/word2vec"
 TIE = 4e-6  # gensim's k-th and (k+1)-th neighbours closer than this may come in either order
@@ -135,13 +135,7 @@ def test_doctests():
 
 @pytest.fixture(scope="module")
 def client(logdir):
-    from tensorboard.backend.application import TensorBoardWSGI
-    from tensorboard.plugins import base_plugin
-    from werkzeug.test import Client
-
-    from tensorboard_plugin_w2v.server.plugin import Word2VecPlugin
-
-    return Client(TensorBoardWSGI([Word2VecPlugin(base_plugin.TBContext(logdir=logdir, flags=None))]))
+    return make_client(logdir)[0]
 
 
 def get(client, route, **params):

@@ -13,14 +13,13 @@ import urllib.request
 
 import numpy as np
 import pytest
-from conftest import train_word2vec
+from fixtures import REPO, projector_client, projector_embedding, projector_runs, train_word2vec
 from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
-from test_projector_export import REPO, projector_client, projector_embedding, projector_runs
+from tb_process import get_json, tensorboard
 
 from tensorboard_plugin_w2v.cli import visualizer
 from tensorboard_plugin_w2v.writers import projector, summary
-from tests.tb_process import get_json, tensorboard
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:

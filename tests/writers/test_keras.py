@@ -6,16 +6,16 @@ import os
 
 import numpy as np
 import pytest
-from gensim.models import FastText, KeyedVectors
-from gensim.models.word2vec import LineSentence
-from gensim.test.utils import common_texts
-from test_projector_export import (
+from fixtures import (
     assert_neighbors_match,
     projector_client,
     projector_embedding,
     w2v_client,
     w2v_get,
 )
+from gensim.models import FastText, KeyedVectors
+from gensim.models.word2vec import LineSentence
+from gensim.test.utils import common_texts
 
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.writers import projector

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from fixtures import make_client, projector_client, projector_runs
+
 from tensorboard_plugin_w2v.cli.demo import build_demo_logdir
-from tests.conftest import make_client
-from tests.test_projector_export import projector_client, projector_runs
 
 
 def test_demo_logdir(tmp_path):

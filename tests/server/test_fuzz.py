@@ -8,7 +8,6 @@ request crosses (routing, query-string decoding, the plugin, gensim) is the real
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from collections import Counter
@@ -16,14 +15,10 @@ from urllib.parse import quote
 
 import numpy as np
 import pytest
+from fixtures import make_client
 from gensim.models import KeyedVectors
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tensorboard.backend.application import TensorBoardWSGI
-from tensorboard.plugins import base_plugin
-from werkzeug.test import Client
-
-from tensorboard_plugin_w2v.server.loader import Word2VecLoader
 
 PREFIX = "/data/plugin/word2vec"
 REQUESTS_PER_ROUTE = 500  # × every route (10 today) ≥ 5,000 requests in all
@@ -109,20 +104,9 @@ NASTY = (
 )
 
 
-def make_plugin(logdir: str, cache_dir: str, *argv: str):
-    """The plugin as TensorBoard builds it: real flag parsing, ``fix_flags``, ``load``."""
-    loader = Word2VecLoader()
-    parser = argparse.ArgumentParser()
-    loader.define_flags(parser)
-    flags = parser.parse_args(["--word2vec_cache_dir", cache_dir, *argv])
-    loader.fix_flags(flags)
-    return loader.load(base_plugin.TBContext(logdir=logdir, flags=flags))
-
-
 @pytest.fixture(scope="module")
 def app(logdir, tmp_path_factory):
-    plugin = make_plugin(logdir, str(tmp_path_factory.mktemp("cache")))
-    client = Client(TensorBoardWSGI([plugin]))
+    client, plugin = make_client(logdir, cache_dir=str(tmp_path_factory.mktemp("cache")))
     listing = client.get(f"{PREFIX}/models").json["models"]
     words: dict[tuple[str, str], list[str]] = {}
     for row in listing:
@@ -457,8 +441,7 @@ def hostile_app(tmp_path_factory):
     kv = KeyedVectors(8)
     kv.add_vectors(HOSTILE_WORDS, rng.normal(size=(len(HOSTILE_WORDS), 8)).astype(np.float32))
     kv.save(str(run / "hostile.kv"))
-    plugin = make_plugin(str(root), str(tmp_path_factory.mktemp("cache")))
-    return Client(TensorBoardWSGI([plugin]))
+    return make_client(str(root), cache_dir=str(tmp_path_factory.mktemp("cache")))[0]
 
 
 def test_vocabulary_words_are_data_in_json(hostile_app):

@@ -11,86 +11,23 @@ import threading
 
 import numpy as np
 import pytest
+from fixtures import (
+    REPO,
+    assert_neighbors_match,
+    projector_client,
+    projector_embedding,
+    projector_runs,
+    w2v_client,
+    w2v_get,
+)
 from gensim.models import KeyedVectors, Word2Vec
 from gensim.test.utils import common_texts
-from tensorboard.backend import application
-from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
-from tensorboard.plugins import base_plugin
-from tensorboard.plugins.projector.projector_plugin import ProjectorPlugin
-from werkzeug.test import Client
 
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.errors import NotFound
-from tensorboard_plugin_w2v.server.plugin import Word2VecPlugin
 from tensorboard_plugin_w2v.writers import projector
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# Words the Projector's metadata format cannot hold as they are.
 ODD_WORDS = ["", "tab\tword", "new\nline", "carriage\rreturn", "   ", "\ufeff"]
-
-
-# -- helpers shared with the other writer tests -----------------------------------------------
-
-
-def projector_client(logdir: str) -> Client:
-    """TensorBoard's Projector plugin over ``logdir``, runs found from event files as TensorBoard does."""
-    multiplexer = plugin_event_multiplexer.EventMultiplexer()
-    multiplexer.AddRunsFromDirectory(logdir)
-    multiplexer.Reload()
-    context = base_plugin.TBContext(
-        logdir=logdir,
-        multiplexer=multiplexer,
-        data_provider=data_provider.MultiplexerDataProvider(multiplexer, logdir),
-    )
-    return Client(application.TensorBoardWSGI([ProjectorPlugin(context)]))
-
-
-def projector_runs(client: Client) -> list[str]:
-    response = client.get("/data/plugin/projector/runs")
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return response.get_json()
-
-
-def projector_embedding(client: Client, run: str, name: str) -> tuple[np.ndarray, list[str]]:
-    """The tensor and the row labels the Projector serves for one embedding, checked for consistency."""
-    info = client.get("/data/plugin/projector/info", query_string={"run": run})
-    assert info.status_code == 200, info.get_data(as_text=True)
-    embedding = next(e for e in info.get_json()["embeddings"] if e["tensorName"] == name)
-    rows, dim = (int(n) for n in embedding["tensorShape"])
-    tensor = client.get("/data/plugin/projector/tensor", query_string={"run": run, "name": name})
-    assert tensor.status_code == 200, tensor.get_data(as_text=True)
-    values = np.frombuffer(tensor.get_data(), dtype="<f4").reshape(rows, dim)
-    meta = client.get("/data/plugin/projector/metadata", query_string={"run": run, "name": name})
-    assert meta.status_code == 200, meta.get_data(as_text=True)
-    lines = meta.get_data(as_text=True).split("\n")
-    assert lines[-1] == ""
-    lines = lines[:-1]
-    # The browser drops blank lines and reads a header when the first line has a tab.
-    assert all(line.strip().strip("\ufeff") for line in lines), "a blank label would shift the others"
-    assert all("\t" not in line for line in lines), "a tab would split a label into columns"
-    assert len(lines) == rows
-    return values, lines
-
-
-def w2v_client(logdir: str) -> Client:
-    plugin = Word2VecPlugin(base_plugin.TBContext(logdir=logdir, flags=None))
-    return Client(application.TensorBoardWSGI([plugin]))
-
-
-def w2v_get(client: Client, route: str, **params) -> dict:
-    response = client.get(f"/data/plugin/{md.PLUGIN_NAME}{route}", query_string=params)
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return response.get_json()
-
-
-def assert_neighbors_match(client: Client, run: str, model: str, kv: KeyedVectors, word: str, **params):
-    """The Word2Vec tab's neighbours equal gensim's ``most_similar`` on ``kv``."""
-    answer = w2v_get(client, "/neighbors", run=run, model=model, word=word, k=8, **params)
-    expected = kv.most_similar(word, topn=8)
-    assert [n["word"] for n in answer["neighbors"]] == [w for w, _ in expected]
-    np.testing.assert_allclose(
-        [n["similarity"] for n in answer["neighbors"]], [s for _, s in expected], atol=1e-5
-    )
 
 
 def _visible(folder: str) -> list[str]:

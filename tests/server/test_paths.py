@@ -8,7 +8,6 @@ links and manifest entries out of the logdir are not read (manifest entries only
 
 from __future__ import annotations
 
-import argparse
 import os
 import pickle
 import shutil
@@ -16,28 +15,15 @@ import sys
 
 import numpy as np
 import pytest
+from fixtures import REPO, make_client
 from gensim.models import KeyedVectors
-from tensorboard.backend.application import TensorBoardWSGI
-from tensorboard.plugins import base_plugin
-from werkzeug.test import Client
 
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.server import plugin as plugin_module
-from tensorboard_plugin_w2v.server.loader import Word2VecLoader
 
 PREFIX = "/data/plugin/word2vec"
 SECRET = "outsidesecret"
-SCRIPTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts")
-
-
-def make_client(logdir: str, cache_dir: str, *argv: str) -> Client:
-    """TensorBoard's app around the plugin built as TensorBoard builds it (flags parsed and fixed)."""
-    loader = Word2VecLoader()
-    parser = argparse.ArgumentParser()
-    loader.define_flags(parser)
-    flags = parser.parse_args(["--word2vec_cache_dir", cache_dir, *argv])
-    loader.fix_flags(flags)
-    return Client(TensorBoardWSGI([loader.load(base_plugin.TBContext(logdir=logdir, flags=flags))]))
+SCRIPTS = os.path.join(REPO, "scripts")
 
 
 def secret_kv() -> KeyedVectors:
@@ -86,7 +72,7 @@ def tree(tmp_path_factory, lee_model):
 
 @pytest.fixture(scope="module")
 def client(tree, tmp_path_factory):
-    return make_client(tree[0], str(tmp_path_factory.mktemp("cache")))
+    return make_client(tree[0], cache_dir=str(tmp_path_factory.mktemp("cache")))[0]
 
 
 def listing(client) -> dict[tuple[str, str], dict]:
@@ -160,7 +146,7 @@ def test_manifest_entries_outside_the_logdir_are_refused(client):
 
 def test_allow_outside_logdir_serves_manifest_entries_but_not_symlinks(tree, tmp_path):
     logdir, _ = tree
-    client = make_client(logdir, str(tmp_path), "--word2vec_allow_outside_logdir")
+    client = make_client(logdir, "--word2vec_allow_outside_logdir", cache_dir=str(tmp_path))[0]
     models = listing(client)
     for name in ("relative", "absolute", "via_link"):
         assert models[("manifested", name)]["error"] is None, models[("manifested", name)]
@@ -202,7 +188,7 @@ def static_dir(tmp_path, monkeypatch):
     ],
 )
 def test_static_route_serves_its_folder_only(static_dir, tree, tmp_path, path):
-    client = make_client(tree[0], str(tmp_path / "cache"))
+    client = make_client(tree[0], cache_dir=str(tmp_path / "cache"))[0]
     ok = client.get(f"{PREFIX}/static/style.css")
     assert ok.status_code == 200 and ok.get_data(as_text=True) == "body {}\n"
     assert ok.headers["Content-Type"].startswith("text/css")
@@ -253,7 +239,7 @@ def trust_logdir(tmp_path, lee_model):
 
 def test_no_pickle_refuses_gensim_native_files_and_never_unpickles(trust_logdir, tmp_path):
     logdir, marker = trust_logdir
-    client = make_client(logdir, str(tmp_path / "cache"), "--word2vec_no_pickle")
+    client = make_client(logdir, "--word2vec_no_pickle", cache_dir=str(tmp_path / "cache"))[0]
     rows = {m["model"]: m for m in client.get(f"{PREFIX}/models").json["models"]}
     assert rows["hostile.model"]["status"] == "error"  # said in the listing before any query
     assert "--word2vec_no_pickle" in rows["hostile.model"]["error"]
@@ -272,7 +258,7 @@ def test_no_pickle_refuses_gensim_native_files_and_never_unpickles(trust_logdir,
 def test_without_no_pickle_a_hostile_pickle_runs_code(trust_logdir, tmp_path):
     """Why the flag exists: the same file, served without it, executes its payload."""
     logdir, marker = trust_logdir
-    client = make_client(logdir, str(tmp_path / "cache"))
+    client = make_client(logdir, cache_dir=str(tmp_path / "cache"))[0]
     r = client.get(
         f"{PREFIX}/neighbors", query_string={"run": "run", "model": "hostile.model", "word": "the"}
     )
@@ -315,7 +301,7 @@ def test_benchmark_files_linked_out_of_the_logdir_are_not_offered(tree, tmp_path
     link = os.path.join(bench, "linked.tsv")
     os.symlink(os.path.join(outside, "pairs.tsv"), link)
     try:
-        client = make_client(logdir, str(tmp_path))
+        client = make_client(logdir, cache_dir=str(tmp_path))[0]
         r = client.get(f"{PREFIX}/evaluate", query_string={"run": "run", "model": "vectors.txt"})
         assert r.status_code == 200, r.json
         names = {b["name"] for b in r.json["benchmarks"]}

@@ -8,11 +8,10 @@ import time
 
 import numpy as np
 import pytest
+from fixtures import make_client, ready_model, train_word2vec
 
 from tensorboard_plugin_w2v.io import fileio
 from tensorboard_plugin_w2v.models import convert, housekeeping, loading, vocabulary
-from tests.conftest import make_client, train_word2vec
-from tests.test_index import ready_model
 
 pytest.importorskip("usearch")
 

@@ -9,6 +9,7 @@ import threading
 
 import numpy as np
 import pytest
+from fixtures import train_word2vec
 from gensim.models import KeyedVectors
 
 from tensorboard_plugin_w2v.analysis import queries
@@ -18,7 +19,6 @@ from tensorboard_plugin_w2v.models.store import ModelStore
 from tensorboard_plugin_w2v.search import ann as ann_core
 from tensorboard_plugin_w2v.search import index as ann
 from tensorboard_plugin_w2v.search import scoring, topk
-from tests.conftest import train_word2vec
 
 pytest.importorskip("usearch")
 

@@ -6,9 +6,7 @@ import csv
 import io
 
 import numpy as np
-
-from tests.conftest import make_client
-from tests.test_projector_export import projector_client, projector_embedding, projector_runs
+from fixtures import make_client, projector_client, projector_embedding, projector_runs
 
 BASE = "/data/plugin/word2vec"
 POST_HEADERS = {"X-Requested-With": "XMLHttpRequest"}

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
 import pytest
+from fixtures import write_manifest
 from gensim.test.utils import datapath
 
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.io import formats
 from tensorboard_plugin_w2v.models.discovery import Discovery, run_name
-from tests.conftest import write_manifest
 
 
 @pytest.mark.parametrize(
@@ -150,3 +151,49 @@ def test_listing_100_models_reads_headers_only(tmp_path, lee_model):
     runs = Discovery(str(tmp_path)).scan()
     assert sum(len(m) for m in runs.values()) == 100
     assert all(m["vectors.bin"].version().header.vocab_size == len(lee_model.wv) for m in runs.values())
+
+
+def test_a_newer_manifest_is_listed_with_its_reason_never_read(tmp_path, lee_model):
+    run = tmp_path / "run"
+    run.mkdir()
+    lee_model.wv.save(str(run / "kept.kv"))
+    path = run / md.MANIFEST_PATH
+    path.parent.mkdir(parents=True)
+    # What a future version might write: other fields, paths that must not be followed.
+    entries = [
+        {"name": "w2v", "step": 1, "uri": "kept.kv"},
+        {"name": "w2v", "step": 2, "uri": "kept.kv"},
+        {"name": "glove", "path": "kept.kv"},
+        {"no name": True},
+    ]
+    path.write_text(json.dumps({"version": "2.0", "models": entries}))
+    models = Discovery(str(tmp_path)).scan()["run"]
+    assert sorted(models) == ["glove", "kept.kv", "w2v"]
+    assert models["w2v"].steps == [1, 2]
+    for version in models["w2v"].versions + models["glove"].versions:
+        assert version.error.startswith("written by a newer version of tensorboard-plugin-w2v")
+        assert "manifest format 2.0; this version reads format 1" in version.error
+        assert version.path == str(path) and version.format is None  # the entry's path is not used
+    assert models["kept.kv"].version().error is None  # files beside it are found as ever
+
+
+@pytest.mark.parametrize("version", [1, "1", "1.7", None])
+def test_manifests_of_this_major_version_are_read(tmp_path, lee_model, version):
+    run = tmp_path / "run"
+    run.mkdir()
+    lee_model.wv.save(str(run / "m.kv"))
+    path = run / md.MANIFEST_PATH
+    path.parent.mkdir(parents=True)
+    data = {"models": [{"name": "m", "path": "m.kv", "step": 3, "added_later": "ignored"}]}
+    path.write_text(json.dumps(data if version is None else {"version": version, **data}))
+    entry = Discovery(str(tmp_path)).scan()["run"]["m"]
+    assert entry.steps == [3] and entry.version().error is None
+
+
+@pytest.mark.parametrize("version", ["two", [2], True])
+def test_a_manifest_with_a_bad_version_is_unreadable(tmp_path, version):
+    path = tmp_path / "run" / md.MANIFEST_PATH
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"version": version, "models": []}))
+    error = Discovery(str(tmp_path)).scan()["run"][md.MANIFEST_NAME].version().error
+    assert "is unreadable" in error and "not a number" in error

@@ -8,7 +8,6 @@ in the listing, every other model keeps answering, and the plugin leaves nothing
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -20,27 +19,15 @@ import time
 
 import numpy as np
 import pytest
+from fixtures import REPO, make_client
 from gensim.models import FastText
 from gensim.test.utils import common_texts, datapath
-from tensorboard.backend.application import TensorBoardWSGI
-from tensorboard.plugins import base_plugin
 from werkzeug.test import Client
 
 from tensorboard_plugin_w2v import metadata as md
-from tensorboard_plugin_w2v.server.loader import Word2VecLoader
 
 PREFIX = "/data/plugin/word2vec"
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOAD_SECONDS = 30  # a bad file must fail well within this; a hang fails the test instead
-
-
-def make_plugin(logdir: str, cache_dir: str, *argv: str):
-    loader = Word2VecLoader()
-    parser = argparse.ArgumentParser()
-    loader.define_flags(parser)
-    flags = parser.parse_args(["--word2vec_cache_dir", cache_dir, *argv])
-    loader.fix_flags(flags)
-    return loader.load(base_plugin.TBContext(logdir=logdir, flags=flags))
 
 
 def get(client: Client, route: str, timeout: float = LOAD_SECONDS, **params):
@@ -220,7 +207,7 @@ def snapshot(folder: str) -> dict[str, tuple[int, int]]:
 def bad_app(bad_logdir, tmp_path_factory):
     cache = str(tmp_path_factory.mktemp("cache"))
     before = snapshot(bad_logdir)
-    client = Client(TensorBoardWSGI([make_plugin(bad_logdir, cache)]))
+    client = make_client(bad_logdir, cache_dir=cache)[0]
     yield client, cache
     # Nothing of the plugin's is left in the logdir, and nothing half-written in its cache.
     assert snapshot(bad_logdir) == before
@@ -270,7 +257,7 @@ def test_a_missing_file_names_itself_not_a_sidecar(tmp_path, lee_model):
     run.mkdir(parents=True)
     lee_model.wv.save_word2vec_format(str(run / "a.txt"))
     lee_model.wv.save(str(run / "b.kv"))
-    client = Client(TensorBoardWSGI([make_plugin(str(tmp_path / "logdir"), str(tmp_path / "c"))]))
+    client = make_client(str(tmp_path / "logdir"), cache_dir=str(tmp_path / "c"))[0]
     assert set(listing(client)) == {("run", "a.txt"), ("run", "b.kv")}
     os.unlink(run / "b.kv")
     r = get(client, "neighbors", run="run", model="b.kv", word="the")
@@ -284,13 +271,13 @@ def test_a_missing_file_names_itself_not_a_sidecar(tmp_path, lee_model):
 
 
 def test_replaced_files_are_served_when_whole_and_ignored_when_broken(tmp_path, lee_model):
-    from conftest import train_word2vec
+    from fixtures import train_word2vec
 
     run = tmp_path / "logdir" / "run"
     run.mkdir(parents=True)
     path = run / "vectors.bin"
     lee_model.wv.save_word2vec_format(str(path), binary=True)
-    client = Client(TensorBoardWSGI([make_plugin(str(tmp_path / "logdir"), str(tmp_path / "c"))]))
+    client = make_client(str(tmp_path / "logdir"), cache_dir=str(tmp_path / "c"))[0]
 
     def top(word="government"):
         r = get(client, "neighbors", run="run", model="vectors.bin", word=word, k=5)
@@ -325,7 +312,7 @@ def test_a_file_being_written_fails_cleanly_then_loads_when_complete(tmp_path, l
     with open(target, "wb") as f:
         f.write(data[: len(data) // 2])
         f.flush()
-        client = Client(TensorBoardWSGI([make_plugin(str(logdir), str(tmp_path / "c"))]))
+        client = make_client(str(logdir), cache_dir=str(tmp_path / "c"))[0]
         r = get(client, "neighbors", run="run", model="growing.txt", word="the")
         assert r.status_code == 422 and "growing.txt" in r.json["error"], r.json
         assert get(client, "neighbors", run="run", model="other.txt", word="the").status_code == 200
@@ -422,7 +409,7 @@ def test_file_names_that_are_not_utf8_do_not_break_the_listing(tmp_path, lee_mod
     os.makedirs(root + b"/plain")
     lee_model.wv.save_word2vec_format(os.fsdecode(root + b"/run\xff/vectors\xfe.txt"))
     lee_model.wv.save_word2vec_format(os.fsdecode(root + b"/plain/vectors.txt"))
-    client = Client(TensorBoardWSGI([make_plugin(os.fsdecode(root), str(tmp_path / "c"))]))
+    client = make_client(os.fsdecode(root), cache_dir=str(tmp_path / "c"))[0]
     assert set(listing(client)) == {("run%FF", "vectors%FE.txt"), ("plain", "vectors.txt")}
     # What a browser sends for the listed name: encodeURIComponent("run%FF") is "run%25FF".
     r = client.get(f"{PREFIX}/neighbors", query_string="run=run%25FF&model=vectors%25FE.txt&word=the")
@@ -439,7 +426,7 @@ def test_words_with_lone_surrogates_are_escaped_not_a_500(tmp_path):
     kv = KeyedVectors(4)
     kv.add_vectors(["a", "b\udcff", "c\ud800"], np.eye(3, 4, dtype=np.float32))
     kv.save(str(run / "odd.kv"))
-    client = Client(TensorBoardWSGI([make_plugin(str(tmp_path / "logdir"), str(tmp_path / "c"))]))
+    client = make_client(str(tmp_path / "logdir"), cache_dir=str(tmp_path / "c"))[0]
     r = get(client, "vocab", run="run", model="odd.kv")
     assert r.status_code == 200
     assert [w["word"] for w in json.loads(r.get_data())["words"]] == ["a", "b\udcff", "c\ud800"]
@@ -460,7 +447,7 @@ def test_a_fifo_in_the_logdir_does_not_hang_the_listing(tmp_path, lee_model):
     (run / md.MANIFEST_PATH).write_text(
         json.dumps({"version": 1, "models": [{"name": "p", "path": "model.bin"}]})
     )
-    client = Client(TensorBoardWSGI([make_plugin(str(tmp_path / "logdir"), str(tmp_path / "c"))]))
+    client = make_client(str(tmp_path / "logdir"), cache_dir=str(tmp_path / "c"))[0]
     rows = listing(client)  # get() fails the test, rather than hanging, if this blocks
     assert ("run", "model.bin") not in rows and rows[("run", "vectors.txt")]["error"] is None
     assert "not a word2vec model" in rows[("run", "p")]["error"]
@@ -476,6 +463,6 @@ def test_a_fifo_among_benchmark_files_does_not_hang_evaluation(tmp_path, lee_mod
     os.mkfifo(logdir / "benchmarks" / "pipe.tsv")
     (logdir / "benchmarks" / "pairs.tsv").write_text("the\tof\t5.0\n")
     lee_model.wv.save_word2vec_format(str(logdir / "run" / "vectors.txt"))
-    client = Client(TensorBoardWSGI([make_plugin(str(logdir), str(tmp_path / "c"))]))
+    client = make_client(str(logdir), cache_dir=str(tmp_path / "c"))[0]
     r = get(client, "evaluate", run="run", model="vectors.txt", timeout=20)
     assert r.status_code == 200 and "pairs.tsv" in {b["name"] for b in r.json["benchmarks"]}

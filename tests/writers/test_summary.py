@@ -8,11 +8,10 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import train_word2vec
+from fixtures import assert_neighbors_match, train_word2vec, w2v_client, w2v_get
 from gensim.models import FastText, Word2Vec
 from gensim.test.utils import common_texts
 from tensorboard.backend.event_processing import event_accumulator
-from test_projector_export import assert_neighbors_match, w2v_client, w2v_get
 
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.io import manifest
@@ -190,3 +189,17 @@ def test_callback_warns_without_compute_loss(tmp_path):
 def test_callback_refuses_a_bad_interval(tmp_path):
     with pytest.raises(ValueError, match="snapshot_every"):
         summary.TrainingLogger(str(tmp_path), snapshot_every=0)
+
+
+def test_log_model_refuses_a_manifest_of_a_newer_version(tmp_path, lee_model):
+    path = tmp_path / md.MANIFEST_PATH
+    path.parent.mkdir(parents=True)
+    newer = json.dumps({"version": 2, "models": [{"name": "future", "step": 1}]})
+    path.write_text(newer)
+    with pytest.raises(manifest.ManifestTooNew, match="written by a newer version of tensorboard-plugin-w2v"):
+        summary.log_model(str(tmp_path), lee_model.wv, name="w2v", step=1)
+    assert path.read_text() == newer
+    assert not (tmp_path / summary.MODELS_DIR).exists()  # nothing was saved for it either
+    with pytest.raises(manifest.ManifestTooNew):
+        manifest.add_entry(str(tmp_path), name="w2v", path="x.kv", step=1)
+    assert path.read_text() == newer

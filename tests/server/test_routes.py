@@ -7,10 +7,10 @@ import time
 
 import numpy as np
 import pytest
+from fixtures import make_client, train_word2vec
 from gensim.models import KeyedVectors, Word2Vec
 
 from tensorboard_plugin_w2v import metadata as md
-from tests.conftest import make_client, train_word2vec
 
 BASE = "/data/plugin/word2vec"
 

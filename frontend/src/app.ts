@@ -11,7 +11,8 @@ import type { Mode } from "./state";
 import { Store } from "./store";
 import { readInitialState, watchParentHash, writeUrl } from "./url";
 import { VIEWS } from "./views/registry";
-import { Slot, type View, type ViewContext } from "./views/view";
+import { Slot } from "./slot";
+import type { View, ViewContext } from "./views/view";
 import { button, errorBox, loadingBox } from "./widgets";
 
 /** How often, and how many times at most, the model list is asked again while a model loads. */

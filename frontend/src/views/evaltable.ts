@@ -9,7 +9,7 @@ import { formatInt } from "../format";
 import { targetLabel, type Store } from "../store";
 import { button } from "../widgets";
 import { cancelOnServer, errorText, evaluateUntilDone } from "./evalcommon";
-import { Slot } from "./view";
+import { Slot } from "../slot";
 
 export class EvalTable {
   readonly el: HTMLElement;

@@ -27,7 +27,8 @@ import { methodSwitch } from "./common";
 import { cancelOnServer, errorText, evaluateUntilDone } from "./evalcommon";
 import { analogyView, pairsView } from "./evalresults";
 import { EvalTable } from "./evaltable";
-import { panel, Slot, type View, type ViewContext } from "./view";
+import { Slot } from "../slot";
+import { panel, type View, type ViewContext } from "./view";
 
 function modelKey(run: string, model: string): string {
   return `${run}\u0000${model}`;

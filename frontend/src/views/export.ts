@@ -5,7 +5,8 @@ import { h, setChildren } from "../dom";
 import { formatInt } from "../format";
 import { EXPORT_N } from "../state";
 import { button, errorBox, loadingBox, numberField } from "../widgets";
-import { Slot, type ViewContext } from "./view";
+import { Slot } from "../slot";
+import type { ViewContext } from "./view";
 
 /** The export section of the Neighbours view; `word()` is the query word to send. */
 export function projectorExport(ctx: ViewContext, word: () => string): { el: HTMLElement; clear(): void } {

@@ -18,8 +18,8 @@ python -m pip install --quiet --upgrade pip
 python -m pip install --quiet ".[test,keras]"
 
 if [ -f frontend/package.json ]; then
-  echo "== frontend unit tests"
-  (cd frontend && npm ci --no-audit --no-fund --silent && npm test --silent)
+  echo "== frontend type check (tsc --noEmit, strict) and unit tests"
+  (cd frontend && npm ci --no-audit --no-fund --silent && npm run typecheck --silent && npm test --silent)
 fi
 
 echo "== lint"

@@ -19,6 +19,35 @@ export interface ModelInfo {
   index: Record<string, unknown> | null;
 }
 
+/** `GET /info`: the plugin's limits, defaults, methods, scopes and built-in benchmarks. */
+export interface ServerInfo {
+  plugin: string;
+  version: string;
+  limits: {
+    k: number;
+    vocab_limit: number;
+    query_words: number;
+    project_words: number;
+    export_n: number;
+    compare_words: number;
+    compare_k: number;
+    drift_top: number;
+    axes_k: number;
+  };
+  defaults: {
+    k: number;
+    vocab_limit: number;
+    method: string;
+    compare_words: number;
+    compare_k: number;
+    compare_scope: string;
+    restrict_vocab: number;
+  };
+  methods: { name: string; label: string }[];
+  scopes: string[];
+  benchmarks: { name: string; kind: string; source: string }[];
+}
+
 export interface WordRow {
   word: string;
   similarity: number;

@@ -6,11 +6,13 @@ import * as client from "./client";
 import { h, setChildren } from "./dom";
 import { emptyState, renderInfo, renderPicker } from "./picker";
 import { PlotPanel } from "./plotpanel";
-import { encodeState, type Mode } from "./state";
+import type { ModelInfo, ServerInfo } from "./api";
+import type { Mode } from "./state";
 import { Store } from "./store";
 import { readInitialState, watchParentHash, writeUrl } from "./url";
 import { VIEWS } from "./views/registry";
-import { Slot, type View, type ViewContext } from "./views/view";
+import { Slot } from "./slot";
+import type { View, ViewContext } from "./views/view";
 import { button, errorBox, loadingBox } from "./widgets";
 
 /** How often, and how many times at most, the model list is asked again while a model loads. */
@@ -18,23 +20,49 @@ const POLL_MS = 2000;
 const POLL_MAX = 150;
 
 export class App {
-  private readonly store: Store;
   private readonly root: HTMLElement;
   private readonly pickerEl = h("div", { class: "w2v-picker", "data-testid": "picker" });
   private readonly infoEl = h("section", { class: "w2v-card w2v-info", "aria-label": "Model details", "data-testid": "model-info" });
   private readonly tabsEl = h("div", { class: "w2v-tabs", role: "tablist", "aria-label": "Query type" });
   private readonly bodyEl = h("div", { class: "w2v-body" });
   private readonly plot: PlotPanel;
-  private readonly views: View[];
+  // Made in start(), once the plugin said its limits and defaults.
+  private store!: Store;
+  private views: View[] = [];
   private pollTimer: ReturnType<typeof setTimeout> | undefined;
   private pollCount = 0;
 
   constructor(root: HTMLElement) {
     this.root = root;
-    this.store = new Store(readInitialState());
-    this.store.subscribe(() => writeUrl(encodeState(this.store.state)));
     this.plot = new PlotPanel((word) => this.queryWord(word));
-    const ctx: ViewContext = {
+    setChildren(
+      this.root,
+      h("div", { class: "w2v-app" }, h("header", { class: "w2v-header" }, h("h1", { class: "w2v-title" }, "Word2Vec"), this.pickerEl), this.infoEl, this.bodyEl),
+    );
+  }
+
+  /** Reads the plugin's limits (`/info`) and the URL state, builds the views, lists the models. */
+  async start(): Promise<void> {
+    setChildren(this.bodyEl, loadingBox("Looking for word2vec models…"));
+    let info: ServerInfo;
+    try {
+      info = await client.info();
+    } catch (e) {
+      this.infoEl.hidden = true;
+      setChildren(this.bodyEl, errorBox(e), h("p", null, button("Try again", () => void this.start())));
+      return;
+    }
+    this.store = new Store(info, readInitialState(info));
+    this.store.subscribe(() => writeUrl(this.store.encoded()));
+    this.views = VIEWS.map((make) => make(this.context()));
+    watchParentHash(() => this.store.encoded());
+    await this.loadModels();
+    this.render();
+    this.runCurrent();
+  }
+
+  private context(): ViewContext {
+    return {
       store: this.store,
       plot: this.plot,
       mainSlot: new Slot(),
@@ -49,19 +77,6 @@ export class App {
         return status === "not loaded" || status === "loading" ? " The model loads first; large models can take a while." : "";
       },
     };
-    this.views = VIEWS.map((make) => make(ctx));
-    setChildren(
-      this.root,
-      h("div", { class: "w2v-app" }, h("header", { class: "w2v-header" }, h("h1", { class: "w2v-title" }, "Word2Vec"), this.pickerEl), this.infoEl, this.bodyEl),
-    );
-  }
-
-  async start(): Promise<void> {
-    watchParentHash(() => encodeState(this.store.state));
-    setChildren(this.bodyEl, loadingBox("Looking for word2vec models…"));
-    await this.loadModels();
-    this.render();
-    this.runCurrent();
   }
 
   private view(mode: Mode): View | undefined {
@@ -81,35 +96,34 @@ export class App {
     this.schedulePoll();
   }
 
-  /** While a model loads, ask for the model list again now and then to show its progress. */
+  /**
+   * While a model loads, ask for its row again now and then to show its progress. Only the
+   * loading models are asked for, from the plugin's last listing: no logdir rescan per poll.
+   */
   private schedulePoll(): void {
     if (this.pollTimer !== undefined) clearTimeout(this.pollTimer);
     if (this.store.loading().length === 0 || this.pollCount > POLL_MAX) return;
     this.pollCount += 1;
     this.pollTimer = setTimeout(async () => {
-      try {
-        const res = await client.listModels();
-        this.store.setModels(res.models);
-        this.renderModels();
-      } catch {
-        /* keep the old list */
-      }
+      await this.updateRows(this.store.loading());
       this.schedulePoll();
     }, POLL_MS);
+  }
+
+  /** Asks for the rows of `models` again and shows them (keeping the old ones on errors). */
+  private async updateRows(models: ModelInfo[]): Promise<void> {
+    const rows = await Promise.all(models.map((m) => client.modelRow(m.run, m.model).catch(() => null)));
+    const found = rows.filter((r): r is ModelInfo => r !== null);
+    if (found.length === 0) return;
+    this.store.updateModels(found);
+    this.renderModels();
   }
 
   /** After a query loaded a model lazily, fetch its details (vocabulary, training parameters). */
   private refreshInfoIfStale(): void {
     const cur = this.store.current();
     if (!cur || cur.status === "ok" || cur.status === "error") return;
-    client
-      .listModels()
-      .then((res) => {
-        this.store.setModels(res.models);
-        this.renderModels();
-        this.schedulePoll();
-      })
-      .catch(() => undefined);
+    void this.updateRows([cur]).then(() => this.schedulePoll());
   }
 
   private async refreshModels(): Promise<void> {

@@ -11,11 +11,12 @@ import {
   type ModelInfo,
   type NeighborsResponse,
   type ProjectResponse,
+  type ServerInfo,
   type VocabWord,
 } from "./api";
 import type { AxesResponse, DriftResponse, TrajectoryResponse, WeatAnswer, WeatSetKey, WeatTestInfo } from "./analysis";
 import type { BenchmarkInfo, EvalResult } from "./evaluate";
-import type { Method, Scope, Target } from "./state";
+import type { Target } from "./state";
 
 export interface CompareNeighbor {
   word: string;
@@ -80,7 +81,7 @@ export interface Terms {
 
 export interface EvaluateOptions {
   benchmark: string;
-  method: Method;
+  method: string;
   restrict_vocab: number;
   /** Seconds the plugin may compute before it answers 202 ("ask again"). */
   wait?: number;
@@ -90,24 +91,38 @@ export interface CompareOptions {
   words: string;
   n: number;
   k: number;
-  scope: Scope;
+  scope: string;
 }
 
 function at(t: Target): { run: string; model: string; step: number | null } {
   return { run: t.run, model: t.model, step: t.step };
 }
 
+/** The plugin's limits, defaults, methods and built-in benchmarks (read once at start). */
+export function info(signal?: AbortSignal): Promise<ServerInfo> {
+  return getJSON<ServerInfo>("info", {}, signal);
+}
+
+function modelsOf(res: Partial<ModelsResponse>): ModelsResponse {
+  return { models: Array.isArray(res.models) ? res.models : [], logdir: typeof res.logdir === "string" ? res.logdir : null };
+}
+
 /** Every model of the logdir; the plugin walks the logdir again for this answer. */
 export async function listModels(signal?: AbortSignal): Promise<ModelsResponse> {
-  const res = await getJSON<Partial<ModelsResponse>>("models", {}, signal);
-  return { models: Array.isArray(res.models) ? res.models : [], logdir: typeof res.logdir === "string" ? res.logdir : null };
+  return modelsOf(await getJSON<Partial<ModelsResponse>>("models", {}, signal));
+}
+
+/** One model's row (its status while it loads), from the plugin's last listing: no rescan. */
+export async function modelRow(run: string, model: string, signal?: AbortSignal): Promise<ModelInfo | null> {
+  const res = modelsOf(await getJSON<Partial<ModelsResponse>>("models", { run, model }, signal));
+  return res.models.find((m) => m.run === run && m.model === model) ?? null;
 }
 
 export function neighbors(t: Target, word: string, k: number, opts: { restrict_vocab?: number | null; exact?: boolean } = {}, signal?: AbortSignal): Promise<NeighborsResponse> {
   return getJSON<NeighborsResponse>("neighbors", { ...at(t), word, k, restrict_vocab: opts.restrict_vocab, exact: opts.exact }, signal);
 }
 
-export function analogy(t: Target, terms: Terms, k: number, method: Method, signal?: AbortSignal): Promise<AnalogyResponse> {
+export function analogy(t: Target, terms: Terms, k: number, method: string, signal?: AbortSignal): Promise<AnalogyResponse> {
   return getJSON<AnalogyResponse>("analogy", { ...at(t), positive: terms.positive, negative: terms.negative, k, method }, signal);
 }
 

@@ -5,7 +5,7 @@ import { h } from "./dom";
 import { formatPercent } from "./format";
 import { ScatterPlot, type PlotArrow, type PlotPoint, type PointRole } from "./plot";
 import type { Target } from "./state";
-import { Slot } from "./views/view";
+import { Slot } from "./slot";
 
 export interface Projection {
   words: string[];

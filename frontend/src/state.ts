@@ -20,9 +20,19 @@ export const MODES = [
   "bias",
 ] as const;
 export type Mode = (typeof MODES)[number];
-export type Method = "3cosadd" | "3cosmul";
 export type AnalogyForm = "abc" | "expr";
-export type Scope = "shared" | "all";
+
+/**
+ * What the state is checked against: the plugin's limits, defaults, methods, scopes and
+ * benchmarks, as `GET /info` states them (see `ServerInfo` in `api.ts`).
+ */
+export interface Rules {
+  limits: { k: number; export_n: number; compare_words: number; compare_k: number; drift_top: number; axes_k: number };
+  defaults: { k: number; method: string; compare_words: number; compare_k: number; compare_scope: string; restrict_vocab: number };
+  methods: { name: string; label: string }[];
+  scopes: string[];
+  benchmarks: { name: string }[];
+}
 
 export interface Target {
   run: string;
@@ -44,7 +54,7 @@ export interface State {
   b: string;
   c: string;
   expr: string;
-  method: Method;
+  method: string; // analogy and evaluation method (one of the plugin's)
   s1: string;
   s2: string;
   odd: string[];
@@ -57,7 +67,7 @@ export interface State {
   cwords: string; // compare models: the words (empty = the most frequent shared words)
   cn: number; // compare models: how many frequent words
   ck: number; // compare models: neighbours per word
-  cscope: Scope; // compare models: search the shared vocabulary or each model's whole one
+  cscope: string; // compare models: search the shared vocabulary or each model's whole one
   d2: Target | null; // drift: the second model (null = suggested)
   dtop: number; // drift: how many most and least changed words
   drv: number | null; // drift: rank only the most frequent shared words (null = all)
@@ -76,27 +86,20 @@ export interface State {
   bsel: Target[]; // bias: models of the across-models table (empty = all); step ignored
 }
 
-export const K_MAX = 1000;
-/** The Projector shows at most 100,000 points: the query word plus 99,999 neighbours. */
-export const N_MAX = 99999;
-/** gensim's default restrict_vocab for evaluate_word_analogies. */
-export const ERV_DEFAULT = 300000;
-/** The /compare route's limits. */
-export const CN_MAX = 5000;
-export const CK_MAX = 100;
-/** The /drift and /axes routes' limits. */
-export const DTOP_MAX = 1000;
-export const AXK_MAX = 1000;
+/** How many neighbours the tab sends to the Projector unless told otherwise. */
+export const EXPORT_N = 1000;
+
 export const BIAS_CUSTOM = "custom";
 
-export function defaultState(): State {
+/** The state of a tab opened without one in its URL. */
+export function defaultState(rules: Rules): State {
   return {
     run: null,
     model: null,
     step: null,
     mode: "neighbors",
     q: "",
-    k: 10,
+    k: rules.defaults.k,
     rv: null,
     exact: false,
     aform: "abc",
@@ -104,20 +107,20 @@ export function defaultState(): State {
     b: "",
     c: "",
     expr: "",
-    method: "3cosadd",
+    method: rules.defaults.method,
     s1: "",
     s2: "",
     odd: [],
     cmp: [],
-    n: 1000,
-    bench: "analogies",
-    erv: ERV_DEFAULT,
+    n: EXPORT_N,
+    bench: rules.benchmarks[0]?.name ?? "",
+    erv: rules.defaults.restrict_vocab,
     esel: [],
     m2: null,
     cwords: "",
-    cn: 1000,
-    ck: 10,
-    cscope: "shared",
+    cn: rules.defaults.compare_words,
+    ck: rules.defaults.compare_k,
+    cscope: rules.defaults.compare_scope,
     d2: null,
     dtop: 20,
     drv: null,
@@ -165,8 +168,8 @@ export function decodeTarget(text: string): Target | null {
 }
 
 /** Serialises the state; values equal to the defaults are left out to keep links short. */
-export function encodeState(s: State): string {
-  const d = defaultState();
+export function encodeState(s: State, rules: Rules): string {
+  const d = defaultState(rules);
   const p = new URLSearchParams();
   if (s.run !== null) p.set("run", s.run);
   if (s.model !== null) p.set("model", s.model);
@@ -208,8 +211,9 @@ export function encodeState(s: State): string {
 }
 
 /** Parses a query string produced by `encodeState`; anything invalid falls back to the default. */
-export function decodeState(text: string): State {
-  const s = defaultState();
+export function decodeState(text: string, rules: Rules): State {
+  const s = defaultState(rules);
+  const { limits } = rules;
   const p = new URLSearchParams(text.replace(/^[#?]/, ""));
   const str = (key: string): string | null => p.get(key);
   s.run = str("run");
@@ -218,7 +222,7 @@ export function decodeState(text: string): State {
   const mode = str("mode");
   if (mode && (MODES as readonly string[]).includes(mode)) s.mode = mode as Mode;
   s.q = str("q") ?? "";
-  s.k = parseIntIn(str("k"), 1, K_MAX) ?? s.k;
+  s.k = parseIntIn(str("k"), 1, limits.k) ?? s.k;
   s.rv = parseIntIn(str("rv"), 1, Number.MAX_SAFE_INTEGER);
   s.exact = str("exact") === "1";
   const aform = str("aform");
@@ -228,29 +232,30 @@ export function decodeState(text: string): State {
   s.c = str("c") ?? "";
   s.expr = str("expr") ?? "";
   const method = str("method");
-  if (method === "3cosadd" || method === "3cosmul") s.method = method;
+  if (method && rules.methods.some((m) => m.name === method)) s.method = method;
   s.s1 = str("s1") ?? "";
   s.s2 = str("s2") ?? "";
   s.odd = p.getAll("odd").filter((w) => w.length > 0);
   s.cmp = p.getAll("cmp").map(decodeTarget).filter((t): t is Target => t !== null);
-  s.n = parseIntIn(str("n"), 1, N_MAX) ?? s.n;
+  s.n = parseIntIn(str("n"), 1, limits.export_n) ?? s.n;
   s.bench = str("bench") || s.bench;
   s.erv = parseIntIn(str("erv"), 1, Number.MAX_SAFE_INTEGER) ?? s.erv;
   s.esel = p.getAll("esel").map(decodeTarget).filter((t): t is Target => t !== null);
   const m2 = str("m2");
   s.m2 = m2 === null ? null : decodeTarget(m2);
   s.cwords = str("cwords") ?? "";
-  s.cn = parseIntIn(str("cn"), 1, CN_MAX) ?? s.cn;
-  s.ck = parseIntIn(str("ck"), 1, CK_MAX) ?? s.ck;
-  if (str("cscope") === "all") s.cscope = "all";
+  s.cn = parseIntIn(str("cn"), 1, limits.compare_words) ?? s.cn;
+  s.ck = parseIntIn(str("ck"), 1, limits.compare_k) ?? s.ck;
+  const scope = str("cscope");
+  if (scope && rules.scopes.includes(scope)) s.cscope = scope;
   const d2 = str("d2");
   s.d2 = d2 === null ? null : decodeTarget(d2);
-  s.dtop = parseIntIn(str("dtop"), 1, DTOP_MAX) ?? s.dtop;
+  s.dtop = parseIntIn(str("dtop"), 1, limits.drift_top) ?? s.dtop;
   s.drv = parseIntIn(str("drv"), 1, Number.MAX_SAFE_INTEGER);
   s.danc = parseIntIn(str("danc"), 1, Number.MAX_SAFE_INTEGER);
   s.dword = str("dword") ?? "";
   for (const key of ["axx", "axy", "axw", "axn", "bx", "by", "ba", "bb"] as const) s[key] = str(key) ?? "";
-  s.axk = parseIntIn(str("axk"), 1, AXK_MAX) ?? s.axk;
+  s.axk = parseIntIn(str("axk"), 1, limits.axes_k) ?? s.axk;
   s.btest = str("btest") || s.btest;
   s.bsel = p.getAll("bsel").map(decodeTarget).filter((t): t is Target => t !== null);
   return s;
@@ -285,4 +290,9 @@ export function parentHashWithState(hash: string, encoded: string, pluginName = 
   if (parts.length === 0) parts.push(pluginName);
   if (encoded) parts.push(`${PARENT_KEY}=${encodeURIComponent(encoded)}`);
   return "#" + parts.join("&");
+}
+
+/** How the tab names an analogy method, e.g. `3CosMul` for `3cosmul`. */
+export function methodLabel(rules: Rules, name: string): string {
+  return rules.methods.find((m) => m.name === name)?.label ?? name;
 }

@@ -1,10 +1,11 @@
 /**
- * The tab's store: the view state (mirrored into the URL), the models the plugin listed and
- * lookups over them. It touches neither the DOM nor the network, so it is unit-tested as is;
- * views read it and change it with `setState`, and subscribe to hear what others changed.
+ * The tab's store: the plugin's limits and defaults (`/info`), the view state (mirrored into
+ * the URL), the models the plugin listed and lookups over them. It touches neither the DOM nor
+ * the network, so it is unit-tested as is; views read it and change it with `setState`, and
+ * subscribe to hear what others changed.
  */
-import type { ModelInfo } from "./api";
-import { defaultState, type State, type Target } from "./state";
+import type { ModelInfo, ServerInfo } from "./api";
+import { defaultState, encodeState, methodLabel, type State, type Target } from "./state";
 
 /** Called with the fields a `setState` changed (an empty patch: the model list changed). */
 export type Listener = (patch: Partial<State>) => void;
@@ -20,14 +21,27 @@ export function targetLabel(t: Target): string {
 }
 
 export class Store {
+  /** What `/info` answered: the limits, defaults, methods and benchmarks of the plugin. */
+  readonly info: ServerInfo;
   readonly state: State;
   models: ModelInfo[] = [];
   modelsError: unknown = null;
   logdir: string | null = null;
   private readonly listeners = new Set<Listener>();
 
-  constructor(state: State = defaultState()) {
+  constructor(info: ServerInfo, state: State = defaultState(info)) {
+    this.info = info;
     this.state = state;
+  }
+
+  /** The state as a URL query string (defaults left out). */
+  encoded(): string {
+    return encodeState(this.state, this.info);
+  }
+
+  /** How the tab names an analogy method, e.g. `3CosMul`. */
+  methodLabel(name: string): string {
+    return methodLabel(this.info, name);
   }
 
   /** Changes some fields and tells every listener which. */

@@ -2,12 +2,12 @@
  * The state in the URL: the iframe's own hash, and TensorBoard's (`#word2vec&w2v=<encoded>`)
  * while our tab is the one shown and the page is reachable (same origin).
  */
-import { decodeState, defaultState, parentHashWithState, stateFromParentHash, type State } from "./state";
+import { decodeState, defaultState, parentHashWithState, stateFromParentHash, type Rules, type State } from "./state";
 
 export const PLUGIN_NAME = "word2vec";
 
-/** The state the URL holds: TensorBoard's hash first, then the iframe's own. */
-export function readInitialState(): State {
+/** The state the URL holds (TensorBoard's hash first, then the iframe's own), checked against `rules`. */
+export function readInitialState(rules: Rules): State {
   let fromParent: string | null = null;
   try {
     const top = window.top;
@@ -17,7 +17,7 @@ export function readInitialState(): State {
   }
   const own = window.location.hash.replace(/^#/, "");
   const text = fromParent ?? own;
-  return text ? decodeState(text) : defaultState();
+  return text ? decodeState(text, rules) : defaultState(rules);
 }
 
 /** Writes the encoded state into the iframe's hash and, while our tab is shown, TensorBoard's. */

@@ -13,6 +13,7 @@ import {
   type TrajectoryStep,
 } from "../src/analysis";
 import { decodeState, defaultState, encodeState, type State } from "../src/state";
+import { INFO } from "./info";
 
 const step = (n: number, drift: number | null, words: string[], inVocab = true): TrajectoryStep => ({
   step: n,
@@ -80,7 +81,7 @@ describe("WEAT figures", () => {
 describe("URL state of the analysis views", () => {
   it("round-trips every field and leaves defaults out", () => {
     const s: State = {
-      ...defaultState(),
+      ...defaultState(INFO),
       mode: "bias",
       d2: { run: "run b", model: "w2v.model", step: 3 },
       dtop: 50,
@@ -99,12 +100,12 @@ describe("URL state of the analysis views", () => {
       bb: "hate",
       bsel: [{ run: ".", model: "a.kv", step: null }],
     };
-    expect(decodeState(encodeState(s))).toEqual(s);
-    expect(encodeState({ ...defaultState(), mode: "drift" })).toBe("mode=drift");
+    expect(decodeState(encodeState(s, INFO), INFO)).toEqual(s);
+    expect(encodeState({ ...defaultState(INFO), mode: "drift" }, INFO)).toBe("mode=drift");
   });
 
   it("drops invalid values", () => {
-    const s = decodeState("mode=axes&dtop=0&axk=5000&danc=x&d2=bad");
+    const s = decodeState("mode=axes&dtop=0&axk=5000&danc=x&d2=bad", INFO);
     expect(s.mode).toBe("axes");
     expect(s.dtop).toBe(20);
     expect(s.axk).toBe(10);

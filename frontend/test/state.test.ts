@@ -5,19 +5,26 @@ import {
   defaultState,
   encodeState,
   encodeTarget,
+  methodLabel,
   parentHashWithState,
   stateFromParentHash,
+  type Rules,
   type State,
 } from "../src/state";
+import { INFO } from "./info";
+
+const enc = (s: State, rules: Rules = INFO) => encodeState(s, rules);
+const dec = (text: string, rules: Rules = INFO) => decodeState(text, rules);
+const def = (rules: Rules = INFO) => defaultState(rules);
 
 describe("URL state", () => {
   it("encodes the default state as an empty string", () => {
-    expect(encodeState(defaultState())).toBe("");
+    expect(enc(def())).toBe("");
   });
 
   it("round-trips every field", () => {
     const s: State = {
-      ...defaultState(),
+      ...def(),
       run: "runs/a b&c",
       model: "w2v.model",
       step: 30,
@@ -41,12 +48,12 @@ describe("URL state", () => {
       ],
       n: 99999,
     };
-    expect(decodeState(encodeState(s))).toEqual(s);
+    expect(dec(enc(s))).toEqual(s);
   });
 
   it("round-trips the evaluate and compare-models fields", () => {
     const s: State = {
-      ...defaultState(),
+      ...def(),
       mode: "evaluate",
       bench: "my questions.txt",
       erv: 30000,
@@ -60,15 +67,15 @@ describe("URL state", () => {
       ck: 25,
       cscope: "all",
     };
-    expect(decodeState(encodeState(s))).toEqual(s);
-    expect(decodeState(encodeState({ ...s, mode: "models" })).mode).toBe("models");
+    expect(dec(enc(s))).toEqual(s);
+    expect(dec(enc({ ...s, mode: "models" })).mode).toBe("models");
   });
 
   it("keeps the evaluate and compare-models defaults out of the URL and within limits", () => {
-    expect(encodeState({ ...defaultState(), mode: "neighbors" })).toBe("");
-    const s = decodeState("erv=0&cn=5001&ck=101&m2=broken&bench=&cscope=bogus");
+    expect(enc({ ...def(), mode: "neighbors" })).toBe("");
+    const s = dec("erv=0&cn=5001&ck=101&m2=broken&bench=&cscope=bogus");
     expect(s.cscope).toBe("shared");
-    const d = defaultState();
+    const d = def();
     expect(s.erv).toBe(300000);
     expect(s.cn).toBe(d.cn);
     expect(s.ck).toBe(d.ck);
@@ -77,13 +84,13 @@ describe("URL state", () => {
   });
 
   it("accepts a leading # or ?", () => {
-    expect(decodeState("#q=king&k=5").q).toBe("king");
-    expect(decodeState("?q=king&k=5").k).toBe(5);
+    expect(dec("#q=king&k=5").q).toBe("king");
+    expect(dec("?q=king&k=5").k).toBe(5);
   });
 
   it("falls back to defaults for invalid values", () => {
-    const s = decodeState("mode=bogus&k=0&n=999999999&step=abc&method=x&aform=y&rv=-3&cmp=broken");
-    const d = defaultState();
+    const s = dec("mode=bogus&k=0&n=999999999&step=abc&method=x&aform=y&rv=-3&cmp=broken");
+    const d = def();
     expect(s.mode).toBe(d.mode);
     expect(s.k).toBe(d.k);
     expect(s.n).toBe(d.n);
@@ -95,8 +102,31 @@ describe("URL state", () => {
   });
 
   it("keeps k within its limits", () => {
-    expect(decodeState("k=1000").k).toBe(1000);
-    expect(decodeState("k=1001").k).toBe(10);
+    expect(dec("k=1000").k).toBe(1000);
+    expect(dec("k=1001").k).toBe(10);
+  });
+
+  it("takes its limits, defaults, methods and scopes from the plugin's /info", () => {
+    const other: Rules = {
+      ...INFO,
+      limits: { ...INFO.limits, k: 50, export_n: 500, compare_words: 20, compare_k: 5 },
+      defaults: { ...INFO.defaults, k: 7, method: "cosine3", compare_scope: "all", restrict_vocab: 1234 },
+      methods: [...INFO.methods, { name: "cosine3", label: "Cos3" }],
+      scopes: ["all", "shared", "near"],
+      benchmarks: [{ name: "mine" }],
+    };
+    const d = def(other);
+    expect([d.k, d.method, d.cscope, d.erv, d.bench]).toEqual([7, "cosine3", "all", 1234, "mine"]);
+    expect(enc(d, other)).toBe("");
+    // The same URL read under the two sets of rules.
+    const url = "k=60&n=600&cn=21&ck=6&method=cosine3&cscope=near";
+    const s = dec(url, other);
+    expect([s.k, s.n, s.cn, s.ck, s.method, s.cscope]).toEqual([7, 1000, 1000, 10, "cosine3", "near"]);
+    const t = dec(url, INFO);
+    expect([t.k, t.n, t.cn, t.ck, t.method, t.cscope]).toEqual([60, 600, 21, 6, "3cosadd", "shared"]);
+    expect(methodLabel(other, "cosine3")).toBe("Cos3");
+    expect(methodLabel(INFO, "3cosmul")).toBe("3CosMul");
+    expect(methodLabel(INFO, "unknown")).toBe("unknown");
   });
 
   it("encodes compare targets unambiguously", () => {
@@ -124,9 +154,9 @@ describe("TensorBoard (parent) hash", () => {
   });
 
   it("round-trips a full encoded state", () => {
-    const s = { ...defaultState(), run: "r&1", model: "m=2", q: "a+b c", odd: ["x", "y#z"] };
-    const hash = parentHashWithState("#word2vec", encodeState(s));
-    expect(decodeState(stateFromParentHash(hash) ?? "")).toEqual(s);
+    const s = { ...def(), run: "r&1", model: "m=2", q: "a+b c", odd: ["x", "y#z"] };
+    const hash = parentHashWithState("#word2vec", enc(s));
+    expect(dec(stateFromParentHash(hash) ?? "")).toEqual(s);
   });
 
   it("returns null without our key or on bad escapes", () => {

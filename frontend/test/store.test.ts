@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { ModelInfo } from "../src/api";
 import { defaultState, type State } from "../src/state";
 import { Store, targetLabel } from "../src/store";
+import { INFO } from "./info";
 
 function model(run: string, name: string, extra: Partial<ModelInfo> = {}): ModelInfo {
   return {
@@ -23,7 +24,7 @@ function model(run: string, name: string, extra: Partial<ModelInfo> = {}): Model
 
 describe("Store", () => {
   it("tells subscribers which fields changed, until they unsubscribe", () => {
-    const store = new Store();
+    const store = new Store(INFO);
     const seen: Partial<State>[] = [];
     const stop = store.subscribe((p) => seen.push(p));
     store.setState({ q: "king", k: 5 });
@@ -35,7 +36,7 @@ describe("Store", () => {
   });
 
   it("chooses a usable model when the state names none or a missing one", () => {
-    const store = new Store({ ...defaultState(), run: "b", model: "gone", step: 7 });
+    const store = new Store(INFO, { ...defaultState(INFO), run: "b", model: "gone", step: 7 });
     store.setModels([model("a", "m1"), model("b", "broken", { status: "error" }), model("b", "ok")], "/logs");
     const seen: Partial<State>[] = [];
     store.subscribe((p) => seen.push(p));
@@ -47,7 +48,7 @@ describe("Store", () => {
   });
 
   it("keeps a chosen model but drops a step it does not have", () => {
-    const store = new Store({ ...defaultState(), run: "a", model: "m", step: 3 });
+    const store = new Store(INFO, { ...defaultState(INFO), run: "a", model: "m", step: 3 });
     store.setModels([model("a", "m", { step: 2, steps: [1, 2] })]);
     store.chooseDefaults();
     expect(store.target()).toEqual({ run: "a", model: "m", step: null });
@@ -57,14 +58,14 @@ describe("Store", () => {
   });
 
   it("does nothing without models", () => {
-    const store = new Store();
+    const store = new Store(INFO);
     store.chooseDefaults();
     expect(store.target()).toBeNull();
     expect(store.current()).toBeUndefined();
   });
 
   it("looks models up by run", () => {
-    const store = new Store();
+    const store = new Store(INFO);
     store.setModels([model("a", "x"), model("b", "y"), model("a", "z", { status: "loading" })]);
     expect(store.runs()).toEqual(["a", "b"]);
     expect(store.modelsOf("a").map((m) => m.model)).toEqual(["x", "z"]);
@@ -74,7 +75,7 @@ describe("Store", () => {
   });
 
   it("replaces the rows of some models, keeping the others and their order", () => {
-    const store = new Store();
+    const store = new Store(INFO);
     store.setModels([model("a", "x"), model("b", "y", { status: "loading" })]);
     store.updateModels([model("b", "y", { status: "ok", vocab_size: 99 }), model("c", "new")]);
     expect(store.models.map((m) => [m.model, m.status, m.vocab_size])).toEqual([
@@ -84,7 +85,7 @@ describe("Store", () => {
   });
 
   it("suggests another run of the same model, then another step, then any other model", () => {
-    const store = new Store({ ...defaultState(), run: "a", model: "m" });
+    const store = new Store(INFO, { ...defaultState(INFO), run: "a", model: "m" });
     store.setModels([model("a", "m", { step: 3, steps: [1, 2, 3] }), model("b", "m"), model("c", "other", { status: "error" }), model("d", "other")]);
     const cur = store.target()!;
     const first = store.suggestTarget([cur]);

@@ -58,16 +58,22 @@ class Catalog:
                 self._scan_lock.release()
         return self._runs
 
+    def entry(self, run: str, model: str, max_age: float | None = None) -> ModelEntry:
+        """The listed model ``model`` of ``run``, from a scan at most ``max_age`` seconds old
+        (default: the reload interval), looked for in a new scan (at most once a second) if
+        not in it."""
+        runs = self.runs(max_age)
+        if run not in runs or model not in runs[run]:
+            runs = self.runs(max_age=_RESCAN_ON_MISS_SECONDS)
+        if run not in runs:
+            raise NotFound(f"unknown run {run!r}", known_runs=sorted(runs)[:100])
+        if model not in runs[run]:
+            raise NotFound(f"unknown model {model!r} in run {run!r}", known_models=sorted(runs[run]))
+        return runs[run][model]
+
     def version(self, ref: ModelRef) -> ModelVersion:
         """The model version ``ref`` names, not loaded."""
-        runs = self.runs()
-        if ref.run not in runs or ref.model not in runs[ref.run]:
-            runs = self.runs(max_age=_RESCAN_ON_MISS_SECONDS)
-        if ref.run not in runs:
-            raise NotFound(f"unknown run {ref.run!r}", known_runs=sorted(runs)[:100])
-        if ref.model not in runs[ref.run]:
-            raise NotFound(f"unknown model {ref.model!r} in run {ref.run!r}", known_models=sorted(runs[ref.run]))
-        entry = runs[ref.run][ref.model]
+        entry = self.entry(ref.run, ref.model)
         try:
             return entry.version(ref.step)
         except KeyError:
@@ -86,6 +92,11 @@ class Catalog:
         """Every model of a fresh scan: the latest version's details, and each version's."""
         runs = self.runs(max_age=0)
         return [self._model_row(runs[run][name]) for run in sorted(runs) for name in sorted(runs[run])]
+
+    def row(self, run: str, model: str) -> dict:
+        """One model's row of the last scan (no rescan unless the name is not in it), e.g. to
+        follow a model while it loads."""
+        return self._model_row(self.entry(run, model, max_age=math.inf))
 
     def _model_row(self, entry: ModelEntry) -> dict:
         """The latest version's details, and each version's under ``versions`` (oldest first)."""

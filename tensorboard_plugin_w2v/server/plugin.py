@@ -33,7 +33,7 @@ from tensorboard_plugin_w2v.models import housekeeping
 from tensorboard_plugin_w2v.models.discovery import Discovery
 from tensorboard_plugin_w2v.models.store import ModelStore
 from tensorboard_plugin_w2v.search.index import IndexManager
-from tensorboard_plugin_w2v.server import http
+from tensorboard_plugin_w2v.server import http, info, params
 from tensorboard_plugin_w2v.server.analysis_routes import AnalysisRoutes
 from tensorboard_plugin_w2v.server.catalog import Catalog
 from tensorboard_plugin_w2v.server.compare_routes import CompareRoutes
@@ -108,6 +108,7 @@ class Word2VecPlugin(base_plugin.TBPlugin):
             ROUTE_INDEX_JS: self._serve_index_js,
             ROUTE_STATIC: self._serve_static,
             ROUTE_MODELS: http.json_route(self.models_route),
+            info.ROUTE_INFO: http.json_route(info.info_route),
         }
         for routes in self._routes:
             apps.update(routes.apps())
@@ -130,7 +131,13 @@ class Word2VecPlugin(base_plugin.TBPlugin):
 
     def models_route(self, args: MultiDict) -> dict:
         self.tab_opened.set()
+        if "run" in args or "model" in args:  # one model's row, e.g. polled while it loads
+            return self.model_impl(params.string(args, "run"), params.string(args, "model"))
         return self.models_impl()
+
+    def model_impl(self, run: str, model: str) -> dict:
+        """One model's row, from the last scan: following a model that loads rescans nothing."""
+        return {"models": [self.catalog.row(run, model)], "logdir": self.logdir}
 
     def models_impl(self) -> dict:
         """Every model of the logdir (freshly scanned) with its versions and load status."""

@@ -4,10 +4,9 @@ import * as client from "../client";
 import { h, setChildren } from "../dom";
 import { analogyTerms, ExpressionError, formatExpression, parseExpression } from "../expr";
 import type { PlotArrow, PointRole } from "../plot";
-import type { Method } from "../state";
 import { button, errorBox, resultsTable, segmented } from "../widgets";
 import { WordInput } from "../wordinput";
-import { ask, kField, unknownWord } from "./common";
+import { ask, kField, methodSwitch, unknownWord } from "./common";
 import { panel, type View, type ViewContext } from "./view";
 
 export function analogyView(ctx: ViewContext): View {
@@ -72,7 +71,7 @@ export function analogyView(ctx: ViewContext): View {
             : [h("code", null, formatExpression(pos, neg)), " ≈ ", h("strong", { class: "w2v-answer", "data-testid": "analogy-answer" }, top ?? "?")];
         setChildren(
           out,
-          h("p", { class: "w2v-summary" }, summary, h("span", { class: "w2v-muted" }, ` (${st.method === "3cosmul" ? "3CosMul" : "3CosAdd"})`)),
+          h("p", { class: "w2v-summary" }, summary, h("span", { class: "w2v-muted" }, ` (${store.methodLabel(st.method)})`)),
           resultsTable(rows, { onPick: (w) => ctx.queryWord(w), onHover: (w) => plot.plot.highlight(w), testId: "analogy-table" }),
         );
         const sims = new Map(rows.map((r) => [r.word, r.similarity]));
@@ -133,16 +132,7 @@ export function analogyView(ctx: ViewContext): View {
     h(
       "div",
       { class: "w2v-form" },
-      segmented<Method>(
-        "Method",
-        [
-          { value: "3cosadd", label: "3CosAdd" },
-          { value: "3cosmul", label: "3CosMul" },
-        ],
-        s.method,
-        (v) => store.setState({ method: v }),
-        "method-switch",
-      ),
+      methodSwitch(ctx, "method-switch"),
       kField(ctx, run),
       h("div", { class: "w2v-field w2v-field-end" }, button("Solve", run, { primary: true, testId: "run-analogy" })),
     ),

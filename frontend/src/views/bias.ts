@@ -28,7 +28,8 @@ import type { Store } from "../store";
 import { button, errorBox, loadingBox, selectField } from "../widgets";
 import { BiasTable, weatUntilDone } from "./biastable";
 import { stat } from "./common";
-import { panel, Slot, type View, type ViewContext } from "./view";
+import { panel, type View, type ViewContext } from "./view";
+import { Slot } from "../slot";
 
 const LIST_KEYS: Record<WeatSetKey, "bx" | "by" | "ba" | "bb"> = { x: "bx", y: "by", a: "ba", b: "bb" };
 const LIST_LABELS: Record<WeatSetKey, string> = { x: "Target words X", y: "Target words Y", a: "Attribute words A", b: "Attribute words B" };

@@ -13,7 +13,7 @@ import type { Target } from "../state";
 import { targetLabel, type Store } from "../store";
 import { button } from "../widgets";
 import { isChosen, modelChecklist } from "./modelpick";
-import { Slot } from "./view";
+import { Slot } from "../slot";
 
 /** How long one request lets the plugin compute before it answers 202. */
 export const WEAT_WAIT_SECONDS = 2;

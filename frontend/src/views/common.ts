@@ -1,8 +1,7 @@
 /** Pieces several views share: the one "Top k" of every mode, the word an error is about. */
 import { ApiError, isAbort } from "../api";
 import { h, setChildren } from "../dom";
-import { K_MAX } from "../state";
-import { errorBox, loadingBox, numberField } from "../widgets";
+import { errorBox, loadingBox, numberField, segmented } from "../widgets";
 import type { ViewContext } from "./view";
 
 /**
@@ -13,9 +12,9 @@ export function kField(ctx: ViewContext, onEnter: () => void, testId?: string): 
   const { store } = ctx;
   const field = numberField("Top k", store.state.k, {
     min: 1,
-    max: K_MAX,
+    max: store.info.limits.k,
     width: "72px",
-    onChange: (v) => store.setState({ k: v ?? 10 }),
+    onChange: (v) => store.setState({ k: v ?? store.info.defaults.k }),
     onEnter,
     testId,
   });
@@ -68,4 +67,19 @@ export function ask<T>(ctx: ViewContext, out: HTMLElement, q: Ask<T>): void {
 /** A big figure with its label above and an optional note below (`data-testid` on the figure). */
 export function stat(label: string, value: string, testId: string, sub?: string): HTMLElement {
   return h("div", { class: "w2v-stat" }, h("div", { class: "w2v-stat-label" }, label), h("div", { class: "w2v-stat-value", "data-testid": testId }, value), sub ? h("div", { class: "w2v-stat-sub w2v-small" }, sub) : null);
+}
+
+/** The plugin's analogy methods as a segmented control bound to the state's `method`. */
+export function methodSwitch(ctx: ViewContext, testId: string, onChange?: () => void): HTMLElement {
+  const { store } = ctx;
+  return segmented(
+    "Method",
+    store.info.methods.map((m) => ({ value: m.name, label: m.label })),
+    store.state.method,
+    (v) => {
+      store.setState({ method: v });
+      onChange?.();
+    },
+    testId,
+  );
 }

@@ -10,7 +10,8 @@ import { targetLabel } from "../store";
 import { button, errorBox, loadingBox, resultsTable, selectField } from "../widgets";
 import { WordInput } from "../wordinput";
 import { kField } from "./common";
-import { followQuery, panel, Slot, type View, type ViewContext } from "./view";
+import { Slot } from "../slot";
+import { followQuery, panel, type View, type ViewContext } from "./view";
 
 interface Column {
   target: Target;

@@ -11,7 +11,8 @@ function tallyText(t: { correct: number; total: number } | undefined): string {
   return t ? `${formatInt(t.correct)} of ${formatInt(t.total)} answered` : "";
 }
 
-export function analogyView(r: AnalogyResult): HTMLElement {
+/** An analogy benchmark's result; `method` is how the tab names its method. */
+export function analogyView(r: AnalogyResult, method: string): HTMLElement {
   const sections = r.sections ?? [];
   const split = new Set(sections.map((s) => s.category)).size > 1;
   return h(
@@ -21,7 +22,7 @@ export function analogyView(r: AnalogyResult): HTMLElement {
       "p",
       { class: "w2v-summary" },
       h("strong", null, r.benchmark ?? ""),
-      ` on ${r.run === "." ? "(root)" : r.run} / ${r.model}${r.step === null ? "" : ` @ ${r.step}`}, ${r.method === "3cosmul" ? "3CosMul" : "3CosAdd"}, restrict_vocab ${formatInt(r.restrict_vocab)}${r.cached ? " (result kept from an earlier run)" : ""}`,
+      ` on ${r.run === "." ? "(root)" : r.run} / ${r.model}${r.step === null ? "" : ` @ ${r.step}`}, ${method}, restrict_vocab ${formatInt(r.restrict_vocab)}${r.cached ? " (result kept from an earlier run)" : ""}`,
     ),
     h(
       "div",

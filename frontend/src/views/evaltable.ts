@@ -10,7 +10,7 @@ import { targetLabel, type Store } from "../store";
 import { button } from "../widgets";
 import { cancelOnServer, errorText, evaluateUntilDone } from "./evalcommon";
 import { isChosen, modelChecklist } from "./modelpick";
-import { Slot } from "./view";
+import { Slot } from "../slot";
 
 export class EvalTable {
   readonly el: HTMLElement;
@@ -78,7 +78,7 @@ export class EvalTable {
     if (!bench) return;
     const signal = this.job.next();
     this.tableKind = bench.kind;
-    this.tableBench = `${benchmarkLabel(bench)}${bench.kind === "analogies" ? `, ${this.store.state.method === "3cosmul" ? "3CosMul" : "3CosAdd"}` : ""}, restrict_vocab ${formatInt(this.store.state.erv)}`;
+    this.tableBench = `${benchmarkLabel(bench)}${bench.kind === "analogies" ? `, ${this.store.methodLabel(this.store.state.method)}` : ""}, restrict_vocab ${formatInt(this.store.state.erv)}`;
     const chosen = this.selectable().filter((m) => this.isSelected(m));
     this.tableRows = chosen.map((m) => ({ run: m.run, model: m.model, step: m.step, result: null, error: m.status === "error" ? m.error ?? "failed to load" : null, pending: m.status !== "error" }));
     this.renderTable();

@@ -20,19 +20,15 @@ import {
   type PairsResult,
 } from "../evaluate";
 import { LineChart } from "../linechart";
-import { ERV_DEFAULT, type Method } from "../state";
 import { targetLabel, type Store } from "../store";
-import { button, errorBox, loadingBox, numberField, segmented, selectField } from "../widgets";
+import { formatInt } from "../format";
+import { button, errorBox, loadingBox, numberField, selectField } from "../widgets";
+import { methodSwitch } from "./common";
 import { cancelOnServer, errorText, evaluateUntilDone } from "./evalcommon";
 import { analogyView, pairsView } from "./evalresults";
 import { EvalTable } from "./evaltable";
-import { panel, Slot, type View, type ViewContext } from "./view";
-
-const BUILTIN_BENCHMARKS: BenchmarkInfo[] = [
-  { name: "analogies", kind: "analogies", source: "builtin" },
-  { name: "wordsim353", kind: "pairs", source: "builtin" },
-  { name: "simlex999", kind: "pairs", source: "builtin" },
-];
+import { Slot } from "../slot";
+import { panel, type View, type ViewContext } from "./view";
 
 function modelKey(run: string, model: string): string {
   return `${run}\u0000${model}`;
@@ -121,7 +117,7 @@ class EvaluateView implements View {
         if (isAbort(e)) return;
         this.ctx.loaded();
         // The built-in benchmarks are always there: keep the form usable for a retry.
-        if (this.benchmarks.length === 0) this.benchmarks = BUILTIN_BENCHMARKS;
+        if (this.benchmarks.length === 0) this.benchmarks = this.store.info.benchmarks;
         this.renderForm();
         setChildren(this.out, errorBox(e));
         return;
@@ -151,28 +147,16 @@ class EvaluateView implements View {
     );
     bench.select.classList.add("w2v-select-wide");
     const isAnalogies = (this.benchmark()?.kind ?? "analogies") === "analogies";
-    const method = segmented<Method>(
-      "Method",
-      [
-        { value: "3cosadd", label: "3CosAdd" },
-        { value: "3cosmul", label: "3CosMul" },
-      ],
-      s.method,
-      (v) => {
-        this.store.setState({ method: v });
-        void this.runOne();
-      },
-      "eval-method",
-    );
+    const method = methodSwitch(this.ctx, "eval-method", () => void this.runOne());
     method.hidden = !isAnalogies;
     const rv = numberField("restrict_vocab", s.erv, {
       min: 1,
       max: Number.MAX_SAFE_INTEGER,
       width: "112px",
-      onChange: (v) => this.store.setState({ erv: v ?? ERV_DEFAULT }),
+      onChange: (v) => this.store.setState({ erv: v ?? this.store.info.defaults.restrict_vocab }),
       onEnter: () => void this.runOne(),
       testId: "eval-rv",
-      title: "Only the N most frequent words count as known (gensim’s default: 300,000)",
+      title: `Only the N most frequent words count as known (gensim’s default: ${formatInt(this.store.info.defaults.restrict_vocab)})`,
     });
     setChildren(
       this.formEl,
@@ -211,7 +195,7 @@ class EvaluateView implements View {
       const res = await evaluateUntilDone(this.store, t, signal, (n, answer) => setChildren(this.out, this.running(what, n, cancel, answer)));
       if (signal.aborted) return;
       this.ctx.loaded();
-      setChildren(this.out, res.kind === "analogies" ? analogyView(res as AnalogyResult) : pairsView(res as PairsResult));
+      setChildren(this.out, res.kind === "analogies" ? analogyView(res as AnalogyResult, this.store.methodLabel((res as AnalogyResult).method)) : pairsView(res as PairsResult));
     } catch (e) {
       if (isAbort(e)) return;
       this.ctx.loaded();

@@ -3,20 +3,22 @@ import { ApiError, isAbort, routeUrl, safeServerUrl } from "../api";
 import * as client from "../client";
 import { h, setChildren } from "../dom";
 import { formatInt } from "../format";
-import { N_MAX } from "../state";
+import { EXPORT_N } from "../state";
 import { button, errorBox, loadingBox, numberField } from "../widgets";
-import { Slot, type ViewContext } from "./view";
+import { Slot } from "../slot";
+import type { ViewContext } from "./view";
 
 /** The export section of the Neighbours view; `word()` is the query word to send. */
 export function projectorExport(ctx: ViewContext, word: () => string): { el: HTMLElement; clear(): void } {
   const { store } = ctx;
   const out = h("div", { class: "w2v-export-out", "aria-live": "polite", "data-testid": "export-results" });
   const slot = new Slot();
-  const nField = numberField(`Neighbours to send (≤ ${formatInt(N_MAX)})`, store.state.n, {
+  const max = store.info.limits.export_n;
+  const nField = numberField(`Neighbours to send (≤ ${formatInt(max)})`, store.state.n, {
     min: 1,
-    max: N_MAX,
+    max,
     width: "96px",
-    onChange: (v) => store.setState({ n: v ?? 1000 }),
+    onChange: (v) => store.setState({ n: v ?? EXPORT_N }),
     onEnter: () => void send(),
     testId: "export-n",
   });

@@ -9,7 +9,7 @@ import type { CompareNeighbor, CompareResponse, CompareWord } from "../client";
 import { h, setChildren } from "../dom";
 import { formatInt, formatSim } from "../format";
 import { byLeastOverlap } from "../overlap";
-import { CK_MAX, CN_MAX, type Scope, type Target } from "../state";
+import type { Target } from "../state";
 import { targetLabel, type Store } from "../store";
 import { button, errorBox, loadingBox, numberField, segmented } from "../widgets";
 import { stat } from "./common";
@@ -17,6 +17,9 @@ import { secondModel, targetsBlock } from "./secondmodel";
 import { panel, type View, type ViewContext } from "./view";
 
 const PAGE = 20;
+
+/** How the tab names the `scope`s of `/compare`. */
+const SCOPE_LABELS: Record<string, string> = { shared: "Shared words", all: "All words" };
 
 export function modelsView(ctx: ViewContext): View {
   return new ModelCompareView(ctx);
@@ -54,8 +57,9 @@ class ModelCompareView implements View {
         void this.run();
       }
     });
-    const n = numberField("Most frequent words", s.cn, { min: 1, max: CN_MAX, width: "96px", onChange: (v) => this.store.setState({ cn: v ?? 1000 }), onEnter: () => void this.run(), testId: "cm-n", title: `How many of model A’s most frequent shared words to compare when no words are given (≤ ${formatInt(CN_MAX)})` });
-    const k = numberField("Neighbours (k)", s.ck, { min: 1, max: CK_MAX, width: "72px", onChange: (v) => this.store.setState({ ck: v ?? 10 }), onEnter: () => void this.run(), testId: "cm-k", title: `Jaccard@k over each word’s top k neighbours (≤ ${CK_MAX})` });
+    const { limits, defaults } = this.store.info;
+    const n = numberField("Most frequent words", s.cn, { min: 1, max: limits.compare_words, width: "96px", onChange: (v) => this.store.setState({ cn: v ?? defaults.compare_words }), onEnter: () => void this.run(), testId: "cm-n", title: `How many of model A’s most frequent shared words to compare when no words are given (≤ ${formatInt(limits.compare_words)})` });
+    const k = numberField("Neighbours (k)", s.ck, { min: 1, max: limits.compare_k, width: "72px", onChange: (v) => this.store.setState({ ck: v ?? defaults.compare_k }), onEnter: () => void this.run(), testId: "cm-k", title: `Jaccard@k over each word’s top k neighbours (≤ ${limits.compare_k})` });
     this.el = panel(
       "models",
       h(
@@ -69,12 +73,9 @@ class ModelCompareView implements View {
           h("div", { class: "w2v-field w2v-field-grow" }, h("label", { for: "w2v-cm-words", class: "w2v-label" }, "Words (optional)"), this.wordsEl),
           n.el,
           k.el,
-          segmented<Scope>(
+          segmented(
             "Neighbours from",
-            [
-              { value: "shared", label: "Shared words" },
-              { value: "all", label: "All words" },
-            ],
+            this.store.info.scopes.map((scope) => ({ value: scope, label: SCOPE_LABELS[scope] ?? scope })),
             s.cscope,
             (v) => {
               this.store.setState({ cscope: v });

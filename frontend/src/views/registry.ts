@@ -6,7 +6,7 @@
 import { analogyView } from "./analogy";
 import { biasView } from "./bias";
 import { compareView } from "./compare";
-import { axesView } from "./conceptaxes";
+import { axesView } from "./axes";
 import { driftView } from "./drift";
 import { evaluateView } from "./evaluate";
 import { modelsView } from "./models";

@@ -8,6 +8,7 @@
  */
 import { h, type Child } from "../dom";
 import type { PlotPanel } from "../plotpanel";
+import type { Slot } from "../slot";
 import type { Mode } from "../state";
 import type { Store } from "../store";
 import type { SuggestFn, WordInput } from "../wordinput";
@@ -33,20 +34,6 @@ export interface View {
   modelsChanged?(): void;
   /** Runs the view's query for one word (the Neighbours view: used by every clickable word). */
   query?(word: string): void;
-}
-
-/** Runs one async job per slot; a newer job aborts the older one so stale answers never show. */
-export class Slot {
-  private controller: AbortController | null = null;
-  next(): AbortSignal {
-    this.controller?.abort();
-    this.controller = new AbortController();
-    return this.controller.signal;
-  }
-  cancel(): void {
-    this.controller?.abort();
-    this.controller = null;
-  }
 }
 
 export interface ViewContext {

@@ -10,7 +10,6 @@ import { h, setChildren } from "../dom";
 import { splitWords } from "../expr";
 import { formatSim } from "../format";
 import { ScatterPlot, type PointRole } from "../plot";
-import { AXK_MAX } from "../state";
 import type { Store } from "../store";
 import { button, errorBox, loadingBox, numberField } from "../widgets";
 import { WordInput } from "../wordinput";
@@ -57,7 +56,7 @@ class AxesView implements View {
         run();
       }
     });
-    const k = numberField("k", s.axk, { min: 1, max: AXK_MAX, width: "72px", onChange: (v) => this.store.setState({ axk: v ?? 10 }), onEnter: run, testId: "axes-k", title: "How many neighbours to place" });
+    const k = numberField("k", s.axk, { min: 1, max: this.store.info.limits.axes_k, width: "72px", onChange: (v) => this.store.setState({ axk: v ?? 10 }), onEnter: run, testId: "axes-k", title: "How many neighbours to place" });
     this.scatter = new ScatterPlot((word) => this.placeNeighbours(word));
     this.el = panel(
       "axes",

@@ -76,8 +76,8 @@ def _answers(tb: TensorBoardProcess, run: str, model: str, kv: KeyedVectors, exa
             assert len(set(got) & set(_expected(kv, word))) >= 9, (word, got)
 
 
-def _server(logdir: str, cache: str) -> TensorBoardProcess:
-    return TensorBoardProcess(logdir, ["--word2vec_cache_dir", cache], block_tensorflow=True)
+def _server(logdir: str, cache: str, *args: str) -> TensorBoardProcess:
+    return TensorBoardProcess(logdir, ["--word2vec_cache_dir", cache, *args], block_tensorflow=True)
 
 
 def _kill(proc: subprocess.Popen) -> None:
@@ -147,43 +147,66 @@ def test_killed_while_converting_a_word2vec_file(tmp_path, lee450):
     assert midway >= 1  # at least one kill interrupted a conversion half-way
 
 
-def test_killed_while_copying_a_model_and_building_its_index(tmp_path, big_kv):
+def test_killed_while_copying_a_model(tmp_path, big_kv):
     rng = random.Random(SEED + 1)
     logdir, cache = str(tmp_path / "logs"), str(tmp_path / "cache")
     os.makedirs(os.path.join(logdir, "run"))
     big_kv.save(os.path.join(logdir, "run", "big.kv"))  # fresh, 271 MB: a private copy under auto
-    copy_done = os.path.join(cache, "copies", "*", "big.kv.vectors.npy")
-    index_done = os.path.join(cache, "index", "*.json")
-    kills = []
-    for i in range(2 * OFFSETS):
-        if i % 2 == 0:  # while copying
-            pattern, offset, complete = os.path.join(cache, "copies", ".tmp-*"), rng.uniform(0, 0.8), copy_done
-        else:  # while building the index (half of these at its save)
-            at_save = rng.random() < 0.5
-            pattern = os.path.join(cache, "index", ".tmp-*.usearch") if at_save else copy_done
-            offset = rng.uniform(0, 0.3) if at_save else rng.uniform(3.0, 10.0)
-            complete = index_done
-        kills.append(_kill_during(logdir, cache, "run", "big.kv", pattern, offset, complete))
+    copies = os.path.join(cache, "copies")
+    done = os.path.join(copies, "*", "big.kv.vectors.npy")
+    midway = 0
+    for _ in range(OFFSETS):
+        midway += _kill_during(
+            logdir, cache, "run", "big.kv", os.path.join(copies, ".tmp-*"), rng.uniform(0, 0.8), done
+        )
         with _server(logdir, cache) as tb:
             _answers(tb, "run", "big.kv", big_kv)
-            assert len(glob.glob(copy_done)) == 1
+            assert len(glob.glob(done)) == 1
+            _no_temporaries_after_restart(copies, lambda: True)
+        shutil.rmtree(cache)
+    assert midway >= 1
 
-            def index_ready():
-                row = get_json(tb.url("models"))[1]["models"][0]
-                return (row["index"] or {}).get("state") == "ready"
 
-            _no_temporaries_after_restart(cache, index_ready)
-            _answers(tb, "run", "big.kv", big_kv, exact=False)
-            assert len(glob.glob(index_done)) == 1
-        for kind in ("copies", "index"):
-            shutil.rmtree(os.path.join(cache, kind))
-    assert any(kills[0::2]) and any(kills[1::2])
+def test_killed_while_building_and_saving_an_index(tmp_path, lee450):
+    rng = random.Random(SEED + 2)
+    kv = KeyedVectors(lee450.vector_size * 11, count=len(lee450), dtype=np.float32)
+    kv.index_to_key, kv.key_to_index = list(lee450.index_to_key), dict(lee450.key_to_index)
+    kv.vectors = np.tile(lee450.vectors, (1, 11))  # 53 million cells: indexed
+    logdir, cache = str(tmp_path / "logs"), str(tmp_path / "cache")
+    os.makedirs(os.path.join(logdir, "run"))
+    kv.save(os.path.join(logdir, "run", "big.kv"))
+    index = os.path.join(cache, "index")
+    args = ["--word2vec_mmap", "always"]  # mapped where it is: no private copy, only the index
+
+    def state(tb) -> str | None:
+        row = get_json(tb.url("models"))[1]["models"][0]
+        return (row["index"] or {}).get("state")
+
+    midway = []
+    for at_save in (False, True):
+        with _server(logdir, cache, *args) as tb:
+            _query_in_background(tb, "run", "big.kv")
+            if at_save:  # its temporary appeared: the save is under way
+                wait_for(_appeared(os.path.join(index, ".tmp-*.usearch")), timeout=900, interval=0.02)
+                time.sleep(rng.uniform(0, 0.2))
+            else:
+                wait_for(lambda tb=tb: state(tb) == "building", timeout=300, interval=0.1)
+                time.sleep(rng.uniform(0.5, 5.0))
+            midway.append(not glob.glob(os.path.join(index, "*.json")))
+            _kill(tb.proc)
+        with _server(logdir, cache, *args) as tb:
+            _answers(tb, "run", "big.kv", kv)  # exact, while the index is built again
+            _no_temporaries_after_restart(cache, lambda tb=tb: state(tb) == "ready")
+            _answers(tb, "run", "big.kv", kv, exact=False)  # from the index
+            assert len(glob.glob(os.path.join(index, "*.json"))) == 1
+        shutil.rmtree(index)
+    assert midway[0]  # the kill while building always came before the index was complete
 
 
 def test_killed_while_writing_a_vocabulary_trie(tmp_path):
     from benchmarks import synth
 
-    rng = random.Random(SEED + 2)
+    rng = random.Random(SEED + 3)
     kv = synth.keyed_vectors(300_000, 8, seed=3)
     logdir, cache = str(tmp_path / "logs"), str(tmp_path / "cache")
     os.makedirs(os.path.join(logdir, "run"))
@@ -232,7 +255,7 @@ def _projector_embeddings(run_dir: str) -> list:
 
 
 def test_killed_while_writing_a_projector_export(tmp_path, big_kv):
-    rng = random.Random(SEED + 3)
+    rng = random.Random(SEED + 4)
     model = str(tmp_path / "big.kv")
     big_kv.save(model)
     out = str(tmp_path / "projector")
@@ -274,7 +297,7 @@ while step < int(sys.argv[4]):
 
 
 def test_killed_while_logging_models(tmp_path):
-    rng = random.Random(SEED + 4)
+    rng = random.Random(SEED + 5)
     run = str(tmp_path / "logs" / "run")
     reference = Word2Vec(LineSentence(LEE), vector_size=32, min_count=5, seed=1, workers=1, epochs=2).wv
     manifest = os.path.join(run, "plugins", "word2vec", "manifest.json")

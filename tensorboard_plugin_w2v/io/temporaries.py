@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -111,15 +112,18 @@ def abandoned(path: str, now: float | None = None) -> bool:
     return True
 
 
+def remove_path(path: str) -> None:
+    """Remove a file, or a folder with everything in it (``OSError`` if that fails)."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
+
+
 def remove(path: str) -> bool:
     """Remove a temporary file or folder; False if it was already gone or cannot be removed."""
-    import shutil
-
     try:
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path)
-        else:
-            os.unlink(path)
+        remove_path(path)
     except OSError:
         return False
     return True

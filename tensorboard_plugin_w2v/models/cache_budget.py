@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import time
 from dataclasses import dataclass
 
@@ -89,44 +88,27 @@ def _recorded_seconds(kind: str, folder: str) -> float | None:
 def entries(cache_dir: str) -> list[Entry]:
     """Every complete entry of the cache folder (temporaries excluded)."""
     out = []
-    for kind in FOLDER_KINDS:
-        parent = os.path.join(cache_dir, kind)
+    for kind, name, path in housekeeping.kind_entries(cache_dir, (*FOLDER_KINDS, INDEX_KIND)):
+        if name.startswith(temporaries.PREFIX):
+            continue
+        if kind == INDEX_KIND:
+            if not name.endswith(".usearch"):
+                continue
+            meta = path[: -len(".usearch")] + ".json"
+            paths = tuple(p for p in (path, meta) if os.path.exists(p))
+            seconds = _read_json(meta).get("build_seconds")
+            seconds = float(seconds) if isinstance(seconds, (int, float)) else None
+        elif os.path.isdir(path):
+            paths, seconds = (path,), _recorded_seconds(kind, path)
+        else:
+            continue
         try:
-            names = sorted(os.listdir(parent))
+            last = os.stat(paths[-1]).st_mtime  # the folder, or the index's metadata
         except OSError:
             continue
-        for name in names:
-            path = os.path.join(parent, name)
-            if name.startswith(temporaries.PREFIX) or not os.path.isdir(path):
-                continue
-            size = _disk_bytes(path)
-            seconds = _recorded_seconds(kind, path)
-            try:
-                last = os.stat(path).st_mtime
-            except OSError:
-                continue
-            cost = seconds if seconds is not None else size / ESTIMATED_BYTES_PER_SECOND
-            out.append(Entry(kind, (path,), size, last, cost))
-    parent = os.path.join(cache_dir, INDEX_KIND)
-    try:
-        names = sorted(os.listdir(parent))
-    except OSError:
-        names = []
-    for name in names:
-        if name.startswith(temporaries.PREFIX) or not name.endswith(".usearch"):
-            continue
-        data = os.path.join(parent, name)
-        meta = data[: -len(".usearch")] + ".json"
-        paths = tuple(p for p in (data, meta) if os.path.exists(p))
         size = sum(_disk_bytes(p) for p in paths)
-        seconds = _read_json(meta).get("build_seconds")
-        try:
-            last = os.stat(meta if os.path.exists(meta) else data).st_mtime
-        except OSError:
-            continue
-        if not isinstance(seconds, (int, float)):
-            seconds = size / ESTIMATED_BYTES_PER_SECOND
-        out.append(Entry(INDEX_KIND, paths, size, last, float(seconds)))
+        cost = seconds if seconds is not None else size / ESTIMATED_BYTES_PER_SECOND
+        out.append(Entry(kind, paths, size, last, cost))
     return out
 
 
@@ -193,10 +175,7 @@ def enforce(cache_dir: str, budget_bytes: int, now: float | None = None) -> list
             break
         for path in entry.paths:
             try:
-                if os.path.isdir(path):
-                    shutil.rmtree(path)
-                else:
-                    os.unlink(path)
+                temporaries.remove_path(path)
             except FileNotFoundError:
                 pass
             except OSError as exc:

@@ -18,9 +18,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import threading
 import time
+from collections.abc import Iterator
 
 from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v.io import fileio, temporaries
@@ -83,29 +83,34 @@ def _folder_record(folder: str) -> dict | None:
     return found
 
 
-def stale_entries(cache_dir: str, now: float | None = None) -> list[str]:
-    """Paths in ``cache_dir`` that :func:`sweep` would remove."""
-    now = time.time() if now is None else now
-    out = []
-    for kind in (*FOLDER_KINDS, INDEX_KIND, REMOTE_KIND):
+def kind_entries(cache_dir: str, kinds) -> Iterator[tuple[str, str, str]]:
+    """``(kind, name, path)`` of everything in the cache folder's ``kinds`` folders, sorted."""
+    for kind in kinds:
         parent = os.path.join(cache_dir, kind)
         try:
             names = sorted(os.listdir(parent))
         except OSError:
             continue
         for name in names:
-            path = os.path.join(parent, name)
-            if name.startswith(temporaries.PREFIX):
-                # a write whose process is gone (killed mid-way), or that never finished
-                if temporaries.abandoned(path, now):
-                    out.append(path)
-            elif kind == INDEX_KIND:
-                if name.endswith(".json"):
-                    meta = _read_json(path)
-                    if isinstance(meta, dict) and is_gone(meta.get("source")):
-                        out.extend(p for p in (path[: -len(".json")] + ".usearch", path) if os.path.exists(p))
-            elif os.path.isdir(path) and is_gone(_folder_record(path)):
+            yield kind, name, os.path.join(parent, name)
+
+
+def stale_entries(cache_dir: str, now: float | None = None) -> list[str]:
+    """Paths in ``cache_dir`` that :func:`sweep` would remove."""
+    now = time.time() if now is None else now
+    out = []
+    for kind, name, path in kind_entries(cache_dir, (*FOLDER_KINDS, INDEX_KIND, REMOTE_KIND)):
+        if name.startswith(temporaries.PREFIX):
+            # a write whose process is gone (killed mid-way), or that never finished
+            if temporaries.abandoned(path, now):
                 out.append(path)
+        elif kind == INDEX_KIND:
+            if name.endswith(".json"):
+                meta = _read_json(path)
+                if isinstance(meta, dict) and is_gone(meta.get("source")):
+                    out.extend(p for p in (path[: -len(".json")] + ".usearch", path) if os.path.exists(p))
+        elif os.path.isdir(path) and is_gone(_folder_record(path)):
+            out.append(path)
     return out
 
 
@@ -116,10 +121,7 @@ def sweep(cache_dir: str, stop: threading.Event | None = None) -> list[str]:
         if stop is not None and stop.is_set():
             break
         try:
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path)
-            else:
-                os.unlink(path)
+            temporaries.remove_path(path)
         except FileNotFoundError:
             continue  # another process swept it first
         except OSError as exc:

@@ -3,8 +3,8 @@
 A training job rewrites its files in place: gensim's ``save`` writes the ``.npy`` sidecars first
 and the pickle last, truncating each before writing it. A load that overlaps a save may read the
 new arrays with the old vocabulary, or half a file. :func:`read_steady` only accepts a load during
-which neither the file nor its sidecars changed, and never starts one while a sidecar is newer
-than its pickle (a save in progress); otherwise it waits and reads again, and gives up with
+which neither the file nor its sidecars changed, and does not start one while a sidecar is newer
+than its pickle (a save in progress, for a few seconds at most); otherwise it waits and reads again, and gives up with
 :class:`~tensorboard_plugin_w2v.errors.StoreUnavailable` (HTTP 503: try again) if the file keeps
 changing. :func:`load_classified` turns what escapes a load into the file's fault
 (:class:`ModelLoadError`, 422, remembered until the file changes) or the storage's
@@ -26,6 +26,9 @@ from tensorboard_plugin_w2v.models.model import file_label as _label
 logger = logging.getLogger(__name__)
 
 READ_ATTEMPTS = 3  # reads of a file that keeps changing while it is read, before giving up (503)
+# gensim writes a model's pickle right after its .npy files: a sidecar newer than its pickle for
+# longer than this was rewritten on its own, not by a save still under way.
+SAVE_GRACE_SECONDS = 5.0
 
 
 def sidecar_identities(path: str) -> tuple[fileio.FileIdentity, ...]:
@@ -56,13 +59,9 @@ def read_steady(
     version: ModelVersion, identity: fileio.FileIdentity, load: Callable[[ModelVersion], LoadedModel]
 ) -> tuple[LoadedModel, fileio.FileIdentity, tuple[fileio.FileIdentity, ...]]:
     """``load(version)`` with the file unchanged from start to end: ``(model, identity, sidecars)``."""
-    for attempt in range(READ_ATTEMPTS):
+    for _attempt in range(READ_ATTEMPTS):
+        identity = _after_save(version.path, identity)
         sidecars = sidecar_identities(version.path)
-        if any(s.mtime_ns > identity.mtime_ns for s in sidecars):
-            logger.info("%s is being saved; waiting for the save to end", version.path)
-            time.sleep(0.2 * (attempt + 1))
-            identity = identity_now(version.path) or identity
-            continue
         try:
             model = load(version)
         except ModelLoadError:
@@ -82,6 +81,20 @@ def read_steady(
         f"{_label(version.path)} kept changing while it was read (a job is rewriting it); try again",
         retry_after=1,
     )
+
+
+def _after_save(path: str, identity: fileio.FileIdentity) -> fileio.FileIdentity:
+    """Wait while a gensim save seems under way: a sidecar newer than its pickle, written in the
+    last :data:`SAVE_GRACE_SECONDS` (older than that, it was rewritten on its own, on purpose)."""
+    deadline = time.monotonic() + SAVE_GRACE_SECONDS
+    while time.monotonic() < deadline:
+        newest = max((s.mtime_ns for s in sidecar_identities(path)), default=0)
+        if newest <= identity.mtime_ns or time.time_ns() - newest > SAVE_GRACE_SECONDS * 1e9:
+            break
+        logger.info("%s is being saved; waiting for the save to end", path)
+        time.sleep(0.1)
+        identity = identity_now(path) or identity
+    return identity
 
 
 def current_format(version: ModelVersion) -> str | None:

@@ -301,6 +301,12 @@ def sample(tb: TensorBoardProcess, cache: str, started: float) -> dict:
         fds = len(os.listdir(f"/proc/{pid}/fd"))
     except OSError:
         fds = None
+    mapped = set()
+    try:
+        with open(f"/proc/{pid}/maps") as f:
+            mapped = {line.split(None, 5)[-1].strip() for line in f if cache in line}
+    except OSError:
+        pass
     status, listing = get_json(tb.url("models"), timeout=60)
     store = (listing or {}).get("store", {})
     return {
@@ -313,6 +319,7 @@ def sample(tb: TensorBoardProcess, cache: str, started: float) -> dict:
         "path_locks": store.get("path_locks"),
         "loaded_models": store.get("loaded_models"),
         "listed_versions": sum(len(m["versions"]) for m in (listing or {}).get("models", [])),
+        "mapped_cache_files": len(mapped),  # files of the cache folder the server maps now
     }
 
 
@@ -331,12 +338,11 @@ def verdict(samples: list[dict], duration: float, report: dict) -> list[str]:
     report["rss_growth"] = round(rss1 / rss0 - 1, 4)
     if rss1 > rss0 * 1.05:
         problems.append(f"resident memory grew {100 * (rss1 / rss0 - 1):.1f}% (more than 5%)")
-    for key in ("fds", "threads"):
-        base = _median_at(samples, base_t, key)
-        high = max(s[key] for s in samples if s["t"] >= base_t)
-        report[f"{key}_growth"] = high - base
-        if high > base + 5:
-            problems.append(f"{key} grew from {base} to {high} (more than +5)")
+    for key in ("fds", "threads"):  # both follow the open connections: medians of 5 samples
+        base, end = _median_at(samples, base_t, key, width=5), _median_at(samples, end_t, key, width=5)
+        report[f"{key}_growth"] = end - base
+        if end > base + 5:
+            problems.append(f"{key} grew from {base} to {end} (more than +5)")
     for key in ("failed_versions", "path_locks"):
         high = max(s[key] for s in samples)
         bound = max(s["listed_versions"] for s in samples) + 2
@@ -433,7 +439,7 @@ def main(argv=None) -> int:
                 s = samples[-1]
                 print(
                     f"{s['t']:7.0f}s rss {s['rss'] / 1e6:6.0f} MB  fds {s['fds']:4}  threads {s['threads']:3}  "
-                    f"cache {s['cache_bytes'] / 1e6:5.0f} MB  failed {s['failed_versions']}  locks {s['path_locks']}  "
+                    f"cache {s['cache_bytes'] / 1e6:5.0f} MB  mapped {s['mapped_cache_files']}  failed {s['failed_versions']}  locks {s['path_locks']}  "
                     f"answers {sum(clients.statuses.values())}",
                     flush=True,
                 )

@@ -66,6 +66,36 @@ def _unreadable(path: str) -> str:
     return f"file not found: {path}"
 
 
+def _libc():
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
+    except OSError:  # not glibc
+        return None
+
+
+_LIBC = _libc()
+_M_MMAP_THRESHOLD = -3
+LARGE_BLOCK_BYTES = 4 << 20
+
+
+def keep_large_blocks_returnable() -> None:
+    """Allocate blocks of ``LARGE_BLOCK_BYTES`` and more (a parsed model's arrays) with ``mmap``,
+    so freeing one gives it back to the system. glibc otherwise raises that threshold to the size
+    of the last block freed and keeps later ones in per-thread arenas: a server converting new
+    versions of a model for days grew by a model's size in each of its threads' arenas."""
+    if _LIBC is not None:
+        _LIBC.mallopt(_M_MMAP_THRESHOLD, LARGE_BLOCK_BYTES)
+
+
+def release_freed_memory() -> None:
+    """Give the memory freed by a load back to the system (glibc ``malloc_trim``)."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
 class ModelStore:
     """Loaded models by path; ``get`` returns a current :class:`LoadedModel` or raises."""
 
@@ -77,6 +107,7 @@ class ModelStore:
         mmap_policy: str = md.MMAP_AUTO,
         group: lifecycle.ThreadGroup | None = None,
     ):
+        keep_large_blocks_returnable()
         self.memory_budget_bytes = memory_budget_bytes
         self.cache_dir = cache_dir
         self.allow_pickle = allow_pickle
@@ -219,6 +250,7 @@ class ModelStore:
             self._slots[version.path] = _Slot(identity, model, time.time(), sidecars)
             self._slots.move_to_end(version.path)
             self._evict_locked(keep=version.path)
+        release_freed_memory()
         for listener in self._listeners:
             try:
                 listener(version, model)

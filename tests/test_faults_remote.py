@@ -100,11 +100,12 @@ def _expected(kv, word: str = "police") -> list[str]:
 
 
 def _copies_are_whole(cache: str, *objects: bytes) -> None:
-    """Every copy in the cache is byte for byte one of the uploaded versions; no temporaries."""
+    """Every copy in the cache is byte for byte one of the uploaded versions; no temporaries left
+    once the copies under way (a job goes on after its request timed out) have ended."""
+    wait_for(lambda: temporaries_under(os.path.join(cache, "remote")) == [], timeout=60)
     digests = {hashlib.sha256(o).hexdigest() for o in objects}
     for path in glob.glob(os.path.join(cache, "remote", "*", "?.bin")):
         assert hashlib.sha256(open(path, "rb").read()).hexdigest() in digests, path
-    assert temporaries_under(os.path.join(cache, "remote")) == []
 
 
 def test_errors_and_a_hanging_store_answer_503_in_time_and_the_next_query_retries(tmp_path, store, models):

@@ -43,3 +43,13 @@ class Conflict(Word2VecError):
 
 class Busy(Word2VecError):
     """Too much work is already waiting; try again later (``details["retry_after"]`` seconds)."""
+
+
+class StoreUnavailable(Word2VecError):
+    """Storage did not answer in time or answered an error (a remote store down, a file that kept
+    changing while it was read): not the file's fault, so nothing is remembered and the next
+    request tries again (``details["retry_after"]`` seconds)."""
+
+
+class InsufficientStorage(Word2VecError, OSError):
+    """A write ran out of space (a full logdir); nothing partial was left behind."""

@@ -13,12 +13,13 @@ import hashlib
 import os
 import posixpath
 import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
 from tensorboard.compat.tensorflow_stub.io import gfile as _remote
+
+from tensorboard_plugin_w2v.io import temporaries
 
 
 def is_remote(path: str) -> bool:
@@ -34,6 +35,12 @@ class FileIdentity:
     size: int
     mtime_ns: int
     version: str = ""  # an object store's ETag: a new upload of the same size is a new version
+
+    @property
+    def tag(self) -> str:
+        """A short name of this version, shown in every answer made from it."""
+        text = f"{self.path}|{self.size}|{self.mtime_ns}|{self.version}"
+        return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:12]
 
 
 def join(base: str, *parts: str) -> str:
@@ -85,13 +92,13 @@ def _s3_stat(path: str) -> FileIdentity:
     """The stub gfile's S3 ``stat`` reports the length only, so an object re-uploaded with the
     same size (a retrained model of the same vocabulary) would look unchanged; ask S3 (at
     ``S3_ENDPOINT``, as the stub does) for its modification time and ETag too."""
-    import boto3
     import botocore.exceptions
 
-    bucket, _, key = path[len("s3://") :].partition("/")
-    client = boto3.client("s3", endpoint_url=os.environ.get("S3_ENDPOINT") or None)
-    try:
-        head = client.head_object(Bucket=bucket, Key=key)
+    from tensorboard_plugin_w2v.io import s3
+
+    bucket, key = s3.split(path)
+    try:  # a client whose calls give up after --word2vec_remote_timeout
+        head = s3.client().head_object(Bucket=bucket, Key=key)
     except botocore.exceptions.ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
             raise FileNotFoundError(2, "no such object", path) from None
@@ -157,17 +164,11 @@ def atomic_path(path: str) -> Iterator[str]:
     ...     open(tmp, "w").write("complete or absent")
     """
     folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    os.close(fd)
-    try:
+    # locked while written (see temporaries): a sweep tells a killed writer's leftover at once
+    with temporaries.claimed_file(folder, suffix=os.path.basename(path)) as (_fd, tmp):
         yield tmp
         _settle(tmp, FILE_MODE)
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _settle(path: str, mode: int) -> None:
@@ -198,41 +199,12 @@ def is_within(path: str, root: str) -> bool:
     return p == r or p.startswith(r.rstrip(os.sep) + os.sep)
 
 
-def local_copy(identity: FileIdentity, cache_dir: str, sidecars: tuple[str, ...] = ()) -> str:
-    """A local path holding this version of a (possibly remote) file.
-
-    Local files are returned as they are. Remote files, with their sidecar files (full paths
-    of gensim's ``.npy`` files beside them), are downloaded once into ``cache_dir`` under a
-    folder named after the file's identity.
-    """
-    if not is_remote(identity.path):
-        return identity.path
-    key = hashlib.sha256(
-        f"{identity.path}|{identity.size}|{identity.mtime_ns}|{identity.version}".encode()
-    ).hexdigest()
-    folder = os.path.join(cache_dir, "remote", key[:32])
-    local = os.path.join(folder, posixpath.basename(identity.path))
-    done = os.path.join(folder, ".complete")
-    if os.path.exists(done):
-        return local
-    os.makedirs(folder, exist_ok=True)
-    for src in (identity.path, *sidecars):
-        # A temporary name of its own, so concurrent copies never write into the same file,
-        # removed if the download fails, so no half-written file stays behind.
-        with atomic_path(os.path.join(folder, posixpath.basename(src))) as part:
-            with open(part, "wb") as fout, _remote.GFile(src, "rb") as fin:
-                shutil.copyfileobj(fin, fout, 8 << 20)
-    open(done, "w").close()
-    return local
-
-
 def sidecars(path: str) -> tuple[str, ...]:
     """gensim's ``<file>.<attribute>.npy`` arrays saved beside a native model."""
     if is_remote(path):
         # The stub's S3 glob only understands one trailing '*' (it returns [] for '.*.npy').
-        return tuple(
-            sorted(p for p in _remote.glob(path + ".*") if p.endswith(".npy") and "/" not in p[len(path) :])
-        )
+        found = _remote_call(_remote.glob, path + ".*")
+        return tuple(sorted(p for p in found if p.endswith(".npy") and "/" not in p[len(path) :]))
     import glob as _glob
 
     return tuple(_glob.glob(_glob.escape(path) + ".*.npy"))
@@ -247,20 +219,22 @@ def published_folder(final: str, result: str) -> Iterator[str]:
     process published the same folder first (its ``result`` file exists), that one is kept.
     """
     parent = os.path.dirname(final)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=parent, prefix=".tmp-")
+    tmp = None
     try:
-        yield tmp
-        for name in os.listdir(tmp):
-            if os.path.isfile(os.path.join(tmp, name)):
-                _settle(os.path.join(tmp, name), FILE_MODE)
-        os.chmod(tmp, FOLDER_MODE)
-        try:
-            os.rename(tmp, final)
-        except OSError:
-            if not os.path.exists(result):
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)  # another process finished the same work
+        with temporaries.claimed_folder(parent) as tmp:  # locked while written: see temporaries
+            yield tmp
+            os.unlink(os.path.join(tmp, temporaries.WRITER_NAME))
+            for name in os.listdir(tmp):
+                if os.path.isfile(os.path.join(tmp, name)):
+                    _settle(os.path.join(tmp, name), FILE_MODE)
+            os.chmod(tmp, FOLDER_MODE)
+            try:
+                os.rename(tmp, final)
+            except OSError:
+                if not os.path.exists(result):
+                    raise
+                shutil.rmtree(tmp, ignore_errors=True)  # another process finished the same work
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -126,11 +126,13 @@ def add_entry(
     step: int | None = None,
     format: str | None = None,
     wall_time: float | None = None,
+    under_lock=None,
 ) -> tuple[dict, list[dict]]:
     """Add one model version to the run's manifest, replacing an entry of the same name and step.
 
     Returns the new entry and the entries it replaced (so the caller can delete their files).
-    Concurrent writers on one machine are serialised with a lock file.
+    Concurrent writers on one machine are serialised with a lock file; ``under_lock(entries)``,
+    if given, runs while the lock is held, before the manifest is replaced.
     """
     if step is not None and (not isinstance(step, int) or isinstance(step, bool)):
         raise TypeError(f"step must be an int or None, got {step!r}")
@@ -144,6 +146,8 @@ def add_entry(
     target = manifest_path(run_dir)
     with locked(target + ".lock"):
         entries = _existing(target)
+        if under_lock is not None:
+            under_lock(entries)
         replaced = [
             e for e in entries if isinstance(e, dict) and e.get("name") == name and e.get("step") == step
         ]

@@ -73,7 +73,7 @@ def ensure_converted(
         with _ProgressLog(source, label):
             kv = KeyedVectors.load_word2vec_format(source, binary=binary, no_header=no_header)
         kv.save(os.path.join(tmp, MODEL_NAME), sep_limit=0)  # every array in a .npy sidecar
-        housekeeping.write_source(tmp, identity)
+        housekeeping.write_source(tmp, identity, seconds=time.monotonic() - started)
         del kv
     logger.info("converted %s in %.1fs", label, time.monotonic() - started)
     return os.path.join(final, MODEL_NAME)
@@ -151,6 +151,6 @@ def private_copy(path: str, identity: fileio.FileIdentity, cache_dir: str) -> st
             # copy2 keeps the modification times: the vocabulary cache recognises the same
             # vectors whether they are mapped from the copy or, once settled, from the logdir.
             shutil.copy2(src, os.path.join(tmp, os.path.basename(src)))
-        housekeeping.write_source(tmp, identity)
+        housekeeping.write_source(tmp, identity, seconds=time.monotonic() - started)
     logger.info("copied %s in %.1fs", path, time.monotonic() - started)
     return target

@@ -5,7 +5,7 @@ files, vocabularies, search indexes) belongs to one version of one model file, a
 (:func:`source_record`). A training job that saves a large model every epoch would otherwise
 leave a copy, an index and a vocabulary per epoch behind. :func:`sweep` removes the entries
 whose local source file is gone or has changed since (a version never comes back), and
-temporary files of writes killed long ago. Entries of remote files, and entries without a
+temporaries of writes whose process is gone (see :mod:`temporaries`). Entries of remote files, and entries without a
 record, are kept. Files still memory-mapped by this process stay readable after removal: on
 POSIX an unlinked file lives until it is unmapped.
 
@@ -18,19 +18,20 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import threading
 import time
+from collections.abc import Iterator
 
 from tensorboard_plugin_w2v import lifecycle
-from tensorboard_plugin_w2v.io import fileio
+from tensorboard_plugin_w2v.io import fileio, temporaries
 
 logger = logging.getLogger(__name__)
 
 SOURCE_NAME = "source.json"  # in a cache folder: the file version it was made from
 FOLDER_KINDS = ("copies", "converted", "vocab")  # one folder per entry
+REMOTE_KIND = "remote"  # copies of remote files: kept (their source cannot be checked), temporaries swept
 INDEX_KIND = "index"  # ``<key>.usearch`` with ``<key>.json`` (its metadata holds the record)
-TEMPORARY_AGE_SECONDS = 6 * 3600  # a write that has not finished in this long was killed
+TEMPORARY_AGE_SECONDS = temporaries.UNLOCKED_AGE_SECONDS  # an unlocked temporary this old is dead
 SWEEP_INTERVAL_SECONDS = 600.0
 
 
@@ -40,10 +41,14 @@ def source_record(identity: fileio.FileIdentity) -> dict:
     return {"path": identity.path, "size": identity.size, "mtime_ns": identity.mtime_ns}
 
 
-def write_source(folder: str, identity: fileio.FileIdentity) -> None:
-    """Record ``identity`` in a cache folder being written."""
+def write_source(folder: str, identity: fileio.FileIdentity, seconds: float | None = None) -> None:
+    """Record ``identity`` in a cache folder being written (and how long the entry took to
+    make, which the cache budget weighs)."""
+    record = source_record(identity)
+    if seconds is not None:
+        record["seconds"] = round(seconds, 3)
     with open(os.path.join(folder, SOURCE_NAME), "w", encoding="utf-8") as f:
-        json.dump(source_record(identity), f)
+        json.dump(record, f)
 
 
 def is_gone(record: dict | None) -> bool:
@@ -78,31 +83,34 @@ def _folder_record(folder: str) -> dict | None:
     return found
 
 
-def stale_entries(cache_dir: str, now: float | None = None) -> list[str]:
-    """Paths in ``cache_dir`` that :func:`sweep` would remove."""
-    now = time.time() if now is None else now
-    out = []
-    for kind in (*FOLDER_KINDS, INDEX_KIND):
+def kind_entries(cache_dir: str, kinds) -> Iterator[tuple[str, str, str]]:
+    """``(kind, name, path)`` of everything in the cache folder's ``kinds`` folders, sorted."""
+    for kind in kinds:
         parent = os.path.join(cache_dir, kind)
         try:
             names = sorted(os.listdir(parent))
         except OSError:
             continue
         for name in names:
-            path = os.path.join(parent, name)
-            if name.startswith(".tmp-"):
-                try:
-                    if now - os.path.getmtime(path) > TEMPORARY_AGE_SECONDS:
-                        out.append(path)
-                except OSError:
-                    pass
-            elif kind == INDEX_KIND:
-                if name.endswith(".json"):
-                    meta = _read_json(path)
-                    if isinstance(meta, dict) and is_gone(meta.get("source")):
-                        out.extend(p for p in (path[: -len(".json")] + ".usearch", path) if os.path.exists(p))
-            elif os.path.isdir(path) and is_gone(_folder_record(path)):
+            yield kind, name, os.path.join(parent, name)
+
+
+def stale_entries(cache_dir: str, now: float | None = None) -> list[str]:
+    """Paths in ``cache_dir`` that :func:`sweep` would remove."""
+    now = time.time() if now is None else now
+    out = []
+    for kind, name, path in kind_entries(cache_dir, (*FOLDER_KINDS, INDEX_KIND, REMOTE_KIND)):
+        if name.startswith(temporaries.PREFIX):
+            # a write whose process is gone (killed mid-way), or that never finished
+            if temporaries.abandoned(path, now):
                 out.append(path)
+        elif kind == INDEX_KIND:
+            if name.endswith(".json"):
+                meta = _read_json(path)
+                if isinstance(meta, dict) and is_gone(meta.get("source")):
+                    out.extend(p for p in (path[: -len(".json")] + ".usearch", path) if os.path.exists(p))
+        elif os.path.isdir(path) and is_gone(_folder_record(path)):
+            out.append(path)
     return out
 
 
@@ -113,10 +121,7 @@ def sweep(cache_dir: str, stop: threading.Event | None = None) -> list[str]:
         if stop is not None and stop.is_set():
             break
         try:
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path)
-            else:
-                os.unlink(path)
+            temporaries.remove_path(path)
         except FileNotFoundError:
             continue  # another process swept it first
         except OSError as exc:

@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING
 from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.errors import ModelLoadError
-from tensorboard_plugin_w2v.io import fileio, formats
+from tensorboard_plugin_w2v.io import fileio, formats, remote
 from tensorboard_plugin_w2v.io.cachedir import default_cache_dir
-from tensorboard_plugin_w2v.models import convert, readers, sanity
+from tensorboard_plugin_w2v.models import convert, faults, readers, sanity
 from tensorboard_plugin_w2v.models.model import PICKLE_REFUSED, LoadedModel, describe
 from tensorboard_plugin_w2v.models.model import file_label as _label
 
@@ -119,10 +119,11 @@ def _local_source(
     cache folder, large local gensim files that may still change are served from a private copy."""
     if fileio.is_remote(path):
         cache = cache_dir or default_cache_dir()
-        extra = fileio.sidecars(path) if format in md.GENSIM_NATIVE_FORMATS else ()
-        local = fileio.local_copy(identity, cache, extra)
+        # listed by the copy job, which a request waits for at most --word2vec_remote_timeout
+        extra = (lambda: fileio.sidecars(path)) if format in md.GENSIM_NATIVE_FORMATS else ()
+        local = remote.local_copy(identity, cache, extra)
         if metadata_path:
-            metadata_path = fileio.local_copy(fileio.stat(metadata_path), cache)
+            metadata_path = remote.local_copy(fileio.stat(metadata_path), cache)
         return local, metadata_path, "r"
     if may_memory_map(path, mmap_policy):
         return path, metadata_path, "r"
@@ -191,9 +192,12 @@ def _private_copy_if_large(path: str, identity: fileio.FileIdentity, cache_dir: 
     try:
         if sum(os.path.getsize(p) for p in (path, *fileio.sidecars(path))) < convert.PRIVATE_COPY_MIN_BYTES:
             return path
-        return convert.private_copy(path, identity, cache_dir)
+        copy = convert.private_copy(path, identity, cache_dir)
+        faults.clear(identity, faults.KIND_COPY)
+        return copy
     except OSError as exc:  # e.g. a full or read-only cache: read the logdir file into memory
-        logger.warning("serving %s without a private copy (%s)", path, exc)
+        reason = faults.note(identity, faults.KIND_COPY, exc) if faults.is_cache_write_failure(exc) else exc
+        logger.warning("serving %s without a private copy (%s)", path, reason)
         return path
 
 

@@ -8,6 +8,7 @@ ones get their norms started while gensim unpickles them and their vocabulary ca
 
 from __future__ import annotations
 
+import logging
 import os
 
 import numpy as np
@@ -16,10 +17,12 @@ from gensim.models import FastText, KeyedVectors, Word2Vec
 from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.errors import ModelLoadError
-from tensorboard_plugin_w2v.models import convert, vocabulary
+from tensorboard_plugin_w2v.models import convert, faults, vocabulary
 from tensorboard_plugin_w2v.models.model import LoadedModel
 from tensorboard_plugin_w2v.models.model import file_label as _label
 from tensorboard_plugin_w2v.models.norms import adopt_norms, start_norms
+
+logger = logging.getLogger(__name__)
 
 EMPTY_LABEL = "<Empty Line>"
 PREFETCH_MIN_BYTES = 256 << 20  # vectors from this size get their norms computed while loading
@@ -136,8 +139,17 @@ def _load_word2vec_format(
     group=None,
     **_,
 ) -> LoadedModel:
+    converted = None
     if cache_dir and identity is not None and identity.size >= convert.CONVERT_MIN_BYTES:
-        converted = convert.ensure_converted(path, identity, cache_dir, binary=binary, no_header=no_header)
+        try:
+            converted = convert.ensure_converted(path, identity, cache_dir, binary=binary, no_header=no_header)
+            faults.clear(identity, faults.KIND_CONVERSION)
+        except OSError as exc:
+            if not faults.is_cache_write_failure(exc):
+                raise
+            # The file is fine, the cache folder is not: parse the file itself (slower).
+            logger.warning("%s: %s", path, faults.note(identity, faults.KIND_CONVERSION, exc))
+    if converted is not None:
         kv, _counts = _open_keyedvectors(
             converted, mmap="r", cache_dir=cache_dir, identity=identity, group=group
         )

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v import metadata as md
-from tensorboard_plugin_w2v.errors import ModelLoadError
+from tensorboard_plugin_w2v.errors import ModelLoadError, StoreUnavailable
 from tensorboard_plugin_w2v.io import fileio
+from tensorboard_plugin_w2v.models import faults, steady
 from tensorboard_plugin_w2v.models.discovery import ModelVersion
 from tensorboard_plugin_w2v.models.model import PICKLE_REFUSED, LoadedModel
 
@@ -37,18 +38,6 @@ class _Slot:
     loaded_at: float
     # Memory-mapped ``.npy`` sidecars as they were when loaded; see ``_mapped_files_changed``.
     sidecars: tuple[fileio.FileIdentity, ...] = ()
-
-
-def _sidecar_identities(path: str) -> tuple[fileio.FileIdentity, ...]:
-    if fileio.is_remote(path):
-        return ()  # remote models are served from private local copies
-    found = []
-    for sidecar in fileio.sidecars(path):
-        try:
-            found.append(fileio.stat(sidecar))
-        except OSError:
-            pass
-    return tuple(found)
 
 
 def _mapped_files_changed(slot: _Slot) -> bool:
@@ -77,6 +66,36 @@ def _unreadable(path: str) -> str:
     return f"file not found: {path}"
 
 
+def _libc():
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
+    except OSError:  # not glibc
+        return None
+
+
+_LIBC = _libc()
+_M_MMAP_THRESHOLD = -3
+LARGE_BLOCK_BYTES = 4 << 20
+
+
+def keep_large_blocks_returnable() -> None:
+    """Allocate blocks of ``LARGE_BLOCK_BYTES`` and more (a parsed model's arrays) with ``mmap``,
+    so freeing one gives it back to the system. glibc otherwise raises that threshold to the size
+    of the last block freed and keeps later ones in per-thread arenas: a server converting new
+    versions of a model for days grew by a model's size in each of its threads' arenas."""
+    if _LIBC is not None:
+        _LIBC.mallopt(_M_MMAP_THRESHOLD, LARGE_BLOCK_BYTES)
+
+
+def release_freed_memory() -> None:
+    """Give the memory freed by a load back to the system (glibc ``malloc_trim``)."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
 class ModelStore:
     """Loaded models by path; ``get`` returns a current :class:`LoadedModel` or raises."""
 
@@ -88,6 +107,7 @@ class ModelStore:
         mmap_policy: str = md.MMAP_AUTO,
         group: lifecycle.ThreadGroup | None = None,
     ):
+        keep_large_blocks_returnable()
         self.memory_budget_bytes = memory_budget_bytes
         self.cache_dir = cache_dir
         self.allow_pickle = allow_pickle
@@ -108,9 +128,9 @@ class ModelStore:
         if version.error:
             raise ModelLoadError(version.error)
         try:
-            identity = fileio.stat(version.path)
-        except OSError:
-            identity = None
+            identity = self._identity(version)
+        except StoreUnavailable as exc:  # the store's fault, not the file's: memory answers, else 503
+            return self._from_memory(version, exc)
         with self._lock:
             slot = self._slots.get(version.path)
             if slot is not None:
@@ -124,6 +144,7 @@ class ModelStore:
                     del self._slots[version.path]
             slot = None
         if slot is not None and (identity is None or slot.identity == identity):
+            self._retry_if_due(version, identity, slot, path_lock)
             return slot.model  # current, or the file vanished: keep answering from memory
         if failed is not None and failed[0] == identity:
             if slot is not None:
@@ -138,31 +159,77 @@ class ModelStore:
         finally:
             path_lock.release()
 
-    def _load_locked(self, version: ModelVersion, identity, old: _Slot | None) -> LoadedModel:
-        with self._lock:  # another thread may have loaded it while this one waited
+    def _from_memory(self, version: ModelVersion, error: Exception) -> LoadedModel:
+        with self._lock:
             slot = self._slots.get(version.path)
-            failed = self._failed.get(version.path)
-        if slot is not None and slot.identity == identity:
-            return slot.model
-        if failed is not None and failed[0] == identity and slot is None:
-            raise ModelLoadError(failed[1])
-        started = time.monotonic()
-        sidecars = _sidecar_identities(version.path)
-        try:
-            if identity is None:
-                raise ModelLoadError(_unreadable(version.path))
-            from tensorboard_plugin_w2v.models.loading import load_model  # gensim: first load only
+        if slot is None:
+            raise error
+        return slot.model
 
-            model = load_model(
+    @staticmethod
+    def _identity(version: ModelVersion) -> fileio.FileIdentity | None:
+        """The file's identity; ``None`` if it is gone or unreadable; 503 if a store does not answer."""
+        try:
+            return fileio.stat(version.path)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            if fileio.is_remote(version.path):
+                raise StoreUnavailable(f"the store cannot be read: {exc}", retry_after=1) from None
+            return None
+
+    def _retry_if_due(self, version: ModelVersion, identity, old: _Slot, path_lock: threading.Lock) -> None:
+        """A model served without a cache entry that did not fit is loaded again in the background
+        once :data:`faults.RETRY_SECONDS` passed (room may be back); it answers meanwhile."""
+        if identity is None or not faults.retry_due(identity) or not path_lock.acquire(blocking=False):
+            return
+
+        def run() -> None:
+            try:
+                self._load_locked(version, identity, old, again=True)
+            except Exception:  # the version in memory keeps answering
+                logger.warning("retrying the cache entries of %s failed", version.path, exc_info=True)
+            finally:
+                path_lock.release()
+
+        if (self.group or lifecycle.LIBRARY).spawn(run, name="w2v-cache-retry") is None:
+            path_lock.release()
+
+    def _load_file(self, version: ModelVersion) -> LoadedModel:
+        from tensorboard_plugin_w2v.models.loading import load_model  # gensim: first load only
+
+        return steady.load_classified(
+            version,
+            lambda fmt: load_model(
                 version.path,
-                version.format,
+                fmt,
                 metadata_path=version.metadata_path,
                 tensor_shape=version.tensor_shape,
                 allow_pickle=self.allow_pickle,
                 cache_dir=self.cache_dir,
                 mmap_policy=self.mmap_policy,
                 group=self.group,
-            )
+            ),
+        )
+
+    def _load_locked(self, version: ModelVersion, identity, old: _Slot | None, again: bool = False) -> LoadedModel:
+        with self._lock:  # another thread may have loaded it while this one waited
+            slot = self._slots.get(version.path)
+            failed = self._failed.get(version.path)
+        if slot is not None and slot.identity == identity and not again:
+            return slot.model
+        if failed is not None and failed[0] == identity and slot is None:
+            raise ModelLoadError(failed[1])
+        started = time.monotonic()
+        try:
+            if identity is None:
+                raise ModelLoadError(_unreadable(version.path))
+            model, identity, sidecars = steady.read_steady(version, identity, self._load_file)
+        except StoreUnavailable as exc:  # not the file's fault: nothing is remembered
+            if old is not None:
+                logger.warning("keeping the version in memory of %s: %s", version.path, exc.message)
+                return old.model
+            raise
         except ModelLoadError as exc:
             with self._lock:
                 self._failed[version.path] = (identity, exc.message)
@@ -171,7 +238,8 @@ class ModelStore:
                 return old.model
             raise
         logger.info(
-            "loaded %s (%d words × %d) in %.2fs",
+            "%s %s (%d words × %d) in %.2fs",
+            "reloaded" if again else "loaded",
             version.path,
             model.vocab_size,
             model.dim,
@@ -182,6 +250,7 @@ class ModelStore:
             self._slots[version.path] = _Slot(identity, model, time.time(), sidecars)
             self._slots.move_to_end(version.path)
             self._evict_locked(keep=version.path)
+        release_freed_memory()
         for listener in self._listeners:
             try:
                 listener(version, model)
@@ -216,6 +285,35 @@ class ModelStore:
         if failed is not None:
             return STATUS_ERROR, None, failed[1]
         return STATUS_NOT_LOADED, None, None
+
+    def forget_missing(self, paths) -> int:
+        """Drop what is kept for model files no longer listed (``paths``: those listed): failures,
+        idle path locks, loaded versions. Keeps the store's maps bounded while files come and go;
+        returns how many entries went."""
+        keep = set(paths)
+        dropped = 0
+        with self._lock:
+            for path in [p for p in self._failed if p not in keep]:
+                del self._failed[path]
+                dropped += 1
+            for path in [p for p, lock in self._path_locks.items() if p not in keep and not lock.locked()]:
+                del self._path_locks[path]
+                dropped += 1
+            for path in [p for p in self._slots if p not in keep]:
+                del self._slots[path]
+                dropped += 1
+        return dropped
+
+    def stats(self) -> dict:
+        """Sizes of the store's maps (what a long-running server must keep bounded)."""
+        with self._lock:
+            return {
+                "loaded_models": len(self._slots),
+                "loaded_bytes": sum(s.model.nbytes for s in self._slots.values()),
+                "failed_versions": len(self._failed),
+                "path_locks": len(self._path_locks),
+                "cache_notes": faults.count(),
+            }
 
     def loaded_bytes(self) -> int:
         with self._lock:

@@ -22,6 +22,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 
 import marisa_trie
@@ -30,7 +31,7 @@ from gensim.models import KeyedVectors
 
 from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v.io import fileio
-from tensorboard_plugin_w2v.models import housekeeping
+from tensorboard_plugin_w2v.models import faults, housekeeping
 from tensorboard_plugin_w2v.models.norms import ensure_norms
 
 logger = logging.getLogger(__name__)
@@ -222,6 +223,7 @@ def save(
     if os.path.exists(os.path.join(folder, INFO_NAME)):
         return True
     stopped = (lambda: stop.is_set()) if stop is not None else (lambda: False)
+    started = time.monotonic()
     norms = np.asarray(ensure_norms(kv))  # first: a query waiting for them gets them sooner
     if stopped():
         return False
@@ -251,6 +253,7 @@ def save(
     try:
         with fileio.published_folder(folder, os.path.join(folder, INFO_NAME)) as tmp:
             _write_files(tmp, trie, words, ids.astype(dtype), rows.astype(dtype), norms, counts, stopped)
+            info["build_seconds"] = round(time.monotonic() - started, 3)  # weighed by the cache budget
             _write_json(os.path.join(tmp, INFO_NAME), info)  # last: its presence means complete
     except _Stopped:
         return False
@@ -301,10 +304,13 @@ def save_in_background(
 
     def run() -> None:
         try:
-            if not group.sleep(SAVE_DELAY_SECONDS):
-                save(kv, cache_dir, identity, info, stop=group.stopping)
-        except Exception:  # a full or read-only cache: the model keeps working without it
-            logger.warning("could not cache the vocabulary of %s", identity.path, exc_info=True)
+            if not group.sleep(SAVE_DELAY_SECONDS) and save(kv, cache_dir, identity, info, stop=group.stopping):
+                faults.clear(identity, faults.KIND_VOCABULARY)
+        except Exception as exc:  # a full or read-only cache: the model keeps working without it
+            if faults.is_cache_write_failure(exc):
+                logger.warning("%s: %s", identity.path, faults.note(identity, faults.KIND_VOCABULARY, exc))
+            else:
+                logger.warning("could not cache the vocabulary of %s", identity.path, exc_info=True)
         finally:
             with _saving_lock:
                 _saving.pop(folder, None)

@@ -14,6 +14,7 @@ exactly.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -27,7 +28,7 @@ import numpy as np
 
 from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v.io import fileio
-from tensorboard_plugin_w2v.models import housekeeping
+from tensorboard_plugin_w2v.models import faults, housekeeping
 from tensorboard_plugin_w2v.models.norms import ensure_norms, unit_rows
 from tensorboard_plugin_w2v.search.ann import (
     CONNECTIVITY,
@@ -74,6 +75,8 @@ class IndexHandle:
         self.build_seconds: float | None = None
         self.index: AnnIndex | None = None
         self.model_ref = None  # weak reference to the model being indexed (building reads it)
+        self.label: str = key  # the model file, for log lines
+        self.source: dict | None = None  # the model version indexed (see housekeeping)
         self.created = time.monotonic()
         self.cancelled = threading.Event()
         self._finished = threading.Event()
@@ -159,8 +162,22 @@ class IndexManager:
                 self._handles[key] = handle
             elif handle.state in (STATE_QUEUED, STATE_BUILDING):
                 handle.model_ref = weakref.ref(model)  # the same file loaded again: build on
+            elif self._unsaved(handle) and faults.retry_due(model.identity):
+                # built while the cache folder was full: try to save it again (room may be back)
+                self._group.spawn(self._save_again, name="w2v-index-save", args=(handle, model.identity))
         model.index = handle
         return handle
+
+    def _unsaved(self, handle: IndexHandle) -> bool:
+        return bool(self.cache_dir) and handle.state == STATE_READY and handle.index.path is None
+
+    def _save_again(self, handle: IndexHandle, identity) -> None:
+        index = handle.index
+        try:
+            handle.index = self._save(handle, index._index, index.quantizer, handle.label, handle.source)
+            faults.clear(identity, faults.KIND_INDEX)
+        except OSError as exc:
+            faults.note(identity, faults.KIND_INDEX, exc)
 
     def _new_handle(self, key: str, rows: int, dim: int, model: LoadedModel) -> IndexHandle:
         if rows * dim <= self.exact_max_cells:
@@ -215,7 +232,10 @@ class IndexManager:
         """Write the index (temp file + rename, then its metadata) and memory-map it back."""
         path, meta_path = self._paths(handle.key)
         with fileio.atomic_path(path) as tmp:
-            built.save(tmp)
+            try:
+                built.save(tmp)
+            except RuntimeError as exc:  # usearch says only "Failed to serialize into stream"
+                raise _write_error(tmp, int(built.serialized_length), exc) from None
         meta = {
             "format": FORMAT_VERSION,
             "library": LIBRARY,
@@ -265,8 +285,8 @@ class IndexManager:
         if model is None or handle.cancelled.is_set():
             handle._finish(STATE_CANCELLED)
             return
-        label = model.identity.path if model.identity else handle.key
-        source = housekeeping.source_record(model.identity) if model.identity else None
+        label = handle.label = model.identity.path if model.identity else handle.key
+        source = handle.source = housekeeping.source_record(model.identity) if model.identity else None
         handle.state = STATE_BUILDING
         started = time.monotonic()
         ensure_norms(model.kv)
@@ -293,12 +313,23 @@ class IndexManager:
         built.expansion_search = EXPANSION_SEARCH
         index = AnnIndex(built, quantizer)
         if self.cache_dir:
+            identity = getattr(handle.model_ref(), "identity", None)
             try:
                 index = self._save(handle, built, quantizer, label, source)
+                faults.clear(identity, faults.KIND_INDEX)
             except OSError as exc:
-                logger.warning(
-                    "could not save the index of %s in the cache (%s); keeping it in memory", label, exc
-                )
+                reason = faults.note(identity, faults.KIND_INDEX, exc) if faults.is_cache_write_failure(exc) else exc
+                logger.warning("could not save the index of %s in the cache (%s); keeping it in memory", label, reason)
         handle.index = index
         handle._finish(STATE_READY)
         logger.info("index of %s ready in %.1fs", label, handle.build_seconds)
+
+
+def _write_error(path: str, needed: int, exc: Exception) -> OSError:
+    """The ``OSError`` a failed usearch write stands for: a full disk if it lacked the room."""
+    try:
+        st = os.statvfs(os.path.dirname(path))
+        full = st.f_bavail * st.f_frsize < needed
+    except OSError:
+        full = False
+    return OSError(errno.ENOSPC if full else errno.EIO, f"{exc} ({needed} bytes to write)")

@@ -13,8 +13,10 @@ import os
 import threading
 import time
 
+from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v.errors import NotFound
-from tensorboard_plugin_w2v.io import fileio
+from tensorboard_plugin_w2v.io import fileio, remote
+from tensorboard_plugin_w2v.models import faults
 from tensorboard_plugin_w2v.models.discovery import Discovery, ModelEntry, ModelVersion
 from tensorboard_plugin_w2v.models.model import LoadedModel
 from tensorboard_plugin_w2v.models.store import ModelStore
@@ -28,11 +30,21 @@ _RESCAN_ON_MISS_SECONDS = 1.0
 class Catalog:
     """The logdir's runs and models (rescanned every ``reload_interval`` seconds at most)."""
 
-    def __init__(self, logdir: str, discovery: Discovery, store: ModelStore, reload_interval: float):
+    def __init__(
+        self,
+        logdir: str,
+        discovery: Discovery,
+        store: ModelStore,
+        reload_interval: float,
+        group: lifecycle.ThreadGroup | None = None,
+        on_query=None,
+    ):
         self.logdir = logdir
         self.discovery = discovery
         self.store = store
         self.reload_interval = reload_interval
+        self.group = group  # remote rescans run in its threads
+        self.on_query = on_query  # called at every lookup (the cache budget's rate-limited check)
         self._runs: dict[str, dict[str, ModelEntry]] = {}
         self._scanned_at = -math.inf
         self._scan_lock = threading.Lock()
@@ -47,15 +59,14 @@ class Catalog:
             # a fresh listing (the listing itself, a name not found) wait for it.
             if not self._scan_lock.acquire(blocking=fresh):
                 return self._runs
-            try:
-                if time.monotonic() - self._scanned_at > max_age:
-                    try:
-                        self._runs = self.discovery.scan()
-                    except OSError as exc:  # storage unreachable: keep serving the last scan
-                        logger.warning("cannot scan %s, keeping the last listing: %s", self.logdir, exc)
-                    self._scanned_at = time.monotonic()
-            finally:
-                self._scan_lock.release()
+            if not fresh and fileio.is_remote(self.logdir) and self.group is not None:
+                # a remote walk may hang until --word2vec_remote_timeout: never in a query's way
+                if self.group.spawn(self._rescan_released, name="w2v-rescan", args=(max_age,)) is None:
+                    self._scan_lock.release()
+                return self._runs
+            self._rescan_released(max_age)
+        if self.on_query is not None:
+            self.on_query()
         return self._runs
 
     def entry(self, run: str, model: str, max_age: float | None = None) -> ModelEntry:
@@ -70,6 +81,28 @@ class Catalog:
         if model not in runs[run]:
             raise NotFound(f"unknown model {model!r} in run {run!r}", known_models=sorted(runs[run]))
         return runs[run][model]
+
+    def _rescan_released(self, max_age: float) -> None:
+        """Rescan if still due, then release ``_scan_lock`` (taken by the caller)."""
+        try:
+            if time.monotonic() - self._scanned_at > max_age:
+                try:
+                    self._runs = self._scan()
+                    self.store.forget_missing(
+                        v.path for models in self._runs.values() for e in models.values() for v in e.versions
+                    )
+                except (OSError, TimeoutError) as exc:  # storage unreachable: keep serving the last scan
+                    logger.warning("cannot scan %s, keeping the last listing: %s", self.logdir, exc)
+                self._scanned_at = time.monotonic()
+        finally:
+            self._scan_lock.release()
+
+    def _scan(self) -> dict[str, dict[str, ModelEntry]]:
+        """The discovery scan; a remote one gives up after --word2vec_remote_timeout (it goes on in
+        the background, and the last listing answers meanwhile)."""
+        if not fileio.is_remote(self.logdir):
+            return self.discovery.scan()
+        return remote.with_deadline(self.discovery.scan, None, "remote-scan")
 
     def version(self, ref: ModelRef) -> ModelVersion:
         """The model version ``ref`` names, not loaded."""
@@ -119,6 +152,9 @@ class Catalog:
             "status": status,
             "error": error,
             "index": loaded.index.status() if loaded is not None and loaded.index is not None else None,
+            "version": loaded.identity.tag if loaded is not None and loaded.identity else None,
+            # why a loaded model is served slower than it could be (a cache entry did not fit)
+            "degraded": ("; ".join(faults.notes_for(loaded.identity)) or None) if loaded is not None else None,
         }
 
     def display_path(self, path: str) -> str:
@@ -128,6 +164,11 @@ class Catalog:
         return os.path.relpath(path, self.logdir).replace(os.sep, "/")
 
 
-def header(version: ModelVersion) -> dict:
-    """The fields every answer about one model version starts with."""
-    return {"run": version.run, "model": version.name, "step": version.step}
+def header(version: ModelVersion, model: LoadedModel | None = None) -> dict:
+    """The fields every answer about one model version starts with; with the model that answered,
+    ``version`` names the file version it was loaded from (the previous one answers while a new
+    one loads)."""
+    out = {"run": version.run, "model": version.name, "step": version.step}
+    if model is not None:
+        out["version"] = model.identity.tag if model.identity is not None else None
+    return out

@@ -29,8 +29,8 @@ def compare_impl(
     (version_a, model_a), (version_b, model_b) = a, b
     result = comparison.compare(model_a.kv, model_b.kv, words, n=n, k=k, scope=scope)
     return {
-        "a": {**header(version_a), "vocab_size": model_a.vocab_size, "dim": model_a.dim},
-        "b": {**header(version_b), "vocab_size": model_b.vocab_size, "dim": model_b.dim},
+        "a": {**header(version_a, model_a), "vocab_size": model_a.vocab_size, "dim": model_a.dim},
+        "b": {**header(version_b, model_b), "vocab_size": model_b.vocab_size, "dim": model_b.dim},
         **result.to_json(),
     }
 

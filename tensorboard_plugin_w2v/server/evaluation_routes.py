@@ -113,7 +113,7 @@ class EvaluationRoutes:
         status, result, cached, progress = self.jobs.run(
             key, lambda progress: run_evaluation(model, request, progress), wait
         )
-        data = {**header(version), "benchmark": request.benchmark.name, "status": status, "cached": cached}
+        data = {**header(version, model), "benchmark": request.benchmark.name, "status": status, "cached": cached}
         if progress is not None:
             data["progress"] = progress
         data = {**data, **(result or {}), "status": status}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -14,8 +16,8 @@ from werkzeug.datastructures import MultiDict
 
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.analysis import queries
-from tensorboard_plugin_w2v.errors import Conflict, InvalidArgument, Word2VecError
-from tensorboard_plugin_w2v.io import fileio
+from tensorboard_plugin_w2v.errors import Conflict, InsufficientStorage, InvalidArgument, Word2VecError
+from tensorboard_plugin_w2v.io import fileio, oserrors
 from tensorboard_plugin_w2v.io.manifest import safe_name
 from tensorboard_plugin_w2v.models.discovery import ModelVersion
 from tensorboard_plugin_w2v.models.model import LoadedModel
@@ -52,19 +54,49 @@ def export_projector_impl(logdir: str, hood: Neighbourhood) -> dict:
     slug = safe_name(f"{version.run}-{version.name}-{word}-{n}")[:80]
     run_rel = f"{EXPORTS_FOLDER}/{slug}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid() % 1000:03d}"
     tensor_name = f"{word} + {len(words) - 1} neighbours ({version.run}/{version.name})"
+    step = {"step": version.step} if version.step is not None else {}
+    query = urllib.parse.urlencode({"run": version.run, "model": version.name, "word": word, "n": n, **step})
+    tsv = {part: f"export_tsv?{query}&part={part}" for part in TSV_PARTS}
     try:
         if fileio.is_remote(logdir):
             raise PermissionError("remote logdirs are not written by the plugin")
-        export_subset(hood.model.kv, words, os.path.join(logdir, *run_rel.split("/")), tensor_name)
+        with logdir_unchanged_on_failure(logdir, run_rel):
+            export_subset(hood.model.kv, words, os.path.join(logdir, *run_rel.split("/")), tensor_name)
     except OSError as exc:
-        step = {"step": version.step} if version.step is not None else {}
-        query = urllib.parse.urlencode({"run": version.run, "model": version.name, "word": word, "n": n, **step})
+        if oserrors.is_disk_full(exc):
+            raise InsufficientStorage(
+                "the logdir is full: the export was not written and nothing of it was left behind; "
+                "free some space, or download the two TSV files and load them with the Projector's "
+                "Load button",
+                tsv=tsv,
+            ) from None
         raise Conflict(
             f"the logdir cannot be written ({exc.strerror or exc}); download the two TSV files "
             "and load them with the Projector's Load button",
-            tsv={part: f"export_tsv?{query}&part={part}" for part in TSV_PARTS},
+            tsv=tsv,
         ) from None
     return {"run": run_rel, "tensor_name": tensor_name, "points": len(words)}
+
+
+@contextlib.contextmanager
+def logdir_unchanged_on_failure(logdir: str, run_rel: str):
+    """Remove the folders an export created under ``logdir`` if it fails (a full disk): the
+    logdir is left as it was."""
+    parts = run_rel.split("/")
+    created = next(
+        (
+            os.path.join(logdir, *parts[:depth])
+            for depth in range(1, len(parts) + 1)
+            if not os.path.exists(os.path.join(logdir, *parts[:depth]))
+        ),
+        None,
+    )  # the outermost folder this export creates
+    try:
+        yield
+    except BaseException:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise
 
 
 def export_tsv_impl(hood: Neighbourhood, part: str) -> tuple[str, bytes]:

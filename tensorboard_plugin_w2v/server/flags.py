@@ -12,6 +12,8 @@ from tensorboard.plugins import base_plugin
 
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.io.cachedir import default_cache_dir
+from tensorboard_plugin_w2v.io.s3 import DEFAULT_TIMEOUT_SECONDS as DEFAULT_REMOTE_TIMEOUT_SECONDS
+from tensorboard_plugin_w2v.models.cache_budget import DEFAULT_BUDGET as DEFAULT_CACHE_BUDGET
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.I)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
@@ -74,14 +76,36 @@ def define_flags(parser) -> None:
         default=5.0,
         help="How often queries rescan the logdir for new or removed models. Default: %(default)s.",
     )
+    group.add_argument(
+        "--word2vec_cache_budget",
+        metavar="SIZE",
+        default=DEFAULT_CACHE_BUDGET,
+        help="Most disk space the cache folder's entries (converted models, copies, vocabularies, "
+        "search indexes) may take; the least valuable (longest unused, quickest to rebuild) are "
+        "removed beyond it, never one in use. Default: %(default)s.",
+    )
+    group.add_argument(
+        "--word2vec_remote_timeout",
+        metavar="SECONDS",
+        type=float,
+        default=DEFAULT_REMOTE_TIMEOUT_SECONDS,
+        help="How long a query waits for remote storage (s3://, gs://) before answering 503; "
+        "the copy goes on and the next query tries again. Default: %(default)s.",
+    )
 
 
 def fix_flags(flags) -> None:
-    """Check the flags and add ``word2vec_memory_budget_bytes``."""
+    """Check the flags and add ``word2vec_memory_budget_bytes`` and ``word2vec_cache_budget_bytes``."""
     try:
         flags.word2vec_memory_budget_bytes = parse_size(flags.word2vec_memory_budget)
     except ValueError as exc:
         raise base_plugin.FlagsError(f"--word2vec_memory_budget: {exc}") from None
+    try:
+        flags.word2vec_cache_budget_bytes = parse_size(flags.word2vec_cache_budget)
+    except ValueError as exc:
+        raise base_plugin.FlagsError(f"--word2vec_cache_budget: {exc}") from None
+    if not flags.word2vec_remote_timeout > 0:
+        raise base_plugin.FlagsError("--word2vec_remote_timeout must be a positive number of seconds")
     if flags.word2vec_reload_interval < 0:
         raise base_plugin.FlagsError("--word2vec_reload_interval must not be negative")
 
@@ -96,6 +120,8 @@ class Settings:
     allow_pickle: bool
     mmap_policy: str
     allow_outside_logdir: bool
+    cache_budget_bytes: int = 0
+    remote_timeout: float = DEFAULT_REMOTE_TIMEOUT_SECONDS
 
     @classmethod
     def from_flags(cls, flags) -> Settings:
@@ -109,4 +135,7 @@ class Settings:
             allow_pickle=not getattr(flags, "word2vec_no_pickle", False),
             mmap_policy=getattr(flags, "word2vec_mmap", None) or md.MMAP_AUTO,
             allow_outside_logdir=bool(getattr(flags, "word2vec_allow_outside_logdir", False)),
+            cache_budget_bytes=getattr(flags, "word2vec_cache_budget_bytes", None)
+            or parse_size(getattr(flags, "word2vec_cache_budget", DEFAULT_CACHE_BUDGET)),
+            remote_timeout=float(getattr(flags, "word2vec_remote_timeout", DEFAULT_REMOTE_TIMEOUT_SECONDS)),
         )

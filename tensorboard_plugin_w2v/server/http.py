@@ -28,9 +28,11 @@ from tensorboard_plugin_w2v.errors import (
     BenchmarkError,
     Busy,
     Conflict,
+    InsufficientStorage,
     InvalidArgument,
     ModelLoadError,
     NotFound,
+    StoreUnavailable,
     Word2VecError,
 )
 from tensorboard_plugin_w2v.io import fileio
@@ -45,6 +47,8 @@ STATUS = {
     ModelLoadError: 422,
     BenchmarkError: 422,
     Busy: 429,
+    StoreUnavailable: 503,
+    InsufficientStorage: 507,
 }
 
 

@@ -29,7 +29,8 @@ from werkzeug.datastructures import MultiDict
 
 from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v import metadata as md
-from tensorboard_plugin_w2v.models import housekeeping
+from tensorboard_plugin_w2v.io import s3
+from tensorboard_plugin_w2v.models import cache_budget, housekeeping
 from tensorboard_plugin_w2v.models.discovery import Discovery
 from tensorboard_plugin_w2v.models.store import ModelStore
 from tensorboard_plugin_w2v.search.index import IndexManager
@@ -86,9 +87,21 @@ class Word2VecPlugin(base_plugin.TBPlugin):
         self.store.add_load_listener(self.indexes.attach)
         self.sweeper = housekeeping.Sweeper(settings.cache_dir, group=self.group)  # entries of gone versions
         self.store.add_load_listener(self.sweeper.request)
+        s3.configure(settings.remote_timeout)  # --word2vec_remote_timeout
+        self.cache_keeper = cache_budget.Keeper(  # --word2vec_cache_budget
+            settings.cache_dir, settings.cache_budget_bytes, group=self.group
+        )
+        self.store.add_load_listener(self.cache_keeper.request)
         self.jobs = BackgroundJobs(group=self.group)  # evaluations
         discovery = Discovery(self.logdir, settings.allow_outside_logdir)
-        self.catalog = Catalog(self.logdir, discovery, self.store, settings.reload_interval)
+        self.catalog = Catalog(
+            self.logdir,
+            discovery,
+            self.store,
+            settings.reload_interval,
+            group=self.group,
+            on_query=self.cache_keeper.request,
+        )
         self._routes = (
             QueryRoutes(self.catalog),
             ExportRoutes(self.catalog),
@@ -141,7 +154,17 @@ class Word2VecPlugin(base_plugin.TBPlugin):
 
     def models_impl(self) -> dict:
         """Every model of the logdir (freshly scanned) with its versions and load status."""
-        return {"models": self.catalog.listing(), "logdir": self.logdir}
+        return {"models": self.catalog.listing(), "logdir": self.logdir, "store": self.store_status()}
+
+    def store_status(self) -> dict:
+        """What the server holds: models in memory, remembered failures, the cache folder."""
+        return {
+            **self.store.stats(),
+            "memory_budget_bytes": self.store.memory_budget_bytes,
+            "cache_bytes": cache_budget.folder_bytes(self.cache_dir) if self.cache_dir else 0,
+            "cache_budget_bytes": self.cache_keeper.budget_bytes,
+            "cache_evictions": self.cache_keeper.evictions,
+        }
 
     @wrappers.Request.application
     def _serve_index_js(self, request):

@@ -141,7 +141,7 @@ class QueryRoutes:
         version, model = self.catalog.resolve(params.model_ref(args))
         word = params.string(args, "word")
         data = neighbors_impl(model, word, _k(args), _restrict(args), params.boolean(args, "exact"))
-        return {**header(version), **data}
+        return {**header(version, model), **data}
 
     def analogy_route(self, args: MultiDict) -> dict:
         version, model = self.catalog.resolve(params.model_ref(args))
@@ -149,32 +149,32 @@ class QueryRoutes:
         k = _k(args)
         method = (params.string(args, "method", required=False) or queries.METHOD_3COSADD).lower()
         restrict, exact = _restrict(args), params.boolean(args, "exact")
-        return {**header(version), **analogy_impl(model, positive, negative, k, method, restrict, exact)}
+        return {**header(version, model), **analogy_impl(model, positive, negative, k, method, restrict, exact)}
 
     def similarity_route(self, args: MultiDict) -> dict:
         version, model = self.catalog.resolve(params.model_ref(args))
         a, b = params.string(args, "a"), params.string(args, "b")
-        return {**header(version), **similarity_impl(model, a, b)}
+        return {**header(version, model), **similarity_impl(model, a, b)}
 
     def doesnt_match_route(self, args: MultiDict) -> dict:
         version, model = self.catalog.resolve(params.model_ref(args))
         words = params.strings(args, "word", md.MAX_QUERY_WORDS)
-        return {**header(version), **doesnt_match_impl(model, words)}
+        return {**header(version, model), **doesnt_match_impl(model, words)}
 
     def vocab_route(self, args: MultiDict) -> dict:
         version, model = self.catalog.resolve(params.model_ref(args))
         prefix = params.string(args, "prefix", required=False, default="")
         offset = params.integer(args, "offset", 0, minimum=0)
         limit = params.integer(args, "limit", md.DEFAULT_VOCAB_LIMIT, minimum=0, maximum=md.MAX_VOCAB_LIMIT)
-        return {**header(version), **vocab_impl(model, prefix, offset, limit)}
+        return {**header(version, model), **vocab_impl(model, prefix, offset, limit)}
 
     def vector_route(self, args: MultiDict) -> dict:
         version, model = self.catalog.resolve(params.model_ref(args))
-        return {**header(version), **vector_impl(model, params.string(args, "word"))}
+        return {**header(version, model), **vector_impl(model, params.string(args, "word"))}
 
     def project_route(self, args: MultiDict) -> dict:
         version, model = self.catalog.resolve(params.model_ref(args))
         words = params.strings(args, "word", md.MAX_PROJECT_WORDS)
         if not words:
             raise InvalidArgument("missing parameter 'word' (repeat it for each word to project)")
-        return {**header(version), **project_impl(model, words)}
+        return {**header(version, model), **project_impl(model, words)}

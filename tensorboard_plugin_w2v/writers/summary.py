@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import itertools
 import os
+import re
 import shutil
 import socket
 import time
@@ -32,7 +33,7 @@ from tensorboard.plugins.scalar.summary_v2 import scalar_pb
 from tensorboard.summary.writer.record_writer import RecordWriter
 
 from tensorboard_plugin_w2v import metadata as md
-from tensorboard_plugin_w2v.io import fileio, manifest
+from tensorboard_plugin_w2v.io import fileio, manifest, temporaries
 from tensorboard_plugin_w2v.models.loading import LoadedModel
 
 MODELS_DIR = f"{md.PLUGIN_DIR}/models"
@@ -70,16 +71,55 @@ def log_model(logdir: str, model: Any, name: str | None = None, step: int | None
     models = os.path.join(run_dir, *MODELS_DIR.split("/"))
     slug = manifest.safe_name(name)
     folder = f"{slug}-{'latest' if step is None else step}-{uuid.uuid4().hex[:8]}"
-    final = os.path.join(models, folder)
-    with fileio.published_folder(final, os.path.join(final, f"{slug}.model")) as tmp:
-        obj.save(os.path.join(tmp, f"{slug}.model"))
     rel = f"{MODELS_DIR}/{folder}/{slug}.model"
-    _entry, replaced = manifest.add_entry(run_dir, name=name, path=rel, step=step, format=fmt)
+    replaced = _save_and_list(obj, run_dir, models, folder, f"{slug}.model", name=name, step=step, format=fmt)
     for old in replaced:  # delete the replaced version's folder, if this module wrote it
         old_folder = str(old.get("path", "")).rsplit("/", 1)[0]
         if old_folder.rsplit("/", 1)[0] == MODELS_DIR and old_folder != f"{MODELS_DIR}/{folder}":
             shutil.rmtree(os.path.join(run_dir, *old_folder.split("/")), ignore_errors=True)
     return os.path.join(run_dir, *rel.split("/"))
+
+
+def _save_and_list(obj, run_dir: str, models: str, folder: str, file: str, **entry) -> list[dict]:
+    """Save ``obj`` into ``models/folder/file`` and list it in the manifest; the entries it replaced.
+
+    The model is saved into a temporary folder this process holds locked (see
+    :mod:`~tensorboard_plugin_w2v.io.temporaries`), renamed into place under the manifest's lock
+    just before the manifest is replaced. A writer killed at any moment leaves either a locked-then-
+    abandoned temporary or a folder no entry names; the next call removes both.
+    """
+    os.makedirs(models, exist_ok=True)
+    temporaries.sweep_folder(models)  # what a writer killed mid-save left behind
+    with temporaries.claimed_folder(models) as tmp:
+
+        def publish(entries: list) -> None:
+            _remove_unlisted(models, entries)
+            os.unlink(os.path.join(tmp, temporaries.WRITER_NAME))
+            os.rename(tmp, os.path.join(models, folder))
+
+        try:
+            obj.save(os.path.join(tmp, file))
+            rel = f"{MODELS_DIR}/{folder}/{file}"
+            return manifest.add_entry(run_dir, path=rel, under_lock=publish, **entry)[1]
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+
+_FOLDER = re.compile(r"^[A-Za-z0-9_.-]+-(latest|-?\d+)-[0-9a-f]{8}$")
+
+
+def _remove_unlisted(models: str, entries: list) -> None:
+    """Remove folders :func:`log_model` wrote that no manifest entry names (a writer killed
+    between renaming its folder and listing it)."""
+    listed = {
+        str(e.get("path", "")).split("/")[-2]
+        for e in entries
+        if isinstance(e, dict) and str(e.get("path", "")).startswith(MODELS_DIR + "/")
+    }
+    for name in os.listdir(models):
+        if _FOLDER.match(name) and name not in listed and os.path.isdir(os.path.join(models, name)):
+            shutil.rmtree(os.path.join(models, name), ignore_errors=True)
 
 
 class TrainingLogger(CallbackAny2Vec):

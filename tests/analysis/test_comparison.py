@@ -147,6 +147,7 @@ def get(client, route, **params):
 def test_route_compares_two_steps(client):
     status, data = get(client, "compare", run="training", model="lee", step=1, step2=3, n=50, k=5)
     assert status == 200
+    assert len(data["a"].pop("version")) == 12  # the file version that answered
     assert data["a"] == {"run": "training", "model": "lee", "step": 1, "vocab_size": 1762, "dim": 32}
     assert data["b"]["step"] == 3 and data["k"] == 5 and data["scope"] == "shared"
     assert data["shared_vocab"] == 1762 and data["compared"] == 50 and len(data["words"]) == 50

@@ -253,7 +253,8 @@ def test_tensorflow_does_not_change_the_plugins_file_layer():
 
 def test_an_unreachable_store_keeps_loaded_models_answering(lee_model, tmp_path):
     """The S3 endpoint goes away while TensorBoard runs: the listing keeps its last scan, a model
-    in memory keeps answering, and one never loaded says the store cannot be read (not a 500)."""
+    in memory keeps answering, and one never loaded says the store cannot be read (503: the store's
+    fault, not the file's, so the next query tries again)."""
     server, client, env = start_s3("flaky", AWS_MAX_ATTEMPTS="1")
     client.put_object(Bucket="flaky", Key="logs/run/a.bin", Body=_binary(lee_model))
     client.put_object(Bucket="flaky", Key="logs/run/b.bin", Body=_binary(lee_model))
@@ -272,7 +273,7 @@ def test_an_unreachable_store_keeps_loaded_models_answering(lee_model, tmp_path)
             status, body = get_json(tb.url("neighbors", run="run", model="a.bin", word="government"))
             assert status == 200 and body["neighbors"]
             status, body = get_json(tb.url("neighbors", run="run", model="b.bin", word="government"))
-            assert status == 422 and "cannot read" in body["error"], body
+            assert status == 503 and "cannot be read" in body["error"], body
             assert tb.alive()
     finally:
         if not stopped:

@@ -14,10 +14,10 @@ import time
 
 import pytest
 from tensorboard.plugins import base_plugin
+from tests.test_index import ready_model
 
 from tensorboard_plugin_w2v.models import cache_budget, convert, loading, vocabulary
 from tests.conftest import make_client, train_word2vec
-from tests.test_index import ready_model
 
 pytest.importorskip("usearch")
 

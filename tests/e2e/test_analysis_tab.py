@@ -29,9 +29,10 @@ def analysis_tb(chromium_path, built_bundle, workdir):
     """A TensorBoard on its own logdir: two seeds and a rotated copy with moved words, a
     training run logged with snapshots, and a model trained on gensim's Wikipedia sample."""
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    from analysis_fixtures import rotated, wiki_word2vec
+    from fixtures import train_word2vec
+
     from tensorboard_plugin_w2v.writers.summary import TrainingLogger
-    from tests.analysis_fixtures import rotated, wiki_word2vec
-    from tests.conftest import train_word2vec
 
     logdir = os.path.join(workdir, "analysis-logs")
     seeds = os.path.join(logdir, "seeds")

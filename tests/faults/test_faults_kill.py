@@ -24,15 +24,14 @@ import time
 
 import numpy as np
 import pytest
+from faults_util import temporaries_under, wait_for
+from fixtures import LEE
 from gensim.models import KeyedVectors, Word2Vec
 from gensim.models.word2vec import LineSentence
 
-from tests.conftest import LEE
-from tests.faults_util import temporaries_under, wait_for
-
 pytestmark = pytest.mark.slow
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "scripts"))
 from load_test import TensorBoardProcess, get_json  # noqa: E402
 

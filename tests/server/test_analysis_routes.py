@@ -9,12 +9,12 @@ import time
 
 import numpy as np
 import pytest
+from analysis_fixtures import rotated, wiki_word2vec
+from fixtures import make_client, train_word2vec
 from scipy.linalg import orthogonal_procrustes
 
 from tensorboard_plugin_w2v.analysis import alignment, axes, weat
 from tensorboard_plugin_w2v.writers import summary
-from tests.analysis_fixtures import rotated, wiki_word2vec
-from tests.conftest import make_client, train_word2vec
 
 BASE = "/data/plugin/word2vec"
 MOVED = ["government", "police", "Sydney"]

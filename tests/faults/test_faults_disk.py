@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 
 import pytest
+from faults_util import fill, temporaries_under, tmpfs, tree, wait_for
+from fixtures import make_client, train_word2vec
 
 from tensorboard_plugin_w2v.models import convert, faults, vocabulary
-from tests.conftest import make_client, train_word2vec
-from tests.faults_util import fill, temporaries_under, tmpfs, tree, wait_for
 
 API = "/data/plugin/word2vec"
 

@@ -10,11 +10,11 @@ import statistics
 
 import numpy as np
 import pytest
+from analysis_fixtures import wiki_word2vec
 
 from tensorboard_plugin_w2v.analysis import weat
 from tensorboard_plugin_w2v.analysis.weat_tests import BUILTIN_TESTS
 from tensorboard_plugin_w2v.errors import NotFound
-from tests.analysis_fixtures import wiki_word2vec
 
 
 @pytest.fixture(scope="module")

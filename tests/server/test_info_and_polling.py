@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
+from fixtures import make_client
 
 from tensorboard_plugin_w2v.models.discovery import Discovery
-from tests.conftest import make_client
 
 PREFIX = "/data/plugin/word2vec"
 LEE = {"run": "lee", "model": "w2v.model"}

@@ -16,16 +16,15 @@ import sys
 import time
 
 import pytest
+from fault_proxy import FaultProxy
+from faults_util import temporaries_under, wait_for
+from fixtures import LEE
 from gensim.models import Word2Vec
 from gensim.models.word2vec import LineSentence
 
-from tests.conftest import LEE
-from tests.fault_proxy import FaultProxy
-from tests.faults_util import temporaries_under, wait_for
-
 pytestmark = pytest.mark.slow
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "scripts"))
 from load_test import TensorBoardProcess, free_port, get_json  # noqa: E402
 

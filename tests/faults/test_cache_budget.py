@@ -13,16 +13,15 @@ import sys
 import time
 
 import pytest
+from fixtures import make_client, ready_model, train_word2vec
 from tensorboard.plugins import base_plugin
-from tests.test_index import ready_model
 
 from tensorboard_plugin_w2v.models import cache_budget, convert, loading, vocabulary
-from tests.conftest import make_client, train_word2vec
 
 pytest.importorskip("usearch")
 
 API = "/data/plugin/word2vec"
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(autouse=True)
@@ -95,8 +94,9 @@ def test_entries_of_every_kind_are_found_with_their_cost(tmp_path):
 def test_a_long_index_build_outlives_a_quick_conversion_and_entries_in_use_stay(tmp_path):
     cache = str(tmp_path / "cache")
     # written by another process that has ended: nothing maps the cache now
-    code = f"from tests.test_cache_budget import _fill_in_child; _fill_in_child({str(tmp_path)!r}, {cache!r})"
-    env = {**os.environ, "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    code = f"from test_cache_budget import _fill_in_child; _fill_in_child({str(tmp_path)!r}, {cache!r})"
+    paths = [REPO, os.path.join(REPO, "tests"), os.path.dirname(os.path.abspath(__file__))]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")])}
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, env=env, timeout=300)
     reference = train_word2vec(seed=1).wv
     now = time.time()

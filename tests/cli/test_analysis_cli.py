@@ -9,13 +9,13 @@ import sys
 
 import numpy as np
 import pytest
+from analysis_fixtures import wiki_word2vec
+from fixtures import train_word2vec
 from scipy.linalg import orthogonal_procrustes
 
 from tensorboard_plugin_w2v.analysis import weat
 from tensorboard_plugin_w2v.cli import drift as drift_cli
 from tensorboard_plugin_w2v.cli import evaluate_cli
-from tests.analysis_fixtures import wiki_word2vec
-from tests.conftest import train_word2vec
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

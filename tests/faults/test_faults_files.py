@@ -16,15 +16,14 @@ import threading
 import time
 
 import pytest
+from faults_util import wait_for
+from fixtures import LEE, write_manifest
 from gensim.models import Word2Vec
 from gensim.models.word2vec import LineSentence
 
-from tests.conftest import LEE, write_manifest
-from tests.faults_util import wait_for
-
 pytestmark = pytest.mark.slow
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "scripts"))
 from load_test import TensorBoardProcess, get_json  # noqa: E402
 

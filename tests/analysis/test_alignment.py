@@ -8,6 +8,8 @@ import threading
 
 import numpy as np
 import pytest
+from analysis_fixtures import rotated
+from fixtures import train_word2vec
 from gensim.models import KeyedVectors
 from scipy.linalg import orthogonal_procrustes
 
@@ -15,8 +17,6 @@ from tensorboard_plugin_w2v.analysis import alignment as al
 from tensorboard_plugin_w2v.errors import BadRequest, NotFound
 from tensorboard_plugin_w2v.models.loading import load_model
 from tensorboard_plugin_w2v.writers import summary
-from tests.analysis_fixtures import rotated
-from tests.conftest import train_word2vec
 
 MOVED = ["government", "police", "Australia", "Sydney", "fire"]
 

@@ -10,14 +10,14 @@ import sys
 import numpy as np
 import pytest
 from analysis_fixtures import wiki_word2vec
-from fixtures import train_word2vec
+from fixtures import REPO, train_word2vec
 from scipy.linalg import orthogonal_procrustes
 
 from tensorboard_plugin_w2v.analysis import weat
 from tensorboard_plugin_w2v.cli import drift as drift_cli
 from tensorboard_plugin_w2v.cli import evaluate_cli
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = REPO
 
 
 @pytest.fixture(scope="module")

@@ -56,7 +56,7 @@ def busy_plugin(tmp_path, lee_model, monkeypatch):
 
 def test_close_stops_every_thread_the_plugin_started(busy_plugin):
     plugin = busy_plugin
-    started = set(plugin.group.started)
+    started = {t.name for t in plugin.group.started}
     assert {name for name in started if name.startswith(KINDS)} >= {k for k in KINDS if k != "w2v-eval"}
     assert any(name.startswith("w2v-eval") for name in started)
     running = {t.name for t in plugin.group.threads()}
@@ -66,18 +66,18 @@ def test_close_stops_every_thread_the_plugin_started(busy_plugin):
     assert plugin.close() == []
     assert time.monotonic() - began < 5
     assert plugin.group.threads() == []
-    mine = {t for t in threading.enumerate() if t.name in started}
-    assert not mine, mine
+    still_alive = [t.name for t in plugin.group.started if t.is_alive()]
+    assert still_alive == []
     assert plugin.close() == []  # a second close is harmless
 
 
 def test_a_closed_plugin_starts_nothing_new(busy_plugin):
     plugin = busy_plugin
     plugin.close()
-    before = list(plugin.group.started)
+    before = len(plugin.group.started)
     plugin.sweeper.request()
     assert plugin.group.spawn(lambda: None, name="w2v-late") is None
-    assert plugin.group.started == before
+    assert len(plugin.group.started) == before
 
 
 def test_a_thread_group_joins_what_it_started():

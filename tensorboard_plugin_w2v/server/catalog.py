@@ -66,7 +66,9 @@ class Catalog:
         if ref.run not in runs:
             raise NotFound(f"unknown run {ref.run!r}", known_runs=sorted(runs)[:100])
         if ref.model not in runs[ref.run]:
-            raise NotFound(f"unknown model {ref.model!r} in run {ref.run!r}", known_models=sorted(runs[ref.run]))
+            raise NotFound(
+                f"unknown model {ref.model!r} in run {ref.run!r}", known_models=sorted(runs[ref.run])
+            )
         entry = runs[ref.run][ref.model]
         try:
             return entry.version(ref.step)

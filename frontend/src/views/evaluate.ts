@@ -8,6 +8,9 @@ import * as client from "../client";
 import { h, setChildren } from "../dom";
 import {
   benchmarkLabel,
+  coverageOf,
+  coverageText,
+  formatCoverage,
   progressText,
   scoreDomain,
   scoreName,
@@ -143,6 +146,8 @@ class EvaluateView implements View {
       this.benchmarks.map((b) => ({ value: b.name, label: benchmarkLabel(b) })),
       this.store.state.bench,
       (v) => {
+        // Another benchmark is another question: show its answer (the settings below only
+        // change how it is asked, and wait for Evaluate).
         this.store.setState({ bench: v });
         this.renderForm();
         void this.runOne();
@@ -159,8 +164,9 @@ class EvaluateView implements View {
       ],
       s.method,
       (v) => {
+        // A setting changes what Evaluate runs; it starts nothing (large models take a while).
         this.store.setState({ method: v });
-        void this.runOne();
+        this.markStale();
       },
       "eval-method",
     );
@@ -169,7 +175,10 @@ class EvaluateView implements View {
       min: 1,
       max: Number.MAX_SAFE_INTEGER,
       width: "112px",
-      onChange: (v) => this.store.setState({ erv: v ?? ERV_DEFAULT }),
+      onChange: (v) => {
+        this.store.setState({ erv: v ?? ERV_DEFAULT });
+        this.markStale();
+      },
       onEnter: () => void this.runOne(),
       testId: "eval-rv",
       title: "Only the N most frequent words count as known (gensim’s default: 300,000)",
@@ -181,6 +190,12 @@ class EvaluateView implements View {
       rv.el,
       h("div", { class: "w2v-field w2v-field-end" }, button("Evaluate", () => void this.runOne(), { primary: true, testId: "run-evaluate" })),
     );
+  }
+
+  /** The result shown no longer matches the form: say so until Evaluate runs again. */
+  private markStale(): void {
+    if (!this.out.querySelector(".w2v-eval-result") || this.out.querySelector("[data-testid=eval-stale]")) return;
+    this.out.prepend(h("p", { class: "w2v-warn", role: "status", "data-testid": "eval-stale" }, "The settings changed: the result below is for the earlier ones. Press Evaluate to run the new settings."));
   }
 
   private running(what: string, attempt: number, onCancel: () => void, answer?: EvalResult): HTMLElement {
@@ -299,11 +314,20 @@ class EvaluateView implements View {
         ? h(
             "table",
             { class: "w2v-table w2v-eval-steps-table", "data-testid": "eval-steps-table" },
-            h("thead", null, h("tr", null, h("th", { scope: "col", class: "w2v-num" }, "Step"), h("th", { scope: "col", class: "w2v-num" }, scoreName(kind)), h("th", { scope: "col" }, ""))),
+            h("thead", null, h("tr", null, h("th", { scope: "col", class: "w2v-num" }, "Step"), h("th", { scope: "col", class: "w2v-num" }, scoreName(kind)), h("th", { scope: "col", class: "w2v-num" }, "Coverage"), h("th", { scope: "col" }, ""))),
             h(
               "tbody",
               null,
-              results.map((r) => h("tr", null, h("td", { class: "w2v-num" }, String(r.step)), h("td", { class: "w2v-num" }, fmt(scoreOf(r.result) ?? NaN)), h("td", { class: "w2v-error-cell" }, r.error ?? ""))),
+              results.map((r) =>
+                h(
+                  "tr",
+                  null,
+                  h("td", { class: "w2v-num" }, String(r.step)),
+                  h("td", { class: "w2v-num" }, fmt(scoreOf(r.result) ?? NaN)),
+                  h("td", { class: "w2v-num w2v-coverage", title: r.result ? coverageText(r.result) : "" }, formatCoverage(coverageOf(r.result))),
+                  h("td", { class: "w2v-error-cell" }, r.error ?? ""),
+                ),
+              ),
             ),
           )
         : null,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import subprocess
 from urllib.parse import quote
 
 import numpy as np
@@ -235,3 +236,26 @@ def test_remove_needs_post_with_a_custom_header_and_a_run(tmp_path, lee_model):
     response = client.post(f"{BASE}/exports/remove", headers=POST_HEADERS)
     assert response.status_code == 400 and "run" in response.get_json()["error"]
     assert client.get(f"{BASE}/exports").get_json()["exports"] == []
+
+
+def test_a_run_that_cannot_be_deleted_is_a_409(tmp_path, lee_model):
+    """An export whose files cannot be deleted (immutable here) answers 409, not a stack trace."""
+    logdir = _logdir_with_model(tmp_path, lee_model)
+    client, _ = make_client(logdir)
+    made = client.post(
+        f"{BASE}/export_projector",
+        headers=POST_HEADERS,
+        query_string={"run": "run", "model": "w2v.model", "word": "police", "n": 2},
+    ).get_json()
+    locked = os.path.join(logdir, *made["run"].split("/"), "projector_config.pbtxt")
+    if subprocess.run(["chattr", "+i", locked], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available here")
+    try:
+        response = client.post(
+            f"{BASE}/exports/remove", headers=POST_HEADERS, query_string={"run": made["run"]}
+        )
+    finally:
+        subprocess.run(["chattr", "-i", locked], check=True)
+    assert response.status_code == 409, response.get_json()
+    body = response.get_json()
+    assert made["run"] in body["error"] and body["removed"] == []

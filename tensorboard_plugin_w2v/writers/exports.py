@@ -1,12 +1,10 @@
 """The tab's Projector exports: neighbourhoods written as runs under ``<logdir>/word2vec_exports/``.
 
-Imported by the server at TensorBoard's start, so gensim is imported only when an export is
-written.
-
 Each export is a run of its own (TensorBoard's Projector reads a run's config once, when the
 run appears), so exports are listed here and can be removed: otherwise they would pile up in
 the run list of every TensorBoard tab. Run paths use ``[A-Za-z0-9_.-]`` only, and tensor names
-avoid ``+ & # %``: the Projector puts both into its URLs without encoding them.
+avoid ``+ & # %``: the Projector puts both into its URLs without encoding them. The server
+imports this module at TensorBoard's start, so gensim is imported only when an export is written.
 
     >>> export_neighbourhood("logs", kv, ["king", "queen"], ("glove", "glove.kv", None), "king", 1)  # doctest: +SKIP
     {'run': 'word2vec_exports/king-1-glove-20260101-120000', 'tensor_name': 'king and 1 neighbours (glove/glove.kv)', …}
@@ -22,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tensorboard_plugin_w2v import metadata as md
-from tensorboard_plugin_w2v.errors import InvalidArgument, NotFound
+from tensorboard_plugin_w2v.errors import Conflict, InvalidArgument, NotFound
 from tensorboard_plugin_w2v.io import fileio
 from tensorboard_plugin_w2v.io.manifest import safe_name
 
@@ -109,7 +107,10 @@ def remove_exports(logdir: str, runs: Sequence[str]) -> list[str]:
     removed = []
     for run in dict.fromkeys(runs):
         name = run.split("/", 1)[1]
-        shutil.rmtree(os.path.join(logdir, EXPORTS_FOLDER, name))
+        try:
+            shutil.rmtree(os.path.join(logdir, EXPORTS_FOLDER, name))
+        except OSError as exc:
+            raise Conflict(f"cannot remove {run}: {exc.strerror or exc}", removed=removed) from None
         removed.append(run)
     return removed
 

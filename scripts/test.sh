@@ -13,9 +13,9 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
-echo "== installing the package with its test and Keras extras (builds the Word2Vec tab)"
+echo "== installing the package with its test, Keras and demo extras (builds the Word2Vec tab)"
 python -m pip install --quiet --upgrade pip
-python -m pip install --quiet ".[test,keras]"
+python -m pip install --quiet ".[test,keras,demo]"
 
 if [ -f frontend/package.json ]; then
   echo "== frontend type check (tsc --noEmit, strict) and unit tests"

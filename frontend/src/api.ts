@@ -81,10 +81,16 @@ export interface ProjectResponse {
   explained_variance: number[];
 }
 
+/** One Projector export: a run of the logdir (its row of `/exports`, and `/export_projector`'s answer). */
 export interface ExportResponse {
-  tensor_name: string;
   run: string;
-  points?: number;
+  tensor_name: string | null;
+  points: number | null;
+  word?: string | null;
+  n?: number | null;
+  source?: { run: string; model: string; step: number | null } | null;
+  /** Seconds since the epoch. */
+  created?: number | null;
 }
 
 export type ParamValue = string | number | boolean | null | undefined | (string | number)[];

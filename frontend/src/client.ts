@@ -148,6 +148,18 @@ export function exportProjector(t: Target, word: string, n: number, signal?: Abo
   return postJSON<ExportResponse>("export_projector", { ...at(t), word, n }, signal);
 }
 
+/** The Projector exports of the logdir, newest first. */
+export async function listExports(signal?: AbortSignal): Promise<ExportResponse[]> {
+  const res = await getJSON<{ exports?: ExportResponse[] }>("exports", {}, signal);
+  return Array.isArray(res.exports) ? res.exports : [];
+}
+
+/** Deletes export runs (names from `listExports`); the runs removed. */
+export async function removeExports(runs: string[], signal?: AbortSignal): Promise<string[]> {
+  const res = await postJSON<{ removed?: string[] }>("exports/remove", { run: runs }, signal);
+  return Array.isArray(res.removed) ? res.removed : [];
+}
+
 /** The benchmarks `t` can be evaluated on. */
 export async function benchmarks(t: Target, signal?: AbortSignal): Promise<BenchmarkInfo[]> {
   const res = await getJSON<Partial<BenchmarksResponse>>("evaluate", at(t), signal);

@@ -109,6 +109,31 @@ export function scoreOf(r: EvalResult | null | undefined): number | null {
   return r.spearman?.rho ?? null;
 }
 
+/**
+ * The share of a benchmark's questions (analogies) or pairs (word pairs) the model answered;
+ * the others had a word it does not know, or one beyond restrict_vocab. Null when there were none.
+ */
+export function coverageOf(r: EvalResult | null | undefined): number | null {
+  if (!r) return null;
+  if (r.kind === "analogies") return r.questions ? (r.total?.total ?? 0) / r.questions : null;
+  return r.pairs ? r.used / r.pairs : null;
+}
+
+/** A coverage as a percentage that never reads 0 % or 100 % when it is not (e.g. "<0.1%"). */
+export function formatCoverage(x: number | null | undefined): string {
+  if (x === null || x === undefined || !Number.isFinite(x)) return "–";
+  if (x > 0 && x < 0.001) return "<0.1%";
+  if (x < 1 && x > 0.999) return ">99.9%";
+  return `${(x * 100).toFixed(1)}%`;
+}
+
+/** "answered N of M questions" (or pairs) for a result. */
+export function coverageText(r: EvalResult): string {
+  return r.kind === "analogies"
+    ? `${(r.total?.total ?? 0).toLocaleString("en-US")} of ${r.questions.toLocaleString("en-US")} questions answered`
+    : `${r.used.toLocaleString("en-US")} of ${r.pairs.toLocaleString("en-US")} pairs used`;
+}
+
 /** What `scoreOf` measures for a benchmark kind. */
 export function scoreName(kind: string): string {
   return kind === "analogies" ? "Accuracy" : "Spearman ρ";
@@ -201,7 +226,7 @@ export interface RunRow {
   pending: boolean;
 }
 
-export type SortKey = "name" | "score" | "semantic" | "syntactic" | "oov";
+export type SortKey = "name" | "score" | "coverage" | "semantic" | "syntactic" | "oov";
 export type SortDir = "asc" | "desc";
 
 function rowValue(r: RunRow, key: SortKey): number | null {
@@ -213,6 +238,8 @@ function rowValue(r: RunRow, key: SortKey): number | null {
       return res && res.kind === "analogies" ? res.semantic?.accuracy ?? null : null;
     case "syntactic":
       return res && res.kind === "analogies" ? res.syntactic?.accuracy ?? null : null;
+    case "coverage":
+      return coverageOf(res);
     case "oov":
       return res?.oov_ratio ?? null;
     default:
@@ -239,10 +266,25 @@ export function sortRows(rows: RunRow[], key: SortKey, dir: SortDir): RunRow[] {
   });
 }
 
-/** The run/model of the best row (highest score), or null when none has a score. */
-export function bestRow(rows: RunRow[]): RunRow | null {
-  const sorted = sortRows(rows, "score", "desc");
-  return sorted.length && scoreOf(sorted[0].result) !== null ? sorted[0] : null;
+/**
+ * A model is compared for "best" only when it answered at least this share of what the model
+ * that answered most did: a model that knows 2 of 19,544 questions and gets both right is not
+ * better than one that answers 12,000 of them.
+ */
+export const BEST_MIN_COVERAGE_SHARE = 0.5;
+
+/**
+ * The rows marked best: the highest score (ties included) among rows that answered questions,
+ * and at least `BEST_MIN_COVERAGE_SHARE` of the largest coverage in the table. Empty when no
+ * row answered any.
+ */
+export function bestRows(rows: RunRow[]): RunRow[] {
+  const answered = rows.filter((r) => scoreOf(r.result) !== null && (coverageOf(r.result) ?? 0) > 0);
+  if (answered.length === 0) return [];
+  const most = Math.max(...answered.map((r) => coverageOf(r.result) ?? 0));
+  const eligible = answered.filter((r) => (coverageOf(r.result) ?? 0) >= most * BEST_MIN_COVERAGE_SHARE);
+  const top = Math.max(...eligible.map((r) => scoreOf(r.result) ?? -Infinity));
+  return eligible.filter((r) => scoreOf(r.result) === top);
 }
 
 // ---------------------------------------------------------------- the steps chart
@@ -260,11 +302,14 @@ export function stepSeries(results: { step: number; result: EvalResult | null }[
     .sort((a, b) => a.step - b.step);
 }
 
-/** The y domain of the steps chart: [0, 1] for accuracies, the data's range (padded) for ρ. */
+/**
+ * The y domain of the steps chart: from 0 to a little above the highest accuracy (the axis
+ * rounds it up to a tick), the data's range (padded) for ρ.
+ */
 export function scoreDomain(kind: string, values: number[]): [number, number] {
   if (kind === "analogies") {
     const hi = Math.max(0, ...values);
-    return [0, hi <= 0 ? 1 : Math.min(1, hi * 1.15 + 0.01)];
+    return [0, hi <= 0 ? 1 : Math.min(1, hi * 1.1)];
   }
   if (values.length === 0) return [-1, 1];
   const lo = Math.min(...values);

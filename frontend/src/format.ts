@@ -37,14 +37,24 @@ const TRAINING_LABELS: Record<string, string> = {
   cbow_mean: "CBOW mean",
   ns_exponent: "Negative sampling exponent",
   seed: "Seed",
+  max_vocab_size: "Max vocab size",
+  max_final_vocab: "Max final vocab",
+  min_n: "Min n-gram",
+  max_n: "Max n-gram",
+  bucket: "Buckets",
 };
+
+/** "max vocab size" → "Max vocab size": every label starts with a capital. */
+function sentenceCase(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
 
 /** Turns the `training` dict of a model into human-readable label/value pairs. */
 export function describeTraining(training: Record<string, unknown> | null | undefined): [string, string][] {
   if (!training) return [];
   const out: [string, string][] = [];
   for (const [key, value] of Object.entries(training)) {
-    const label = TRAINING_LABELS[key] ?? key.replace(/_/g, " ");
+    const label = TRAINING_LABELS[key] ?? sentenceCase(key.replace(/_/g, " "));
     let text: string;
     if (key === "sg") text = value ? "skip-gram" : "CBOW";
     else if (key === "hs") text = value ? "yes" : "no";

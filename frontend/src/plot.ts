@@ -33,6 +33,8 @@ export interface PlotData {
   xLabel: string;
   yLabel: string;
   similarityTo: string; // what "similarity" in the tooltip refers to
+  /** The tooltip's name for a point's score: "similarity" (cosine) unless given, e.g. "3CosMul score". */
+  scoreName?: string;
 }
 
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -45,6 +47,8 @@ export class ScatterPlot {
   private readonly svgEl: SVGSVGElement;
   private readonly tooltip: HTMLElement;
   private readonly message: HTMLElement;
+  /** Says how many words have no label (crowded or past MAX_LABELS) and how to read them. */
+  private readonly hiddenNote: HTMLElement;
   private data: PlotData | null = null;
   private transform: ZoomTransform = zoomIdentity;
   private zoomBehavior: ZoomBehavior<SVGSVGElement, unknown>;
@@ -59,6 +63,7 @@ export class ScatterPlot {
     this.svgEl.setAttribute("aria-label", "2-D projection of the words");
     this.tooltip = h("div", { class: "w2v-tooltip", role: "status", hidden: true });
     this.message = h("div", { class: "w2v-plot-message" }, "Run a query to see its neighbourhood in 2-D.");
+    this.hiddenNote = h("p", { class: "w2v-hint w2v-plot-note", "data-testid": "plot-hidden-labels", hidden: true });
     const zoomIn = h("button", { class: "w2v-btn w2v-btn-small", type: "button", title: "Zoom in", "aria-label": "Zoom in", onclick: () => this.zoomBy(1.5) }, "+");
     const zoomOut = h("button", { class: "w2v-btn w2v-btn-small", type: "button", title: "Zoom out", "aria-label": "Zoom out", onclick: () => this.zoomBy(1 / 1.5) }, "−");
     const reset = h("button", { class: "w2v-btn w2v-btn-small", type: "button", onclick: () => this.resetZoom() }, "Reset view");
@@ -67,6 +72,7 @@ export class ScatterPlot {
       { class: "w2v-plot", "data-testid": "plot" },
       h("div", { class: "w2v-plot-tools" }, h("span", { class: "w2v-hint" }, "Scroll or use +/− to zoom, drag to pan, click a word to query it."), zoomIn, zoomOut, reset),
       h("div", { class: "w2v-plot-area" }, this.svgEl, this.tooltip, this.message),
+      this.hiddenNote,
     );
     this.zoomBehavior = zoom<SVGSVGElement, unknown>()
       .scaleExtent([0.5, 40])
@@ -91,6 +97,7 @@ export class ScatterPlot {
     this.message.hidden = false;
     select(this.svgEl).selectAll("*").remove();
     this.tooltip.hidden = true;
+    this.hiddenNote.hidden = true;
   }
 
   setLoading(): void {
@@ -120,6 +127,7 @@ export class ScatterPlot {
     this.width = width;
     svg.attr("width", width).attr("height", HEIGHT).attr("viewBox", `0 0 ${width} ${HEIGHT}`);
     svg.selectAll("*").remove();
+    this.hiddenNote.hidden = true;
     const data = this.data;
     if (!data || data.points.length === 0) return;
 
@@ -201,7 +209,11 @@ export class ScatterPlot {
       .attr("x", 8)
       .attr("y", 4)
       .text((p) => p.word); // d3's .text() sets textContent: words are never parsed as HTML
-    this.placeLabels(labels, x, y, width, segments);
+    const hidden = this.placeLabels(labels, x, y, width, segments);
+    if (hidden > 0) {
+      this.hiddenNote.textContent = `${hidden} of ${points.length} words are not labelled, to keep the labels apart: hover a dot to read its word, or zoom in.`;
+      this.hiddenNote.hidden = false;
+    }
     groups
       .on("mouseenter", (ev: MouseEvent, p: PlotPoint) => {
         select(ev.currentTarget as SVGGElement).raise(); // its label above the other dots
@@ -217,7 +229,7 @@ export class ScatterPlot {
   /**
    * Greedy label placement: the query and analogy words first, then neighbours by similarity;
    * each label takes the first of right/left/above/below that overlaps no placed label and
-   * stays inside the plot.
+   * stays inside the plot. Returns how many labels were hidden.
    */
   private placeLabels(
     labels: Selection<SVGTextElement, PlotPoint, SVGGElement, unknown>,
@@ -225,7 +237,7 @@ export class ScatterPlot {
     y: (v: number) => number,
     width: number,
     segments: [number, number, number, number][] = [],
-  ): void {
+  ): number {
     type Box = { x0: number; y0: number; x1: number; y1: number };
     const placed: Box[] = [];
     // Arrows are obstacles: small boxes every few pixels along each one.
@@ -262,11 +274,13 @@ export class ScatterPlot {
     }
     const rank: Record<PointRole, number> = { query: 0, result: 1, positive: 2, negative: 3, neighbor: 4 };
     items.sort((a, b) => rank[a.p.role] - rank[b.p.role] || (b.p.similarity ?? 0) - (a.p.similarity ?? 0));
+    let hidden = 0;
     items.forEach((it, i) => {
       // Past MAX_LABELS, neighbours show their word on hover only, to keep the picture legible.
       if (i >= MAX_LABELS && it.p.role === "neighbor") {
         it.el.setAttribute("visibility", "hidden");
         it.el.parentElement?.classList.add("w2v-label-on-hover");
+        hidden += 1;
         return;
       }
       const px = x(it.p.x);
@@ -282,6 +296,7 @@ export class ScatterPlot {
         // No room: the word shows on hover (and zooming in makes room).
         it.el.setAttribute("visibility", "hidden");
         it.el.parentElement?.classList.add("w2v-label-on-hover");
+        hidden += 1;
         return;
       }
       const choice = free ?? candidates.find((c) => inside(c.box)) ?? candidates[0];
@@ -290,6 +305,7 @@ export class ScatterPlot {
       it.el.setAttribute("text-anchor", choice.anchor);
       placed.push(choice.box);
     });
+    return hidden;
   }
 
   /** Emphasises one word's point (e.g. while its table row is hovered); null clears. */
@@ -310,7 +326,7 @@ export class ScatterPlot {
     word.textContent = p.word;
     const sim = document.createElement("div");
     sim.textContent =
-      p.similarity === null ? roleText(p.role) : `similarity to ${data.similarityTo}: ${formatSim(p.similarity)}`;
+      p.similarity === null ? roleText(p.role) : `${data.scoreName ?? "similarity"} to ${data.similarityTo}: ${formatSim(p.similarity)}`;
     this.tooltip.append(word, sim);
     this.tooltip.hidden = false;
     const left = Math.min(ev.clientX - rect.left + 12, rect.width - 200);

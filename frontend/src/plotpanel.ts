@@ -7,6 +7,8 @@ import { ScatterPlot, type PlotArrow, type PlotPoint, type PointRole } from "./p
 import type { Target } from "./state";
 import { Slot } from "./slot";
 
+const TITLE = "2-D view (PCA)";
+
 export interface Projection {
   words: string[];
   role: (w: string) => PointRole;
@@ -14,13 +16,15 @@ export interface Projection {
   arrows: PlotArrow[];
   /** What the similarity in a point's tooltip is to, e.g. `“king”`. */
   similarityTo: string;
+  /** What a point's score is, when not a cosine similarity (the tooltip says it). */
+  scoreName?: string;
   title: string;
 }
 
 export class PlotPanel {
   readonly el = h("section", { class: "w2v-card w2v-plot-card", "aria-label": "2-D view" });
   readonly plot: ScatterPlot;
-  private readonly title = h("h2", { class: "w2v-card-title" }, "2-D view (PCA)");
+  private readonly title = h("h2", { class: "w2v-card-title", "data-testid": "plot-title" }, TITLE);
   private readonly slot = new Slot();
 
   constructor(onPick: (word: string) => void) {
@@ -28,10 +32,17 @@ export class PlotPanel {
     this.el.append(this.title, this.plot.el);
   }
 
+  /** Nothing drawn: `message` in place of the picture, and the plain title (no query's name). */
+  clear(message: string): void {
+    this.slot.cancel();
+    this.title.textContent = TITLE;
+    this.plot.clear(message);
+  }
+
   /** Projects the words of `p` (each once) with the model `t` and draws them. */
   async project(t: Target, p: Projection): Promise<void> {
     const unique = [...new Set(p.words)];
-    this.title.textContent = `${p.title} — 2-D view (PCA)`;
+    this.title.textContent = `${p.title} — ${TITLE}`;
     if (unique.length < 2) {
       this.plot.clear("Need at least two words to draw.");
       return;
@@ -49,6 +60,7 @@ export class PlotPanel {
         xLabel: `PC1${ev.length > 0 ? ` (${formatPercent(ev[0])} of variance)` : ""}`,
         yLabel: `PC2${ev.length > 1 ? ` (${formatPercent(ev[1])})` : ""}`,
         similarityTo: p.similarityTo,
+        scoreName: p.scoreName,
       });
     } catch (e) {
       if (isAbort(e)) return;

@@ -11,6 +11,11 @@ export interface TableOptions {
   testId?: string;
   /** Called with a row's word while it is hovered or focused, and with null after. */
   onHover?: (word: string | null) => void;
+  /**
+   * The score column's header when it is not a cosine similarity (3CosMul scores exceed 1):
+   * its bars are then drawn relative to the highest score of the table.
+   */
+  scoreLabel?: string;
 }
 
 /** Top-k table: rank, word (clickable), similarity with a bar, corpus count. */
@@ -18,6 +23,8 @@ export function resultsTable(rows: WordRow[], opts: TableOptions = {}): HTMLElem
   if (rows.length === 0) return h("p", { class: "w2v-muted" }, "No results.");
   // Files without corpus counts (e.g. word2vec text vectors) get no Count column.
   const counts = rows.some((r) => r.count !== null && r.count !== undefined);
+  const top = Math.max(...rows.map((r) => (Number.isFinite(r.similarity) ? r.similarity : 0)));
+  const bar = (x: number) => (opts.scoreLabel ? barWidth(top > 0 ? x / top : 0) : barWidth(x));
   const body = rows.map((row, i) => {
     const word = opts.onPick
       ? h(
@@ -53,7 +60,7 @@ export function resultsTable(rows: WordRow[], opts: TableOptions = {}): HTMLElem
           h(
             "div",
             { class: "w2v-bar", "aria-hidden": "true" },
-            h("div", { class: "w2v-bar-fill", style: `width:${barWidth(row.similarity).toFixed(1)}%` }),
+            h("div", { class: "w2v-bar-fill", style: `width:${bar(row.similarity).toFixed(1)}%` }),
           ),
           h("span", { class: "w2v-num" }, formatSim(row.similarity)),
         ),
@@ -73,7 +80,7 @@ export function resultsTable(rows: WordRow[], opts: TableOptions = {}): HTMLElem
         null,
         h("th", { class: "w2v-num", scope: "col" }, "#"),
         h("th", { scope: "col" }, "Word"),
-        h("th", { scope: "col" }, "Similarity"),
+        h("th", { scope: "col", title: opts.scoreLabel ? "Bars are relative to the highest score" : "Cosine similarity" }, opts.scoreLabel ?? "Similarity"),
         counts ? h("th", { class: "w2v-num", scope: "col", title: "How often the word occurs in the training corpus" }, "Count") : null,
       ),
     ),

@@ -2,8 +2,10 @@ import { describe, expect, it } from "vitest";
 import {
   backoffDelay,
   benchmarkLabel,
-  bestRow,
+  bestRows,
+  coverageOf,
   formatAccuracy,
+  formatCoverage,
   formatScore,
   isPending,
   pollUntilDone,
@@ -19,7 +21,7 @@ import {
 } from "../src/evaluate";
 
 function analogy(acc: number | null, sem: number | null = acc, oov = 10): AnalogyResult {
-  const t = (a: number | null) => ({ correct: 0, incorrect: 0, total: 0, accuracy: a });
+  const t = (a: number | null) => ({ correct: 0, incorrect: 0, total: a === null ? 0 : 100 - oov, accuracy: a });
   return {
     run: "r", model: "m", step: null, status: "done", kind: "analogies", source: "builtin", method: "3cosadd",
     restrict_vocab: 300000, questions: 100, oov, oov_ratio: oov, total: t(acc), semantic: t(sem), syntactic: t(acc), sections: [], seconds: 0,
@@ -141,8 +143,39 @@ describe("the across-models table", () => {
     const copy = [...rows];
     sortRows(rows, "score", "desc");
     expect(rows).toEqual(copy);
-    expect(bestRow(rows)?.run).toBe("a");
-    expect(bestRow([row("x", null, "e")])).toBeNull();
+    expect(bestRows(rows).map((r) => r.run)).toEqual(["a"]);
+    expect(bestRows([row("x", null, "e")])).toEqual([]);
+  });
+
+  it("marks every row tied at the top", () => {
+    const tied = [row("a", analogy(0.5)), row("b", analogy(0.5)), row("c", analogy(0.4))];
+    expect(bestRows(tied).map((r) => r.run)).toEqual(["a", "b"]);
+  });
+
+  it("never crowns a model that answered few of the questions", () => {
+    // 2 of 19,544 questions answered, both right (gensim's test_glove.txt in the demo), beside
+    // a model that answered 290 of them: the second is best despite its 0.7 %.
+    const tiny: AnalogyResult = { ...analogy(1, 1, 0), questions: 19544, oov: 19542, oov_ratio: 99.99, total: { correct: 2, incorrect: 0, total: 2, accuracy: 1 } };
+    const lee: AnalogyResult = { ...analogy(0.0069, 0.0069, 0), questions: 19544, oov: 19254, oov_ratio: 98.5, total: { correct: 2, incorrect: 288, total: 290, accuracy: 0.0069 } };
+    expect(bestRows([row("tiny", tiny), row("lee", lee)]).map((r) => r.run)).toEqual(["lee"]);
+    // None answered anything: no badge.
+    const none: AnalogyResult = { ...tiny, oov: 19544, total: { correct: 0, incorrect: 0, total: 0, accuracy: null } };
+    expect(bestRows([row("none", none)])).toEqual([]);
+    // Comparable coverage (at least half the largest): the higher score wins.
+    const half: AnalogyResult = { ...lee, total: { correct: 100, incorrect: 50, total: 150, accuracy: 0.667 } };
+    expect(bestRows([row("half", half), row("lee", lee)]).map((r) => r.run)).toEqual(["half"]);
+  });
+
+  it("measures coverage as answered / asked, and never shows 0 % or 100 % for what is not", () => {
+    const lee: AnalogyResult = { ...analogy(0.0069), questions: 19544, oov: 19254, total: { correct: 2, incorrect: 288, total: 290, accuracy: 0.0069 } };
+    expect(coverageOf(lee)).toBeCloseTo(290 / 19544, 10);
+    expect(coverageOf(pairs(0.5))).toBe(0.8);
+    expect(coverageOf(null)).toBeNull();
+    expect(formatCoverage(290 / 19544)).toBe("1.5%");
+    expect(formatCoverage(2 / 19544)).toBe("<0.1%");
+    expect(formatCoverage(19543 / 19544)).toBe(">99.9%");
+    expect(formatCoverage(1)).toBe("100.0%");
+    expect(formatCoverage(0)).toBe("0.0%");
   });
 });
 
@@ -165,6 +198,10 @@ describe("the steps chart", () => {
     const [lo, hi] = scoreDomain("analogies", [0.1, 0.2]);
     expect(lo).toBe(0);
     expect(hi).toBeGreaterThan(0.2);
+    // A 0.69 % maximum gets an axis that ends below 1 %, not at 1.8 %.
+    const [, top] = scoreDomain("analogies", [0.0034, 0.0069]);
+    expect(top).toBeGreaterThan(0.0069);
+    expect(top).toBeLessThan(0.008);
     const [a, b] = scoreDomain("pairs", [0.2, 0.3]);
     expect(a).toBeLessThan(0.2);
     expect(b).toBeGreaterThan(0.3);

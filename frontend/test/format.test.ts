@@ -23,6 +23,9 @@ describe("formatting", () => {
     expect(d["Window"]).toBe("5");
     expect(d["Corpus words"]).toBe("59,890");
     expect(describeTraining(null)).toEqual([]);
+    // Every label starts with a capital, named or not.
+    const labels = describeTraining({ max_vocab_size: null, ns_exponent: 0.75, some_new_field: 1 }).map(([k]) => k);
+    expect(labels).toEqual(["Max vocab size", "Negative sampling exponent", "Some new field"]);
   });
 
   it("names formats in plain words", () => {

@@ -7,7 +7,8 @@
 
 ``--benchmark`` takes a built-in name (``analogies``, ``wordsim353``, ``simlex999``) or the
 path of a file in the same format (``questions-words.txt`` or ``wordsim353.tsv``). Problems with
-the files are reported in one line on stderr with exit status 2.
+the files are reported in one line on stderr with exit status 2, as ``w2v-visualizer`` reports
+them (``w2v-eval: error: PATH: problem``).
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import sys
 from collections.abc import Sequence
 
 from tensorboard_plugin_w2v.analysis import evaluation
+from tensorboard_plugin_w2v.cli.modelfile import open_model
 from tensorboard_plugin_w2v.errors import Word2VecError
-from tensorboard_plugin_w2v.models.loading import load_model
 
 EXIT_USAGE = 2
 
@@ -79,7 +80,7 @@ def report(args: argparse.Namespace) -> dict:
         raise evaluation.BenchmarkError("--restrict-vocab must be at least 1")
     default = [] if getattr(args, "weat", False) else list(evaluation.BUILTINS)
     benchmarks = [resolve_benchmark(b) for b in (args.benchmark or default)]
-    model = load_model(args.model)
+    model = open_model(args.model)
     methods = list(evaluation.METHODS) if args.method == "both" else [args.method]
     results = []
     for benchmark in benchmarks:

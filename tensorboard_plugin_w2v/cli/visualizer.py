@@ -15,8 +15,9 @@ import os
 import sys
 from collections.abc import Sequence
 
+from tensorboard_plugin_w2v.cli.modelfile import open_model
 from tensorboard_plugin_w2v.errors import NotFound, Word2VecError
-from tensorboard_plugin_w2v.writers.projector import PROJECTOR_POINT_LIMIT, default_name, export_model, load
+from tensorboard_plugin_w2v.writers.projector import PROJECTOR_POINT_LIMIT, default_name, export_model
 
 PROG = "w2v-visualizer"
 EXIT_USAGE = 2
@@ -55,15 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):
         return _fail(f"{args.output_dir}: exists and is not a directory")
-    problem = _unreadable(args.model)
-    if problem:
-        return _fail(f"{args.model}: {problem}")
     try:
-        loaded = load(args.model)
+        loaded = open_model(args.model)
     except Word2VecError as exc:
-        base = os.path.basename(args.model)
-        message = exc.message[len(base) + 2 :] if exc.message.startswith(base + ": ") else exc.message
-        return _fail(f"{args.model}: {message}")
+        return _fail(exc.message)
     words = loaded.vocab_size
     if words == 0:
         return _fail(f"{args.model}: the model has no words")
@@ -92,17 +88,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"wrote {rows:,} words x {dim} dimensions ({kind}) as {export.tensor_name!r} to {args.output_dir}")
     print(f"now run: tensorboard --logdir {args.output_dir}")
     return 0
-
-
-def _unreadable(path: str) -> str | None:
-    """Why ``path`` cannot be read as a model file, or None."""
-    if not os.path.exists(path):
-        return "no such file"
-    if os.path.isdir(path):
-        return "is a directory, not a model file"
-    if not os.access(path, os.R_OK):
-        return "permission denied"
-    return None
 
 
 def _positive_int(text: str) -> int:

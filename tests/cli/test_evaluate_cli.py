@@ -11,7 +11,7 @@ import pytest
 from fixtures import REPO
 from gensim.test.utils import datapath
 
-from tensorboard_plugin_w2v.cli import evaluate_cli
+from tensorboard_plugin_w2v.cli import evaluate_cli, visualizer
 
 ROOT = REPO
 
@@ -63,7 +63,7 @@ def test_table(model_path, lee_model, capsys, tmp_path):
 @pytest.mark.parametrize(
     "name, content, needle",
     [
-        ("absent.bin", None, "file not found: absent.bin"),
+        ("absent.bin", None, "absent.bin: no such file"),
         ("junk.bin", os.urandom(300), "junk.bin"),
         ("empty.txt", b"", "empty.txt"),
     ],
@@ -74,6 +74,25 @@ def test_bad_model_files(tmp_path, capsys, name, content, needle):
     assert evaluate_cli.main([str(tmp_path / name)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("w2v-eval: error:") and needle in err and "Traceback" not in err
+
+
+def test_both_commands_word_a_bad_model_file_alike(tmp_path, capsys, model_path):
+    """w2v-eval and w2v-visualizer: the same ``PROG: error: PATH: problem`` line for each file."""
+    (tmp_path / "notes.txt").write_text("not a model, just words\n")
+    (tmp_path / "cut.kv").write_bytes(open(model_path, "rb").read(300))
+    for name, problem in [
+        ("absent.bin", "no such file"),
+        (".", "is a directory, not a model file"),
+        ("notes.txt", "is not a word2vec model in any format this plugin reads"),
+        ("cut.kv", "the file is truncated or corrupt"),
+    ]:
+        path = str(tmp_path / name)
+        assert evaluate_cli.main([path]) == 2
+        eval_err = capsys.readouterr().err
+        assert visualizer.main([path, str(tmp_path / "out")]) == 2
+        vis_err = capsys.readouterr().err
+        assert eval_err.startswith(f"w2v-eval: error: {path}: {problem}"), eval_err
+        assert eval_err.removeprefix("w2v-eval") == vis_err.removeprefix("w2v-visualizer")
 
 
 def test_bad_benchmarks(model_path, tmp_path, capsys):

@@ -62,7 +62,11 @@ def test_analogy_evaluation_matches_gensim(page, tensorboard, screenshot):
     with open(datapath("questions-words.txt")) as f:  # the first section's questions, then the next header
         in_file = next(i for i, line in enumerate(list(f)[1:]) if line.startswith(": "))
     skipped = f"{in_file - asked:,}"
-    assert first == [str(len(sections[0]["correct"])), str(len(sections[0]["incorrect"])), skipped]
+    coverage = f"{100 * asked / in_file:.1f}%"
+    assert first == [coverage, str(len(sections[0]["correct"])), str(len(sections[0]["incorrect"])), skipped]
+    # Coverage beside accuracy: the questions answered, of those in the file.
+    answered = sum(len(s["correct"]) + len(s["incorrect"]) for s in sections[:-1])
+    assert page.get_by_test_id("eval-coverage").inner_text() == f"{100 * answered / 19544:.1f}%"
     assert "correct" in rows.first.get_attribute("title")
     semantic = [s for s in sections[:5]]
     sem_ok = sum(len(s["correct"]) for s in semantic)
@@ -77,8 +81,12 @@ def test_analogy_evaluation_matches_gensim(page, tensorboard, screenshot):
     assert first_wrong[3] in mistakes.locator("dd").first.inner_text()
     screenshot(page, "evaluate-analogies")
 
-    # 3CosMul and a smaller restrict_vocab land in the URL and give the route's figure.
+    # 3CosMul and a smaller restrict_vocab land in the URL and give the route's figure. Changing
+    # the method starts nothing: the result shown says it is for the earlier settings.
     page.get_by_test_id("eval-method").get_by_text("3CosMul").click()
+    page.get_by_test_id("eval-stale").wait_for()
+    assert page.get_by_test_id("eval-running").count() == 0
+    assert accuracy.inner_text() == percent(score)
     rv = page.get_by_test_id("eval-rv")
     rv.fill("500")
     rv.press("Enter")
@@ -130,6 +138,15 @@ def test_running_state_polls_until_done(page, tensorboard, screenshot):
     assert len(asked) == 3
     expected = evaluate_json(tensorboard, f"run=run_b&model={MODEL}&benchmark=analogies")
     assert page.get_by_test_id("eval-accuracy").inner_text() == percent(expected["total"]["accuracy"])
+    # The answer after the 202s is this run's own result, not one "computed earlier".
+    summary = page.get_by_test_id("eval-analogies").locator(".w2v-summary").inner_text()
+    assert "computed earlier" not in summary
+    # Asked again, the plugin answers at once from what it kept, and the tab says so.
+    page.unroute("**/evaluate?*benchmark=*")
+    page.get_by_test_id("run-evaluate").click()
+    page.wait_for_function(
+        "document.querySelector('[data-testid=eval-analogies] .w2v-summary')?.textContent.includes('computed earlier')"
+    )
 
     # Cancel: while running, the Cancel button stops polling and says so.
     asked.clear()
@@ -214,12 +231,27 @@ def test_table_across_models(page, tensorboard, screenshot):
     ordered = [float(s) for _, _, s in got if s != ""]
     assert ordered == sorted(ordered, reverse=True)
     assert scores[(got[0][0], got[0][1])] == max(scores.values())
-    # Every row with the best score (ties included) is marked.
+    # Coverage beside accuracy: the share of the questions each model answered.
+    coverage = {}
+    for run, model, cov in rows.evaluate_all(
+        "rows => rows.map(r => [r.dataset.run, r.dataset.model, r.dataset.coverage])"
+    ):
+        if (run, model) in scores:
+            expected = evaluate_json(
+                tensorboard, f"run={quote(run)}&model={quote(model)}&benchmark=analogies"
+            )
+            assert float(cov) == pytest.approx(expected["total"]["total"] / expected["questions"])
+            coverage[(run, model)] = float(cov)
+    headers = [h.rstrip(" ▲▼") for h in table.locator("thead th").all_inner_texts()]
+    assert headers.index("Coverage (questions answered)") == headers.index("Accuracy") + 1
+    # "best": the top score (ties included) among models that answered at least half as many
+    # questions as the model that answered most.
+    eligible = {key: v for key, v in scores.items() if coverage[key] >= 0.5 * max(coverage.values())}
     marked = table.locator("tr.w2v-best").evaluate_all(
         "rows => rows.map(r => [r.dataset.run, r.dataset.model])"
     )
-    assert {tuple(m) for m in marked} == {key for key, v in scores.items() if v == max(scores.values())}
-    assert "best" in rows.first.inner_text()
+    assert {tuple(m) for m in marked} == {key for key, v in eligible.items() if v == max(eligible.values())}
+    assert "at least 50%" in page.get_by_test_id("eval-best-rule").inner_text()
     assert "Google analogies" in table.locator("caption").inner_text()
     # The broken model says why in its row.
     broken = table.locator("tr[data-run=run_x_broken]")
@@ -266,6 +298,12 @@ def test_accuracy_over_training_steps(page, tensorboard, screenshot):
     # d3 axes with integer step ticks and a line through the points.
     ticks = chart.locator(".w2v-axis").first.locator(".tick text").all_text_contents()
     assert {"1", "2", "3"} <= set(ticks)
+    # The accuracy axis ends a little above the best step, not at double it.
+    y_ticks = [float(t.rstrip("%")) / 100 for t in chart.locator(".w2v-grid .tick text").all_text_contents()]
+    top = max(p[1] for p in points)
+    assert top <= max(y_ticks) <= top * 1.5 + 1e-9, (y_ticks, top)
+    steps_table = page.get_by_test_id("eval-steps-table")
+    assert steps_table.locator("thead th").all_inner_texts()[:3] == ["Step", "Accuracy", "Coverage"]
     assert chart.locator("path.w2v-line").get_attribute("d").count("L") == 2
     assert page.get_by_test_id("eval-steps-table").locator("tbody tr").count() == 3
     # Keyboard: a point takes focus and tells its value.

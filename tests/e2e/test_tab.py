@@ -173,6 +173,11 @@ def test_analogy_form_and_expression(page, tensorboard, screenshot):
         arg=expected["neighbors"][0]["word"],
     )
     assert results_words(page, "analogy-table") == [n["word"] for n in expected["neighbors"]]
+    # 3CosMul scores are not cosines (they can exceed 1): the column and tooltips say "3CosMul score".
+    headers = page.locator("[data-testid=analogy-table] th").all_inner_texts()
+    assert "3CosMul score" in headers and "Similarity" not in headers
+    page.locator("[data-testid=plot] .w2v-role-result").first.hover()
+    assert "3CosMul score to the analogy target" in page.locator(".w2v-tooltip").inner_text()
     state = page.evaluate("location.hash")
     assert "method=3cosmul" in state and "aform=expr" in state and "mode=analogy" in state
 
@@ -405,6 +410,9 @@ def test_model_details_and_empty_logdir(page, tensorboard, empty_tensorboard, sc
     assert "gensim" in text and "50" in text
     info.get_by_text("Training parameters").click()
     assert "CBOW" in info.inner_text()
+    labels = info.locator(".w2v-facts-small dt").all_text_contents()
+    assert "Max vocab size" in labels
+    assert [label for label in labels if not label[:1].isupper()] == []
 
     page.goto(empty_tensorboard.url + ENTRY)
     empty = page.get_by_test_id("empty-state")
@@ -490,22 +498,83 @@ def test_export_offers_tsv_downloads_when_logdir_is_read_only(page, tensorboard,
 
 
 def test_export_to_projector(page, tensorboard, screenshot):
-    """The real export_projector route writes the neighbourhood as a run the Projector lists."""
+    """The real export_projector route writes the neighbourhood as a run the Projector lists; the
+    tab names the run to pick (copyable) and lists the export with a Remove button."""
     open_tab(page, tensorboard, f"run=run_a&model={MODEL}&q=police&n=5")
     results_words(page, "neighbors-table")
     assert page.get_by_test_id("export-n").input_value() == "5"
     page.get_by_test_id("export-button").click()
     ok = page.get_by_test_id("export-ok")
     ok.wait_for()
-    assert "6 words" in ok.inner_text()
-    link = ok.get_by_role("link", name="Open the Projector tab")
-    assert link.get_attribute("href") == tensorboard.url + "/#projector"
+    assert "“police” and 5 neighbours of run_a / w2v.model" in ok.inner_text()
+    assert "choose this run in the “Run” menu" in ok.inner_text()
+    run = page.get_by_test_id("export-run").input_value()
+    assert run.startswith("word2vec_exports/police-5-w2v-") and not set("+&#% ") & set(run)
+    assert page.get_by_test_id("open-projector").get_attribute("href") == tensorboard.url + "/#projector"
+    listed = tensorboard.get_json("/exports")["exports"]
+    assert listed[0]["run"] == run and listed[0]["points"] == 6 and listed[0]["word"] == "police"
+    row = page.locator(f"[data-testid=exports-table] tr[data-run='{run}']")
+    row.wait_for()
+    assert "police" in row.inner_text() and "6" in row.inner_text()
+    # Copy: the Clipboard API or, where the page may not use it, the selected name.
+    page.get_by_test_id("export-run-copy").click()
+    page.wait_for_function(
+        "['Copied', 'Press Ctrl+C'].includes(document.querySelector('[data-testid=export-run-copy]').textContent)"
+    )
     screenshot(page, "export-ok")
     # The Projector lists the new run once TensorBoard has reloaded the logdir.
     runs: list[str] = []
     for _ in range(60):
         runs = json.loads(page.evaluate("fetch('/data/plugin/projector/runs').then(r => r.text())"))
-        if any(r.startswith("word2vec_exports/") for r in runs):
+        if run in runs:
             break
         page.wait_for_timeout(1000)
-    assert any(r.startswith("word2vec_exports/") for r in runs), runs
+    assert run in runs
+    # The Word2Vec tab does not offer the export as a model.
+    assert run not in page.get_by_test_id("run-select").locator("option").all_inner_texts()
+
+    # Remove: the run leaves the list, the logdir and the Projector's runs.
+    row.get_by_test_id("export-remove").click()
+    row.wait_for(state="detached")
+    assert page.get_by_test_id("export-ok").count() == 0
+    assert all(e["run"] != run for e in tensorboard.get_json("/exports")["exports"])
+    for _ in range(60):
+        runs = json.loads(page.evaluate("fetch('/data/plugin/projector/runs').then(r => r.text())"))
+        if run not in runs:
+            break
+        page.wait_for_timeout(1000)
+    assert run not in runs
+
+
+def test_failed_query_clears_the_plot_title(page, tensorboard):
+    """After a failed query the 2-D view no longer names the previous word."""
+    open_tab(page, tensorboard, f"run=run_a&model={MODEL}&q=police")
+    page.locator("[data-testid=plot] g.w2v-point").first.wait_for()
+    assert "police" in page.get_by_test_id("plot-title").inner_text()
+    query = page.get_by_test_id("query-input")
+    query.fill("policce")
+    query.press("Escape")
+    query.press("Enter")
+    page.get_by_test_id("neighbors-results").get_by_test_id("error").wait_for()
+    assert page.get_by_test_id("plot-title").inner_text() == "2-D view (PCA)"
+    assert page.locator("[data-testid=plot] .w2v-plot-message").inner_text() == "Nothing to show."
+
+
+def test_crowded_labels_are_counted(page, tensorboard, screenshot):
+    """Labels dropped where words crowd are counted under the plot, with how to read them."""
+    open_tab(page, tensorboard, f"run=run_a&model={MODEL}&q=police&k=100")
+    page.locator("[data-testid=plot] g.w2v-point").nth(100).wait_for()
+    hidden = page.locator("[data-testid=plot] g.w2v-point text[visibility=hidden]").count()
+    assert hidden > 0
+    note = page.get_by_test_id("plot-hidden-labels")
+    assert note.is_visible()
+    assert note.inner_text().startswith(f"{hidden} of 101 words are not labelled")
+    assert "hover" in note.inner_text() and "zoom" in note.inner_text()
+    screenshot(page, "plot-hidden-labels")
+    # Few words, every label shown: no note.
+    k = page.get_by_test_id("k-input")
+    k.fill("5")
+    k.press("Enter")
+    page.wait_for_function("document.querySelectorAll('[data-testid=plot] g.w2v-point').length === 6")
+    assert page.locator("[data-testid=plot] g.w2v-point text[visibility=hidden]").count() == 0
+    assert not note.is_visible()

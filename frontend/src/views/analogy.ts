@@ -65,6 +65,7 @@ export function analogyView(ctx: ViewContext): View {
         const pos = res.positive ?? terms.positive;
         const neg = res.negative ?? terms.negative;
         const top = rows[0]?.word;
+        const cosmul = (res.method ?? st.method) === "3cosmul";
         const summary =
           pos.length === 2 && neg.length === 1
             ? [h("strong", null, neg[0]), " is to ", h("strong", null, pos[0]), " as ", h("strong", null, pos[1]), " is to ", h("strong", { class: "w2v-answer", "data-testid": "analogy-answer" }, top ?? "?")]
@@ -72,7 +73,13 @@ export function analogyView(ctx: ViewContext): View {
         setChildren(
           out,
           h("p", { class: "w2v-summary" }, summary, h("span", { class: "w2v-muted" }, ` (${store.methodLabel(st.method)})`)),
-          resultsTable(rows, { onPick: (w) => ctx.queryWord(w), onHover: (w) => plot.plot.highlight(w), testId: "analogy-table" }),
+          resultsTable(rows, {
+            onPick: (w) => ctx.queryWord(w),
+            onHover: (w) => plot.plot.highlight(w),
+            testId: "analogy-table",
+            // 3CosMul scores are ratios of shifted cosines, not similarities: they can exceed 1.
+            scoreLabel: cosmul ? "3CosMul score" : undefined,
+          }),
         );
         const sims = new Map(rows.map((r) => [r.word, r.similarity]));
         const arrows: PlotArrow[] = [];
@@ -88,11 +95,12 @@ export function analogyView(ctx: ViewContext): View {
           similarity: (w) => sims.get(w) ?? null,
           arrows,
           similarityTo: "the analogy target",
+          scoreName: cosmul ? "3CosMul score" : undefined,
           title: `Analogy ${formatExpression(pos, neg)}`,
         });
       },
       suggestion: (w, e) => replaceWord(e, w),
-      failed: () => plot.plot.clear("Nothing to show."),
+      failed: () => plot.clear("Nothing to show."),
     });
   }
 
@@ -147,7 +155,7 @@ export function analogyView(ctx: ViewContext): View {
     run() {
       const st = store.state;
       if ((st.aform === "abc" && st.a && st.b && st.c) || (st.aform === "expr" && st.expr)) run();
-      else plot.plot.clear("Solve an analogy to see its offset vectors.");
+      else plot.clear("Solve an analogy to see its offset vectors.");
     },
   };
 }

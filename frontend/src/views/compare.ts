@@ -118,10 +118,10 @@ export function compareView(ctx: ViewContext): View {
       }),
     );
     if (signal.aborted) return;
-    render(results, k);
+    render(results, k, terms !== null && method === "3cosmul" ? "3CosMul score" : undefined);
   }
 
-  function render(results: Column[], k: number): void {
+  function render(results: Column[], k: number, scoreLabel?: string): void {
     const ok = results.filter((r) => r.error === null);
     const lists = ok.map((r) => r.rows.map((x) => x.word));
     const counts = occurrenceCounts(lists);
@@ -138,6 +138,7 @@ export function compareView(ctx: ViewContext): View {
             })
           : resultsTable(r.rows, {
               onPick: (w) => ctx.queryWord(w),
+              scoreLabel,
               rowClass: (row) => {
                 const c = counts.get(row.word) ?? 0;
                 return nOk >= 2 && c === nOk ? "w2v-shared-all" : c >= 2 ? "w2v-shared-some" : null;

@@ -14,9 +14,19 @@ export function evalOptions(store: Store): client.EvaluateOptions {
 }
 
 /** Evaluates `t` on the state's benchmark, asking again while the plugin answers 202. */
-export function evaluateUntilDone(store: Store, t: Target, signal: AbortSignal, onRunning?: (attempt: number, answer: EvalResult) => void): Promise<EvalResult> {
+export async function evaluateUntilDone(store: Store, t: Target, signal: AbortSignal, onRunning?: (attempt: number, answer: EvalResult) => void): Promise<EvalResult> {
   const opts = evalOptions(store);
-  return pollUntilDone((sig) => client.evaluate(t, opts, sig), { signal, onRunning });
+  let waited = false;
+  const res = await pollUntilDone((sig) => client.evaluate(t, opts, sig), {
+    signal,
+    onRunning: (attempt, answer) => {
+      waited = true;
+      onRunning?.(attempt, answer);
+    },
+  });
+  // The answer after a 202 is the evaluation this request started, which the plugin then
+  // serves from its cache: it was not "computed earlier".
+  return waited ? { ...res, cached: false } : res;
 }
 
 /** Asks the plugin to stop the evaluation of `t` (best effort: the answer is not needed). */

@@ -1,6 +1,6 @@
 /** How an evaluation result is shown: overall figures, per-section bars, wrong answers, correlations. */
 import { h } from "../dom";
-import { formatAccuracy, type AnalogyResult, type PairsResult, type SectionResult } from "../evaluate";
+import { coverageOf, coverageText, formatAccuracy, formatCoverage, type AnalogyResult, type PairsResult, type SectionResult } from "../evaluate";
 import { formatInt, formatSim } from "../format";
 
 function stat(label: string, value: string, testId: string, sub?: string): HTMLElement {
@@ -22,12 +22,13 @@ export function analogyView(r: AnalogyResult, method: string): HTMLElement {
       "p",
       { class: "w2v-summary" },
       h("strong", null, r.benchmark ?? ""),
-      ` on ${r.run === "." ? "(root)" : r.run} / ${r.model}${r.step === null ? "" : ` @ ${r.step}`}, ${method}, restrict_vocab ${formatInt(r.restrict_vocab)}${r.cached ? " (result kept from an earlier run)" : ""}`,
+      ` on ${r.run === "." ? "(root)" : r.run} / ${r.model}${r.step === null ? "" : ` @ ${r.step}`}, ${method}, restrict_vocab ${formatInt(r.restrict_vocab)}${r.cached ? " (computed earlier; TensorBoard kept the result)" : ""}`,
     ),
     h(
       "div",
       { class: "w2v-stats" },
       stat("Overall accuracy", formatAccuracy(r.total?.accuracy), "eval-accuracy", tallyText(r.total)),
+      stat("Coverage", formatCoverage(coverageOf(r)), "eval-coverage", coverageText(r)),
       // The split only means something when the file has both kinds of section (Google's has).
       split ? stat("Semantic", formatAccuracy(r.semantic?.accuracy), "eval-semantic", tallyText(r.semantic)) : null,
       split ? stat("Syntactic", formatAccuracy(r.syntactic?.accuracy), "eval-syntactic", tallyText(r.syntactic)) : null,
@@ -47,6 +48,7 @@ export function analogyView(r: AnalogyResult, method: string): HTMLElement {
               h("th", { scope: "col" }, "Section"),
               h("th", { scope: "col" }, "Type"),
               h("th", { scope: "col" }, "Accuracy"),
+              h("th", { scope: "col", class: "w2v-num", title: "Questions of the section answered (the others have an unknown word)" }, "Coverage"),
               h("th", { scope: "col", class: "w2v-num" }, "Correct"),
               h("th", { scope: "col", class: "w2v-num" }, "Incorrect"),
               h("th", { scope: "col", class: "w2v-num", title: "Questions with a word the model does not know (or beyond restrict_vocab)" }, "Skipped"),
@@ -75,6 +77,7 @@ export function analogyView(r: AnalogyResult, method: string): HTMLElement {
                     h("span", { class: "w2v-num w2v-acc" }, s.total ? formatAccuracy(s.accuracy) : "none answered"),
                   ),
                 ),
+                h("td", { class: "w2v-num w2v-coverage" }, s.questions ? formatCoverage(s.total / s.questions) : "–"),
                 h("td", { class: "w2v-num" }, formatInt(s.correct)),
                 h("td", { class: "w2v-num" }, formatInt(s.incorrect)),
                 h("td", { class: "w2v-num w2v-skipped" }, s.oov === undefined ? "–" : formatInt(s.oov)),
@@ -123,6 +126,7 @@ export function pairsView(r: PairsResult): HTMLElement {
       "div",
       { class: "w2v-stats" },
       stat("Spearman ρ", formatSim(r.spearman?.rho), "eval-spearman", p(r.spearman?.pvalue)),
+      stat("Coverage", formatCoverage(coverageOf(r)), "eval-coverage", coverageText(r)),
       stat("Pearson r", formatSim(r.pearson?.r), "eval-pearson", p(r.pearson?.pvalue)),
       stat("Out of vocabulary", r.oov_ratio === null ? "–" : `${r.oov_ratio.toFixed(1)}%`, "eval-oov", `${formatInt(r.oov)} of ${formatInt(r.pairs)} pairs skipped; ${formatInt(r.used)} used`),
     ),

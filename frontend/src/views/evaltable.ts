@@ -4,7 +4,24 @@
  */
 import { isAbort, type ModelInfo } from "../api";
 import { h, setChildren } from "../dom";
-import { benchmarkLabel, bestRow, formatAccuracy, formatScore, scoreOf, sortRows, type AnalogyResult, type BenchmarkInfo, type PairsResult, type RunRow, type SortDir, type SortKey } from "../evaluate";
+import {
+  benchmarkLabel,
+  BEST_MIN_COVERAGE_SHARE,
+  bestRows,
+  coverageOf,
+  coverageText,
+  formatAccuracy,
+  formatCoverage,
+  formatScore,
+  scoreOf,
+  sortRows,
+  type AnalogyResult,
+  type BenchmarkInfo,
+  type PairsResult,
+  type RunRow,
+  type SortDir,
+  type SortKey,
+} from "../evaluate";
 import { formatInt } from "../format";
 import { targetLabel, type Store } from "../store";
 import { button } from "../widgets";
@@ -107,8 +124,7 @@ export class EvalTable {
     const done = rows.filter((r) => !r.pending).length;
     const kind = this.tableKind;
     const analogies = kind === "analogies";
-    const top = done === rows.length ? bestRow(rows) : null;
-    const bestScore = top ? scoreOf(top.result) : null;
+    const best = new Set(done === rows.length ? bestRows(rows) : []);
     const sorted = sortRows(rows, this.sortKey, this.sortDir);
     const header = (key: SortKey, text: string, num = true) => {
       const on = this.sortKey === key;
@@ -125,7 +141,7 @@ export class EvalTable {
               if (this.sortKey === key) this.sortDir = this.sortDir === "asc" ? "desc" : "asc";
               else {
                 this.sortKey = key;
-                this.sortDir = key === "name" || key === "oov" ? "asc" : "desc";
+                this.sortDir = key === "name" ? "asc" : "desc";
               }
               this.renderTable();
               (this.tableOut.querySelector(`[data-testid=eval-sort-${key}]`) as HTMLElement | null)?.focus();
@@ -142,19 +158,26 @@ export class EvalTable {
       const res = r.result;
       const a = res && res.kind === "analogies" ? (res as AnalogyResult) : null;
       const p = res && res.kind === "pairs" ? (res as PairsResult) : null;
-      const isBest = bestScore !== null && scoreOf(res) === bestScore;
+      const isBest = best.has(r);
+      const coverage = coverageOf(res);
       return h(
         "tr",
-        { class: isBest ? "w2v-best" : null, "data-run": r.run, "data-model": r.model, "data-score": scoreOf(res) === null ? "" : String(scoreOf(res)) },
+        {
+          class: isBest ? "w2v-best" : null,
+          "data-run": r.run,
+          "data-model": r.model,
+          "data-score": scoreOf(res) === null ? "" : String(scoreOf(res)),
+          "data-coverage": coverage === null ? "" : String(coverage),
+        },
         h("td", { class: "w2v-word-cell" }, targetLabel({ run: r.run, model: r.model, step: null }), isBest ? h("span", { class: "w2v-badge" }, "best") : null),
         h("td", { class: "w2v-num" }, r.step === null ? "–" : String(r.step)),
         r.error !== null
           ? h("td", { colspan: analogies ? 4 : 3, class: "w2v-error-cell", "data-testid": "eval-row-error" }, r.error)
           : [
               cell(r, scoreOf(res), (x) => formatScore(kind, x)),
+              h("td", { class: "w2v-num w2v-coverage", title: res ? coverageText(res) : "" }, r.pending ? "…" : formatCoverage(coverage)),
               analogies ? cell(r, a?.semantic?.accuracy, formatAccuracy) : cell(r, p?.pearson?.r, (x) => x.toFixed(3)),
               analogies ? cell(r, a?.syntactic?.accuracy, formatAccuracy) : null,
-              cell(r, res?.oov_ratio, (x) => `${x.toFixed(1)}%`),
             ],
       );
     });
@@ -176,13 +199,22 @@ export class EvalTable {
             header("name", "Run / model", false),
             h("th", { scope: "col", class: "w2v-num" }, "Step"),
             header("score", analogies ? "Accuracy" : "Spearman ρ"),
+            header("coverage", analogies ? "Coverage (questions answered)" : "Coverage (pairs used)"),
             analogies ? header("semantic", "Semantic") : h("th", { scope: "col", class: "w2v-num" }, "Pearson r"),
             analogies ? header("syntactic", "Syntactic") : null,
-            header("oov", "Skipped (OOV)"),
           ),
         ),
         h("tbody", null, body),
       ),
+      done === rows.length
+        ? h(
+            "p",
+            { class: "w2v-muted w2v-small", "data-testid": "eval-best-rule" },
+            best.size
+              ? `“best”: the highest score among the models that answered at least ${Math.round(BEST_MIN_COVERAGE_SHARE * 100)}% as many ${analogies ? "questions" : "pairs"} as the model that answered most (a model that knows few of the words is not ranked).`
+              : `No model answered any ${analogies ? "question" : "pair"}: none is marked best.`,
+          )
+        : null,
     );
   }
 }

@@ -8,6 +8,9 @@ import * as client from "../client";
 import { h, setChildren } from "../dom";
 import {
   benchmarkLabel,
+  coverageOf,
+  coverageText,
+  formatCoverage,
   progressText,
   scoreDomain,
   scoreName,
@@ -139,6 +142,8 @@ class EvaluateView implements View {
       this.benchmarks.map((b) => ({ value: b.name, label: benchmarkLabel(b) })),
       this.store.state.bench,
       (v) => {
+        // Another benchmark is another question: show its answer (the settings below only
+        // change how it is asked, and wait for Evaluate).
         this.store.setState({ bench: v });
         this.renderForm();
         void this.runOne();
@@ -147,13 +152,16 @@ class EvaluateView implements View {
     );
     bench.select.classList.add("w2v-select-wide");
     const isAnalogies = (this.benchmark()?.kind ?? "analogies") === "analogies";
-    const method = methodSwitch(this.ctx, "eval-method", () => void this.runOne());
+    const method = methodSwitch(this.ctx, "eval-method", () => this.markStale()); // a setting starts nothing
     method.hidden = !isAnalogies;
     const rv = numberField("restrict_vocab", s.erv, {
       min: 1,
       max: Number.MAX_SAFE_INTEGER,
       width: "112px",
-      onChange: (v) => this.store.setState({ erv: v ?? this.store.info.defaults.restrict_vocab }),
+      onChange: (v) => {
+        this.store.setState({ erv: v ?? this.store.info.defaults.restrict_vocab });
+        this.markStale();
+      },
       onEnter: () => void this.runOne(),
       testId: "eval-rv",
       title: `Only the N most frequent words count as known (gensim’s default: ${formatInt(this.store.info.defaults.restrict_vocab)})`,
@@ -165,6 +173,12 @@ class EvaluateView implements View {
       rv.el,
       h("div", { class: "w2v-field w2v-field-end" }, button("Evaluate", () => void this.runOne(), { primary: true, testId: "run-evaluate" })),
     );
+  }
+
+  /** The result shown no longer matches the form: say so until Evaluate runs again. */
+  private markStale(): void {
+    if (!this.out.querySelector(".w2v-eval-result") || this.out.querySelector("[data-testid=eval-stale]")) return;
+    this.out.prepend(h("p", { class: "w2v-warn", role: "status", "data-testid": "eval-stale" }, "The settings changed: the result below is for the earlier ones. Press Evaluate to run the new settings."));
   }
 
   private running(what: string, attempt: number, onCancel: () => void, answer?: EvalResult): HTMLElement {
@@ -283,11 +297,20 @@ class EvaluateView implements View {
         ? h(
             "table",
             { class: "w2v-table w2v-eval-steps-table", "data-testid": "eval-steps-table" },
-            h("thead", null, h("tr", null, h("th", { scope: "col", class: "w2v-num" }, "Step"), h("th", { scope: "col", class: "w2v-num" }, scoreName(kind)), h("th", { scope: "col" }, ""))),
+            h("thead", null, h("tr", null, h("th", { scope: "col", class: "w2v-num" }, "Step"), h("th", { scope: "col", class: "w2v-num" }, scoreName(kind)), h("th", { scope: "col", class: "w2v-num" }, "Coverage"), h("th", { scope: "col" }, ""))),
             h(
               "tbody",
               null,
-              results.map((r) => h("tr", null, h("td", { class: "w2v-num" }, String(r.step)), h("td", { class: "w2v-num" }, fmt(scoreOf(r.result) ?? NaN)), h("td", { class: "w2v-error-cell" }, r.error ?? ""))),
+              results.map((r) =>
+                h(
+                  "tr",
+                  null,
+                  h("td", { class: "w2v-num" }, String(r.step)),
+                  h("td", { class: "w2v-num" }, fmt(scoreOf(r.result) ?? NaN)),
+                  h("td", { class: "w2v-num w2v-coverage", title: r.result ? coverageText(r.result) : "" }, formatCoverage(coverageOf(r.result))),
+                  h("td", { class: "w2v-error-cell" }, r.error ?? ""),
+                ),
+              ),
             ),
           )
         : null,

@@ -46,7 +46,7 @@ export function neighborsView(ctx: ViewContext): View {
     plot: true,
     run() {
       if (store.state.q) run();
-      else plot.plot.clear("Run a query to see its neighbourhood in 2-D.");
+      else plot.clear("Run a query to see its neighbourhood in 2-D.");
     },
     modelsChanged() {
       exactField.hidden = !store.current()?.index;
@@ -61,15 +61,16 @@ export function neighborsView(ctx: ViewContext): View {
   };
   const el = panel(
     "neighbors",
+    // The word and its button share a row, the settings have their own: the form never wraps
+    // the button under the word's suggestion list (the Exact search box appears once a model
+    // with an index has loaded).
     h(
       "div",
-      { class: "w2v-form" },
+      { class: "w2v-form w2v-form-query" },
       qInput.el,
-      kField(ctx, () => view.run(), "k-input"),
-      rv.el,
-      exactField,
       h("div", { class: "w2v-field w2v-field-end" }, button("Find neighbours", () => run(), { primary: true, testId: "run-neighbors" })),
     ),
+    h("div", { class: "w2v-form", "data-testid": "neighbors-settings" }, kField(ctx, () => view.run(), "k-input"), rv.el, exactField),
     out,
     exporter.el,
   );
@@ -108,7 +109,7 @@ export function neighborsView(ctx: ViewContext): View {
         });
       },
       suggestion: (w) => ctx.queryWord(w),
-      failed: () => plot.plot.clear("Nothing to show."),
+      failed: () => plot.clear("Nothing to show."),
     });
   }
 

@@ -62,6 +62,8 @@ setup(
     extras_require={
         "keras": ["tensorflow-cpu>=2.16", "keras>=3"],
         "remote": ["boto3", "fsspec"],
+        # Serving pushed models from a Milvus cluster (engines/milvus*.py, w2v-milvus).
+        "milvus": ["pymilvus>=2.5"],
         "test": ["pytest>=7", "hypothesis>=6", "ruff", "playwright", "moto[server]>=5", "boto3"],
     },
     entry_points={
@@ -72,6 +74,7 @@ setup(
             "w2v-visualizer = tensorboard_plugin_w2v.cli.visualizer:main",
             "w2v-eval = tensorboard_plugin_w2v.cli.evaluate_cli:main",
             "w2v-demo = tensorboard_plugin_w2v.cli.demo:main",
+            "w2v-milvus = tensorboard_plugin_w2v.cli.milvus:main",
         ],
     },
     cmdclass={"build_py": BuildPyWithFrontend},

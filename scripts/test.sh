@@ -13,9 +13,11 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
-echo "== installing the package with its test and Keras extras (builds the Word2Vec tab)"
+echo "== installing the package with its test, Keras and Milvus extras (builds the Word2Vec tab)"
 python -m pip install --quiet --upgrade pip
-python -m pip install --quiet ".[test,keras]"
+python -m pip install --quiet ".[test,keras,milvus]"
+# The real Milvus standalone server for tests/test_milvus.py (started by its fixture on free ports).
+python -m pip install --quiet "milvus>=2.3,<2.4"
 
 if [ -f frontend/package.json ]; then
   echo "== frontend unit tests"

@@ -117,6 +117,8 @@ def _push(args) -> int:
             print(f"pushed   {_label(r)}: {r.rows} × {r.dim} in {r.seconds:.1f} s ({r.rows_per_second:,.0f} rows/s) -> {r.collection}")
         elif r.status == mp.SKIPPED:
             print(f"skipped  {_label(r)}: already pushed ({r.collection})")
+        elif r.status == mp.LOCAL:
+            print(f"local    {_label(r)}: {r.reason}")
         else:
             print(f"failed   {_label(r)}: {r.reason}")
     if not results:
@@ -166,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"w2v-milvus: {exc.message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("w2v-milvus: interrupted; unfinished pushes are left as partial collections (never served)",
+        print("w2v-milvus: interrupted; an unfinished push is never served (w2v-milvus gc drops what is left)",
               file=sys.stderr)
         return 130
     except Exception as exc:  # a Milvus error outside a push (ls, gc)

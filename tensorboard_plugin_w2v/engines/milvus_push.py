@@ -32,7 +32,7 @@ from tensorboard_plugin_w2v.search.index import row_norms
 
 logger = logging.getLogger(__name__)
 
-PUSHED, SKIPPED, FAILED = "pushed", "skipped", "failed"
+PUSHED, SKIPPED, LOCAL, FAILED = "pushed", "skipped", "local", "failed"
 # fastText answers out-of-vocabulary words from n-gram vectors, which a collection cannot hold.
 UNPUSHABLE_FORMATS = {
     md.FORMAT_GENSIM_FASTTEXT: "fastText models answer unknown words from n-grams; they stay local",
@@ -49,7 +49,7 @@ class PushResult:
     """What happened to one model version."""
 
     path: str
-    status: str  # pushed, skipped (already there) or failed
+    status: str  # pushed, skipped (already there), local (a format Milvus cannot serve) or failed
     collection: str | None = None
     rows: int = 0
     dim: int = 0
@@ -83,9 +83,9 @@ def push_model(
 ) -> PushResult:
     """Push the model file at ``path`` (any format the plugin reads) into Milvus at ``uri``.
 
-    Returns a :class:`PushResult`: ``pushed``, ``skipped`` (this version is already there) or
-    ``failed`` (with the ``reason``: a file that cannot be read, a fastText model, Milvus
-    unreachable). ``token`` defaults to the ``W2V_MILVUS_TOKEN`` environment variable.
+    Returns a :class:`PushResult`: ``pushed``, ``skipped`` (this version is already there),
+    ``local`` (fastText: served locally) or ``failed`` (with the ``reason``: a file that cannot
+    be read, Milvus unreachable). ``token`` defaults to the ``W2V_MILVUS_TOKEN`` environment variable.
     """
     started = time.monotonic()
     result = PushResult(path=path, status=FAILED, run=run, model=name, step=step)
@@ -105,7 +105,7 @@ def push_model(
             return result
         format = format or (version.format if version else None) or _sniff(path)
         if format in UNPUSHABLE_FORMATS:
-            result.reason = UNPUSHABLE_FORMATS[format]
+            result.status, result.reason = LOCAL, UNPUSHABLE_FORMATS[format]
             return result
         model = load_model(
             path,

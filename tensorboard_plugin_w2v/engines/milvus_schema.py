@@ -169,8 +169,10 @@ def connect(uri: str, token: str | None = None, timeout: float = 10.0):
 
 
 def literal(text: str) -> str:
-    """``text`` as a string literal of Milvus's filter language (JSON escapes work there)."""
-    return json.dumps(text, ensure_ascii=True)
+    """``text`` as a string literal of Milvus's filter language: JSON's escapes for quotes,
+    backslashes and control characters, other characters as they are (Milvus's parser does not
+    join ``\\u`` surrogate pairs, so characters beyond the BMP must not be escaped)."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _successor(prefix: str) -> str | None:

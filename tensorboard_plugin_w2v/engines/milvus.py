@@ -296,6 +296,17 @@ class _Rows:
         self.vectors = cols[ms.VECTOR]
 
     @classmethod
+    def from_hits(cls, hits, dim: int) -> _Rows:
+        """The rows of a search answer's hits (asked with the row fields as output fields)."""
+        entities = [h["entity"] for h in hits]
+        return cls({
+            ms.ID: np.array([int(h["id"]) for h in hits], dtype=np.int64),
+            ms.WORD: [e[ms.WORD] for e in entities],
+            ms.COUNT: np.array([e[ms.COUNT] for e in entities], dtype=np.int64),
+            ms.VECTOR: np.array([e[ms.VECTOR] for e in entities], dtype=np.float32).reshape(len(hits), dim),
+        })
+
+    @classmethod
     def join(cls, parts: Sequence[_Rows], dim: int) -> _Rows:
         """Rows of ``parts``, each id once, in id order (the file's order, so ties rank alike)."""
         ids = np.concatenate([p.ids for p in parts]) if parts else np.empty(0, np.int64)
@@ -443,10 +454,9 @@ class MilvusModel:
             limit=count,
             filter=f"{ms.ID} < {limit}" if limit < self.vocab_size else "",
             search_params={"metric_type": "COSINE", "params": {"ef": max(ms.HNSW_EF_SEARCH, count)}},
-            output_fields=[],
+            output_fields=[ms.WORD, ms.COUNT, ms.VECTOR],  # the candidates' rows come with them
         )
-        candidates = [int(h["id"]) for h in hits[0]]
-        rows = _Rows.join([inputs, self._rows_by_id(sorted(set(candidates) - set(inputs.ids.tolist())))], self.dim)
+        rows = _Rows.join([inputs, self._remember(_Rows.from_hits(hits[0], self.dim))], self.dim)
         return self._rank(rows, positive, negative, k, method, limit), False
 
     def _rank(self, rows: _Rows, positive, negative, k: int, method: str, limit: int) -> list[queries.Neighbor]:

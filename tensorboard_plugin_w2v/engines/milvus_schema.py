@@ -134,12 +134,29 @@ def describe(exc: BaseException) -> str:
 
 def is_connection_error(exc: BaseException) -> bool:
     """True when the server did not answer at all (down, unreachable, timed out)."""
+    code = getattr(exc, "code", None)
+    status = code() if callable(code) else None  # a grpc.RpcError's StatusCode
+    if status is not None and getattr(status, "name", "") in ("UNAVAILABLE", "DEADLINE_EXCEEDED"):
+        return True
+    if type(exc).__name__ in ("MilvusUnavailableException", "ConnectionNotExistException"):
+        return True
     text = describe(exc).lower()
-    name = type(exc).__name__
-    return any(
-        s in text
-        for s in ("connect", "unavailable", "deadline", "timeout", "timed out", "channel", "socket closed")
-    ) or name in ("MilvusUnavailableException", "ConnectionNotExistException")
+    return any(s in text for s in _CONNECTION_FAILURES)
+
+
+_CONNECTION_FAILURES = (
+    "fail connecting",
+    "failed to connect",
+    "connection refused",
+    "connection reset",
+    "server unavailable",
+    "statuscode.unavailable",
+    "deadline exceeded",
+    "deadline_exceeded",
+    "timed out",
+    "timeout",
+    "socket closed",
+)
 
 
 def is_not_loaded_error(exc: BaseException) -> bool:

@@ -422,3 +422,40 @@ def test_milvus_killed_mid_session_503_and_the_local_fallback(lee_model, tmp_pat
             assert rows["good.bin"]["milvus"]["state"] == "unavailable" and rows["good.bin"]["milvus"]["reason"]
     finally:
         server.stop()
+
+
+def test_a_training_job_pushes_what_it_logged(milvus, lee_model, tmp_path):
+    from tensorboard_plugin_w2v import push_model
+    from tensorboard_plugin_w2v.summary import log_model
+
+    run = tmp_path / "logs" / "train"
+    paths = [log_model(str(run), lee_model, name="lee", step=step) for step in (1, 2)]
+    results = [push_model(p, milvus.uri, run="train", name="lee", step=s) for p, s in zip(paths, (1, 2), strict=True)]
+    assert [r.status for r in results] == ["pushed", "pushed"] and results[0].collection != results[1].collection
+    assert results[0].rows == len(lee_model.wv) and results[0].rows_per_second > 0
+    assert push_model(paths[0], milvus.uri).status == "skipped"
+    local, remote, _ = clients(str(tmp_path / "logs"), milvus.uri, tmp_path)
+    row = answer(remote, "models")[1]["models"][0]
+    assert row["engine"] == "milvus" and [v["engine"] for v in row["versions"]] == ["milvus", "milvus"]
+    assert row["counts_known"] is True and row["training"]["vector_size"] == lee_model.vector_size
+    for step in (1, 2):
+        query = q("neighbors", run="train", model="lee", step=step, word="police")
+        assert what(answer(remote, query)) == what(answer(local, query))
+
+
+def test_a_collection_dropped_while_served_falls_back_to_the_file(milvus, lee_model, tmp_path):
+    from pymilvus import MilvusClient
+
+    root = tmp_path / "logs"
+    (root / "run").mkdir(parents=True)
+    path = str(root / "run" / "vectors.bin")
+    lee_model.wv.save_word2vec_format(path, binary=True)
+    assert cli("push", str(root), "--uri", milvus.uri).returncode == 0
+    local, remote, _ = clients(str(root), milvus.uri, tmp_path)
+    query = q("analogy", run="run", model="vectors.bin", positive=["police", "fire"], negative=["man"])
+    assert answer(remote, query)[1]["exact"] is False
+    MilvusClient(uri=milvus.uri).drop_collection(ms.collection_name(fileio.stat(path)))
+    status, data = answer(remote, query)
+    assert status == 200 and data["exact"] is True and data == answer(local, query)[1]
+    row = answer(remote, "models")[1]["models"][0]
+    assert row["engine"] == "local" and row["milvus"] is None

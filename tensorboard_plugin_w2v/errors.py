@@ -43,3 +43,7 @@ class Conflict(Word2VecError):
 
 class Busy(Word2VecError):
     """Too much work is already waiting; try again later (``details["retry_after"]`` seconds)."""
+
+
+class Unavailable(Word2VecError):
+    """A service the answer depends on (a Milvus cluster) cannot answer now; the reason says why."""

@@ -6,3 +6,10 @@ a :class:`milvus.MilvusModel`; both answer the same methods (``neighbors``, ``an
 ``similarity``, ``doesnt_match``, ``vocab``, ``vector``, ``project``, ``counts``,
 ``vectors_of``, ``whole``). pymilvus is imported only when the flag is set.
 """
+
+ENGINE_LOCAL = "local"
+ENGINE_MILVUS = "milvus"
+# Where a whole-matrix route (evaluation, comparison) read its vectors from.
+VECTORS_LOCAL = "local"  # a model served by this process
+VECTORS_MILVUS = "milvus"  # read from Milvus in batches into a bounded buffer
+VECTORS_LOCAL_FILE = "local file"  # a pushed model's own file (Milvus could not, or the buffer would not fit)

@@ -12,13 +12,8 @@ import numpy as np
 from gensim.models import KeyedVectors
 
 from tensorboard_plugin_w2v.analysis import queries
-from tensorboard_plugin_w2v.models.loading import LoadedModel
-
-ENGINE_LOCAL = "local"
-# Where a whole-matrix route (evaluation, comparison) read its vectors from.
-VECTORS_LOCAL = "local"  # a model served by this process
-VECTORS_MILVUS = "milvus"  # read from Milvus in batches into a bounded buffer
-VECTORS_LOCAL_FILE = "local file"  # a pushed model's own file (Milvus could not, or the buffer would not fit)
+from tensorboard_plugin_w2v.engines import ENGINE_LOCAL, VECTORS_LOCAL, VECTORS_LOCAL_FILE
+from tensorboard_plugin_w2v.models.model import LoadedModel
 
 
 class LocalModel:

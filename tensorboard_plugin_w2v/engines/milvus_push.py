@@ -27,8 +27,9 @@ from tensorboard_plugin_w2v.engines import milvus_schema as ms
 from tensorboard_plugin_w2v.errors import ModelLoadError, Word2VecError
 from tensorboard_plugin_w2v.io import fileio, formats
 from tensorboard_plugin_w2v.models.discovery import Discovery, ModelVersion
-from tensorboard_plugin_w2v.models.loading import LoadedModel, load_model
-from tensorboard_plugin_w2v.search.index import row_norms
+from tensorboard_plugin_w2v.models.loading import load_model
+from tensorboard_plugin_w2v.models.model import LoadedModel
+from tensorboard_plugin_w2v.models.norms import row_norms
 
 logger = logging.getLogger(__name__)
 

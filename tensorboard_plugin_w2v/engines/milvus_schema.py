@@ -39,7 +39,7 @@ from tensorboard_plugin_w2v.io import fileio
 SCHEMA_VERSION = 1
 PREFIX = "w2v_"
 PARTIAL_SUFFIX = "_partial"
-TOKEN_ENV = "W2V_MILVUS_TOKEN"
+TOKEN_ENV = "W2V_MILVUS_TOKEN"  # as server.flags.MILVUS_TOKEN_ENV
 
 ID, RANK, WORD, LOWER, COUNT, NORM, VECTOR = "id", "rank", "word", "lower", "count", "norm", "vector"
 ROW_FIELDS = [ID, WORD, COUNT, VECTOR]

@@ -13,10 +13,10 @@ import os
 import threading
 import time
 
+from tensorboard_plugin_w2v.engines.serving import Engines, ServedModel
 from tensorboard_plugin_w2v.errors import NotFound
 from tensorboard_plugin_w2v.io import fileio
 from tensorboard_plugin_w2v.models.discovery import Discovery, ModelEntry, ModelVersion
-from tensorboard_plugin_w2v.models.model import LoadedModel
 from tensorboard_plugin_w2v.models.store import ModelStore
 from tensorboard_plugin_w2v.server.params import ModelRef
 
@@ -28,11 +28,19 @@ _RESCAN_ON_MISS_SECONDS = 1.0
 class Catalog:
     """The logdir's runs and models (rescanned every ``reload_interval`` seconds at most)."""
 
-    def __init__(self, logdir: str, discovery: Discovery, store: ModelStore, reload_interval: float):
+    def __init__(
+        self,
+        logdir: str,
+        discovery: Discovery,
+        store: ModelStore,
+        reload_interval: float,
+        engines: Engines | None = None,
+    ):
         self.logdir = logdir
         self.discovery = discovery
         self.store = store
         self.reload_interval = reload_interval
+        self.engines = engines or Engines(store)
         self._runs: dict[str, dict[str, ModelEntry]] = {}
         self._scanned_at = -math.inf
         self._scan_lock = threading.Lock()
@@ -75,16 +83,17 @@ class Catalog:
                 f"model {ref.model!r} of run {ref.run!r} has no step {ref.step}", known_steps=entry.steps
             ) from None
 
-    def resolve(self, ref: ModelRef) -> tuple[ModelVersion, LoadedModel]:
-        """The model version ``ref`` names, loaded."""
+    def resolve(self, ref: ModelRef) -> tuple[ModelVersion, ServedModel]:
+        """The model version ``ref`` names, ready to query: loaded here, or served by Milvus."""
         version = self.version(ref)
-        return version, self.store.get(version)
+        return version, self.engines.model(version)
 
     # -- the listing ------------------------------------------------------------------------
 
     def listing(self) -> list[dict]:
         """Every model of a fresh scan: the latest version's details, and each version's."""
         runs = self.runs(max_age=0)
+        self.engines.refresh()
         return [self._model_row(runs[run][name]) for run in sorted(runs) for name in sorted(runs[run])]
 
     def _model_row(self, entry: ModelEntry) -> dict:
@@ -108,6 +117,7 @@ class Catalog:
             "status": status,
             "error": error,
             "index": loaded.index.status() if loaded is not None and loaded.index is not None else None,
+            **self.engines.describe(version),  # which engine serves it (and a pushed version's record)
         }
 
     def display_path(self, path: str) -> str:

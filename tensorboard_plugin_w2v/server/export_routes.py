@@ -13,12 +13,11 @@ from werkzeug import wrappers
 from werkzeug.datastructures import MultiDict
 
 from tensorboard_plugin_w2v import metadata as md
-from tensorboard_plugin_w2v.analysis import queries
+from tensorboard_plugin_w2v.engines.serving import ServedModel
 from tensorboard_plugin_w2v.errors import Conflict, InvalidArgument, Word2VecError
 from tensorboard_plugin_w2v.io import fileio
 from tensorboard_plugin_w2v.io.manifest import safe_name
 from tensorboard_plugin_w2v.models.discovery import ModelVersion
-from tensorboard_plugin_w2v.models.model import LoadedModel
 from tensorboard_plugin_w2v.server import http, params
 from tensorboard_plugin_w2v.server.catalog import Catalog
 
@@ -33,14 +32,14 @@ class Neighbourhood(NamedTuple):
     """A query word and its ``n`` nearest neighbours in one model version."""
 
     version: ModelVersion
-    model: LoadedModel
+    model: ServedModel
     word: str
     n: int
     words: list[str]
 
 
-def neighbourhood_impl(version: ModelVersion, model: LoadedModel, word: str, n: int) -> Neighbourhood:
-    found = queries.neighbors(model.kv, word, k=n)
+def neighbourhood_impl(version: ModelVersion, model: ServedModel, word: str, n: int) -> Neighbourhood:
+    found, _exact = model.neighbors(word, n, exact=True)  # a pushed model: scanned in batches
     return Neighbourhood(version, model, word, n, [word] + [f.word for f in found])
 
 
@@ -55,7 +54,7 @@ def export_projector_impl(logdir: str, hood: Neighbourhood) -> dict:
     try:
         if fileio.is_remote(logdir):
             raise PermissionError("remote logdirs are not written by the plugin")
-        export_subset(hood.model.kv, words, os.path.join(logdir, *run_rel.split("/")), tensor_name)
+        export_subset(hood.model.vectors_of(words), words, os.path.join(logdir, *run_rel.split("/")), tensor_name)
     except OSError as exc:
         step = {"step": version.step} if version.step is not None else {}
         query = urllib.parse.urlencode({"run": version.run, "model": version.name, "word": word, "n": n, **step})
@@ -71,7 +70,7 @@ def export_tsv_impl(hood: Neighbourhood, part: str) -> tuple[str, bytes]:
     """``(file name, body)`` of one of the two TSV files the Projector's Load button takes."""
     from tensorboard_plugin_w2v.writers.projector import projector_tsvs
 
-    tensor, metadata = projector_tsvs(hood.model.kv, hood.words)
+    tensor, metadata = projector_tsvs(hood.model.vectors_of(hood.words), hood.words)
     body = (tensor if part == "tensor" else metadata).encode("utf-8", "backslashreplace")
     return f"{safe_name(hood.word)[:40]}-{hood.n}-{part}.tsv", body
 

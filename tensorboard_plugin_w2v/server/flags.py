@@ -5,14 +5,16 @@ Light on purpose: TensorBoard defines every plugin's flags at each start.
 
 from __future__ import annotations
 
+import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tensorboard.plugins import base_plugin
 
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.io.cachedir import default_cache_dir
 
+MILVUS_TOKEN_ENV = "W2V_MILVUS_TOKEN"  # the token of --word2vec_milvus_uri when no flag gives it
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.I)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
@@ -74,6 +76,38 @@ def define_flags(parser) -> None:
         default=5.0,
         help="How often queries rescan the logdir for new or removed models. Default: %(default)s.",
     )
+    _define_milvus_flags(group)
+
+
+def _define_milvus_flags(group) -> None:
+    group.add_argument(
+        "--word2vec_milvus_uri",
+        metavar="URI",
+        default=None,
+        help="Serve models pushed with w2v-milvus from this Milvus (e.g. http://milvus:19530); "
+        "models not pushed are served locally. Needs pip install '.[milvus]'.",
+    )
+    group.add_argument(
+        "--word2vec_milvus_token",
+        metavar="TOKEN",
+        default=None,
+        help=f"Token of an authenticated Milvus cluster (default: ${MILVUS_TOKEN_ENV}); never logged.",
+    )
+    group.add_argument(
+        "--word2vec_milvus_timeout",
+        metavar="SECONDS",
+        type=float,
+        default=10.0,
+        help="How long one Milvus call may take before the model is answered from its local "
+        "file (or 503). Default: %(default)s.",
+    )
+    group.add_argument(
+        "--word2vec_milvus_budget",
+        metavar="SIZE",
+        default="16G",
+        help="Estimated Milvus memory of the collections this TensorBoard keeps loaded (vectors "
+        "and HNSW graph); least recently used ones are released beyond it. Default: %(default)s.",
+    )
 
 
 def fix_flags(flags) -> None:
@@ -84,6 +118,12 @@ def fix_flags(flags) -> None:
         raise base_plugin.FlagsError(f"--word2vec_memory_budget: {exc}") from None
     if flags.word2vec_reload_interval < 0:
         raise base_plugin.FlagsError("--word2vec_reload_interval must not be negative")
+    try:
+        flags.word2vec_milvus_budget_bytes = parse_size(flags.word2vec_milvus_budget)
+    except ValueError as exc:
+        raise base_plugin.FlagsError(f"--word2vec_milvus_budget: {exc}") from None
+    if flags.word2vec_milvus_timeout <= 0:
+        raise base_plugin.FlagsError("--word2vec_milvus_timeout must be positive")
 
 
 @dataclass(frozen=True)
@@ -96,6 +136,10 @@ class Settings:
     allow_pickle: bool
     mmap_policy: str
     allow_outside_logdir: bool
+    milvus_uri: str | None = None
+    milvus_token: str | None = field(default=None, repr=False)  # never logged
+    milvus_timeout: float = 10.0
+    milvus_budget_bytes: int = 16 << 30
 
     @classmethod
     def from_flags(cls, flags) -> Settings:
@@ -109,4 +153,9 @@ class Settings:
             allow_pickle=not getattr(flags, "word2vec_no_pickle", False),
             mmap_policy=getattr(flags, "word2vec_mmap", None) or md.MMAP_AUTO,
             allow_outside_logdir=bool(getattr(flags, "word2vec_allow_outside_logdir", False)),
+            milvus_uri=getattr(flags, "word2vec_milvus_uri", None) or None,
+            milvus_token=getattr(flags, "word2vec_milvus_token", None) or os.environ.get(MILVUS_TOKEN_ENV),
+            milvus_timeout=float(getattr(flags, "word2vec_milvus_timeout", 10.0)),
+            milvus_budget_bytes=getattr(flags, "word2vec_milvus_budget_bytes", None)
+            or parse_size(getattr(flags, "word2vec_milvus_budget", "16G")),
         )

@@ -31,6 +31,7 @@ from tensorboard_plugin_w2v.errors import (
     InvalidArgument,
     ModelLoadError,
     NotFound,
+    Unavailable,
     Word2VecError,
 )
 from tensorboard_plugin_w2v.io import fileio
@@ -45,6 +46,7 @@ STATUS = {
     ModelLoadError: 422,
     BenchmarkError: 422,
     Busy: 429,
+    Unavailable: 503,
 }
 
 

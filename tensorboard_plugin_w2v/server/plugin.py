@@ -25,6 +25,7 @@ from werkzeug.datastructures import MultiDict
 
 from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v import metadata as md
+from tensorboard_plugin_w2v.engines.serving import Engines
 from tensorboard_plugin_w2v.models import housekeeping
 from tensorboard_plugin_w2v.models.discovery import Discovery
 from tensorboard_plugin_w2v.models.store import ModelStore
@@ -82,7 +83,9 @@ class Word2VecPlugin(base_plugin.TBPlugin):
         self.store.add_load_listener(self.sweeper.request)
         self.jobs = BackgroundJobs(group=self.group)  # evaluations
         discovery = Discovery(self.logdir, settings.allow_outside_logdir)
-        self.catalog = Catalog(self.logdir, discovery, self.store, settings.reload_interval)
+        # The one seam where a version becomes a model to query: local, or Milvus-backed (issue 16).
+        self.engines = Engines.from_settings(self.store, settings)
+        self.catalog = Catalog(self.logdir, discovery, self.store, settings.reload_interval, self.engines)
         self._routes = (
             QueryRoutes(self.catalog),
             ExportRoutes(self.catalog),

@@ -440,7 +440,7 @@ def test_a_training_job_pushes_what_it_logged(milvus, lee_model, tmp_path):
     assert row["counts_known"] is True and row["training"]["vector_size"] == lee_model.vector_size
     for step in (1, 2):
         query = q("neighbors", run="train", model="lee", step=step, word="police")
-        assert what(answer(remote, query)) == what(answer(local, query))
+        assert what(answer(remote, query)[1]) == what(answer(local, query)[1])
 
 
 def test_a_collection_dropped_while_served_falls_back_to_the_file(milvus, lee_model, tmp_path):
@@ -459,3 +459,19 @@ def test_a_collection_dropped_while_served_falls_back_to_the_file(milvus, lee_mo
     assert status == 200 and data["exact"] is True and data == answer(local, query)[1]
     row = answer(remote, "models")[1]["models"][0]
     assert row["engine"] == "local" and row["milvus"] is None
+
+
+def test_quick_benchmark_runs_against_the_session_server(milvus, tmp_path):
+    """``benchmarks/bench_milvus.py --quick`` (on the running server): its table, recall@10 ≥ 0.95."""
+    out = subprocess.run(
+        [sys.executable, os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", "bench_milvus.py"),
+         "--quick", "--queries", "40", "--uri", milvus.uri, "--work-dir", str(tmp_path), "--json",
+         str(tmp_path / "bench.json")],
+        capture_output=True, text=True, timeout=900,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    print(out.stdout)  # the table, in the test log
+    result = json.loads((tmp_path / "bench.json").read_text())
+    assert result["push"]["status"] == "pushed" and result["push"]["rows_per_second"] > 0
+    assert result["milvus"]["recall_at_10"] >= 0.95 and result["milvus"]["engine_in_models"] == "milvus"
+    assert "| /neighbors via Milvus |" in out.stdout

@@ -68,6 +68,16 @@ class Route:
         return elapsed, json.loads(body)
 
 
+def _wait_for_index(route: Route, limit: float = 3600.0) -> dict | None:
+    """Wait until the local model's background index build is over; its final state."""
+    deadline = time.monotonic() + limit
+    while True:
+        index = route.get("models")[1]["models"][0]["index"]
+        if index is None or index["state"] not in ("queued", "building") or time.monotonic() > deadline:
+            return index
+        time.sleep(5)
+
+
 def _pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) * 1000
 
@@ -109,7 +119,7 @@ def run(n: int, dim: int, queries: int, work: str, uri: str | None) -> dict:
     truth, gensim_t = [], []
     model = os.path.basename(path)
     result: dict = {}
-    flags = ("--word2vec_memory_budget", "16G")
+    flags = ("--word2vec_memory_budget", "16G", "--word2vec_cache_dir", os.path.join(work, "cache"))
     with (
         tensorboard(logdir, *flags, "--word2vec_milvus_uri", uri, startup_seconds=300) as via_milvus,
         tensorboard(logdir, *flags, startup_seconds=300) as local,
@@ -119,6 +129,7 @@ def run(n: int, dim: int, queries: int, work: str, uri: str | None) -> dict:
         for name, route in routes.items():  # first answer: Milvus loads the collection, local the file
             first[name], _ = route.get("neighbors", run="run", model=model, word=words[0], k=10)
             route.get("neighbors", run="run", model=model, word=words[1], k=10)
+        result["local_index"] = _wait_for_index(routes["local"])  # local answers from its ANN index
         times = {name: [] for name in routes}
         found = {name: [] for name in routes}
         for word in words:
@@ -167,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     m, loc, g = result["milvus"], result["local"], result["gensim"]
     push = result["push"]
     print(f"model {result['model']} ({result['matrix_mib']} MiB of vectors), {queries} queries, k=10")
+    if result.get("local_index"):
+        ix = result["local_index"]
+        print(f"local index: {ix['state']} (built in {ix.get('build_seconds')} s, from cache: {ix.get('from_cache')})")
     if push["status"] == "pushed":
         print(f"push: {push['insert_rows_per_second']:,} rows/s inserted, {push['rows_per_second']:,} rows/s "
               f"with flush and HNSW build ({push['seconds']} s)")

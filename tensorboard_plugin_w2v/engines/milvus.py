@@ -247,8 +247,13 @@ class MilvusModel:
 
     def _scan(self, inputs: _Rows, positive, negative, k: int, method: str, limit: int) -> list[queries.Neighbor]:
         """Exact top-``k``: every row below ``limit`` read in batches, the best ``k`` kept."""
-        if (k + self._batch_rows()) * (4 * self.dim + 64) > self.memory_budget:
-            raise InvalidArgument(f"{k} neighbours of a model pushed to Milvus need more memory than the budget")
+        need = (k + self._batch_rows()) * (4 * self.dim + 64)
+        if need > self.memory_budget:
+            raise InvalidArgument(
+                f"{k} neighbours: beyond Milvus's limit of {ms.MAX_RESULT_WINDOW} results a search, the "
+                f"model is scanned in batches, which needs about {need >> 20} MiB, more than the memory "
+                f"budget ({self.memory_budget >> 20} MiB); ask for fewer"
+            )
         best: list[queries.Neighbor] = []
         kept = inputs
         for lo in range(0, limit, self._batch_rows()):

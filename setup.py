@@ -68,6 +68,8 @@ setup(
             'pyarrow>=14; python_version >= "3.11"',
         ],
         "remote": ["boto3", "fsspec"],
+        # Serving pushed models from a Milvus cluster (engines/milvus*.py, w2v-milvus).
+        "milvus": ["pymilvus>=2.5"],
         # import-linter: the import-direction contracts of pyproject.toml (tests/test_architecture.py)
         "test": ["pytest>=7", "hypothesis>=6", "ruff", "playwright", "moto[server]>=5", "boto3", "import-linter>=2"],
     },
@@ -80,6 +82,7 @@ setup(
             "w2v-eval = tensorboard_plugin_w2v.cli.evaluate_cli:main",
             "w2v-demo = tensorboard_plugin_w2v.cli.demo:main",
             "w2v-drift = tensorboard_plugin_w2v.cli.drift:main",
+            "w2v-milvus = tensorboard_plugin_w2v.cli.milvus:main",
         ],
     },
     cmdclass={"build_py": BuildPyWithFrontend},

@@ -13,9 +13,11 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
-echo "== installing the package with its test, Keras and demo extras (builds the Word2Vec tab)"
+echo "== installing the package with its test, Keras, demo and Milvus extras (builds the Word2Vec tab)"
 python -m pip install --quiet --upgrade pip
-python -m pip install --quiet ".[test,keras,demo]"
+python -m pip install --quiet ".[test,keras,demo,milvus]"
+# The real Milvus standalone server for the Milvus tests (started by their fixture on free ports).
+python -m pip install --quiet "milvus>=2.3,<2.4"
 
 if [ -f frontend/package.json ]; then
   echo "== frontend type check (tsc --noEmit, strict) and unit tests"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["LoadedModel", "load_model", "queries", "evaluation", "comparison"]
+__all__ = ["LoadedModel", "load_model", "queries", "evaluation", "comparison", "push_model"]
 __version__ = "0.1.0"
 
 _LAZY = {
@@ -23,6 +23,7 @@ _LAZY = {
     "queries": ("tensorboard_plugin_w2v.analysis.queries", None),
     "evaluation": ("tensorboard_plugin_w2v.analysis.evaluation", None),
     "comparison": ("tensorboard_plugin_w2v.analysis.comparison", None),
+    "push_model": ("tensorboard_plugin_w2v.engines.milvus_push", "push_model"),
 }
 
 

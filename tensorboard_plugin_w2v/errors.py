@@ -53,3 +53,7 @@ class StoreUnavailable(Word2VecError):
 
 class InsufficientStorage(Word2VecError, OSError):
     """A write ran out of space (a full logdir); nothing partial was left behind."""
+
+
+class Unavailable(Word2VecError):
+    """A service the answer depends on (a Milvus cluster) cannot answer now; the reason says why."""

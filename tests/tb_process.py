@@ -61,3 +61,25 @@ def tensorboard(logdir: str, *extra_args: str, startup_seconds: float = 90):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def listener_pid(base: str) -> int:
+    """The pid of the process listening on ``base``'s port (a ``tensorboard`` started above)."""
+    port = int(base.rsplit(":", 1)[1])
+    wanted = f"{port:04X}"
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if fields[1].rsplit(":", 1)[1] == wanted and fields[3] == "0A":  # LISTEN
+                    inodes.add(fields[9])
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if link.startswith("socket:[") and link[8:-1] in inodes:
+                    return int(pid)
+        except OSError:
+            continue
+    raise LookupError(f"no process listens on port {port}")

@@ -14,11 +14,11 @@ import threading
 import time
 
 from tensorboard_plugin_w2v import lifecycle
+from tensorboard_plugin_w2v.engines.serving import Engines, ServedModel
 from tensorboard_plugin_w2v.errors import NotFound
 from tensorboard_plugin_w2v.io import fileio, remote
 from tensorboard_plugin_w2v.models import faults
 from tensorboard_plugin_w2v.models.discovery import Discovery, ModelEntry, ModelVersion
-from tensorboard_plugin_w2v.models.model import LoadedModel
 from tensorboard_plugin_w2v.models.store import ModelStore
 from tensorboard_plugin_w2v.server.params import ModelRef
 from tensorboard_plugin_w2v.writers.exports import is_export_run
@@ -39,6 +39,7 @@ class Catalog:
         reload_interval: float,
         group: lifecycle.ThreadGroup | None = None,
         on_query=None,
+        engines: Engines | None = None,
     ):
         self.logdir = logdir
         self.discovery = discovery
@@ -46,6 +47,7 @@ class Catalog:
         self.reload_interval = reload_interval
         self.group = group  # remote rescans run in its threads
         self.on_query = on_query  # called at every lookup (the cache budget's rate-limited check)
+        self.engines = engines or Engines(store)
         self._runs: dict[str, dict[str, ModelEntry]] = {}
         self._scanned_at = -math.inf
         self._scan_lock = threading.Lock()
@@ -115,10 +117,10 @@ class Catalog:
                 f"model {ref.model!r} of run {ref.run!r} has no step {ref.step}", known_steps=entry.steps
             ) from None
 
-    def resolve(self, ref: ModelRef) -> tuple[ModelVersion, LoadedModel]:
-        """The model version ``ref`` names, loaded."""
+    def resolve(self, ref: ModelRef) -> tuple[ModelVersion, ServedModel]:
+        """The model version ``ref`` names, ready to query: loaded here, or served by Milvus."""
         version = self.version(ref)
-        return version, self.store.get(version)
+        return version, self.engines.model(version)
 
     # -- the listing ------------------------------------------------------------------------
 
@@ -126,6 +128,7 @@ class Catalog:
         """Every model of a fresh scan: the latest version's details, and each version's. The tab's
         Projector exports are left out (``/exports`` lists them)."""
         runs = self.runs(max_age=0)
+        self.engines.refresh()
         shown = sorted(run for run in runs if not is_export_run(run))
         return [self._model_row(runs[run][name]) for run in shown for name in sorted(runs[run])]
 
@@ -158,6 +161,7 @@ class Catalog:
             "version": loaded.identity.tag if loaded is not None and loaded.identity else None,
             # why a loaded model is served slower than it could be (a cache entry did not fit)
             "degraded": ("; ".join(faults.notes_for(loaded.identity)) or None) if loaded is not None else None,
+            **self.engines.describe(version),  # which engine serves it (and a pushed version's record)
         }
 
     def display_path(self, path: str) -> str:

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from werkzeug.datastructures import MultiDict
 
 from tensorboard_plugin_w2v.analysis import comparison
+from tensorboard_plugin_w2v.engines.serving import ServedModel
 from tensorboard_plugin_w2v.errors import InvalidArgument
 from tensorboard_plugin_w2v.models.discovery import ModelVersion
-from tensorboard_plugin_w2v.models.model import LoadedModel
 from tensorboard_plugin_w2v.server import http, params
 from tensorboard_plugin_w2v.server.catalog import Catalog, header
 
@@ -17,21 +17,27 @@ ROUTE_COMPARE = "/compare"
 
 
 def compare_impl(
-    a: tuple[ModelVersion, LoadedModel],
-    b: tuple[ModelVersion, LoadedModel],
+    a: tuple[ModelVersion, ServedModel],
+    b: tuple[ModelVersion, ServedModel],
     words: list[str] | None,
     n: int,
     k: int,
     scope: str,
 ) -> dict:
     """Neighbourhood overlap of two loaded model versions on ``words`` (``None``: the ``n`` most
-    frequent shared words)."""
+    frequent shared words). A pushed model's matrix is read from Milvus in batches (or its local
+    file); ``vectors_from`` says which."""
     (version_a, model_a), (version_b, model_b) = a, b
-    result = comparison.compare(model_a.kv, model_b.kv, words, n=n, k=k, scope=scope)
+    if scope not in comparison.SCOPES:
+        raise InvalidArgument(f"scope must be one of {', '.join(comparison.SCOPES)}, not {scope!r}")
+    kv_a, from_a = model_a.whole()
+    kv_b, from_b = model_b.whole()
+    result = comparison.compare(kv_a, kv_b, words, n=n, k=k, scope=scope)
     return {
         "a": {**header(version_a, model_a), "vocab_size": model_a.vocab_size, "dim": model_a.dim},
         "b": {**header(version_b, model_b), "vocab_size": model_b.vocab_size, "dim": model_b.dim},
         **result.to_json(),
+        "vectors_from": {"a": from_a, "b": from_b},
     }
 
 

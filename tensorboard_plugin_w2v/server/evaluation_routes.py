@@ -13,6 +13,7 @@ from werkzeug.datastructures import MultiDict
 
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.analysis import arithmetic, benchmarks
+from tensorboard_plugin_w2v.engines.serving import ServedModel
 from tensorboard_plugin_w2v.errors import NotFound
 from tensorboard_plugin_w2v.io import fileio
 from tensorboard_plugin_w2v.models.discovery import ModelVersion
@@ -51,7 +52,9 @@ def benchmarks_for(logdir: str, version: ModelVersion) -> dict[str, benchmarks.B
     }
 
 
-def job_key(version: ModelVersion, model: LoadedModel | None, request: EvaluationRequest) -> Hashable | None:
+def job_key(
+    version: ModelVersion, model: ServedModel | LoadedModel | None, request: EvaluationRequest
+) -> Hashable | None:
     """The job of an evaluation: the version of ``model`` (the one evaluated: while a new version
     of the file loads, or fails to, the store answers with the previous one), else the file's
     current version, with the benchmark file's version and the options; ``None`` when neither
@@ -70,14 +73,15 @@ def job_key(version: ModelVersion, model: LoadedModel | None, request: Evaluatio
     return (model_key, bench_identity, request.method, request.restrict_vocab)
 
 
-def run_evaluation(model: LoadedModel, request: EvaluationRequest, progress) -> dict:
-    """The evaluation itself (on a worker thread), as JSON."""
+def run_evaluation(model: ServedModel, request: EvaluationRequest, progress) -> dict:
+    """The evaluation itself (on a worker thread), as JSON; ``vectors_from`` says where the
+    vectors came from (a pushed model's first ``restrict_vocab`` rows are read from Milvus here)."""
     from tensorboard_plugin_w2v.analysis import evaluation
 
     method = request.method or arithmetic.METHOD_3COSADD
-    return evaluation.evaluate(
-        model.kv, request.benchmark, method, request.restrict_vocab, progress=progress
-    ).to_json()
+    kv, vectors_from = model.whole(request.restrict_vocab)
+    result = evaluation.evaluate(kv, request.benchmark, method, request.restrict_vocab, progress=progress)
+    return {**result.to_json(), "vectors_from": vectors_from}
 
 
 class EvaluationRoutes:
@@ -98,7 +102,7 @@ class EvaluationRoutes:
         version = self.catalog.version(params.model_ref(args))
         if not params.string(args, "benchmark", required=False):  # the listing needs no model
             return self.benchmarks_impl(version)
-        model = self.catalog.store.get(version)
+        model = self.catalog.engines.model(version)
         request = self._request(version, args)
         wait = params.integer(args, "wait", DEFAULT_WAIT_SECONDS, minimum=0, maximum=MAX_WAIT_SECONDS)
         return self.evaluate_impl(version, model, request, wait)
@@ -108,7 +112,7 @@ class EvaluationRoutes:
         return {**header(version), "status": STATUS_DONE, "benchmarks": [b.to_json() for b in found.values()]}
 
     def evaluate_impl(
-        self, version: ModelVersion, model: LoadedModel, request: EvaluationRequest, wait: float
+        self, version: ModelVersion, model: ServedModel, request: EvaluationRequest, wait: float
     ) -> http.Reply:
         """The result when it is ready within ``wait`` seconds (200), else the job's state (202)."""
         key = job_key(version, model, request)

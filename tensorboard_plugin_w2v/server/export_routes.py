@@ -15,12 +15,11 @@ from werkzeug import wrappers
 from werkzeug.datastructures import MultiDict
 
 from tensorboard_plugin_w2v import metadata as md
-from tensorboard_plugin_w2v.analysis import queries
+from tensorboard_plugin_w2v.engines.serving import ServedModel
 from tensorboard_plugin_w2v.errors import Conflict, InsufficientStorage, InvalidArgument, Word2VecError
 from tensorboard_plugin_w2v.io import fileio, oserrors
 from tensorboard_plugin_w2v.io.manifest import safe_name
 from tensorboard_plugin_w2v.models.discovery import ModelVersion
-from tensorboard_plugin_w2v.models.model import LoadedModel
 from tensorboard_plugin_w2v.server import http, params
 from tensorboard_plugin_w2v.server.catalog import Catalog
 from tensorboard_plugin_w2v.writers import exports
@@ -38,14 +37,14 @@ class Neighbourhood(NamedTuple):
     """A query word and its ``n`` nearest neighbours in one model version."""
 
     version: ModelVersion
-    model: LoadedModel
+    model: ServedModel
     word: str
     n: int
     words: list[str]
 
 
-def neighbourhood_impl(version: ModelVersion, model: LoadedModel, word: str, n: int) -> Neighbourhood:
-    found = queries.neighbors(model.kv, word, k=n)
+def neighbourhood_impl(version: ModelVersion, model: ServedModel, word: str, n: int) -> Neighbourhood:
+    found, _exact = model.neighbors(word, n, exact=True)  # a pushed model: scanned in batches
     return Neighbourhood(version, model, word, n, [word] + [f.word for f in found])
 
 
@@ -61,7 +60,7 @@ def export_projector_impl(logdir: str, hood: Neighbourhood) -> dict:
             raise PermissionError("remote logdirs are not written by the plugin")
         with logdir_unchanged_on_failure(logdir, EXPORTS_FOLDER):
             return exports.export_neighbourhood(
-                logdir, hood.model.kv, words, (version.run, version.name, version.step), word, n
+                logdir, hood.model.vectors_of(words), words, (version.run, version.name, version.step), word, n
             )
     except OSError as exc:
         if oserrors.is_disk_full(exc):
@@ -113,7 +112,7 @@ def export_tsv_impl(hood: Neighbourhood, part: str) -> tuple[str, bytes]:
     """``(file name, body)`` of one of the two TSV files the Projector's Load button takes."""
     from tensorboard_plugin_w2v.writers.projector import projector_tsvs
 
-    tensor, metadata = projector_tsvs(hood.model.kv, hood.words)
+    tensor, metadata = projector_tsvs(hood.model.vectors_of(hood.words), hood.words)
     body = (tensor if part == "tensor" else metadata).encode("utf-8", "backslashreplace")
     return f"{safe_name(hood.word)[:40]}-{hood.n}-{part}.tsv", body
 

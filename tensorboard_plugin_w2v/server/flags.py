@@ -5,8 +5,9 @@ Light on purpose: TensorBoard defines every plugin's flags at each start.
 
 from __future__ import annotations
 
+import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tensorboard.plugins import base_plugin
 
@@ -15,6 +16,7 @@ from tensorboard_plugin_w2v.io.cachedir import default_cache_dir
 from tensorboard_plugin_w2v.io.s3 import DEFAULT_TIMEOUT_SECONDS as DEFAULT_REMOTE_TIMEOUT_SECONDS
 from tensorboard_plugin_w2v.models.cache_budget import DEFAULT_BUDGET as DEFAULT_CACHE_BUDGET
 
+MILVUS_TOKEN_ENV = "W2V_MILVUS_TOKEN"  # the token of --word2vec_milvus_uri when no flag gives it
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.I)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
@@ -92,6 +94,38 @@ def define_flags(parser) -> None:
         help="How long a query waits for remote storage (s3://, gs://) before answering 503; "
         "the copy goes on and the next query tries again. Default: %(default)s.",
     )
+    _define_milvus_flags(group)
+
+
+def _define_milvus_flags(group) -> None:
+    group.add_argument(
+        "--word2vec_milvus_uri",
+        metavar="URI",
+        default=None,
+        help="Serve models pushed with w2v-milvus from this Milvus (e.g. http://milvus:19530); "
+        "models not pushed are served locally. Needs pip install '.[milvus]'.",
+    )
+    group.add_argument(
+        "--word2vec_milvus_token",
+        metavar="TOKEN",
+        default=None,
+        help=f"Token of an authenticated Milvus cluster (default: ${MILVUS_TOKEN_ENV}); never logged.",
+    )
+    group.add_argument(
+        "--word2vec_milvus_timeout",
+        metavar="SECONDS",
+        type=float,
+        default=10.0,
+        help="How long one Milvus call may take before the model is answered from its local "
+        "file (or 503). Default: %(default)s.",
+    )
+    group.add_argument(
+        "--word2vec_milvus_budget",
+        metavar="SIZE",
+        default="16G",
+        help="Estimated Milvus memory of the collections this TensorBoard keeps loaded (vectors "
+        "and HNSW graph); least recently used ones are released beyond it. Default: %(default)s.",
+    )
 
 
 def fix_flags(flags) -> None:
@@ -108,6 +142,12 @@ def fix_flags(flags) -> None:
         raise base_plugin.FlagsError("--word2vec_remote_timeout must be a positive number of seconds")
     if flags.word2vec_reload_interval < 0:
         raise base_plugin.FlagsError("--word2vec_reload_interval must not be negative")
+    try:
+        flags.word2vec_milvus_budget_bytes = parse_size(flags.word2vec_milvus_budget)
+    except ValueError as exc:
+        raise base_plugin.FlagsError(f"--word2vec_milvus_budget: {exc}") from None
+    if flags.word2vec_milvus_timeout <= 0:
+        raise base_plugin.FlagsError("--word2vec_milvus_timeout must be positive")
 
 
 @dataclass(frozen=True)
@@ -122,6 +162,10 @@ class Settings:
     allow_outside_logdir: bool
     cache_budget_bytes: int = 0
     remote_timeout: float = DEFAULT_REMOTE_TIMEOUT_SECONDS
+    milvus_uri: str | None = None
+    milvus_token: str | None = field(default=None, repr=False)  # never logged
+    milvus_timeout: float = 10.0
+    milvus_budget_bytes: int = 16 << 30
 
     @classmethod
     def from_flags(cls, flags) -> Settings:
@@ -138,4 +182,9 @@ class Settings:
             cache_budget_bytes=getattr(flags, "word2vec_cache_budget_bytes", None)
             or parse_size(getattr(flags, "word2vec_cache_budget", DEFAULT_CACHE_BUDGET)),
             remote_timeout=float(getattr(flags, "word2vec_remote_timeout", DEFAULT_REMOTE_TIMEOUT_SECONDS)),
+            milvus_uri=getattr(flags, "word2vec_milvus_uri", None) or None,
+            milvus_token=getattr(flags, "word2vec_milvus_token", None) or os.environ.get(MILVUS_TOKEN_ENV),
+            milvus_timeout=float(getattr(flags, "word2vec_milvus_timeout", 10.0)),
+            milvus_budget_bytes=getattr(flags, "word2vec_milvus_budget_bytes", None)
+            or parse_size(getattr(flags, "word2vec_milvus_budget", "16G")),
         )

@@ -33,6 +33,7 @@ from tensorboard_plugin_w2v.errors import (
     ModelLoadError,
     NotFound,
     StoreUnavailable,
+    Unavailable,
     Word2VecError,
 )
 from tensorboard_plugin_w2v.io import fileio
@@ -49,6 +50,7 @@ STATUS = {
     Busy: 429,
     StoreUnavailable: 503,
     InsufficientStorage: 507,
+    Unavailable: 503,
 }
 
 

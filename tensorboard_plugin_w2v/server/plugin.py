@@ -29,6 +29,7 @@ from werkzeug.datastructures import MultiDict
 
 from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v import metadata as md
+from tensorboard_plugin_w2v.engines.serving import Engines
 from tensorboard_plugin_w2v.io import s3
 from tensorboard_plugin_w2v.models import cache_budget, housekeeping
 from tensorboard_plugin_w2v.models.discovery import Discovery
@@ -94,11 +95,14 @@ class Word2VecPlugin(base_plugin.TBPlugin):
         self.store.add_load_listener(self.cache_keeper.request)
         self.jobs = BackgroundJobs(group=self.group)  # evaluations
         discovery = Discovery(self.logdir, settings.allow_outside_logdir)
+        # The one seam where a version becomes a model to query: local, or Milvus-backed (issue 16).
+        self.engines = Engines.from_settings(self.store, settings)
         self.catalog = Catalog(
             self.logdir,
             discovery,
             self.store,
             settings.reload_interval,
+            self.engines,
             group=self.group,
             on_query=self.cache_keeper.request,
         )

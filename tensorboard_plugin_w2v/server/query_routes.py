@@ -13,8 +13,8 @@ from werkzeug.datastructures import MultiDict
 
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.analysis import queries
+from tensorboard_plugin_w2v.engines.serving import ServedModel
 from tensorboard_plugin_w2v.errors import InvalidArgument
-from tensorboard_plugin_w2v.models.model import LoadedModel
 from tensorboard_plugin_w2v.server import http, params
 from tensorboard_plugin_w2v.server.catalog import Catalog, header
 
@@ -28,15 +28,14 @@ ROUTE_PROJECT = "/project"
 
 
 def neighbors_impl(
-    model: LoadedModel, word: str, k: int, restrict_vocab: int | None = None, exact: bool = False
+    model: ServedModel, word: str, k: int, restrict_vocab: int | None = None, exact: bool = False
 ) -> dict:
-    index = model.searcher(exact=exact)
-    found = queries.neighbors(model.kv, word, k=k, restrict_vocab=restrict_vocab, index=index)
-    return {"word": word, "exact": index is None, "neighbors": neighbor_rows(model, found)}
+    found, exact = model.neighbors(word, k, restrict_vocab, exact=exact)
+    return {"word": word, "exact": exact, "neighbors": neighbor_rows(model, found)}
 
 
 def analogy_impl(
-    model: LoadedModel,
+    model: ServedModel,
     positive: list[str],
     negative: list[str],
     k: int,
@@ -44,29 +43,26 @@ def analogy_impl(
     restrict_vocab: int | None = None,
     exact: bool = False,
 ) -> dict:
-    index = model.searcher(exact=exact)
-    found = queries.analogy(
-        model.kv, positive, negative, k=k, method=method, restrict_vocab=restrict_vocab, index=index
-    )
+    found, exact = model.analogy(positive, negative, k, method, restrict_vocab, exact=exact)
     return {
         "positive": positive,
         "negative": negative,
         "method": method,
-        "exact": index is None,
+        "exact": exact,
         "neighbors": neighbor_rows(model, found),
     }
 
 
-def similarity_impl(model: LoadedModel, a: str, b: str) -> dict:
-    return {"a": a, "b": b, "similarity": queries.similarity(model.kv, a, b)}
+def similarity_impl(model: ServedModel, a: str, b: str) -> dict:
+    return {"a": a, "b": b, "similarity": model.similarity(a, b)}
 
 
-def doesnt_match_impl(model: LoadedModel, words: list[str]) -> dict:
-    return {"words": words, "word": queries.doesnt_match(model.kv, words)}
+def doesnt_match_impl(model: ServedModel, words: list[str]) -> dict:
+    return {"words": words, "word": model.doesnt_match(words)}
 
 
-def vocab_impl(model: LoadedModel, prefix: str, offset: int, limit: int) -> dict:
-    words, total = queries.vocab(model.kv, prefix, offset, limit, model.counts_known)
+def vocab_impl(model: ServedModel, prefix: str, offset: int, limit: int) -> dict:
+    words, total = model.vocab(prefix, offset, limit)
     return {
         "prefix": prefix,
         "total": total,
@@ -74,12 +70,12 @@ def vocab_impl(model: LoadedModel, prefix: str, offset: int, limit: int) -> dict
     }
 
 
-def vector_impl(model: LoadedModel, word: str) -> dict:
-    return {"word": word, "vector": queries.vector(model.kv, word).tolist()}
+def vector_impl(model: ServedModel, word: str) -> dict:
+    return {"word": word, "vector": model.vector(word).tolist()}
 
 
-def project_impl(model: LoadedModel, words: list[str]) -> dict:
-    coords, ratio = queries.project(model.kv, words)
+def project_impl(model: ServedModel, words: list[str]) -> dict:
+    coords, ratio = model.project(words)
     return {
         "explained_variance": ratio.tolist(),
         "points": [
@@ -88,15 +84,11 @@ def project_impl(model: LoadedModel, words: list[str]) -> dict:
     }
 
 
-def neighbor_rows(model: LoadedModel, found: list[queries.Neighbor]) -> list[dict]:
+def neighbor_rows(model: ServedModel, found: list[queries.Neighbor]) -> list[dict]:
+    counts = model.counts([n.index for n in found])
     return [
-        {
-            "word": n.word,
-            "similarity": n.similarity,
-            "index": n.index,
-            "count": queries.word_count(model.kv, n.index, model.counts_known),
-        }
-        for n in found
+        {"word": n.word, "similarity": n.similarity, "index": n.index, "count": count}
+        for n, count in zip(found, counts, strict=True)
     ]
 
 

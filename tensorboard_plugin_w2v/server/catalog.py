@@ -171,7 +171,7 @@ class Catalog:
         return os.path.relpath(path, self.logdir).replace(os.sep, "/")
 
 
-def header(version: ModelVersion, model: LoadedModel | None = None) -> dict:
+def header(version: ModelVersion, model: ServedModel | None = None) -> dict:
     """The fields every answer about one model version starts with; with the model that answered,
     ``version`` names the file version it was loaded from (the previous one answers while a new
     one loads)."""

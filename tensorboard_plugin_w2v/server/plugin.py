@@ -102,9 +102,9 @@ class Word2VecPlugin(base_plugin.TBPlugin):
             discovery,
             self.store,
             settings.reload_interval,
-            self.engines,
             group=self.group,
             on_query=self.cache_keeper.request,
+            engines=self.engines,
         )
         self._routes = (
             QueryRoutes(self.catalog),

@@ -74,8 +74,8 @@ class AnalysisRoutes:
 
     def drift_route(self, args: MultiDict) -> dict:
         first, second = compared_models(args)
-        a = self.catalog.resolve(first)
-        b = self.catalog.resolve(second)
+        a = self.catalog.resolve_local(first)
+        b = self.catalog.resolve_local(second)
         anchors = params.integer(args, "anchors", None, minimum=1)
         restrict = params.integer(args, "restrict_vocab", None, minimum=1)
         top = params.integer(args, "top", alignment.DEFAULT_TOP, minimum=0, maximum=alignment.MAX_TOP)
@@ -158,7 +158,7 @@ class AnalysisRoutes:
     # -- concept axes -----------------------------------------------------------------------
 
     def axes_route(self, args: MultiDict) -> dict:
-        resolved = self.catalog.resolve(params.model_ref(args))
+        resolved = self.catalog.resolve_local(params.model_ref(args))
         x_expr = params.string(args, "x")
         y_expr = params.string(args, "y", required=False) or None
         words = list(dict.fromkeys(params.strings(args, "word", md.MAX_PROJECT_WORDS)))

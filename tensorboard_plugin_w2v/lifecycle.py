@@ -41,7 +41,7 @@ class ThreadGroup:
         self.name = name
         self.stopping = threading.Event()  # set by close(): threads end at their next pause
         self._threads: set[threading.Thread] = set()
-        self.started: list[str] = []  # names of every thread started, in order (for logs and tests)
+        self.started: list[threading.Thread] = []  # every thread started, in order (logs, tests)
         self._closers: list[Callable[[float], object]] = []
         self._lock = threading.Lock()
         _open_groups.add(self)
@@ -58,7 +58,7 @@ class ThreadGroup:
             self._threads = {t for t in self._threads if t.is_alive()}
             thread = threading.Thread(target=target, args=args, name=name, daemon=True)
             self._threads.add(thread)
-            self.started.append(name)
+            self.started.append(thread)
             thread.start()
         return thread
 

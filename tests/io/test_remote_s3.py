@@ -241,7 +241,7 @@ def test_tensorflow_does_not_change_the_plugins_file_layer():
     file layer stays TensorBoard's stub gfile (the one that reads ``s3://``)."""
     code = (
         "import tensorboard.compat as c, tensorflow as tf\n"
-        "from tensorboard_plugin_w2v import fileio\n"
+        "from tensorboard_plugin_w2v.io import fileio\n"
         "assert c.tf.__version__ == tf.__version__ and c.tf.io.gfile is tf.io.gfile\n"
         "assert fileio._remote.__name__ == 'tensorboard.compat.tensorflow_stub.io.gfile', fileio._remote\n"
         "assert c.tf.io.gfile is not fileio._remote\n"

@@ -22,15 +22,12 @@ from tensorboard_plugin_w2v.search import index
 
 pytest.importorskip("usearch")
 
-_EARLIER: set[threading.Thread] = set()
 KINDS = ("w2v-eval", "w2v-index-builder", "w2v-vocabulary", "w2v-norms", "w2v-cache-sweep", "w2v-warm-up")
 
 
 @pytest.fixture
 def busy_plugin(tmp_path, lee_model, monkeypatch):
     """A plugin with background work of every kind started, some of it still running."""
-    global _EARLIER
-    _EARLIER = set(threading.enumerate())  # other tests' plugins may still run same-named threads
     monkeypatch.setattr(readers, "PREFETCH_MIN_BYTES", 0)  # norms computed while loading
     monkeypatch.setattr(vocabulary, "MIN_WORDS", 1)  # the Lee model's vocabulary gets cached...
     monkeypatch.setattr(vocabulary, "SAVE_DELAY_SECONDS", 60)  # ...a minute after its load
@@ -59,7 +56,7 @@ def busy_plugin(tmp_path, lee_model, monkeypatch):
 
 def test_close_stops_every_thread_the_plugin_started(busy_plugin):
     plugin = busy_plugin
-    started = set(plugin.group.started)
+    started = {t.name for t in plugin.group.started}
     assert {name for name in started if name.startswith(KINDS)} >= {k for k in KINDS if k != "w2v-eval"}
     assert any(name.startswith("w2v-eval") for name in started)
     running = {t.name for t in plugin.group.threads()}
@@ -69,18 +66,18 @@ def test_close_stops_every_thread_the_plugin_started(busy_plugin):
     assert plugin.close() == []
     assert time.monotonic() - began < 5
     assert plugin.group.threads() == []
-    mine = {t for t in threading.enumerate() if t.name in started and t not in _EARLIER}
-    assert not mine, mine
+    still_alive = [t.name for t in plugin.group.started if t.is_alive()]
+    assert still_alive == []
     assert plugin.close() == []  # a second close is harmless
 
 
 def test_a_closed_plugin_starts_nothing_new(busy_plugin):
     plugin = busy_plugin
     plugin.close()
-    before = list(plugin.group.started)
+    before = len(plugin.group.started)
     plugin.sweeper.request()
     assert plugin.group.spawn(lambda: None, name="w2v-late") is None
-    assert plugin.group.started == before
+    assert len(plugin.group.started) == before
 
 
 def test_a_thread_group_joins_what_it_started():

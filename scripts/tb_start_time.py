@@ -65,7 +65,19 @@ def start_seconds(
     if checkout:
         env["PYTHONPATH"] = checkout
     mode = "with" if checkout else "without"
-    argv = [sys.executable, "-c", LAUNCH, "tf" if tensorflow else "no-tf", mode, "--logdir", logdir, "--host", "127.0.0.1", "--port", str(port)]
+    argv = [
+        sys.executable,
+        "-c",
+        LAUNCH,
+        "tf" if tensorflow else "no-tf",
+        mode,
+        "--logdir",
+        logdir,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     began = time.monotonic()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

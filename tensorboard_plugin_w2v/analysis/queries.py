@@ -38,9 +38,27 @@ from tensorboard_plugin_w2v.search.topk import best_first, ranked
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors
 
-__all__ = ["METHOD_3COSADD", "METHOD_3COSMUL", "METHODS", "Neighbor", "VocabEntry", "analogy", "doesnt_match",
-           "frequency_order", "mean_vector", "neighbors", "parse_expression", "project", "require_word",
-           "similarity", "suggest", "unit_vector", "vector", "vocab", "word_count"]
+__all__ = [
+    "METHOD_3COSADD",
+    "METHOD_3COSMUL",
+    "METHODS",
+    "Neighbor",
+    "VocabEntry",
+    "analogy",
+    "doesnt_match",
+    "frequency_order",
+    "mean_vector",
+    "neighbors",
+    "parse_expression",
+    "project",
+    "require_word",
+    "similarity",
+    "suggest",
+    "unit_vector",
+    "vector",
+    "vocab",
+    "word_count",
+]
 _SUGGESTION_SCAN = 50_000  # most frequent words searched for spelling suggestions
 
 

@@ -107,7 +107,9 @@ def _names(entries) -> list[tuple[str, int | None]]:
     for entry in entries:
         if isinstance(entry, dict) and isinstance(entry.get("name"), str) and entry["name"].strip():
             step = entry.get("step")
-            out.append((entry["name"], step if isinstance(step, int) and not isinstance(step, bool) else None))
+            out.append(
+                (entry["name"], step if isinstance(step, int) and not isinstance(step, bool) else None)
+            )
     return out
 
 

@@ -33,12 +33,27 @@ from tensorboard_plugin_w2v.models.model import file_label as _label
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors
 
-__all__ = ["LoadedModel", "MMAP_ALWAYS", "MMAP_AUTO", "MMAP_NEVER", "MMAP_POLICIES", "PICKLE_REFUSED",
-           "SETTLED_SECONDS", "load_model", "may_memory_map", "vocabulary_bytes"]
+__all__ = [
+    "LoadedModel",
+    "MMAP_ALWAYS",
+    "MMAP_AUTO",
+    "MMAP_NEVER",
+    "MMAP_POLICIES",
+    "PICKLE_REFUSED",
+    "SETTLED_SECONDS",
+    "load_model",
+    "may_memory_map",
+    "vocabulary_bytes",
+]
 
 logger = logging.getLogger(__name__)
 
-MMAP_AUTO, MMAP_ALWAYS, MMAP_NEVER, MMAP_POLICIES = md.MMAP_AUTO, md.MMAP_ALWAYS, md.MMAP_NEVER, md.MMAP_POLICIES
+MMAP_AUTO, MMAP_ALWAYS, MMAP_NEVER, MMAP_POLICIES = (
+    md.MMAP_AUTO,
+    md.MMAP_ALWAYS,
+    md.MMAP_NEVER,
+    md.MMAP_POLICIES,
+)
 # Under "auto", a logdir file is mapped once it and its sidecars have been unchanged this long.
 SETTLED_SECONDS = 300.0
 

@@ -73,7 +73,9 @@ class NormsJob:
         return self.norms
 
 
-def row_norms(vectors: np.ndarray, chunk_rows: int = NORM_CHUNK_ROWS, threads: int | None = None) -> np.ndarray:
+def row_norms(
+    vectors: np.ndarray, chunk_rows: int = NORM_CHUNK_ROWS, threads: int | None = None
+) -> np.ndarray:
     """Norms of every row, equal to gensim's ``np.linalg.norm(vectors, axis=1)``, on ``threads`` cores."""
     job = NormsJob(vectors, chunk_rows)
     chunks = -(-len(vectors) // chunk_rows)

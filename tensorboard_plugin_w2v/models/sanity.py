@@ -73,4 +73,3 @@ def _walk_fasttext_vocabulary(path: str) -> None:
                 eof = not chunk
                 buf, start = buf[start:] + chunk, 0
             start = nul + 10
-

@@ -129,5 +129,3 @@ class AnnIndex:
             raise ValueError(f"{path} is not a usearch index")
         index.expansion_search = EXPANSION_SEARCH
         return cls(index, quantizer, path)
-
-

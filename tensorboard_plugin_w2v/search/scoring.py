@@ -33,7 +33,9 @@ def cosines(
     return np.divide(dists, norms[:limit], out=dists)
 
 
-def candidate_rows(index, unit_query: np.ndarray, wanted: int, limit: int, factor: int = 1) -> np.ndarray | None:
+def candidate_rows(
+    index, unit_query: np.ndarray, wanted: int, limit: int, factor: int = 1
+) -> np.ndarray | None:
     """Rows ``index`` proposes for ``unit_query`` within the first ``limit`` rows; ``None`` if
     fewer than ``wanted`` (then answer with an exact scan)."""
     count = max(MIN_CANDIDATES, CANDIDATE_FACTOR * wanted) * factor

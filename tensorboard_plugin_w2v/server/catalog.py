@@ -154,7 +154,9 @@ class Catalog:
             "index": loaded.index.status() if loaded is not None and loaded.index is not None else None,
             "version": loaded.identity.tag if loaded is not None and loaded.identity else None,
             # why a loaded model is served slower than it could be (a cache entry did not fit)
-            "degraded": ("; ".join(faults.notes_for(loaded.identity)) or None) if loaded is not None else None,
+            "degraded": ("; ".join(faults.notes_for(loaded.identity)) or None)
+            if loaded is not None
+            else None,
         }
 
     def display_path(self, path: str) -> str:

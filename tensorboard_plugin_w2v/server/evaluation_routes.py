@@ -75,7 +75,9 @@ def run_evaluation(model: LoadedModel, request: EvaluationRequest, progress) -> 
     from tensorboard_plugin_w2v.analysis import evaluation
 
     method = request.method or arithmetic.METHOD_3COSADD
-    return evaluation.evaluate(model.kv, request.benchmark, method, request.restrict_vocab, progress=progress).to_json()
+    return evaluation.evaluate(
+        model.kv, request.benchmark, method, request.restrict_vocab, progress=progress
+    ).to_json()
 
 
 class EvaluationRoutes:
@@ -145,4 +147,6 @@ class EvaluationRoutes:
             (params.string(args, "method", required=False) or arithmetic.METHOD_3COSADD).lower()
         )
         restrict = params.integer(args, "restrict_vocab", benchmarks.DEFAULT_RESTRICT_VOCAB, minimum=1)
-        return EvaluationRequest(benchmark, method if benchmark.kind == benchmarks.KIND_ANALOGIES else None, restrict)
+        return EvaluationRequest(
+            benchmark, method if benchmark.kind == benchmarks.KIND_ANALOGIES else None, restrict
+        )

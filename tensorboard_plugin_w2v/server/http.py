@@ -82,7 +82,9 @@ def json_route(handler: Handler, method: str = "GET") -> Callable:
     @wrappers.Request.application
     def handle(request: wrappers.Request) -> wrappers.Response:
         if request.method not in allowed:
-            return json_response(request, {"error": f"method {request.method} is not allowed; use {method}"}, 405)
+            return json_response(
+                request, {"error": f"method {request.method} is not allowed; use {method}"}, 405
+            )
         if method == "POST" and not request.headers.get("X-Requested-With"):
             return json_response(request, {"error": "POST requests need an X-Requested-With header"}, 403)
         try:

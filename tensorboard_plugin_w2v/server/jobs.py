@@ -62,7 +62,11 @@ class BackgroundJobs:
     """
 
     def __init__(
-        self, workers: int = 2, keep: int = 256, max_pending: int = 16, group: lifecycle.ThreadGroup | None = None
+        self,
+        workers: int = 2,
+        keep: int = 256,
+        max_pending: int = 16,
+        group: lifecycle.ThreadGroup | None = None,
     ):
         self._jobs: OrderedDict[Hashable, _Job] = OrderedDict()
         self._keep = keep
@@ -75,7 +79,9 @@ class BackgroundJobs:
         self._own_group = group is None
         self._group.on_close(self.close)
 
-    def run(self, key: Hashable, job: Callable[[Progress], Any], wait: float) -> tuple[str, Any, bool, dict | None]:
+    def run(
+        self, key: Hashable, job: Callable[[Progress], Any], wait: float
+    ) -> tuple[str, Any, bool, dict | None]:
         """``(status, result, cached, progress)``: ``("done", result, …, None)``, or after ``wait``
         seconds ``("queued" | "running", None, …, progress as JSON)``."""
         with self._lock:

@@ -82,7 +82,9 @@ def project_impl(model: LoadedModel, words: list[str]) -> dict:
     coords, ratio = queries.project(model.kv, words)
     return {
         "explained_variance": ratio.tolist(),
-        "points": [{"word": w, "x": float(x), "y": float(y)} for w, (x, y) in zip(words, coords, strict=True)],
+        "points": [
+            {"word": w, "x": float(x), "y": float(y)} for w, (x, y) in zip(words, coords, strict=True)
+        ],
     }
 
 

@@ -147,9 +147,7 @@ def test_the_old_version_answers_while_the_new_one_loads(tmp_path, big_file, lee
 
 def test_load_test_quick_mode_against_the_real_tensorboard(tmp_path):
     """``scripts/load_test.py --quick``: 16 clients for about 10 s against the real command."""
-    script = os.path.join(
-        REPO, "scripts", "load_test.py"
-    )
+    script = os.path.join(REPO, "scripts", "load_test.py")
     out = subprocess.run(
         [sys.executable, script, "--quick", "--json"], capture_output=True, text=True, timeout=600
     )

@@ -79,7 +79,8 @@ def start_seconds(
         str(port),
     ]
     began = time.monotonic()
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # cwd: ``python -c`` puts the working directory first on sys.path, before PYTHONPATH.
+    proc = subprocess.Popen(argv, env=env, cwd=logdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while time.monotonic() - began < timeout:
             if proc.poll() is not None:

@@ -20,6 +20,7 @@ library while the interpreter shuts down.
 from __future__ import annotations
 
 import atexit
+import collections
 import logging
 import threading
 import time
@@ -41,7 +42,8 @@ class ThreadGroup:
         self.name = name
         self.stopping = threading.Event()  # set by close(): threads end at their next pause
         self._threads: set[threading.Thread] = set()
-        self.started: list[threading.Thread] = []  # every thread started, in order (logs, tests)
+        # The threads started, in order (for logs and tests; the last 1,000 over a long uptime).
+        self.started: collections.deque[threading.Thread] = collections.deque(maxlen=1000)
         self._closers: list[Callable[[float], object]] = []
         self._lock = threading.Lock()
         _open_groups.add(self)

@@ -167,7 +167,9 @@ class Catalog:
             "index": loaded.index.status() if loaded is not None and loaded.index is not None else None,
             "version": loaded.identity.tag if loaded is not None and loaded.identity else None,
             # why a loaded model is served slower than it could be (a cache entry did not fit)
-            "degraded": ("; ".join(faults.notes_for(loaded.identity)) or None) if loaded is not None else None,
+            "degraded": ("; ".join(faults.notes_for(loaded.identity)) or None)
+            if loaded is not None
+            else None,
             **self.engines.describe(version),  # which engine serves it (and a pushed version's record)
         }
 

@@ -403,6 +403,16 @@ def test_milvus_killed_mid_session_503_and_the_local_fallback(lee_model, tmp_pat
             ask = {m: q("neighbors", run="run", model=m, word="police", k=10) for m in ("good.bin", "doomed.bin")}
             before = {m: get_json(f"{base}{BASE}{x}") for m, x in ask.items()}
             assert all(s == 200 and not d["exact"] for s, d in before.values())
+            # A Milvus that hangs (stopped, not dead): the answer comes from the file after the 3 s timeout.
+            os.killpg(server.proc.pid, signal.SIGSTOP)
+            try:
+                started = time.monotonic()
+                status, data = get_json(f"{base}{BASE}{ask['good.bin']}")
+                assert status == 200 and data["exact"] is True and time.monotonic() - started < 10
+            finally:
+                os.killpg(server.proc.pid, signal.SIGCONT)
+            time.sleep(11)  # the breaker's 10 s: then Milvus is asked again, and answers
+            assert get_json(f"{base}{BASE}{ask['good.bin']}") == before["good.bin"]
             # Corrupt the doomed file in place, keeping its size and time: still "the pushed version".
             st = os.stat(doomed)
             with open(doomed, "r+b") as f:

@@ -147,12 +147,17 @@ def serve(command: list[str]) -> int:
     """Run TensorBoard until it exits; SIGTERM and SIGINT sent to this process are passed on.
 
     TensorBoard runs in its own session, so a Ctrl-C in the terminal reaches it once, through
-    this process. The exit status is TensorBoard's (128 + N when signal N killed it).
+    this process. The exit status is TensorBoard's (128 + N when signal N killed it), or 0 when
+    it ended after a stop signal was passed on: TensorBoard with TensorFlow installed sometimes
+    aborts inside TensorFlow's C++ teardown after it stopped serving, which is not a failure of
+    the stop the user asked for.
     """
     child = subprocess.Popen(command, start_new_session=True)
+    stopped = []
 
     def forward(signum, _frame):
         if child.poll() is None:
+            stopped.append(signum)
             child.send_signal(signum)
 
     handled = (signal.SIGTERM, signal.SIGINT)
@@ -165,6 +170,8 @@ def serve(command: list[str]) -> int:
         if child.poll() is None:  # this process is failing: never leave TensorBoard behind
             child.terminate()
             child.wait()
+    if stopped:
+        return 0
     return 128 - code if code < 0 else code
 
 

@@ -110,8 +110,19 @@ def _port_open(port: int) -> bool:
 
 
 def _children(pid: int) -> list[int]:
+    """The TensorBoard processes ``pid`` started (not, e.g., multiprocessing's resource tracker,
+    which the Wikipedia corpus reader leaves running)."""
     with open(f"/proc/{pid}/task/{pid}/children") as f:
-        return [int(p) for p in f.read().split()]
+        pids = [int(p) for p in f.read().split()]
+    return [p for p in pids if b"tensorboard" in _cmdline(p) and b"multiprocessing" not in _cmdline(p)]
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
 
 
 @pytest.mark.slow

@@ -94,8 +94,14 @@ def abandoned(path: str, now: float | None = None) -> bool:
         return False
     target = writer_file(path)
     if fcntl is None or not os.path.exists(target):
+        if os.path.isdir(path) and not os.listdir(path):  # killed between mkdtemp and its lock file
+            return age > MIN_AGE_SECONDS
         return age > UNLOCKED_AGE_SECONDS
-    if age < MIN_AGE_SECONDS:
+    try:  # the writer locks its file right after creating it: only that moment is ambiguous
+        claimed_age = now - os.lstat(target).st_mtime
+    except OSError:
+        return False
+    if claimed_age < MIN_AGE_SECONDS:
         return False
     try:
         fd = os.open(target, os.O_RDONLY)

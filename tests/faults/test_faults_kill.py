@@ -114,6 +114,12 @@ def _kill_during(
     return not done
 
 
+def _first_then_rest(n: int) -> list[bool]:
+    """Kill rounds: the first kills as soon as the temporary appears (a fast machine may finish
+    the write within any random offset), the others at seeded random offsets."""
+    return [True] + [False] * (n - 1)
+
+
 def _no_temporaries_after_restart(cache: str, settled) -> None:
     """The restarted server's housekeeping removed what the killed one left (once its own work,
     which writes temporaries of its own, has ended)."""
@@ -127,14 +133,14 @@ def test_killed_while_converting_a_word2vec_file(tmp_path, lee450):
     os.makedirs(os.path.join(logdir, "run"))
     lee450.save_word2vec_format(os.path.join(logdir, "run", "big.txt"))  # 48 MB: converted once
     midway = 0
-    for _ in range(OFFSETS):
+    for first in _first_then_rest(OFFSETS):
         midway += _kill_during(
             logdir,
             cache,
             "run",
             "big.txt",
             os.path.join(cache, "converted", ".tmp-*"),
-            rng.uniform(0.0, 4.0),
+            0.0 if first else rng.uniform(0.0, 4.0),
             os.path.join(cache, "converted", "*", "vectors.kv"),
         )
         with _server(logdir, cache) as tb:
@@ -154,9 +160,9 @@ def test_killed_while_copying_a_model(tmp_path, big_kv):
     copies = os.path.join(cache, "copies")
     done = os.path.join(copies, "*", "big.kv.vectors.npy")
     midway = 0
-    for _ in range(OFFSETS):
+    for first in _first_then_rest(OFFSETS):
         midway += _kill_during(
-            logdir, cache, "run", "big.kv", os.path.join(copies, ".tmp-*"), rng.uniform(0, 0.8), done
+            logdir, cache, "run", "big.kv", os.path.join(copies, ".tmp-*"), 0.0 if first else rng.uniform(0, 0.8), done
         )
         with _server(logdir, cache) as tb:
             _answers(tb, "run", "big.kv", big_kv)
@@ -212,9 +218,9 @@ def test_killed_while_writing_a_vocabulary_trie(tmp_path):
     kv.save(os.path.join(logdir, "run", "words.kv"), sep_limit=0)
     done = os.path.join(cache, "vocab", "*", "info.json")
     midway = 0
-    for _ in range(OFFSETS):
+    for first in _first_then_rest(OFFSETS):
         midway += _kill_during(
-            logdir, cache, "run", "words.kv", os.path.join(cache, "vocab", ".tmp-*"), rng.uniform(0, 1.5), done
+            logdir, cache, "run", "words.kv", os.path.join(cache, "vocab", ".tmp-*"), 0.0 if first else rng.uniform(0, 1.5), done
         )
         with _server(logdir, cache) as tb:
             for word in ("w1", "w777", "w123456"):

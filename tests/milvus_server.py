@@ -101,6 +101,11 @@ class MilvusServer:
             self.proc = subprocess.Popen(
                 args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
             )
+        # If this process dies without stopping the server (SIGKILL), a watchdog ends its group.
+        self.watchdog = subprocess.Popen(
+            ["sh", "-c", f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 2; done; kill -9 -{self.proc.pid}"],
+            start_new_session=True,
+        )
         deadline = time.monotonic() + startup_seconds
         while not self._answers():
             if self.proc.poll() is not None:
@@ -174,6 +179,10 @@ class MilvusServer:
         while self.pids and time.monotonic() < deadline:
             self._signal_group(signal.SIGKILL)
             time.sleep(0.2)
+        watchdog = getattr(self, "watchdog", None)
+        if watchdog is not None and watchdog.poll() is None:
+            watchdog.kill()
+            watchdog.wait(timeout=5)
 
 
 @contextlib.contextmanager

@@ -79,6 +79,10 @@ class LocalModel:
         """A ``KeyedVectors`` holding at least ``words`` (for exports)."""
         return self.kv
 
+    def loaded_matrix(self, rows: int | None = None) -> tuple[LoadedModel, str]:
+        """The model as a :class:`LoadedModel` for whole-matrix analyses, and where it came from."""
+        return self.loaded, self.whole(rows)[1]
+
     def whole(self, rows: int | None = None) -> tuple[KeyedVectors, str]:
         """The model's vectors for whole-matrix routes, and where they came from."""
         return self.kv, VECTORS_LOCAL_FILE if self.fallback_reason else VECTORS_LOCAL

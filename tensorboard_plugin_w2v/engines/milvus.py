@@ -24,6 +24,7 @@ from tensorboard_plugin_w2v.engines import milvus_schema as ms
 from tensorboard_plugin_w2v.engines.local import LocalModel
 from tensorboard_plugin_w2v.engines.milvus_client import MilvusEngine
 from tensorboard_plugin_w2v.errors import InvalidArgument, NotFound
+from tensorboard_plugin_w2v.models.model import LoadedModel
 from tensorboard_plugin_w2v.search.scoring import CANDIDATE_FACTOR, MIN_CANDIDATES
 
 logger = logging.getLogger(__name__)
@@ -326,6 +327,13 @@ class MilvusModel:
     @_or_local
     def vectors_of(self, words: list[str]) -> KeyedVectors:
         return self._kv(self._require(words))
+
+    def loaded_matrix(self, rows: int | None = None) -> tuple[LoadedModel, str]:
+        """The rows of :meth:`whole` as a :class:`LoadedModel` (drift, trajectories, axes, WEAT)."""
+        kv, vectors_from = self.whole(rows)
+        model = LoadedModel(kv=kv, format=self.format, counts_known=self.counts_known, training=self.training)
+        model.identity = self.identity
+        return model, vectors_from
 
     @_or_local
     def whole(self, rows: int | None = None) -> tuple[KeyedVectors, str]:

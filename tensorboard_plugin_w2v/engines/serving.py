@@ -53,6 +53,8 @@ class ServedModel(Protocol):
 
     def whole(self, rows: int | None = None) -> tuple: ...
 
+    def loaded_matrix(self, rows: int | None = None) -> tuple: ...
+
 
 class Engines:
     """Hands out the model a request names: from Milvus when it was pushed there (and

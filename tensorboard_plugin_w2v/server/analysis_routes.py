@@ -42,6 +42,12 @@ def model_key(model: LoadedModel) -> Hashable:
     return model.identity or id(model.kv)
 
 
+def matrix_of(catalog: Catalog, version: ModelVersion) -> tuple[LoadedModel, str]:
+    """A version's whole matrix for an analysis: loaded here, or a pushed version's rows read from
+    Milvus in batches (within the memory budget, else its file); the second item says which."""
+    return catalog.engines.model(version).loaded_matrix()
+
+
 def described(version: ModelVersion, model: LoadedModel) -> dict:
     return {**header(version), "vocab_size": model.vocab_size, "dim": model.dim}
 
@@ -74,13 +80,14 @@ class AnalysisRoutes:
 
     def drift_route(self, args: MultiDict) -> dict:
         first, second = compared_models(args)
-        a = self.catalog.resolve_local(first)
-        b = self.catalog.resolve_local(second)
+        version_a, version_b = self.catalog.version(first), self.catalog.version(second)
+        (model_a, from_a), (model_b, from_b) = matrix_of(self.catalog, version_a), matrix_of(self.catalog, version_b)
+        a, b = (version_a, model_a), (version_b, model_b)
         anchors = params.integer(args, "anchors", None, minimum=1)
         restrict = params.integer(args, "restrict_vocab", None, minimum=1)
         top = params.integer(args, "top", alignment.DEFAULT_TOP, minimum=0, maximum=alignment.MAX_TOP)
         words = params.strings(args, "word", md.MAX_QUERY_WORDS)
-        return self.drift_impl(a, b, anchors, restrict, top, words)
+        return {**self.drift_impl(a, b, anchors, restrict, top, words), "vectors_from": {"a": from_a, "b": from_b}}
 
     def drift_impl(
         self,
@@ -127,7 +134,7 @@ class AnalysisRoutes:
                 steps=steps,
             )
         sampled = alignment.sample_steps(steps)
-        last = self.catalog.store.get(entry.version(sampled[-1]))
+        last = matrix_of(self.catalog, entry.version(sampled[-1]))[0]
         out = [self._trajectory_step(entry, step, last, word, k, anchors) for step in sampled]
         if not any(s["in_vocabulary"] for s in out):
             raise NotFound(
@@ -147,7 +154,7 @@ class AnalysisRoutes:
     def _trajectory_step(
         self, entry: ModelEntry, step: int, last: LoadedModel, word: str, k: int, anchors: int | None
     ) -> dict:
-        model = self.catalog.store.get(entry.version(step))
+        model = matrix_of(self.catalog, entry.version(step))[0]
         aligned = None
         if word in model.kv.key_to_index and word in last.kv.key_to_index:
             aligned, _cached = self.aligned(last, model, anchors)
@@ -158,7 +165,8 @@ class AnalysisRoutes:
     # -- concept axes -----------------------------------------------------------------------
 
     def axes_route(self, args: MultiDict) -> dict:
-        resolved = self.catalog.resolve_local(params.model_ref(args))
+        version = self.catalog.version(params.model_ref(args))
+        model, vectors_from = matrix_of(self.catalog, version)
         x_expr = params.string(args, "x")
         y_expr = params.string(args, "y", required=False) or None
         words = list(dict.fromkeys(params.strings(args, "word", md.MAX_PROJECT_WORDS)))
@@ -166,7 +174,7 @@ class AnalysisRoutes:
         k = params.integer(args, "k", md.DEFAULT_K, minimum=1, maximum=md.MAX_K)
         if not words and center is None:
             raise InvalidArgument("give the words to place: repeat 'word', or name one with 'neighbors_of'")
-        return axes_impl(resolved, x_expr, y_expr, words, center, k)
+        return {**axes_impl((version, model), x_expr, y_expr, words, center, k), "vectors_from": vectors_from}
 
     # -- WEAT -------------------------------------------------------------------------------
 
@@ -189,7 +197,7 @@ class AnalysisRoutes:
         if test is not None and test != ALL_TESTS:
             weat.builtin_test(test)  # NotFound with the known names
         wait = params.integer(args, "wait", DEFAULT_WAIT_SECONDS, minimum=0, maximum=MAX_WAIT_SECONDS)
-        return self.weat_impl(version, self.catalog.store.get(version), test, lists, wait)
+        return self.weat_impl(version, matrix_of(self.catalog, version)[0], test, lists, wait)
 
     def weat_impl(
         self,

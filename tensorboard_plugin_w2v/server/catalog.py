@@ -19,7 +19,6 @@ from tensorboard_plugin_w2v.errors import NotFound
 from tensorboard_plugin_w2v.io import fileio, remote
 from tensorboard_plugin_w2v.models import faults
 from tensorboard_plugin_w2v.models.discovery import Discovery, ModelEntry, ModelVersion
-from tensorboard_plugin_w2v.models.model import LoadedModel
 from tensorboard_plugin_w2v.models.store import ModelStore
 from tensorboard_plugin_w2v.server.params import ModelRef
 from tensorboard_plugin_w2v.writers.exports import is_export_run
@@ -122,12 +121,6 @@ class Catalog:
         """The model version ``ref`` names, ready to query: loaded here, or served by Milvus."""
         version = self.version(ref)
         return version, self.engines.model(version)
-
-    def resolve_local(self, ref: ModelRef) -> tuple[ModelVersion, LoadedModel]:
-        """The model version ``ref`` names, loaded here from its file (whole-matrix analyses:
-        drift, axes, WEAT), even where Milvus serves its queries."""
-        version = self.version(ref)
-        return version, self.store.get(version)
 
     # -- the listing ------------------------------------------------------------------------
 

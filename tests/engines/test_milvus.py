@@ -17,7 +17,7 @@ import urllib.parse
 
 import numpy as np
 import pytest
-from conftest import make_client
+from fixtures import REPO, make_client
 from gensim.models import KeyedVectors
 from milvus_server import MilvusServer, milvus_server, missing
 from tb_process import get_json, listener_pid, tensorboard
@@ -81,6 +81,15 @@ def zoo(tmp_path_factory, lee_model, fasttext_model, milvus):
     big = write_model(os.path.join(root, "big"), BIG_ROWS, BIG_DIM, seed=5)
     first = cli("push", root, "--uri", milvus.uri)
     return {"root": root, "big": big, "first_push": first}
+
+
+def one_model_logdir(tmp_path, lee_model, name: str = "vectors.bin") -> tuple[str, str]:
+    """``(logdir, model path)``: a logdir whose run ``run`` holds the Lee model as word2vec binary."""
+    root = tmp_path / "logs"
+    (root / "run").mkdir(parents=True)
+    path = str(root / "run" / name)
+    lee_model.wv.save_word2vec_format(path, binary=True)
+    return str(root), path
 
 
 def clients(root: str, milvus_uri: str, tmp_path, **flags):
@@ -193,6 +202,13 @@ def test_compare_reads_pushed_matrices_in_batches(zoo, milvus, tmp_path):
         assert got[0] == expected[0] == 200
         assert what(got[1]) == what(expected[1])
         assert got[1]["vectors_from"] == {"a": "milvus", "b": "milvus"}
+    # The analyses that need whole matrices (issue 14's drift and axes) read them the same way.
+    for query in (q("drift", run="lee", model="w2v.model", model2="vectors.bin", top=20),
+                  q("axes", run="lee", model="w2v.model", x="police - fire", word=["police", "officers"])):
+        expected, got = answer(local, query), answer(remote, query)
+        assert got[0] == expected[0] == 200, got
+        assert what(got[1]) == what(expected[1])
+        assert "milvus" in json.dumps(got[1]["vectors_from"])
 
 
 def test_similarity_is_gensims_and_the_top_k_is_gensims_rescoring_of_milvus_candidates(zoo, milvus, tmp_path):
@@ -283,10 +299,7 @@ push_model(sys.argv[1], sys.argv[2], progress=die)
 
 
 def test_an_interrupted_push_is_never_served_and_gc_sweeps_it(milvus, lee_model, tmp_path):
-    root = tmp_path / "logs"
-    (root / "run").mkdir(parents=True)
-    path = str(root / "run" / "vectors.bin")
-    lee_model.wv.save_word2vec_format(path, binary=True)
+    root, path = one_model_logdir(tmp_path, lee_model)
     died = subprocess.run([sys.executable, "-c", PUSH_AND_DIE, path, milvus.uri], capture_output=True, timeout=300)
     assert died.returncode == -signal.SIGKILL
     name = ms.collection_name(fileio.stat(path))
@@ -294,32 +307,29 @@ def test_an_interrupted_push_is_never_served_and_gc_sweeps_it(milvus, lee_model,
     assert {"collection": ms.partial_name(name), "complete": False} in [
         {"collection": e["collection"], "complete": e["complete"]} for e in listed
     ]
-    local, remote, _ = clients(str(root), milvus.uri, tmp_path)
+    local, remote, _ = clients(root, milvus.uri, tmp_path)
     row = answer(remote, "models")[1]["models"][0]
     assert row["engine"] == "local" and row["milvus"] is None
     query = q("neighbors", run="run", model="vectors.bin", word="police")
     assert answer(remote, query) == answer(local, query)
-    kept = cli("gc", str(root), "--uri", milvus.uri)  # a fresh partial may be a push still running
+    kept = cli("gc", root, "--uri", milvus.uri)  # a fresh partial may be a push still running
     assert "dropped 0 collection(s)" in kept.stdout
-    swept = cli("gc", str(root), "--uri", milvus.uri, "--partial-age", "0")
+    swept = cli("gc", root, "--uri", milvus.uri, "--partial-age", "0")
     assert ms.partial_name(name) in swept.stdout and "dropped 1 collection(s)" in swept.stdout
-    assert cli("push", str(root), "--uri", milvus.uri).stdout.startswith("pushed")
+    assert cli("push", root, "--uri", milvus.uri).stdout.startswith("pushed")
 
 
 def test_gc_drops_the_collection_of_a_replaced_file(milvus, lee_model, tmp_path):
-    root = tmp_path / "logs"
-    (root / "run").mkdir(parents=True)
-    path = str(root / "run" / "vectors.bin")
-    lee_model.wv.save_word2vec_format(path, binary=True)
-    assert cli("push", str(root), "--uri", milvus.uri).returncode == 0
+    root, path = one_model_logdir(tmp_path, lee_model)
+    assert cli("push", root, "--uri", milvus.uri).returncode == 0
     old = ms.collection_name(fileio.stat(path))
     lee_model.wv.save_word2vec_format(path, binary=False)  # replaced: a new version, a new name
     new = ms.collection_name(fileio.stat(path))
     assert new != old
-    dry = cli("gc", str(root), "--uri", milvus.uri, "--dry-run")
+    dry = cli("gc", root, "--uri", milvus.uri, "--dry-run")
     assert f"would drop {old}" in dry.stdout
     assert old in cli("ls", "--uri", milvus.uri).stdout
-    cli("gc", str(root), "--uri", milvus.uri)
+    cli("gc", root, "--uri", milvus.uri)
     assert old not in cli("ls", "--uri", milvus.uri).stdout
 
 
@@ -456,12 +466,9 @@ def test_a_training_job_pushes_what_it_logged(milvus, lee_model, tmp_path):
 def test_a_collection_dropped_while_served_falls_back_to_the_file(milvus, lee_model, tmp_path):
     from pymilvus import MilvusClient
 
-    root = tmp_path / "logs"
-    (root / "run").mkdir(parents=True)
-    path = str(root / "run" / "vectors.bin")
-    lee_model.wv.save_word2vec_format(path, binary=True)
-    assert cli("push", str(root), "--uri", milvus.uri).returncode == 0
-    local, remote, _ = clients(str(root), milvus.uri, tmp_path)
+    root, path = one_model_logdir(tmp_path, lee_model)
+    assert cli("push", root, "--uri", milvus.uri).returncode == 0
+    local, remote, _ = clients(root, milvus.uri, tmp_path)
     query = q("analogy", run="run", model="vectors.bin", positive=["police", "fire"], negative=["man"])
     assert answer(remote, query)[1]["exact"] is False
     MilvusClient(uri=milvus.uri).drop_collection(ms.collection_name(fileio.stat(path)))
@@ -474,7 +481,7 @@ def test_a_collection_dropped_while_served_falls_back_to_the_file(milvus, lee_mo
 def test_quick_benchmark_runs_against_the_session_server(milvus, tmp_path):
     """``benchmarks/bench_milvus.py --quick`` (on the running server): its table, recall@10 ≥ 0.95."""
     out = subprocess.run(
-        [sys.executable, os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", "bench_milvus.py"),
+        [sys.executable, os.path.join(REPO, "benchmarks", "bench_milvus.py"),
          "--quick", "--queries", "40", "--uri", milvus.uri, "--work-dir", str(tmp_path), "--json",
          str(tmp_path / "bench.json")],
         capture_output=True, text=True, timeout=900,

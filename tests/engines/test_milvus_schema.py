@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -70,10 +71,11 @@ def test_uris_are_redacted_and_tokens_never_appear():
 
 
 def test_without_the_flag_pymilvus_is_never_imported(tmp_path):
+    tests = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     script = f"""
 import sys
-sys.path.insert(0, "tests")
-from conftest import make_client
+sys.path.insert(0, {tests!r})
+from fixtures import make_client
 client, plugin = make_client({str(tmp_path)!r}, cache_dir={str(tmp_path / "cache")!r})
 assert client.get("/data/plugin/word2vec/models").status_code == 200
 assert plugin.engines.milvus is None

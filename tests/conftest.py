@@ -99,3 +99,15 @@ def demo_logdir(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def client(logdir, tmp_path_factory):
     return make_client(logdir, cache_dir=str(tmp_path_factory.mktemp("cache")))[0]
+
+
+@pytest.fixture(scope="session")
+def milvus(tmp_path_factory):
+    """One real Milvus server for the session (skips when ``milvus-server`` or pymilvus is missing)."""
+    from milvus_server import milvus_server, missing
+
+    reason = missing()
+    if reason is not None:
+        pytest.skip(reason)
+    with milvus_server(str(tmp_path_factory.mktemp("milvus"))) as server:
+        yield server

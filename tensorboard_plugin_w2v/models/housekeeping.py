@@ -33,6 +33,10 @@ REMOTE_KIND = "remote"  # copies of remote files: kept (their source cannot be c
 INDEX_KIND = "index"  # ``<key>.usearch`` with ``<key>.json`` (its metadata holds the record)
 TEMPORARY_AGE_SECONDS = temporaries.UNLOCKED_AGE_SECONDS  # an unlocked temporary this old is dead
 SWEEP_INTERVAL_SECONDS = 600.0
+# A temporary whose writer was alive (or just created) at a sweep is looked at again after these
+# waits, doubling up to the sweep interval: a process killed a moment before a restart releases
+# its locks a moment later, and its leftovers should not wait ten minutes.
+RECHECK_FIRST_SECONDS = 2.0
 
 
 def source_record(identity: fileio.FileIdentity) -> dict:
@@ -114,6 +118,16 @@ def stale_entries(cache_dir: str, now: float | None = None) -> list[str]:
     return out
 
 
+def pending_temporaries(cache_dir: str, now: float | None = None) -> list[str]:
+    """Temporaries of ``cache_dir`` whose writer may still be alive (locked, or only just made)."""
+    now = time.time() if now is None else now
+    return [
+        path
+        for _kind, name, path in kind_entries(cache_dir, (*FOLDER_KINDS, INDEX_KIND, REMOTE_KIND))
+        if name.startswith(temporaries.PREFIX) and not temporaries.abandoned(path, now)
+    ]
+
+
 def sweep(cache_dir: str, stop: threading.Event | None = None) -> list[str]:
     """Remove the stale entries of ``cache_dir``; the paths removed. Stops early once ``stop`` is set."""
     removed = []
@@ -162,7 +176,12 @@ class Sweeper:
             return self._thread
 
     def _run(self) -> None:
+        wait = RECHECK_FIRST_SECONDS
         try:
-            sweep(self.cache_dir, stop=self._group.stopping)
+            while True:
+                sweep(self.cache_dir, stop=self._group.stopping)
+                if not pending_temporaries(self.cache_dir) or self._group.stopping.wait(wait):
+                    return
+                wait = min(2 * wait, self.interval)  # until their writers end, or are known dead
         except Exception:  # housekeeping never disturbs serving
             logger.warning("sweeping the cache folder failed", exc_info=True)

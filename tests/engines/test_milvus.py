@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from fixtures import REPO, make_client
 from gensim.models import KeyedVectors
-from milvus_server import MilvusServer, milvus_server, missing
+from milvus_server import MilvusServer, missing
 from tb_process import get_json, listener_pid, tensorboard
 
 from tensorboard_plugin_w2v.analysis import queries
@@ -57,12 +57,6 @@ def odd_words_model() -> KeyedVectors:
     kv.vectors = rng.standard_normal((len(words), 12)).astype(np.float32)
     kv.expandos["count"] = rng.integers(1, 50, len(words)).astype(np.int64)  # ties, and not sorted
     return kv
-
-
-@pytest.fixture(scope="session")
-def milvus(tmp_path_factory):
-    with milvus_server(str(tmp_path_factory.mktemp("milvus"))) as server:
-        yield server
 
 
 @pytest.fixture(scope="session")

@@ -136,3 +136,40 @@ def test_cache_entries_do_not_depend_on_the_working_folder(tmp_path, monkeypatch
     assert convert.converted_dir(from_root, "c", False, False) == convert.converted_dir(
         from_logs, "c", False, False
     )
+
+
+def test_a_temporary_whose_writer_dies_after_the_sweep_is_removed_soon(tmp_path):
+    """A writer process alive at the start's sweep (killed a moment later, as a restart races the
+    old server's death) does not leave its temporary for the next ten-minute sweep."""
+    import subprocess
+    import sys
+
+    from tensorboard_plugin_w2v import lifecycle
+    from tensorboard_plugin_w2v.io import temporaries
+
+    cache = str(tmp_path / "cache")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", (
+            "import sys, time; from tensorboard_plugin_w2v.io import temporaries\n"
+            f"with temporaries.claimed_folder({os.path.join(cache, 'converted')!r}) as tmp:\n"
+            "    print(tmp, flush=True); time.sleep(600)"
+        )],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.getcwd()},
+    )
+    try:
+        tmp = holder.stdout.readline().strip()
+        time.sleep(temporaries.MIN_AGE_SECONDS + 0.2)
+        group = lifecycle.ThreadGroup("test-sweeper")
+        sweeper = housekeeping.Sweeper(cache, group=group)
+        sweeper.request()
+        time.sleep(0.5)
+        assert os.path.isdir(tmp)  # its writer is alive: kept
+        holder.kill()
+        holder.wait()
+        deadline = time.monotonic() + 20
+        while os.path.exists(tmp) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not os.path.exists(tmp)  # without another request: the sweep looked again
+        group.close()
+    finally:
+        holder.kill()

@@ -32,6 +32,7 @@ from tensorboard_plugin_w2v.analysis.arithmetic import (
 )
 from tensorboard_plugin_w2v.errors import InvalidArgument, NotFound
 from tensorboard_plugin_w2v.models.norms import ensure_norms
+from tensorboard_plugin_w2v.models.prefix import for_model as prefix_index
 from tensorboard_plugin_w2v.search.scoring import candidate_rows, cosines
 from tensorboard_plugin_w2v.search.topk import best_first, ranked
 
@@ -218,20 +219,18 @@ def vocab(
 ) -> tuple[list[VocabEntry], int]:
     """Words whose lower-cased form starts with ``prefix`` lower-cased, most frequent first, and
     their total."""
-    if prefix:
-        matches = _by_frequency(kv, _rows_with_prefix(kv, prefix.lower()), counts_known)
+    index = prefix_index(kv, counts_known)  # sorted lower-cased words: µs at millions of words
+    if index is not None:
+        rows, total = index.page(prefix.lower(), offset, limit)
+        page = rows.tolist()
     else:
-        matches = frequency_order(kv, counts_known)
-    page = matches[offset : offset + limit]
-    return [VocabEntry(kv.index_to_key[i], word_count(kv, i, counts_known), int(i)) for i in page], len(
-        matches
-    )
+        matches = _by_frequency(kv, _rows_with_prefix(kv, prefix.lower()), counts_known) if prefix else None
+        matches = frequency_order(kv, counts_known) if matches is None else matches
+        page, total = matches[offset : offset + limit], len(matches)
+    return [VocabEntry(kv.index_to_key[i], word_count(kv, i, counts_known), int(i)) for i in page], total
 
 
 def _rows_with_prefix(kv: KeyedVectors, lowered_prefix: str) -> np.ndarray:
-    find = getattr(kv.key_to_index, "rows_with_lower_prefix", None)  # a cached vocabulary's trie
-    if find is not None:
-        return find(lowered_prefix)
     return np.fromiter(
         (i for i, w in enumerate(kv.index_to_key) if w.lower().startswith(lowered_prefix)), dtype=np.int64
     )

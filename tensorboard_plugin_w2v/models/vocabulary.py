@@ -7,7 +7,8 @@ memory-mapped model is loaded, a background thread writes its words once into th
 as a MARISA trie (``marisa-trie``) with two int arrays mapping trie ids to rows and back, beside
 the word counts, the vector norms and what the listing shows. Every later load opens those files
 as memory maps and maps the vectors from the model's own ``.npy`` sidecar: no unpickling, a few
-MB of resident vocabulary. :class:`WordIndex` and :class:`WordList` stand in for
+MB of resident vocabulary. The sorted lower-cased words of :mod:`.prefix` are cached beside them,
+for prefix search in frequency order. :class:`WordIndex` and :class:`WordList` stand in for
 ``key_to_index`` and ``index_to_key``, so gensim's methods run unchanged on the result.
 
     >>> kv, info = open_cached("/tmp/cache", fileio.stat("big.kv"), "big.kv.vectors.npy")  # doctest: +SKIP
@@ -33,17 +34,17 @@ from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v.io import fileio
 from tensorboard_plugin_w2v.models import faults, housekeeping
 from tensorboard_plugin_w2v.models.norms import ensure_norms
+from tensorboard_plugin_w2v.models.prefix import PrefixIndex, attach
 
 logger = logging.getLogger(__name__)
 
-VERSION = 2
+VERSION = 3  # 3: the prefix index replaced the trie of lower-cased words
 MIN_WORDS = 100_000  # smaller vocabularies unpickle in a fraction of a second: no cache
 # The cache is written this long after the first load: building the tries holds the GIL for
 # seconds at 3M words, and the model's first answers (and its norms) come first.
 SAVE_DELAY_SECONDS = 5.0
 INFO_NAME = "info.json"
 _CHUNK = 65_536
-_ROW = "<q"  # the record of a lower-cased word in its trie: one row number
 
 
 class WordList(Sequence):
@@ -74,21 +75,11 @@ class WordList(Sequence):
 class WordIndex(Mapping):
     """``key_to_index`` of a cached vocabulary: word → row, looked up in the trie."""
 
-    def __init__(
-        self, trie: marisa_trie.Trie, rows: np.ndarray, words: WordList, lowered: marisa_trie.RecordTrie
-    ):
+    def __init__(self, trie: marisa_trie.Trie, rows: np.ndarray, words: WordList, prefix_index: PrefixIndex):
         self._trie = trie
         self._rows = rows  # trie id → row
         self._words = words
-        self._lowered = lowered  # lower-cased word → its rows
-
-    def rows_with_lower_prefix(self, prefix: str) -> np.ndarray:
-        """Rows of the words whose lower-cased form starts with ``prefix`` (in no particular order)."""
-        try:
-            found = self._lowered.iteritems(prefix)
-            return np.fromiter((row for _, (row,) in found), dtype=np.int64)
-        except UnicodeEncodeError:
-            return np.zeros(0, dtype=np.int64)
+        self.prefix_index = prefix_index  # case-insensitive prefix search, most frequent first
 
     def _trie_id(self, key) -> int | None:
         if not isinstance(key, str) or "\0" in key:  # the trie would read "a\0b" as "a"
@@ -167,8 +158,7 @@ def open_cached(
             return _discard(folder, f"written for vectors of another shape than {vectors.shape}")
         trie = marisa_trie.Trie()
         trie.mmap(os.path.join(folder, "words.marisa"))
-        lowered = marisa_trie.RecordTrie(_ROW)
-        lowered.mmap(os.path.join(folder, "lowered.marisa"))
+        prefix_index = PrefixIndex.open(folder)
         # plain ndarray views of the maps: np.memmap's own indexing is several times slower
         ids = np.load(os.path.join(folder, "ids.npy"), mmap_mode="r").view(np.ndarray)
         rows = np.load(os.path.join(folder, "rows.npy"), mmap_mode="r").view(np.ndarray)
@@ -180,12 +170,12 @@ def open_cached(
         )
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:  # marisa: RuntimeError
         return _discard(folder, exc)
-    if not (len(ids) == len(rows) == len(norms) == len(trie) == info["rows"]):
+    if not (len(ids) == len(rows) == len(norms) == len(trie) == len(prefix_index) == info["rows"]):
         return _discard(folder, "its parts disagree on the number of words")
     kv = KeyedVectors(info["dim"], count=0, dtype=vectors.dtype)
     words = WordList(trie, ids)
     kv.index_to_key = words
-    kv.key_to_index = WordIndex(trie, rows, words, lowered)
+    kv.key_to_index = WordIndex(trie, rows, words, prefix_index)
     kv.vectors = vectors
     kv.norms = norms
     if counts is not None:
@@ -262,11 +252,11 @@ def save(
 
 def _write_files(tmp: str, trie, words, ids, rows, norms, counts, stopped) -> None:
     trie.save(os.path.join(tmp, "words.marisa"))
-    lowered = marisa_trie.RecordTrie(_ROW, ((w.lower(), (row,)) for row, w in enumerate(words)))
+    prefix_index = PrefixIndex.build(words, counts)
     if stopped():
         raise _Stopped()
-    lowered.save(os.path.join(tmp, "lowered.marisa"))
-    del lowered
+    prefix_index.save(tmp)
+    del prefix_index
     np.save(os.path.join(tmp, "ids.npy"), ids)
     np.save(os.path.join(tmp, "rows.npy"), rows)
     np.save(os.path.join(tmp, "norms.npy"), norms)
@@ -306,6 +296,7 @@ def save_in_background(
         try:
             if not group.sleep(SAVE_DELAY_SECONDS) and save(kv, cache_dir, identity, info, stop=group.stopping):
                 faults.clear(identity, faults.KIND_VOCABULARY)
+                attach(kv, PrefixIndex.open(folder))  # prefix queries of this process use it too
         except Exception as exc:  # a full or read-only cache: the model keeps working without it
             if faults.is_cache_write_failure(exc):
                 logger.warning("%s: %s", identity.path, faults.note(identity, faults.KIND_VOCABULARY, exc))

@@ -169,7 +169,7 @@ def test_a_rewritten_vectors_file_is_not_matched_with_the_old_vocabulary(tmp_pat
     np.testing.assert_array_equal(model.kv.vectors, vectors[::-1])
 
 
-@pytest.mark.parametrize("damaged", ["words.marisa", "lowered.marisa", "ids.npy", "info.json"])
+@pytest.mark.parametrize("damaged", ["words.marisa", "prefix_keys.bin", "prefix_ranks.npy", "order.npy", "ids.npy", "info.json"])
 def test_a_damaged_cache_is_ignored(tmp_path, lee_model, damaged):
     path = _save(lee_model, str(tmp_path), "kv")
     cache = str(tmp_path / "cache")

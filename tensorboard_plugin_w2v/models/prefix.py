@@ -28,10 +28,19 @@ from collections.abc import Sequence
 import numpy as np
 
 BLOCK = 1024
+SQUARE_MAX = 1 << 16  # pages deeper than about 256 words walk the rank order instead of the blocks
+WALK_FACTOR = 4  # ... for at most 4 × the range's size, else a partition of the range answers
 # In-memory indexes are built for vocabularies up to this size (a few hundred ms at 400k words,
 # against tens of ms for every scan); larger ones wait for the vocabulary cache.
 BUILD_MAX_WORDS = 500_000
-FILES = ("prefix_keys.bin", "prefix_ends.npy", "prefix_ranks.npy", "prefix_blocks.npy", "order.npy")
+FILES = (
+    "prefix_keys.bin",
+    "prefix_ends.npy",
+    "prefix_ranks.npy",
+    "prefix_blocks.npy",
+    "prefix_positions.npy",
+    "order.npy",
+)
 
 
 def frequency_order(counts: np.ndarray | None, n: int) -> np.ndarray:
@@ -47,11 +56,20 @@ def frequency_order(counts: np.ndarray | None, n: int) -> np.ndarray:
 class PrefixIndex:
     """Sorted lower-cased words with their ranks: :meth:`page` answers a prefix query."""
 
-    def __init__(self, keys, ends: np.ndarray, ranks: np.ndarray, blocks: np.ndarray, order: np.ndarray):
+    def __init__(
+        self,
+        keys,
+        ends: np.ndarray,
+        ranks: np.ndarray,
+        blocks: np.ndarray,
+        positions: np.ndarray,
+        order: np.ndarray,
+    ):
         self._keys = keys  # the UTF-8 of the sorted lower-cased words, concatenated (bytes or mmap)
         self._ends = ends  # where each one ends in ``keys``
         self._ranks = ranks  # the rank of each sorted entry
         self._blocks = blocks  # (len // BLOCK, BLOCK): the ranks of each full block, sorted
+        self._positions = positions  # rank → sorted position
         self.order = order  # rank → row
         self.by_counts = not _is_identity(order)
 
@@ -78,31 +96,35 @@ class PrefixIndex:
         ranks = rank_of[np.asarray(by_key, dtype=np.int64)].astype(dtype) if n else np.zeros(0, dtype)
         full = n // BLOCK
         blocks = np.sort(ranks[: full * BLOCK].reshape(full, BLOCK), axis=1)
-        return cls(keys, np.cumsum(lengths), ranks, blocks, order.astype(dtype))
+        positions = np.empty(n, dtype=dtype)
+        positions[ranks] = np.arange(n)
+        return cls(keys, np.cumsum(lengths), ranks, blocks, positions, order.astype(dtype))
 
     def save(self, folder: str) -> None:
         """Write the index into ``folder`` as the files of :data:`FILES`."""
-        keys, ends, ranks, blocks, order = (os.path.join(folder, name) for name in FILES)
+        keys, *arrays = (os.path.join(folder, name) for name in FILES)
         with open(keys, "wb") as f:
             f.write(self._keys)
-        np.save(ends, self._ends)
-        np.save(ranks, self._ranks)
-        np.save(blocks, self._blocks)
-        np.save(order, self.order)
+        for path, array in zip(
+            arrays, (self._ends, self._ranks, self._blocks, self._positions, self.order), strict=True
+        ):
+            np.save(path, array)
 
     @classmethod
     def open(cls, folder: str) -> PrefixIndex:
         """The index saved in ``folder``, memory-mapped (``OSError`` / ``ValueError`` if damaged)."""
         keys_path, *arrays = (os.path.join(folder, name) for name in FILES)
-        ends, ranks, blocks, order = (np.load(p, mmap_mode="r").view(np.ndarray) for p in arrays)
+        ends, ranks, blocks, positions, order = (np.load(p, mmap_mode="r").view(np.ndarray) for p in arrays)
         with open(keys_path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             keys = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-        if not (len(ends) == len(ranks) == len(order)) or (len(ends) and int(ends[-1]) != size):
+        if not (len(ends) == len(ranks) == len(positions) == len(order)) or (
+            len(ends) and int(ends[-1]) != size
+        ):
             raise ValueError("the prefix index's parts disagree")
         if blocks.ndim != 2 or blocks.shape != (len(ranks) // BLOCK, BLOCK):
             raise ValueError("the prefix index's blocks have the wrong shape")
-        return cls(keys, ends, ranks, blocks, order)
+        return cls(keys, ends, ranks, blocks, positions, order)
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -144,11 +166,20 @@ class PrefixIndex:
         return lo
 
     def _smallest_ranks(self, lo: int, hi: int, k: int) -> np.ndarray:
-        """The ``k`` smallest ranks of the entries ``lo:hi``, ascending."""
+        """The ``k`` smallest ranks of the entries ``lo:hi``, ascending.
+
+        Only the ``k`` full blocks with the smallest minima can hold one of them (any other
+        block's minimum is beaten by ``k`` smaller ones), each with at most its ``k`` first;
+        the partial blocks at both ends are read whole. Deep pages (large ``k``) walk the
+        words in rank order instead, until ``k`` of them fall in the range."""
         first, stop = -(-lo // BLOCK), hi // BLOCK  # the full blocks inside the range
         full = stop - first
-        block_cost = 2 * BLOCK + full + min(k, full) * min(k, BLOCK)
-        if full <= 0 or hi - lo <= block_cost:
+        square = min(k, full) * min(k, BLOCK)
+        if square > SQUARE_MAX:
+            walked = self._walk(lo, hi, k, budget=WALK_FACTOR * (hi - lo))
+            if walked is not None:
+                return walked
+        if full <= 0 or square > SQUARE_MAX or hi - lo <= 2 * BLOCK + full + square:
             found = self._ranks[lo:hi]
         else:
             edges = (self._ranks[lo : first * BLOCK], self._ranks[stop * BLOCK : hi])
@@ -158,6 +189,24 @@ class PrefixIndex:
         if k < len(found):
             found = np.partition(found, k - 1)[:k]
         return np.sort(found)
+
+    def _walk(self, lo: int, hi: int, k: int, budget: int) -> np.ndarray | None:
+        """The first ``k`` ranks whose entries lie in ``lo:hi``, looking at ``budget`` ranks at
+        most (``None`` when they are not all found by then)."""
+        positions, n = self._positions, len(self)
+        step = max(4096, 2 * k * n // max(1, hi - lo))  # where k hits are expected, twice over
+        found: list[np.ndarray] = []
+        count = start = 0
+        while start < min(n, budget):
+            window = positions[start : start + step]
+            hits = np.flatnonzero((window >= lo) & (window < hi)) + start
+            found.append(hits)
+            count += len(hits)
+            if count >= k:
+                return np.concatenate(found)[:k]
+            start += step
+            step *= 2
+        return None
 
 
 def _sorted_by_key(encoded: list[bytes], order: np.ndarray) -> np.ndarray:

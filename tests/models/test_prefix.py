@@ -52,10 +52,15 @@ def words() -> list[str]:
     return _corpus_words()
 
 
-@pytest.mark.parametrize("block", [prefix.BLOCK, 16])
+@pytest.mark.parametrize(
+    "block, square_max",
+    [(prefix.BLOCK, prefix.SQUARE_MAX), (16, prefix.SQUARE_MAX), (16, 64)],
+    ids=["default", "many blocks", "deep pages walk"],
+)
 @pytest.mark.parametrize("counts_kind", ["sorted", "unsorted with ties", "none"])
-def test_pages_equal_a_scan_of_the_words(words, monkeypatch, block, counts_kind):
+def test_pages_equal_a_scan_of_the_words(words, monkeypatch, block, square_max, counts_kind):
     monkeypatch.setattr(prefix, "BLOCK", block)  # 16: most ranges span many blocks
+    monkeypatch.setattr(prefix, "SQUARE_MAX", square_max)  # 64: pages past 4 words walk the ranks
     n = len(words)
     counts = {
         "sorted": np.arange(n, 0, -1),

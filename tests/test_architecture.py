@@ -175,3 +175,19 @@ def test_the_plugin_imports_the_heavy_modules_in_the_background_when_the_tab_ope
         """
     )
     assert out == "[] 1 ['gensim', 'marisa_trie', 'scipy', 'usearch'] []"
+
+
+def test_the_plugin_warms_its_heavy_imports_soon_after_start_without_a_request(tmp_path):
+    out = fresh_interpreter(
+        f"""
+        import sys, threading
+        from tensorboard.plugins import base_plugin
+        from tensorboard_plugin_w2v.server import plugin as module
+        plugin = module.Word2VecPlugin(base_plugin.TBContext(logdir={str(tmp_path)!r}, flags=None))
+        started = sorted(m for m in {HEAVY!r} if m in sys.modules)
+        for t in [t for t in threading.enumerate() if t.name == "w2v-warm-up"]:
+            t.join(120)
+        print(started, module.WARM_UP_DELAY_SECONDS <= 2, sorted(m for m in {HEAVY!r} if m in sys.modules), plugin.close())
+        """
+    )
+    assert out == "[] True ['gensim', 'marisa_trie', 'scipy', 'usearch'] []"

@@ -8,10 +8,9 @@ typed arguments and calls a plain ``*_impl`` function that returns data; :mod:`.
 errors to statuses in one place. Routes are documented with examples in ``docs/http_api.md``.
 
 Importing this module stays light (no gensim, scipy, usearch or marisa-trie), so TensorBoard
-starts without waiting for them. They are imported in a background thread once the plugin is
-built: as soon as the tab is opened (its first request), or after ``WARM_UP_DELAY_SECONDS``,
-whichever comes first, so that the import competes neither with TensorBoard's own start nor
-with the first query.
+starts without waiting for them. They are imported in a background thread
+``WARM_UP_DELAY_SECONDS`` after the plugin is built (TensorBoard has started serving by then), or
+as soon as the tab is opened if that comes first: never by the first query.
 """
 
 from __future__ import annotations
@@ -54,13 +53,14 @@ ROUTE_STATIC = "/static/*"
 ROUTE_MODELS = "/models"
 
 CLOSE_TIMEOUT_SECONDS = 5.0
-WARM_UP_DELAY_SECONDS = 10.0
+WARM_UP_DELAY_SECONDS = 1.0
 # Imported in the background once the plugin is built: what the first queries need.
 HEAVY_MODULES = (
     "gensim.models",
     "scipy.stats",
     "tensorboard_plugin_w2v.models.loading",
     "tensorboard_plugin_w2v.models.vocabulary",
+    "tensorboard_plugin_w2v.engines.local",
     "tensorboard_plugin_w2v.analysis.evaluation",
     "tensorboard_plugin_w2v.writers.projector",
     "usearch.index",

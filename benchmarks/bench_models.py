@@ -220,7 +220,7 @@ else:
     model = loading.load_model(path, cache_dir=cache, mmap_policy=policy)
     loaded = time.perf_counter() - t
     found = queries.neighbors(model.kv, word, k=10)
-    print(json.dumps({{"seconds": time.perf_counter() - t, "load_seconds": loaded, "answer": found[0][0]}}))
+    print(json.dumps({{"seconds": time.perf_counter() - t, "load_seconds": loaded, "answer": found[0].word}}))
 """
 
 

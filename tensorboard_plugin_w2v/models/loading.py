@@ -26,7 +26,7 @@ from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.errors import ModelLoadError
 from tensorboard_plugin_w2v.io import fileio, formats, remote
 from tensorboard_plugin_w2v.io.cachedir import default_cache_dir
-from tensorboard_plugin_w2v.models import convert, faults, readers, sanity
+from tensorboard_plugin_w2v.models import convert, readers, sanity
 from tensorboard_plugin_w2v.models.model import PICKLE_REFUSED, LoadedModel, describe
 from tensorboard_plugin_w2v.models.model import file_label as _label
 
@@ -84,6 +84,7 @@ def load_model(
         raise ModelLoadError(f"unknown model format {format!r}")
     local, metadata_path, mmap = _local_source(path, identity, format, metadata_path, cache_dir, mmap_policy)
     sanity.check_size(local, format)
+    copy = _pending_private_copy(path, identity, format, cache_dir) if local == path and not mmap else None
     try:
         model = readers.READERS[format](
             local,
@@ -93,6 +94,7 @@ def load_model(
             cache_dir=cache_dir,
             identity=identity,
             group=group,
+            copy=copy,
         )
     except ModelLoadError:
         raise
@@ -143,8 +145,10 @@ def _local_source(
     if may_memory_map(path, mmap_policy):
         return path, metadata_path, "r"
     local = path
-    if format in md.GENSIM_NATIVE_FORMATS and cache_dir:
-        local = _private_copy_if_large(path, identity, cache_dir)
+    if format in md.GENSIM_NATIVE_FORMATS and cache_dir and _large(path):
+        copied = convert.private_copy_path(path, identity, cache_dir)
+        convert.wait_for_copies(target=copied)  # one being written for an earlier load: wait for it
+        local = copied if os.path.exists(copied) else path  # else copied while it loads
     return local, metadata_path, "r" if local != path else None
 
 
@@ -202,18 +206,21 @@ def may_memory_map(path: str, policy: str = MMAP_AUTO) -> bool:
     return time.time() - newest >= SETTLED_SECONDS
 
 
-def _private_copy_if_large(path: str, identity: fileio.FileIdentity, cache_dir: str) -> str:
-    """A large local gensim file is served from a private copy that can be memory-mapped."""
+def _large(path: str) -> bool:
     try:
-        if sum(os.path.getsize(p) for p in (path, *fileio.sidecars(path))) < convert.PRIVATE_COPY_MIN_BYTES:
-            return path
-        copy = convert.private_copy(path, identity, cache_dir)
-        faults.clear(identity, faults.KIND_COPY)
-        return copy
-    except OSError as exc:  # e.g. a full or read-only cache: read the logdir file into memory
-        reason = faults.note(identity, faults.KIND_COPY, exc) if faults.is_cache_write_failure(exc) else exc
-        logger.warning("serving %s without a private copy (%s)", path, reason)
-        return path
+        return sum(os.path.getsize(p) for p in (path, *fileio.sidecars(path))) >= convert.PRIVATE_COPY_MIN_BYTES
+    except OSError:
+        return False
+
+
+def _pending_private_copy(
+    path: str, identity: fileio.FileIdentity, format: str, cache_dir: str | None
+) -> convert.PendingCopy | None:
+    """A large local gensim file that may not be mapped is copied into the cache (to be mapped
+    from there) while gensim unpickles the copy of its main file: see :class:`convert.PendingCopy`."""
+    if format not in md.GENSIM_NATIVE_FORMATS or not cache_dir or fileio.is_remote(path) or not _large(path):
+        return None
+    return convert.PendingCopy(path, identity, cache_dir)
 
 
 def vocabulary_bytes(kv: KeyedVectors, sample: int = 1000) -> int:

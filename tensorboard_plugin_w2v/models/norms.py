@@ -52,9 +52,9 @@ class NormsJob:
                 if start >= len(self.vectors):
                     return
                 self._next += self.chunk_rows
-            stop_row = start + self.chunk_rows
+            stop_row = min(start + self.chunk_rows, len(self.vectors))
             try:
-                self.norms[start:stop_row] = np.linalg.norm(self.vectors[start:stop_row], axis=1)
+                self.norms[start:stop_row] = self._chunk_norms(start, stop_row)
             except BaseException as exc:  # every waiter re-raises it
                 self._error = exc
                 self._done.set()
@@ -63,6 +63,13 @@ class NormsJob:
                 self._left -= 1
                 if self._left == 0:
                     self._done.set()
+                    self._finished()
+
+    def _finished(self) -> None:
+        """Called once, after the last chunk."""
+
+    def _chunk_norms(self, start: int, stop: int) -> np.ndarray:
+        return np.linalg.norm(self.vectors[start:stop], axis=1)
 
     def result(self) -> np.ndarray:
         """Help until every chunk is taken, wait for the others, and return the norms."""
@@ -71,6 +78,44 @@ class NormsJob:
         if self._error is not None:
             raise self._error
         return self.norms
+
+
+class FileNormsJob(NormsJob):
+    """A :class:`NormsJob` whose chunks are read from the ``.npy`` file with ``pread`` rather than
+    faulted in through the memory map ``vectors``: reading releases the GIL (a page fault in a
+    NumPy loop holds it, stalling the unpickling beside it), the kernel reads ahead, and each
+    chunk is used while it is in the CPU cache. The file's pages stay in the page cache, so the
+    memory map finds them there. The values are those of :class:`NormsJob` (same rows, same call).
+    """
+
+    def __init__(self, vectors: np.ndarray, path: str, offset: int, chunk_rows: int = NORM_CHUNK_ROWS):
+        super().__init__(vectors, chunk_rows)
+        self._fd = os.open(path, os.O_RDONLY)
+        self._offset = offset
+        self._row_bytes = vectors.shape[1] * vectors.dtype.itemsize if vectors.ndim == 2 else 0
+        self._buffers = threading.local()
+        try:
+            os.posix_fadvise(self._fd, offset, 0, os.POSIX_FADV_SEQUENTIAL)  # larger read-ahead
+        except (AttributeError, OSError):
+            pass
+        self._finished = weakref.finalize(self, os.close, self._fd)  # closes once, at the end or at exit
+
+    def _rows(self, start: int, stop: int) -> np.ndarray:
+        buffer = getattr(self._buffers, "rows", None)
+        if buffer is None:
+            buffer = self._buffers.rows = np.empty((self.chunk_rows, *self.vectors.shape[1:]), self.vectors.dtype)
+        rows = buffer[: stop - start]
+        view = memoryview(rows.reshape(-1).view(np.uint8))
+        position, done = self._offset + start * self._row_bytes, 0
+        while done < len(view):
+            got = os.preadv(self._fd, [view[done:]], position + done)
+            if got == 0:
+                raise EOFError("the vectors file ended before its last row")
+            done += got
+        return rows
+
+    def _chunk_norms(self, start: int, stop: int) -> np.ndarray:
+        return np.linalg.norm(self._rows(start, stop), axis=1)
 
 
 def row_norms(
@@ -132,7 +177,8 @@ def ensure_norms(kv: KeyedVectors, chunk_rows: int = NORM_CHUNK_ROWS) -> np.ndar
 
 
 def start_norms(vectors: np.ndarray, group: lifecycle.ThreadGroup | None = None) -> NormsJob:
-    """Start computing the norms of ``vectors`` in a background thread of ``group``.
+    """Start computing the norms of ``vectors`` in a background thread of ``group`` (from the
+    file with ``pread`` when ``vectors`` maps a C-ordered ``.npy``: see :class:`FileNormsJob`).
 
     Used on a memory map of a model's vectors opened while gensim is still unpickling the
     model (one thread: the unpickling keeps a core); the first query's thread joins in with
@@ -140,7 +186,8 @@ def start_norms(vectors: np.ndarray, group: lifecycle.ThreadGroup | None = None)
     thread stops after its current chunk; whoever needs the norms computes the rest.
     """
     group = group or lifecycle.LIBRARY
-    job = NormsJob(vectors)
+    mapped = isinstance(vectors, np.memmap) and vectors.filename and vectors.flags.c_contiguous
+    job = FileNormsJob(vectors, vectors.filename, vectors.offset) if mapped else NormsJob(vectors)
     group.spawn(job.work, name="w2v-norms", args=(group.stopping,))
     return job
 

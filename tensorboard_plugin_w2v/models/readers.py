@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 
 import numpy as np
 from gensim.models import FastText, KeyedVectors, Word2Vec
+from gensim.utils import SaveLoad
 
 from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v import metadata as md
@@ -46,15 +48,22 @@ def _adopt_early_norms(kv: KeyedVectors, pending) -> None:
 
 
 def _load_gensim_model(
-    path: str, cls, mmap: str | None = "r", cache_dir: str | None = None, identity=None, group=None, **_
+    path: str,
+    cls,
+    mmap: str | None = "r",
+    cache_dir: str | None = None,
+    identity=None,
+    group=None,
+    copy: convert.PendingCopy | None = None,
+    **_,
 ) -> LoadedModel:
     fmt = md.FORMAT_GENSIM_FASTTEXT if cls is FastText else md.FORMAT_GENSIM_WORD2VEC
     if cls is Word2Vec:  # fastText models need their n-grams: never from the vocabulary cache
-        cached = _cached_vocabulary(path, "wv.vectors", mmap, cache_dir, identity)
+        cached = _cached_vocabulary(path, "wv.vectors", mmap, cache_dir, identity, copy)
         if cached is not None:
             kv, info = cached
             return LoadedModel(kv, fmt, counts_known=info["counts"], training=info.get("training"))
-    model, stamp, early = _unpickle(path, cls, "wv.vectors", mmap, group)
+    model, stamp, early = _unpickle(path, cls, "wv.vectors", mmap, group, copy)
     if not isinstance(model, (Word2Vec, FastText)):
         raise ModelLoadError(
             f"{_label(path)}: expected a gensim {cls.__name__}, found {type(model).__name__}"
@@ -78,13 +87,19 @@ def _load_keyedvectors(path: str, **kw) -> LoadedModel:
 
 
 def _open_keyedvectors(
-    path: str, mmap: str | None = "r", cache_dir: str | None = None, identity=None, group=None, **_
+    path: str,
+    mmap: str | None = "r",
+    cache_dir: str | None = None,
+    identity=None,
+    group=None,
+    copy: convert.PendingCopy | None = None,
+    **_,
 ) -> tuple[KeyedVectors, bool]:
     """A saved ``KeyedVectors`` (from the vocabulary cache when it is there) and whether it has counts."""
-    cached = _cached_vocabulary(path, "vectors", mmap, cache_dir, identity)
+    cached = _cached_vocabulary(path, "vectors", mmap, cache_dir, identity, copy)
     if cached is not None:
         return cached[0], cached[1]["counts"]
-    kv, stamp, early = _unpickle(path, KeyedVectors, "vectors", mmap, group)
+    kv, stamp, early = _unpickle(path, KeyedVectors, "vectors", mmap, group, copy)
     if not isinstance(kv, KeyedVectors):
         raise ModelLoadError(f"{_label(path)}: expected gensim KeyedVectors, found {type(kv).__name__}")
     _check_vectors(path, kv)
@@ -93,11 +108,19 @@ def _open_keyedvectors(
     return kv, "count" in kv.expandos
 
 
-def _unpickle(path: str, cls, suffix: str, mmap: str | None, group: lifecycle.ThreadGroup | None):
+def _unpickle(
+    path: str, cls, suffix: str, mmap: str | None, group: lifecycle.ThreadGroup | None, copy=None
+):
     """``(cls.load(path), stamp, early norms)``: the norms of the vectors' ``.npy`` sidecar are
     started while gensim unpickles; ``stamp`` is the sidecar's :func:`vocabulary.stamp`. Both are
     ``None`` when there is no sidecar, or when it changed while it was read (then neither the
-    early norms nor a vocabulary cache may be trusted with it)."""
+    early norms nor a vocabulary cache may be trusted with it). With a pending private ``copy``
+    the model comes from the copy (see :func:`_unpickle_copy`)."""
+    if copy is not None:
+        main = copy.main()
+        if main is not None:
+            return _unpickle_copy(path, main, copy, suffix, group)
+        mmap = None  # the copy failed: read the logdir file into memory
     before = _vectors_stamp(path, suffix)
     early = _early_norms(path, suffix, group) if mmap and before is not None else None
     loaded = cls.load(path, mmap=mmap)
@@ -106,10 +129,36 @@ def _unpickle(path: str, cls, suffix: str, mmap: str | None, group: lifecycle.Th
     return loaded, before, early
 
 
-def _cached_vocabulary(path: str, suffix: str, mmap: str | None, cache_dir: str | None, identity):
-    """``(kv, info)`` rebuilt from the vocabulary cache without unpickling, or ``None``."""
+def _unpickle_copy(path: str, main, copy: convert.PendingCopy, suffix: str, group):
+    """What :func:`_unpickle` returns, read from a private copy being written: gensim's own
+    unpickling of the copy's main file overlaps the copying of its sidecars, which are then
+    mapped from the copy (gensim's ``SaveLoad.load`` in two steps)."""
+    with main:
+        loaded = pickle.load(main, encoding="latin1")  # gensim's utils.unpickle, on an open file
+    folder = copy.sidecars_folder()
+    if folder is None:  # copying the sidecars failed: read them from the logdir file
+        where, mmap = path, None
+    else:
+        where, mmap = os.path.join(folder, os.path.basename(path)), "r"
+    compress, subname = SaveLoad._adapt_by_suffix(path)
+    loaded._load_specials(where, mmap, compress, subname)
+    loaded.add_lifecycle_event("loaded", fname=path)
+    stamp = _vectors_stamp(where, suffix)  # the copy keeps the original's size and mtime
+    early = _early_norms(where, suffix, group) if mmap and stamp is not None else None
+    return loaded, stamp, early
+
+
+def _cached_vocabulary(
+    path: str, suffix: str, mmap: str | None, cache_dir: str | None, identity, copy=None
+):
+    """``(kv, info)`` rebuilt from the vocabulary cache without unpickling, or ``None``. With a
+    pending private ``copy``, the vectors are mapped from it once copied."""
     if not cache_dir or identity is None:
         return None
+    if copy is not None and vocabulary.is_cached(cache_dir, identity):
+        folder = copy.sidecars_folder()
+        if folder is not None:
+            path, mmap = os.path.join(folder, os.path.basename(path)), "r"
     return vocabulary.open_cached(cache_dir, identity, f"{path}.{suffix}.npy", mmap=bool(mmap))
 
 

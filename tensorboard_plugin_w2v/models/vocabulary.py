@@ -118,6 +118,11 @@ def cache_folder(cache_dir: str, identity: fileio.FileIdentity) -> str:
     return os.path.join(cache_dir, "vocab", hashlib.sha256(text.encode()).hexdigest()[:32])
 
 
+def is_cached(cache_dir: str, identity: fileio.FileIdentity) -> bool:
+    """Whether a vocabulary cache was written for this version (it may still be refused)."""
+    return os.path.exists(os.path.join(cache_folder(cache_dir, identity), INFO_NAME))
+
+
 def stamp(path: str) -> list[int]:
     """What the cache records of a vectors file to know it is still the same: size and mtime."""
     st = os.stat(path)

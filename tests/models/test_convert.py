@@ -130,8 +130,10 @@ def test_large_gensim_files_are_served_from_a_private_mapped_copy(tmp_path, lee_
     with open(logdir_file + ".vectors.npy", "r+b") as f:
         f.truncate(0)  # a training job rewriting the file in place does not reach the copy
     np.testing.assert_array_equal(model.kv.vectors, lee_model.wv.vectors)
+    assert convert.wait_for_copies(60)  # mapped as soon as written, published in the background
+    published = convert.private_copy_path(logdir_file, model.identity, str(cache))
     again = loading.load_model(logdir_file, cache_dir=str(cache))  # same version: no new copy
-    assert again.kv.vectors.filename == model.kv.vectors.filename
+    assert again.kv.vectors.filename == published + ".vectors.npy"
     assert len(os.listdir(cache / "copies")) == 1
 
 

@@ -13,6 +13,7 @@ instead of waiting idle. This is the one place row norms are computed.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import threading
 import weakref
@@ -63,10 +64,6 @@ class NormsJob:
                 self._left -= 1
                 if self._left == 0:
                     self._done.set()
-                    self._finished()
-
-    def _finished(self) -> None:
-        """Called once, after the last chunk."""
 
     def _chunk_norms(self, start: int, stop: int) -> np.ndarray:
         return np.linalg.norm(self.vectors[start:stop], axis=1)
@@ -80,42 +77,57 @@ class NormsJob:
         return self.norms
 
 
-class FileNormsJob(NormsJob):
-    """A :class:`NormsJob` whose chunks are read from the ``.npy`` file with ``pread`` rather than
-    faulted in through the memory map ``vectors``: reading releases the GIL (a page fault in a
-    NumPy loop holds it, stalling the unpickling beside it), the kernel reads ahead, and each
-    chunk is used while it is in the CPU cache. The file's pages stay in the page cache, so the
-    memory map finds them there. The values are those of :class:`NormsJob` (same rows, same call).
+class MappedNormsJob(NormsJob):
+    """A :class:`NormsJob` over a memory map whose background thread first has the kernel read
+    and map the whole matrix in one call (``madvise(MADV_POPULATE_READ)`` through ctypes, which
+    releases the GIL throughout: gensim's unpickling beside it holds the GIL for seconds, and a
+    page fault inside a NumPy loop would hold it too). A helper's chunk is mapped the same way
+    first, and chunks are ``PREFETCH_CHUNK_BYTES`` so the GIL changes hands rarely. The pages
+    stay mapped, so the first query's pass over the matrix takes no page faults. The values are
+    those of :class:`NormsJob`: each row's norm is the same call on the same numbers.
     """
 
-    def __init__(self, vectors: np.ndarray, path: str, offset: int, chunk_rows: int = NORM_CHUNK_ROWS):
-        super().__init__(vectors, chunk_rows)
-        self._fd = os.open(path, os.O_RDONLY)
-        self._offset = offset
-        self._row_bytes = vectors.shape[1] * vectors.dtype.itemsize if vectors.ndim == 2 else 0
-        self._buffers = threading.local()
-        try:
-            os.posix_fadvise(self._fd, offset, 0, os.POSIX_FADV_SEQUENTIAL)  # larger read-ahead
-        except (AttributeError, OSError):
-            pass
-        self._finished = weakref.finalize(self, os.close, self._fd)  # closes once, at the end or at exit
+    def __init__(self, vectors: np.ndarray):
+        row_bytes = max(1, int(np.prod(vectors.shape[1:])) * vectors.dtype.itemsize)
+        super().__init__(vectors, max(NORM_CHUNK_ROWS, PREFETCH_CHUNK_BYTES // row_bytes))
+        self._populate = True
 
-    def _rows(self, start: int, stop: int) -> np.ndarray:
-        buffer = getattr(self._buffers, "rows", None)
-        if buffer is None:
-            buffer = self._buffers.rows = np.empty((self.chunk_rows, *self.vectors.shape[1:]), self.vectors.dtype)
-        rows = buffer[: stop - start]
-        view = memoryview(rows.reshape(-1).view(np.uint8))
-        position, done = self._offset + start * self._row_bytes, 0
-        while done < len(view):
-            got = os.preadv(self._fd, [view[done:]], position + done)
-            if got == 0:
-                raise EOFError("the vectors file ended before its last row")
-            done += got
-        return rows
+    def prefetch_and_work(self, stop: threading.Event | None = None) -> None:
+        """Read and map the whole matrix, then compute chunks (the background thread's part)."""
+        if self._populate:
+            self._populate = populate(self.vectors)
+        self.work(stop)
 
     def _chunk_norms(self, start: int, stop: int) -> np.ndarray:
-        return np.linalg.norm(self._rows(start, stop), axis=1)
+        rows = self.vectors[start:stop]
+        if self._populate:
+            self._populate = populate(rows)  # unsupported (old kernel): plain faults from now on
+        return np.linalg.norm(rows, axis=1)
+
+
+PREFETCH_CHUNK_BYTES = 32 << 20
+_MADV_POPULATE_READ = 22  # Linux ≥ 5.14
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def populate(rows: np.ndarray) -> bool:
+    """Read and map the pages of a memory-mapped array now (Linux), without holding the GIL;
+    whether the kernel did."""
+    global _madvise
+    if _madvise is None:
+        try:
+            _madvise = ctypes.CDLL(None, use_errno=True).madvise
+            _madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+        except (OSError, AttributeError):
+            _madvise = False
+    if not _madvise or rows.nbytes == 0:
+        return False
+    address = rows.ctypes.data
+    start = address - address % _PAGE
+    return _madvise(start, address + rows.nbytes - start, _MADV_POPULATE_READ) == 0
+
+
+_madvise = None
 
 
 def row_norms(
@@ -177,8 +189,8 @@ def ensure_norms(kv: KeyedVectors, chunk_rows: int = NORM_CHUNK_ROWS) -> np.ndar
 
 
 def start_norms(vectors: np.ndarray, group: lifecycle.ThreadGroup | None = None) -> NormsJob:
-    """Start computing the norms of ``vectors`` in a background thread of ``group`` (from the
-    file with ``pread`` when ``vectors`` maps a C-ordered ``.npy``: see :class:`FileNormsJob`).
+    """Start computing the norms of ``vectors`` in a background thread of ``group`` (reading
+    a memory map's pages in large steps without the GIL: see :class:`MappedNormsJob`).
 
     Used on a memory map of a model's vectors opened while gensim is still unpickling the
     model (one thread: the unpickling keeps a core); the first query's thread joins in with
@@ -186,8 +198,11 @@ def start_norms(vectors: np.ndarray, group: lifecycle.ThreadGroup | None = None)
     thread stops after its current chunk; whoever needs the norms computes the rest.
     """
     group = group or lifecycle.LIBRARY
-    mapped = isinstance(vectors, np.memmap) and vectors.filename and vectors.flags.c_contiguous
-    job = FileNormsJob(vectors, vectors.filename, vectors.offset) if mapped else NormsJob(vectors)
+    if isinstance(vectors, np.memmap):
+        job = MappedNormsJob(vectors)
+        group.spawn(job.prefetch_and_work, name="w2v-norms", args=(group.stopping,))
+        return job
+    job = NormsJob(vectors)
     group.spawn(job.work, name="w2v-norms", args=(group.stopping,))
     return job
 

@@ -22,10 +22,10 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Callable
 
 from gensim.models import KeyedVectors
 
-from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v.io import fileio
 from tensorboard_plugin_w2v.models import faults, housekeeping
 
@@ -140,12 +140,21 @@ def private_copy_path(path: str, identity: fileio.FileIdentity, cache_dir: str) 
     return os.path.join(final, os.path.basename(path))
 
 
-def private_copy(path: str, identity: fileio.FileIdentity, cache_dir: str) -> str:
+def private_copy(
+    path: str,
+    identity: fileio.FileIdentity,
+    cache_dir: str,
+    main_copied: Callable[[str], None] | None = None,
+    written: Callable[[str], None] | None = None,
+) -> str:
     """A copy of a local gensim model file and its ``.npy`` sidecars in the cache, to memory-map.
 
     A logdir file may be rewritten in place by a training job, and a memory-mapped page of a
     truncated file kills the process (SIGBUS); a private copy is never rewritten. It is copied
-    once per file version into a temporary folder renamed into place when complete.
+    once per file version into a temporary folder renamed into place when complete (after its
+    files are flushed to disk). ``main_copied`` is called with the temporary copy of the main
+    file as soon as it is written (the sidecars follow), ``written`` with the temporary folder
+    once every file is written, before the flush: :class:`PendingCopy` reads and maps them then.
     """
     target = private_copy_path(path, identity, cache_dir)
     if os.path.exists(target):
@@ -157,35 +166,90 @@ def private_copy(path: str, identity: fileio.FileIdentity, cache_dir: str) -> st
             # copy2 keeps the modification times: the vocabulary cache recognises the same
             # vectors whether they are mapped from the copy or, once settled, from the logdir.
             shutil.copy2(src, os.path.join(tmp, os.path.basename(src)))
+            if src == path and main_copied is not None:
+                main_copied(os.path.join(tmp, os.path.basename(src)))
         housekeeping.write_source(tmp, identity, seconds=time.monotonic() - started)
+        if written is not None:
+            written(tmp)
     logger.info("copied %s in %.1fs", path, time.monotonic() - started)
     return target
 
 
-def copy_in_background(path: str, identity: fileio.FileIdentity, cache_dir: str, group=None):
-    """Write the :func:`private_copy` of a file just read into memory (its pages are in the page
-    cache, so copying costs little), for the next load to map; the thread, or ``None``."""
-    target = private_copy_path(path, identity, cache_dir)
+RELEASE_TIMEOUT_SECONDS = 600.0  # a loader that never releases its copy delays its publication this long
 
-    def run() -> None:
+
+class PendingCopy:
+    """A :func:`private_copy` written by a background thread, usable before it is published.
+
+    The loader unpickles the copy's main file while the sidecars are still being copied (the
+    two overlap: one waits on the disk, the other on the CPU), then maps the copied sidecars as
+    soon as they are written, without waiting for them to be flushed to disk and renamed into
+    place (a mapping outlives the rename; nothing truncates a private copy): the copy is renamed
+    once the loader calls :meth:`release`. Copying into the page cache and mapping it costs far
+    less than reading into fresh anonymous memory, whose first touch is slow. If the copy fails
+    (e.g. a full cache folder), :meth:`main` and :meth:`sidecars_folder` answer ``None``: the
+    caller reads the logdir file into memory instead.
+    """
+
+    def __init__(self, path: str, identity: fileio.FileIdentity, cache_dir: str):
+        self.path, self.identity, self.cache_dir = path, identity, cache_dir
+        self.error: BaseException | None = None
+        self._main = None  # the open copy of the main file
+        self._folder: str | None = None
+        self._main_ready, self._written, self._released = threading.Event(), threading.Event(), threading.Event()
+        self._thread = threading.Thread(target=self._run, name="w2v-private-copy", daemon=True)
+        self.target = private_copy_path(path, identity, cache_dir)
+        with _pending_lock:
+            _pending[self.target] = self._thread
+        self._thread.start()
+
+    def _run(self) -> None:
         try:
-            private_copy(path, identity, cache_dir)
-            faults.clear(identity, faults.KIND_COPY)
-        except OSError as exc:  # e.g. a full or read-only cache: the next load reads the file again
-            reason = faults.note(identity, faults.KIND_COPY, exc) if faults.is_cache_write_failure(exc) else exc
-            logger.warning("no private copy of %s (%s)", path, reason)
+            target = private_copy(self.path, self.identity, self.cache_dir, self._on_main, self._on_written)
+            if not self._main_ready.is_set():  # published meanwhile by another process: use it
+                self._on_main(target)
+                self._on_written(os.path.dirname(target))
+            faults.clear(self.identity, faults.KIND_COPY)
+        except BaseException as exc:  # the loader reads the logdir file into memory instead
+            self.error = exc
+            failure = isinstance(exc, OSError) and faults.is_cache_write_failure(exc)
+            reason = faults.note(self.identity, faults.KIND_COPY, exc) if failure else exc
+            logger.warning("serving %s without a private copy (%s)", self.path, reason)
         finally:
+            self._main_ready.set()
+            self._written.set()
             with _pending_lock:
-                if _pending.get(target) is threading.current_thread():
-                    del _pending[target]
+                if _pending.get(self.target) is self._thread:
+                    del _pending[self.target]
 
-    with _pending_lock:
-        if target in _pending or os.path.exists(target):
-            return None
-        thread = (group or lifecycle.LIBRARY).spawn(run, name="w2v-private-copy")
-        if thread is not None:
-            _pending[target] = thread
-    return thread
+    def _on_main(self, tmp_main: str) -> None:
+        self._main = open(tmp_main, "rb")  # open now: the folder is renamed once complete
+        self._main_ready.set()
+
+    def _on_written(self, tmp: str) -> None:
+        self._folder = tmp
+        self._written.set()
+        self._released.wait(RELEASE_TIMEOUT_SECONDS)  # the loader maps the files before the rename
+
+    def release(self) -> None:
+        """The loader has mapped what it needs (or needs nothing): publish the copy."""
+        self._released.set()
+
+    def main(self):
+        """The copy's main file, open for reading (the caller closes it), or ``None``."""
+        self._main_ready.wait()
+        main, self._main = self._main, None
+        return main
+
+    def sidecars_folder(self) -> str | None:
+        """The folder holding the copied sidecars, complete (maybe not yet renamed), or ``None``."""
+        self._written.wait()
+        return None if self.error is not None else self._folder
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until the copy is published (or has failed); whether it is done."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
 
 _pending: dict[str, threading.Thread] = {}  # published path → the thread writing it
@@ -195,7 +259,7 @@ _pending_lock = threading.Lock()
 def wait_for_copies(timeout: float | None = None, target: str | None = None) -> bool:
     """Wait until the private copies being written (or the one of ``target``) are published."""
     with _pending_lock:
-        threads = [t for k, t in _pending.items() if target is None or k == target]
+        threads = list(_pending.values()) if target is None else [t for k, t in _pending.items() if k == target]
     for thread in threads:
         thread.join(timeout)
     return not any(t.is_alive() for t in threads)

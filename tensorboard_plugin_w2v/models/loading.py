@@ -84,8 +84,7 @@ def load_model(
         raise ModelLoadError(f"unknown model format {format!r}")
     local, metadata_path, mmap = _local_source(path, identity, format, metadata_path, cache_dir, mmap_policy)
     sanity.check_size(local, format)
-    # A large file that may not be mapped yet: read into memory, then copied for the next load.
-    copy_later = local == path and not mmap and _wants_private_copy(path, format, cache_dir)
+    copy = _pending_private_copy(path, identity, format, cache_dir) if local == path and not mmap else None
     try:
         model = readers.READERS[format](
             local,
@@ -95,13 +94,15 @@ def load_model(
             cache_dir=cache_dir,
             identity=identity,
             group=group,
+            copy=copy,
         )
     except ModelLoadError:
         raise
     except Exception as exc:  # gensim and numpy raise many kinds; all mean an unusable file
         raise _load_error(exc, path, local, format) from None
-    if copy_later:
-        convert.copy_in_background(path, identity, cache_dir, group)
+    finally:
+        if copy is not None:
+            copy.release()  # its files are mapped (or not needed): it may be renamed into place
     model.identity = identity
     model.extra_bytes += vocabulary_bytes(model.kv)
     return model
@@ -147,9 +148,10 @@ def _local_source(
     if may_memory_map(path, mmap_policy):
         return path, metadata_path, "r"
     local = path
-    if _wants_private_copy(path, format, cache_dir):
+    if format in md.GENSIM_NATIVE_FORMATS and cache_dir and _large(path):
         copied = convert.private_copy_path(path, identity, cache_dir)
-        local = copied if os.path.exists(copied) else path  # else read, then copied
+        convert.wait_for_copies(target=copied)  # one being written for an earlier load: wait for it
+        local = copied if os.path.exists(copied) else path  # else copied while it loads
     return local, metadata_path, "r" if local != path else None
 
 
@@ -207,16 +209,21 @@ def may_memory_map(path: str, policy: str = MMAP_AUTO) -> bool:
     return time.time() - newest >= SETTLED_SECONDS
 
 
-def _wants_private_copy(path: str, format: str, cache_dir: str | None) -> bool:
-    """Whether a local gensim file (that may not be mapped in place) is large enough to be served
-    from a memory-mapped private copy: see :func:`convert.private_copy`. Until that copy exists,
-    the file is read into memory (streamed with ``read()``, never mapped) and copied afterwards."""
-    if format not in md.GENSIM_NATIVE_FORMATS or not cache_dir or fileio.is_remote(path):
-        return False
+def _large(path: str) -> bool:
     try:
         return sum(os.path.getsize(p) for p in (path, *fileio.sidecars(path))) >= convert.PRIVATE_COPY_MIN_BYTES
     except OSError:
         return False
+
+
+def _pending_private_copy(
+    path: str, identity: fileio.FileIdentity, format: str, cache_dir: str | None
+) -> convert.PendingCopy | None:
+    """A large local gensim file that may not be mapped is copied into the cache (to be mapped
+    from there) while gensim unpickles the copy of its main file: see :class:`convert.PendingCopy`."""
+    if format not in md.GENSIM_NATIVE_FORMATS or not cache_dir or fileio.is_remote(path) or not _large(path):
+        return None
+    return convert.PendingCopy(path, identity, cache_dir)
 
 
 def vocabulary_bytes(kv: KeyedVectors, sample: int = 1000) -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-import threading
 
 import numpy as np
 from gensim.models import FastText, KeyedVectors, Word2Vec
@@ -55,15 +54,16 @@ def _load_gensim_model(
     cache_dir: str | None = None,
     identity=None,
     group=None,
+    copy: convert.PendingCopy | None = None,
     **_,
 ) -> LoadedModel:
     fmt = md.FORMAT_GENSIM_FASTTEXT if cls is FastText else md.FORMAT_GENSIM_WORD2VEC
     if cls is Word2Vec:  # fastText models need their n-grams: never from the vocabulary cache
-        cached = _cached_vocabulary(path, "wv.vectors", mmap, cache_dir, identity)
+        cached = _cached_vocabulary(path, "wv.vectors", mmap, cache_dir, identity, copy)
         if cached is not None:
             kv, info = cached
             return LoadedModel(kv, fmt, counts_known=info["counts"], training=info.get("training"))
-    model, stamp, early = _unpickle(path, cls, "wv.vectors", mmap, group)
+    model, stamp, early = _unpickle(path, cls, "wv.vectors", mmap, group, copy)
     if not isinstance(model, (Word2Vec, FastText)):
         raise ModelLoadError(
             f"{_label(path)}: expected a gensim {cls.__name__}, found {type(model).__name__}"
@@ -92,13 +92,14 @@ def _open_keyedvectors(
     cache_dir: str | None = None,
     identity=None,
     group=None,
+    copy: convert.PendingCopy | None = None,
     **_,
 ) -> tuple[KeyedVectors, bool]:
     """A saved ``KeyedVectors`` (from the vocabulary cache when it is there) and whether it has counts."""
-    cached = _cached_vocabulary(path, "vectors", mmap, cache_dir, identity)
+    cached = _cached_vocabulary(path, "vectors", mmap, cache_dir, identity, copy)
     if cached is not None:
         return cached[0], cached[1]["counts"]
-    kv, stamp, early = _unpickle(path, KeyedVectors, "vectors", mmap, group)
+    kv, stamp, early = _unpickle(path, KeyedVectors, "vectors", mmap, group, copy)
     if not isinstance(kv, KeyedVectors):
         raise ModelLoadError(f"{_label(path)}: expected gensim KeyedVectors, found {type(kv).__name__}")
     _check_vectors(path, kv)
@@ -107,84 +108,58 @@ def _open_keyedvectors(
     return kv, "count" in kv.expandos
 
 
-def _unpickle(path: str, cls, suffix: str, mmap: str | None, group: lifecycle.ThreadGroup | None):
+def _unpickle(
+    path: str, cls, suffix: str, mmap: str | None, group: lifecycle.ThreadGroup | None, copy=None
+):
     """``(cls.load(path), stamp, early norms)``, as gensim's ``SaveLoad.load`` in two steps.
 
-    The pickle is read whole first (one read, before the matrix competes for the disk); then,
-    while it is decoded, a mapped matrix is read and mapped by the early norms' thread, and a
-    matrix that may not be mapped is read into memory by another (``np.load`` reads without the
-    GIL, which the decoding holds). ``stamp`` is the vectors sidecar's :func:`vocabulary.stamp`.
-    Both are ``None`` when there is no sidecar, or when it changed while it was read (then
-    neither the early norms nor a vocabulary cache may be trusted with it)."""
+    The pickle is read whole first (one read, before the matrix competes for the disk), then
+    decoded while the early norms' thread reads and maps the matrix without the GIL (which the
+    decoding holds): see :class:`~tensorboard_plugin_w2v.models.norms.MappedNormsJob`. ``stamp``
+    is the vectors sidecar's :func:`vocabulary.stamp`. Both are ``None`` when there is no
+    sidecar, or when it changed while it was read (then neither the early norms nor a
+    vocabulary cache may be trusted with it). With a pending private ``copy``, the copy's main
+    file is decoded while its sidecars are copied, and they are mapped from the copy."""
+    main = copy.main() if copy is not None else None
     compress, subname = SaveLoad._adapt_by_suffix(path)
+    if compress:  # compressed pickles are read through gensim's smart_open, never mapped
+        if main is not None:
+            main.close()
+        return cls.load(path, mmap=None), None, None
+    if copy is not None and main is None:
+        mmap = None  # the copy failed: read the logdir file into memory
     before = _vectors_stamp(path, suffix)
-    if compress or before is None:  # compressed pickles are read through gensim's smart_open
-        return cls.load(path, mmap=mmap), None, None
-    with open(path, "rb") as f:
+    with main if main is not None else open(path, "rb") as f:
         data = f.read()
-    early = _early_norms(path, suffix, group) if mmap else None
-    reader = None if mmap else _Reader(f"{path}.{suffix}.npy")
+    early = _early_norms(path, suffix, group) if mmap and main is None and before is not None else None
     loaded = pickle.loads(data, encoding="latin1")  # gensim's utils.unpickle
     del data
-    if reader is None:
-        loaded._load_specials(path, mmap, compress, subname)
-    else:
-        _load_specials_with(loaded, path, subname, suffix, reader.result())
-        early = start_norms(_owner(loaded, suffix).vectors, group) if _large_array(reader) else None
-    if _vectors_stamp(path, suffix) != before:
+    where = path
+    if main is not None:
+        folder = copy.sidecars_folder()
+        if folder is None:  # copying the sidecars failed: read them from the logdir file
+            mmap = None
+        else:
+            where, mmap = os.path.join(folder, os.path.basename(path)), "r"
+            before = _vectors_stamp(where, suffix)  # the copy keeps the original's size and mtime
+            early = _early_norms(where, suffix, group) if before is not None else None
+    loaded._load_specials(where, mmap, compress, subname)
+    if before is None or _vectors_stamp(where, suffix) != before:
         return loaded, None, None
     return loaded, before, early
 
 
-class _Reader:
-    """Reads a ``.npy`` file into memory in a thread of its own."""
-
-    def __init__(self, path: str):
-        self.array = None
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(path,), name="w2v-read", daemon=True)
-        self._thread.start()
-
-    def _run(self, path: str) -> None:
-        try:
-            self.array = np.load(path, allow_pickle=False)
-        except BaseException as exc:  # raised in the loading thread
-            self.error = exc
-
-    def result(self) -> np.ndarray:
-        self._thread.join()
-        if self.error is not None:
-            raise self.error
-        return self.array
-
-
-def _large_array(reader: _Reader) -> bool:
-    return reader.array is not None and reader.array.nbytes >= PREFETCH_MIN_BYTES and reader.array.ndim == 2
-
-
-def _owner(loaded, suffix: str):
-    """The object holding the vectors named by ``suffix`` (``wv.vectors`` → ``loaded.wv``)."""
-    for part in suffix.split(".")[:-1]:
-        loaded = getattr(loaded, part)
-    return loaded
-
-
-def _load_specials_with(loaded, path: str, subname, suffix: str, vectors: np.ndarray) -> None:
-    """gensim's ``_load_specials`` into memory, with the vectors already read."""
-    owner, attribute = _owner(loaded, suffix), suffix.rsplit(".", 1)[-1]
-    numpys = owner.__dict__.get("__numpys", [])
-    setattr(owner, attribute, vectors)
-    owner.__dict__["__numpys"] = [a for a in numpys if a != attribute]
-    try:
-        loaded._load_specials(path, None, False, subname)
-    finally:
-        owner.__dict__["__numpys"] = numpys
-
-
-def _cached_vocabulary(path: str, suffix: str, mmap: str | None, cache_dir: str | None, identity):
-    """``(kv, info)`` rebuilt from the vocabulary cache without unpickling, or ``None``."""
+def _cached_vocabulary(
+    path: str, suffix: str, mmap: str | None, cache_dir: str | None, identity, copy=None
+):
+    """``(kv, info)`` rebuilt from the vocabulary cache without unpickling, or ``None``. With a
+    pending private ``copy``, the vectors are mapped from it once copied."""
     if not cache_dir or identity is None:
         return None
+    if copy is not None and vocabulary.is_cached(cache_dir, identity):
+        folder = copy.sidecars_folder()
+        if folder is not None:
+            path, mmap = os.path.join(folder, os.path.basename(path)), "r"
     return vocabulary.open_cached(cache_dir, identity, f"{path}.{suffix}.npy", mmap=bool(mmap))
 
 

@@ -209,6 +209,9 @@ class PrefixIndex:
         return None
 
 
+_FILL_STEP = 65_536
+
+
 def _sorted_by_key(encoded: list[bytes], order: np.ndarray) -> np.ndarray:
     """``order`` stably sorted by ``encoded[row]``: NumPy sorts the first 24 bytes as three
     integers (seconds at millions of words, against a minute for Python's sort of a random
@@ -217,7 +220,10 @@ def _sorted_by_key(encoded: list[bytes], order: np.ndarray) -> np.ndarray:
     if n == 0:
         return order
     width = 8 * min(3, max(1, -(-max(map(len, encoded)) // 8)))
-    padded = np.array(encoded, dtype=f"S{width}")[order]  # cut to ``width`` bytes, zero-padded
+    padded = np.empty(n, dtype=f"S{width}")  # cut to ``width`` bytes, zero-padded
+    for start in range(0, n, _FILL_STEP):  # in steps: one C call over millions would hold the GIL
+        padded[start : start + _FILL_STEP] = encoded[start : start + _FILL_STEP]
+    padded = padded[order]
     columns = padded.view(">u8").reshape(n, width // 8)
     perm = np.lexsort(columns.T[::-1])  # stable: ties keep the rank order
     rows = order[perm]

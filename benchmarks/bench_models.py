@@ -41,6 +41,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 BASE = "/data/plugin/word2vec"
 PREFIXES = ["", "w", "w1", "w12", "w123", "w1234", "w00", "w2999999", "x"]
+KEEP_CACHE_ENV = "W2V_BENCH_KEEP_CACHE"  # set by --keep-cache, read by the child processes too
 WARM_UP_SECONDS = 8.0  # after TensorBoard answers: the plugin's heavy imports are done by then
 
 
@@ -53,8 +54,8 @@ def _median_ms(values: list[float]) -> float:
 
 
 def drop_page_cache() -> bool:
-    """Drop the page cache (root only); whether it was dropped."""
-    if os.geteuid() != 0:
+    """Drop the page cache (root only, and not with ``--keep-cache``); whether it was dropped."""
+    if os.geteuid() != 0 or os.environ.get(KEEP_CACHE_ENV):
         return False
     os.sync()
     with open("/proc/sys/vm/drop_caches", "w") as f:
@@ -266,7 +267,7 @@ def bench_cold(args) -> dict:
         "rows": args.cold_rows,
         "dim": args.dim,
         "matrix_bytes": os.path.getsize(vectors),
-        "page_cache_dropped": os.geteuid() == 0,
+        "page_cache_dropped": os.geteuid() == 0 and not os.environ.get(KEEP_CACHE_ENV),
         "load_before": _load(),
     }
     runs: dict[str, list[float]] = {
@@ -305,7 +306,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dim", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default=None, help="JSON file for the results")
+    parser.add_argument(
+        "--keep-cache", action="store_true", help="never drop the page cache (smoke tests on a shared machine)"
+    )
     args = parser.parse_args(argv)
+    if args.keep_cache:
+        os.environ[KEEP_CACHE_ENV] = "1"
     if args.quick:
         args.vocab_rows, args.cold_rows, args.dim, args.repeats = 200_000, 200_000, 50, 1
     os.makedirs(args.data, exist_ok=True)

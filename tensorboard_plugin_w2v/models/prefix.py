@@ -27,12 +27,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from tensorboard_plugin_w2v import lifecycle
+
 BLOCK = 1024
 SQUARE_MAX = 1 << 16  # pages deeper than about 256 words walk the rank order instead of the blocks
 WALK_FACTOR = 4  # ... for at most 4 × the range's size, else a partition of the range answers
-# In-memory indexes are built for vocabularies up to this size (a few hundred ms at 400k words,
+# In-memory indexes are built for vocabularies up to this size (about a second at 400k words,
 # against tens of ms for every scan); larger ones wait for the vocabulary cache.
 BUILD_MAX_WORDS = 500_000
+SYNC_BUILD_MAX_WORDS = 20_000  # built within the first request (a few ms); larger ones in a thread
 FILES = (
     "prefix_keys.bin",
     "prefix_ends.npy",
@@ -254,8 +257,9 @@ def attach(kv, index: PrefixIndex) -> None:
 
 def for_model(kv, counts_known: bool) -> PrefixIndex | None:
     """The prefix index of ``kv``, ranked by counts if ``counts_known`` (else in file order):
-    its cached vocabulary's, one built earlier, or one built now for a vocabulary of at most
-    :data:`BUILD_MAX_WORDS` words; ``None`` where a scan must answer."""
+    its cached vocabulary's, or one built in memory for a vocabulary of at most
+    :data:`BUILD_MAX_WORDS` words (at once when small, else in the background); ``None`` where a
+    scan must answer."""
     index = getattr(kv.key_to_index, "prefix_index", None)
     if index is None:
         with _built_lock:
@@ -273,13 +277,47 @@ def _fingerprint(kv) -> tuple:
     return id(kv.index_to_key), len(kv.index_to_key), id(counts)
 
 
+_building: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # kv → fingerprint being built
+
+
 def _build_for(kv) -> PrefixIndex | None:
+    """Build ``kv``'s index now if it is small, else in a background thread (``None`` meanwhile:
+    a scan answers, so no request waits for the build)."""
     words = kv.index_to_key
     if not isinstance(words, list) or len(words) > BUILD_MAX_WORDS:
         return None
+    if len(words) <= SYNC_BUILD_MAX_WORDS:
+        return _build_and_attach(kv)
+    fingerprint = _fingerprint(kv)
+    with _built_lock:
+        if _building.get(kv) == fingerprint:
+            return None
+        _building[kv] = fingerprint
+    if (
+        lifecycle.LIBRARY.spawn(_build_in_background, name="w2v-prefix-index", args=(weakref.ref(kv),))
+        is None
+    ):
+        with _built_lock:
+            _building.pop(kv, None)
+    return None
+
+
+def _build_in_background(ref) -> None:
+    kv = ref()
+    if kv is not None:
+        try:
+            _build_and_attach(kv)
+        finally:
+            with _built_lock:
+                _building.pop(kv, None)
+
+
+def _build_and_attach(kv) -> PrefixIndex | None:
+    fingerprint = _fingerprint(kv)
     try:
-        index = PrefixIndex.build(words, kv.expandos.get("count"))
+        index = PrefixIndex.build(kv.index_to_key, kv.expandos.get("count"))
     except (AttributeError, UnicodeEncodeError):  # keys that are not str, lone surrogates
         return None
-    attach(kv, index)
+    with _built_lock:
+        _built[kv] = (fingerprint, index)
     return index

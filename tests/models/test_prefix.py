@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from gensim.models import KeyedVectors
@@ -126,3 +128,16 @@ def test_file_order_is_kept_when_counts_are_not_trusted(words):
     page, total = queries.vocab(kv, "a", 0, 300, counts_known=False)
     assert [e.index for e in page] == [i for i, w in enumerate(words[:300]) if w.lower().startswith("a")]
     assert total == len(page) > 0
+
+
+def test_larger_vocabularies_are_indexed_in_the_background_and_scanned_meanwhile(words, monkeypatch):
+    monkeypatch.setattr(prefix, "SYNC_BUILD_MAX_WORDS", 100)
+    kv = KeyedVectors(4, count=0)
+    kv.add_vectors(words[:2000], np.ones((2000, 4), dtype=np.float32))
+    scanned = queries.vocab(kv, "co", 0, 50, counts_known=False)  # no request waits for the build
+    deadline = time.monotonic() + 60
+    while prefix.for_model(kv, counts_known=False) is None:
+        assert time.monotonic() < deadline, "the background build never finished"
+        time.sleep(0.05)
+    assert queries.vocab(kv, "co", 0, 50, counts_known=False) == scanned
+    assert scanned[1] == sum(w.lower().startswith("co") for w in words[:2000]) > 0

@@ -114,13 +114,19 @@ class PrefixIndex:
             np.save(path, array)
 
     @classmethod
-    def open(cls, folder: str) -> PrefixIndex:
-        """The index saved in ``folder``, memory-mapped (``OSError`` / ``ValueError`` if damaged)."""
+    def open(cls, folder: str, mapped: bool = True) -> PrefixIndex:
+        """The index saved in ``folder``, memory-mapped, or read into memory if not ``mapped``
+        (a mapped folder is in use: the cache budget cannot evict it); ``OSError`` /
+        ``ValueError`` if damaged."""
         keys_path, *arrays = (os.path.join(folder, name) for name in FILES)
-        ends, ranks, blocks, positions, order = (np.load(p, mmap_mode="r").view(np.ndarray) for p in arrays)
+        mode = "r" if mapped else None
+        ends, ranks, blocks, positions, order = (np.load(p, mmap_mode=mode).view(np.ndarray) for p in arrays)
         with open(keys_path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
-            keys = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+            if not mapped:
+                keys = f.read()
+            else:
+                keys = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
         if not (len(ends) == len(ranks) == len(positions) == len(order)) or (
             len(ends) and int(ends[-1]) != size
         ):

@@ -301,7 +301,7 @@ def save_in_background(
         try:
             if not group.sleep(SAVE_DELAY_SECONDS) and save(kv, cache_dir, identity, info, stop=group.stopping):
                 faults.clear(identity, faults.KIND_VOCABULARY)
-                attach(kv, PrefixIndex.open(folder))  # prefix queries of this process use it too
+                attach(kv, PrefixIndex.open(folder, mapped=False))  # this process's queries use it too
         except Exception as exc:  # a full or read-only cache: the model keeps working without it
             if faults.is_cache_write_failure(exc):
                 logger.warning("%s: %s", identity.path, faults.note(identity, faults.KIND_VOCABULARY, exc))

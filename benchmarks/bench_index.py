@@ -1,6 +1,6 @@
 """Benchmark: the approximate index on hard data shapes: build time, memory, recall, restart.
 
-    python benchmarks/bench_index.py --quick                  # CI smoke test: 100k × 100 shapes + GloVe
+    python benchmarks/bench_index.py --quick                  # CI smoke test: 50k × 100 shapes + GloVe
     python benchmarks/bench_index.py --sizes 3000000x300 --shapes c3000 --no-glove   # the full build
 
 For each model (synthetic shapes from ``benchmarks/synth.py``: ``tight``, ``loose``, ``c3000``
@@ -252,7 +252,7 @@ def _print(results: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="CI smoke test: 100k × 100 shapes and GloVe")
+    parser.add_argument("--quick", action="store_true", help="CI smoke test: 50k × 100 shapes and GloVe")
     parser.add_argument("--sizes", help="synthetic sizes, e.g. 3000000x300 (default 1000000x300)")
     parser.add_argument("--shapes", help="comma-separated synth shapes (default: all)")
     parser.add_argument("--no-glove", action="store_true", help="leave GloVe 6B 50d out")
@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from benchmarks import synth
 
-    sizes = args.sizes or ("100000x100" if args.quick else "1000000x300")
+    sizes = args.sizes or ("50000x100" if args.quick else "1000000x300")
     shapes = (args.shapes or ",".join(synth.SHAPES)).split(",")
     n_queries = args.queries or (50 if args.quick else 200)
     os.makedirs(args.work_dir, exist_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import time
@@ -154,3 +155,19 @@ def test_building_makes_no_float_copy_of_the_mapped_matrix(tmp_path_factory):
         tracemalloc.stop()
         manager.close()
     assert peak < 0.5 * model.kv.vectors.nbytes, (peak, model.kv.vectors.nbytes)
+
+
+def test_the_matrix_stays_mapped_once_after_the_norms_are_computed(tmp_path, hard_path, monkeypatch):
+    """The loader computes the norms on a memory map of its own while gensim unpickles; once
+    they are in, that second map goes (else resident memory counts the matrix twice)."""
+    from tensorboard_plugin_w2v.models import readers
+    from tensorboard_plugin_w2v.models.norms import ensure_norms
+
+    monkeypatch.setattr(readers, "PREFETCH_MIN_BYTES", 0)  # this small model gets early norms too
+    store = ModelStore(1 << 30, str(tmp_path))
+    version = ModelVersion(run="r", name="m", step=None, path=hard_path, format=None, source="file")
+    model = store.get(version)
+    ensure_norms(model.kv)
+    assert np.array_equal(model.kv.norms, np.linalg.norm(model.kv.vectors, axis=1))
+    gc.collect()
+    assert len(prefetch.mapped_ranges(hard_path + ".vectors.npy")) == 1

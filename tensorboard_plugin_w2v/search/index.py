@@ -54,6 +54,9 @@ logger = logging.getLogger(__name__)
 EXACT_MAX_CELLS = 50_000_000  # rows × dim up to which exact search stays the default
 BUILD_BATCH = 32_768  # rows per insertion call (progress granularity, and how soon a build stops)
 BUILD_START_DELAY = 3.0  # seconds between a model's load and the start of its index build
+# Builds use every core, at a lower priority (the threads usearch starts inherit it): a query
+# takes a core from them at once, and they have both while no query waits.
+BUILD_NICE = 10
 
 STATE_EXACT = "exact"  # small model: exact search is fast, no index is built
 STATE_UNAVAILABLE = "unavailable"  # usearch is not installed
@@ -295,6 +298,7 @@ class IndexManager:
             self._group.close(timeout)
 
     def _work(self) -> None:
+        _lower_priority(BUILD_NICE)
         while True:
             handle = self._jobs.get()
             if handle is None:  # closed
@@ -378,6 +382,16 @@ class IndexManager:
             return calibration.calibrate(kv, index, threads=self.threads, stop=_Evicted(handle))
         except calibration.Cancelled:
             return None
+
+
+def _lower_priority(nice: int) -> None:
+    """Lower this thread's scheduling priority by ``nice`` (Linux: per thread, inherited by
+    the threads it starts)."""
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+    except (AttributeError, OSError):  # not Linux, or not allowed: build at normal priority
+        pass
 
 
 class _Evicted:

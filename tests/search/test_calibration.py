@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import threading
 import time
 import tracemalloc
 
@@ -171,3 +172,18 @@ def test_the_matrix_stays_mapped_once_after_the_norms_are_computed(tmp_path, har
     assert np.array_equal(model.kv.norms, np.linalg.norm(model.kv.vectors, axis=1))
     gc.collect()
     assert len(prefetch.mapped_ranges(hard_path + ".vectors.npy")) == 1
+
+
+def test_builds_run_at_a_lower_priority_than_queries(tmp_path, hard_path, monkeypatch):
+    """The builder thread (and the threads usearch starts from it) yields the cores to queries."""
+    seen = {}
+    original = ann.IndexManager._build
+
+    def observed_build(self, handle):
+        seen["nice"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        return original(self, handle)
+
+    monkeypatch.setattr(ann.IndexManager, "_build", observed_build)
+    _, manager, _ = build(str(tmp_path), hard_path)
+    assert seen["nice"] == os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) + ann.BUILD_NICE
+    manager.close()

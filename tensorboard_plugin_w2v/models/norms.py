@@ -185,6 +185,9 @@ def ensure_norms(kv: KeyedVectors, chunk_rows: int = NORM_CHUNK_ROWS) -> np.ndar
         raise
     if kv.norms is None:
         kv.norms = norms
+    with _norms_guard:  # the job may hold a second memory map of the matrix (start_norms): let it go
+        if _pending_norms.get(kv) is job:
+            del _pending_norms[kv]
     return kv.norms
 
 

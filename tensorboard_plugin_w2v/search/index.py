@@ -4,8 +4,10 @@
 (:mod:`~tensorboard_plugin_w2v.search.ann`) reused from the cache folder, or built there by one
 worker thread. Built indexes are saved under the model file's identity (path, size,
 modification time) and memory-mapped when reused, so a restarted server answers from the index
-at once and only the pages it touches are resident. Until an index is ready, queries scan
-exactly.
+at once; a background thread then brings the mapped pages in (:mod:`.prefetch`), so the first
+queries do not wait for them. After each build the search breadth is calibrated on a sample of
+the model's words (:mod:`.calibration`) and saved with the index. Until an index is ready,
+queries scan exactly.
 
     >>> manager = IndexManager(cache_dir="/tmp/w2v-cache")         # doctest: +SKIP
     >>> store.add_load_listener(manager.attach)                    # doctest: +SKIP
@@ -30,6 +32,7 @@ from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v.io import fileio
 from tensorboard_plugin_w2v.models import faults, housekeeping
 from tensorboard_plugin_w2v.models.norms import ensure_norms, unit_rows
+from tensorboard_plugin_w2v.search import calibration, prefetch
 from tensorboard_plugin_w2v.search.ann import (
     CONNECTIVITY,
     EXPANSION_ADD,
@@ -51,6 +54,9 @@ logger = logging.getLogger(__name__)
 EXACT_MAX_CELLS = 50_000_000  # rows × dim up to which exact search stays the default
 BUILD_BATCH = 32_768  # rows per insertion call (progress granularity, and how soon a build stops)
 BUILD_START_DELAY = 3.0  # seconds between a model's load and the start of its index build
+# Builds use every core, at a lower priority (the threads usearch starts inherit it): a query
+# takes a core from them at once, and they have both while no query waits.
+BUILD_NICE = 10
 
 STATE_EXACT = "exact"  # small model: exact search is fast, no index is built
 STATE_UNAVAILABLE = "unavailable"  # usearch is not installed
@@ -73,6 +79,8 @@ class IndexHandle:
         self.error: str | None = None
         self.from_cache = False
         self.build_seconds: float | None = None
+        self.calibration: dict | None = None  # Calibration.to_json() of the build (saved with it)
+        self.prefetch: str | None = None  # how the saved index's pages were brought in
         self.index: AnnIndex | None = None
         self.model_ref = None  # weak reference to the model being indexed (building reads it)
         self.label: str = key  # the model file, for log lines
@@ -111,6 +119,10 @@ class IndexHandle:
         if self.state == STATE_READY:
             out["from_cache"] = self.from_cache
             out["bytes"] = self.nbytes
+            out["ef"] = self.index.ef
+            out["candidates"] = self.index.min_candidates
+        if self.calibration is not None:
+            out["recall_at_10"] = self.calibration["recall_at_10"]
         if self.build_seconds is not None:
             out["build_seconds"] = round(self.build_seconds, 1)
         if self.error:
@@ -174,7 +186,8 @@ class IndexManager:
     def _save_again(self, handle: IndexHandle, identity) -> None:
         index = handle.index
         try:
-            handle.index = self._save(handle, index._index, index.quantizer, handle.label, handle.source)
+            path = self._save(handle, index._index, index.quantizer, handle.label, handle.source)
+            handle.index = self._open_built(path, index.quantizer, index.ef, index.min_candidates)
             faults.clear(identity, faults.KIND_INDEX)
         except OSError as exc:
             faults.note(identity, faults.KIND_INDEX, exc)
@@ -222,14 +235,30 @@ class IndexManager:
             ):
                 return None
             handle.build_seconds = meta.get("build_seconds")
-            return AnnIndex.open(path, Quantizer.from_json(meta["quantizer"]))
+            handle.calibration = meta.get("calibration")
+            tuned = handle.calibration or {}
+            return self._open_built(
+                path, Quantizer.from_json(meta["quantizer"]), tuned.get("ef", EXPANSION_SEARCH), tuned.get("candidates", 0)
+            )
         except (OSError, ValueError, KeyError, RuntimeError):
             return None
 
+    def _open_built(self, path: str, quantizer: Quantizer, ef: int, min_candidates: int) -> AnnIndex:
+        """Memory-map a saved index and bring its pages in from a background thread."""
+        index = AnnIndex.open(path, quantizer, ef, min_candidates)
+        self._group.spawn(self._prefetch, name="w2v-index-prefetch", args=(path,))
+        return index
+
+    def _prefetch(self, path: str) -> None:
+        how = prefetch.prefetch(path, self._group.stopping)
+        for handle in list(self._handles.values()):
+            if handle.index is not None and handle.index.path == path:
+                handle.prefetch = how
+
     def _save(
         self, handle: IndexHandle, built, quantizer: Quantizer, model_path: str, source: dict | None
-    ) -> AnnIndex:
-        """Write the index (temp file + rename, then its metadata) and memory-map it back."""
+    ) -> str:
+        """Write the index (temp file + rename, then its metadata); return its path."""
         path, meta_path = self._paths(handle.key)
         with fileio.atomic_path(path) as tmp:
             try:
@@ -244,13 +273,14 @@ class IndexManager:
             "quantizer": quantizer.to_json(),
             "bytes": os.path.getsize(path),
             "build_seconds": handle.build_seconds,
+            "calibration": handle.calibration,
             "model": model_path,
             "source": source,  # the model version it indexes (see housekeeping)
             "connectivity": CONNECTIVITY,
             "expansion_add": EXPANSION_ADD,
         }
         fileio.write_atomic(meta_path, json.dumps(meta, indent=1).encode())
-        return AnnIndex.open(path, quantizer)
+        return path
 
     # -- building -------------------------------------------------------------------------
 
@@ -268,6 +298,7 @@ class IndexManager:
             self._group.close(timeout)
 
     def _work(self) -> None:
+        _lower_priority(BUILD_NICE)
         while True:
             handle = self._jobs.get()
             if handle is None:  # closed
@@ -292,30 +323,24 @@ class IndexManager:
         ensure_norms(model.kv)
         quantizer = Quantizer.fit(model.kv)
         del model
-        built = new_index(handle.dim)
-        logger.info("building the search index of %s (%d × %d)", label, handle.rows, handle.dim)
-        reported = 0.0
-        for start in range(0, handle.rows, self.batch_rows):
-            model = handle.model_ref()
-            if model is None or handle.cancelled.is_set():
-                logger.info("stopped building the index of %s (model evicted)", label)
-                handle._finish(STATE_CANCELLED)
-                return
-            stop = min(handle.rows, start + self.batch_rows)
-            block = quantizer(unit_rows(model.kv, start, stop))
-            del model
-            built.add(np.arange(start, stop, dtype=np.uint64), block, threads=self.threads)
-            handle.done_rows = stop
-            if stop / handle.rows - reported >= 0.1 or stop == handle.rows:
-                reported = stop / handle.rows
-                logger.info("index of %s: %d%% (%.0fs)", label, 100 * reported, time.monotonic() - started)
+        index = self._add_rows(handle, quantizer, started)
+        tuned = self._calibrate(handle, index) if index is not None else None
+        if tuned is None:
+            logger.info("stopped building the index of %s (model evicted)", label)
+            handle._finish(STATE_CANCELLED)
+            return
+        handle.calibration = tuned.to_json()
         handle.build_seconds = time.monotonic() - started
-        built.expansion_search = EXPANSION_SEARCH
-        index = AnnIndex(built, quantizer)
+        (logger.info if tuned.met else logger.warning)(
+            "index of %s: recall@10 %.3f on %d sample words at ef=%d (target %.2f)",
+            label, tuned.recall, tuned.sample, tuned.ef, calibration.TARGET_RECALL + calibration.MARGIN,
+        )
         if self.cache_dir:
             identity = getattr(handle.model_ref(), "identity", None)
             try:
-                index = self._save(handle, built, quantizer, label, source)
+                path = self._save(handle, index._index, quantizer, label, source)
+                index = None  # free the built graph before mapping the saved one
+                index = self._open_built(path, quantizer, tuned.ef, tuned.candidates)
                 faults.clear(identity, faults.KIND_INDEX)
             except OSError as exc:
                 reason = faults.note(identity, faults.KIND_INDEX, exc) if faults.is_cache_write_failure(exc) else exc
@@ -323,6 +348,60 @@ class IndexManager:
         handle.index = index
         handle._finish(STATE_READY)
         logger.info("index of %s ready in %.1fs", label, handle.build_seconds)
+
+    def _add_rows(self, handle: IndexHandle, quantizer: Quantizer, started: float) -> AnnIndex | None:
+        """Insert every row, normalised and quantised a batch at a time (no float copy of the
+        matrix); ``None`` if the model was evicted or the build cancelled meanwhile."""
+        built = new_index(handle.dim)
+        logger.info("building the search index of %s (%d × %d)", handle.label, handle.rows, handle.dim)
+        reported = 0.0
+        for start in range(0, handle.rows, self.batch_rows):
+            model = handle.model_ref()
+            if model is None or handle.cancelled.is_set():
+                return None
+            stop = min(handle.rows, start + self.batch_rows)
+            block = quantizer(unit_rows(model.kv, start, stop))
+            del model
+            built.add(np.arange(start, stop, dtype=np.uint64), block, threads=self.threads)
+            handle.done_rows = stop
+            if stop / handle.rows - reported >= 0.1 or stop == handle.rows:
+                reported = stop / handle.rows
+                logger.info(
+                    "index of %s: %d%% (%.0fs)", handle.label, 100 * reported, time.monotonic() - started
+                )
+        return AnnIndex(built, quantizer)
+
+    def _calibrate(self, handle: IndexHandle, index: AnnIndex) -> calibration.Calibration | None:
+        """Choose the index's ``ef`` on a sample of its model; ``None`` if the model went."""
+        model = handle.model_ref()
+        if model is None:
+            return None
+        kv = model.kv  # not the model: evicting it stops the calibration at its next step
+        del model
+        try:
+            return calibration.calibrate(kv, index, threads=self.threads, stop=_Evicted(handle))
+        except calibration.Cancelled:
+            return None
+
+
+def _lower_priority(nice: int) -> None:
+    """Lower this thread's scheduling priority by ``nice`` (Linux: per thread, inherited by
+    the threads it starts)."""
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+    except (AttributeError, OSError):  # not Linux, or not allowed: build at normal priority
+        pass
+
+
+class _Evicted:
+    """``is_set()`` once the handle's build is cancelled or its model has been evicted."""
+
+    def __init__(self, handle: IndexHandle):
+        self.handle = handle
+
+    def is_set(self) -> bool:
+        return self.handle.cancelled.is_set() or self.handle.model_ref() is None
 
 
 def _write_error(path: str, needed: int, exc: Exception) -> OSError:

@@ -33,12 +33,17 @@ def cosines(
     return np.divide(dists, norms[:limit], out=dists)
 
 
+def candidate_count(wanted: int, factor: int = 1) -> int:
+    """How many candidates the index proposes for ``wanted`` answers."""
+    return max(MIN_CANDIDATES, CANDIDATE_FACTOR * wanted) * factor
+
+
 def candidate_rows(
     index, unit_query: np.ndarray, wanted: int, limit: int, factor: int = 1
 ) -> np.ndarray | None:
     """Rows ``index`` proposes for ``unit_query`` within the first ``limit`` rows; ``None`` if
     fewer than ``wanted`` (then answer with an exact scan)."""
-    count = max(MIN_CANDIDATES, CANDIDATE_FACTOR * wanted) * factor
+    count = max(candidate_count(wanted, factor), getattr(index, "min_candidates", 0))
     rows = index.candidates(unit_query[None, :], count)[0]
     rows = rows[(rows >= 0) & (rows < limit)]
     return rows if len(rows) >= wanted else None

@@ -1,0 +1,121 @@
+"""Bring a memory-mapped file's pages into this process before queries touch them.
+
+A saved index is memory-mapped when a restarted server reuses it (:mod:`.index`). Each page a
+search touches for the first time costs a page fault: a disk read on a cold page cache, and a
+few microseconds even on a warm one; the first queries after a restart touch thousands. A
+background thread therefore populates the whole mapping at once, in chunks: Linux's
+``madvise(MADV_POPULATE_READ)`` (5.14+) maps every page (reading it from disk first when it
+must). Where that is refused, the file is read sequentially, which at least fills the page cache.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import logging
+import os
+import threading
+
+logger = logging.getLogger(__name__)
+
+MADV_POPULATE_READ = 22  # linux/mman.h (5.14+)
+CHUNK = 32 << 20  # bytes per call: a closing server waits for at most one chunk
+
+
+def mapped_ranges(path: str, maps: str = "/proc/self/maps") -> list[tuple[int, int]]:
+    """``(start, end)`` addresses of this process's mappings of ``path``."""
+    real = os.path.realpath(path)
+    out = []
+    try:
+        with open(maps, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                parts = line.rstrip("\n").split(None, 5)
+                if len(parts) == 6 and parts[5] in (real, path):
+                    start, end = (int(x, 16) for x in parts[0].split("-"))
+                    out.append((start, end))
+    except OSError:
+        return []
+    return out
+
+
+def _madvise():
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    fn = libc.madvise
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+def _populate(ranges: list[tuple[int, int]], stop: threading.Event | None) -> bool:
+    """Populate the pages of ``ranges`` (``madvise`` releases the GIL); False if stopped.
+
+    A range unmapped meanwhile (an older index closed) is skipped.
+    """
+    madvise = _madvise()
+    for start, end in ranges:
+        for at in range(start, end, CHUNK):
+            if stop is not None and stop.is_set():
+                return False
+            if madvise(at, min(CHUNK, end - at), MADV_POPULATE_READ) != 0:
+                code = ctypes.get_errno()
+                if code in (errno.ENOMEM, errno.EFAULT):  # no longer mapped
+                    break
+                raise OSError(code, os.strerror(code))
+    return True
+
+
+def _read_through(path: str, stop: threading.Event | None) -> int:
+    """Read ``path`` sequentially (fills the page cache); bytes read."""
+    done = 0
+    with open(path, "rb", buffering=0) as f:
+        try:
+            os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
+        except (AttributeError, OSError):
+            pass
+        buf = bytearray(4 << 20)
+        while not (stop is not None and stop.is_set()):
+            got = f.readinto(buf)
+            if not got:
+                break
+            done += got
+    return done
+
+
+def prefetch(path: str, stop: threading.Event | None = None) -> str:
+    """Bring ``path``'s pages into memory: ``"mapped"`` when this process's mappings of it
+    were populated, ``"read"`` when the file was read through instead, ``"stopped"`` if
+    ``stop`` was set first, ``"failed"`` when neither worked."""
+    try:
+        ranges = mapped_ranges(path)
+        if ranges:
+            try:
+                return "mapped" if _populate(ranges, stop) else "stopped"
+            except OSError as exc:
+                if exc.errno not in (errno.EINVAL, errno.ENOSYS, errno.EPERM):
+                    raise
+        done = _read_through(path, stop)
+        return "read" if done >= os.path.getsize(path) else "stopped"
+    except OSError as exc:
+        logger.info("could not prefetch %s: %s", path, exc)
+        return "failed"
+
+
+def resident_fraction(path: str, smaps: str = "/proc/self/smaps") -> float:
+    """The fraction of this process's mappings of ``path`` that is resident (0 if unmapped)."""
+    real = os.path.realpath(path)
+    size = rss = 0
+    inside = False
+    try:
+        with open(smaps, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                head = line.split(None, 5)
+                if head and "-" in head[0] and len(head) >= 5 and ":" not in head[0]:
+                    inside = len(head) == 6 and head[5].rstrip("\n") in (real, path)
+                elif inside and head[0] == "Size:":
+                    size += int(head[1]) * 1024
+                elif inside and head[0] == "Rss:":
+                    rss += int(head[1]) * 1024
+    except OSError:
+        return 0.0
+    return rss / size if size else 0.0

@@ -1,0 +1,41 @@
+"""``benchmarks/bench_index.py --quick`` runs (every synthetic shape at 50k × 100 and GloVe 6B 50d
+with the index forced) and what it measures holds: recall@10 against gensim's ``most_similar``
+on every model, the saved index reused and its pages brought in after the restart. The speed
+figures go to its JSON and into the test log."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+pytest.importorskip("usearch")
+
+
+@pytest.mark.slow
+def test_quick_index_benchmark_runs(tmp_path, capsys):
+    out = tmp_path / "index.json"
+    done = subprocess.run(
+        [sys.executable, "benchmarks/bench_index.py", "--quick", "--work-dir", str(tmp_path), "--json", str(out)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": ROOT},
+        check=True,
+        timeout=1200,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    with capsys.disabled():
+        print("\nbenchmarks/bench_index.py --quick:" + done.stdout)
+    results = json.loads(out.read_text())["results"]
+    labels = [r["model"] for r in results]
+    assert labels[:4] == [f"50000x100-{shape}" for shape in ("subspace", "tight", "loose", "c3000")]
+    for r in results:
+        assert r["recall_at_10"] >= 0.95 and r["recall_at_10_restart"] >= 0.95, r
+        assert r["calibration"]["recall_at_10"] >= 0.97, r
+        assert r["restart_prefetch"] == "mapped" and r["restart_index_resident_fraction"] == 1.0, r
+    assert not os.path.exists(tmp_path / "models" / "synth-50000x100-s0.kv")  # generated models removed

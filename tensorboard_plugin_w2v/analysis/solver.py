@@ -8,9 +8,10 @@ tie), that one question is solved again with gensim's own ``most_similar`` /
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from gensim.models import KeyedVectors
-from scipy import sparse
 
 from tensorboard_plugin_w2v.analysis import arithmetic
 from tensorboard_plugin_w2v.analysis.arithmetic import (
@@ -20,7 +21,7 @@ from tensorboard_plugin_w2v.analysis.arithmetic import (
     log_shifted,
 )
 from tensorboard_plugin_w2v.models.norms import model_norms
-from tensorboard_plugin_w2v.search.topk import TopK, chunk_rows, dot_t, top_columns
+from tensorboard_plugin_w2v.search.topk import chunk_rows, dot_t, top_columns
 
 TOPN = 5  # gensim's evaluate_word_analogies asks most_similar for 5 words
 _CANDIDATES = 10  # kept per question: gensim's 5 + 3 inputs, plus the next ones to detect ties
@@ -28,6 +29,9 @@ _CANDIDATES = 10  # kept per question: gensim's 5 + 3 inputs, plus the next ones
 # cosine for the same pair is about 1e-6 (measured: 9e-7); gaps below twice this bound on
 # each side are treated as possible ties.
 _COSINE_ERROR = 2e-6
+# A chunk whose bounds leave more (question, word) meetings than this share of all its pairs
+# is scored densely instead: enumerating a meeting costs about that many dense scores.
+_DENSE_MEETINGS = 1 / 16
 
 
 class Solver:
@@ -51,12 +55,24 @@ class Solver:
         self._logs: tuple | None = None  # 3CosMul on one chunk: its log rows and word positions
         self._shell: KeyedVectors | None = None
 
-    def solve(self, idx: np.ndarray, block: list[tuple[str, str, str, str]]) -> list[str | None]:
-        """Predictions for questions ``block`` whose a, b, c words have model indices ``idx``."""
-        cand_index, cand_score = self._candidates(idx)
+    def solve(
+        self,
+        idx: np.ndarray,
+        block: list[tuple[str, str, str, str]],
+        groups: np.ndarray | None = None,
+        report: Callable[[float], None] | None = None,
+    ) -> list[str | None]:
+        """Predictions for questions ``block`` whose a, b, c words have model indices ``idx``.
+
+        ``groups`` (the questions' sections) says which questions share their ``c`` words,
+        for the bound that skips most of the vocabulary; ``report`` is told the fraction of
+        the vocabulary scanned (it may raise to stop the scan).
+        """
+        groups = np.zeros(len(idx), dtype=np.int64) if groups is None else groups
+        cand_index, cand_score, unsure = self._candidates(idx, groups, report or (lambda fraction: None))
         trusted_upto = self._trusted_prefix(idx, cand_index, cand_score)
         chosen, decisive = self._choose(idx, cand_index)
-        trusted = trusted_upto[np.arange(len(idx)), decisive]
+        trusted = trusted_upto[np.arange(len(idx)), decisive] & ~unsure
         # Fewer finite scores than gensim's window (tiny vocabularies, zero vectors, 3CosMul's
         # log 0): gensim's list then holds NaN or -inf words too, in an order only it knows.
         trusted &= np.isfinite(cand_score).sum(axis=1) >= TOPN + idx.shape[1]
@@ -98,17 +114,21 @@ class Solver:
         chosen = np.where(some, cand[np.arange(len(cand)), decisive], -1)
         return chosen, decisive
 
-    def _candidates(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Top candidates of each question (a, b, c indices) over the first ``limit`` words.
+    def _candidates(
+        self, idx: np.ndarray, groups: np.ndarray, report: Callable[[float], None]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Top candidates of each question (a, b, c indices) over the first ``limit`` words,
+        and which questions must be solved by gensim (too few finite scores to prune with).
 
-        Per vocabulary chunk, one dense product gives the cosines of the chunk's words with
-        each distinct question word, and three of those rows are combined per question:
-        3CosAdd ``(cos_b + cos_c - cos_a) / |u_b + u_c - u_a|`` (the cosine with gensim's
-        normalised mean); 3CosMul ``log p_b + log p_c - log(p_a + 1e-6)`` with
-        ``p = (1 + cos) / 2``, the logarithm of gensim's score (same order), exponentiated at
-        the end. A vocabulary that fits in one chunk is combined with three row gathers and
-        its best columns picked at once; larger ones go through a sparse product per chunk
-        and a running :class:`TopK`.
+        A question's score is ``(s_b - s_a) + s_c`` per word, from the rows ``s`` of
+        :meth:`_chunk`: 3CosAdd's cosines (the cosine with gensim's normalised mean, times
+        ``|u_b + u_c - u_a|``, a per-question constant applied at the end), or 3CosMul's
+        ``log p_b - log(p_a + 1e-6) + log p_c`` (the logarithm of gensim's score, exponentiated
+        at the end). The first chunk of the vocabulary is scored for every question; it sets
+        each question's bar (its ``m``-th best score). Later chunks are bounded per question
+        pair (a, b): ``s_b - s_a`` plus the largest ``s_c`` of the pair's section is at least
+        the score of each of its questions (float addition is monotonic), so only the few
+        words whose bound reaches the lowest bar of the pair are scored question by question.
         """
         vectors, norms = self.vectors, self.norms
         self._logs = None
@@ -119,34 +139,45 @@ class Solver:
             units = (vectors[words] / norms[words][:, None]).astype(np.float32)
             length = np.linalg.norm(units[wb] + units[wc] - units[wa], axis=1)
             self._inverse_length = (1 / np.where(length > 0, length, 1)).astype(np.float32)
+        minus = wa if self.method == METHOD_3COSADD else n_w + wa  # 3CosMul: the log(p + 1e-6) rows
+        # Question pairs (section, a, b), numbered in section order: a section's pairs are adjacent.
+        _, section = np.unique(groups, return_inverse=True)
+        pairs, pair_of = np.unique(np.stack([section, wb, minus]), axis=1, return_inverse=True)
+        pair_group, pb, pm = pairs
         m = min(_CANDIDATES, self.limit)
-        step = chunk_rows(n_q)
-        if self.limit <= step:
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                cosines = self._chunk(units, 0, self.limit)
-                scores = self._combine(cosines, wa, wb, wc)
-            if self.method == METHOD_3COSMUL:
-                self._logs = (cosines, wa, wb, wc)
-            index, score = top_columns(scores, m)
-            return index, (np.exp(score) if self.method == METHOD_3COSMUL else score)
-        rows = np.tile(np.arange(n_q), 3)
-        if self.method == METHOD_3COSADD:
-            il = self._inverse_length
-            weights, columns, width = np.concatenate([il, il, -il]), np.concatenate([wb, wc, wa]), n_w
-        else:
-            weights = np.repeat(np.float32([1, 1, -1]), n_q)
-            columns, width = np.concatenate([wb, wc, n_w + wa]), 2 * n_w
-        combine = sparse.csr_matrix((weights, (rows, columns)), shape=(n_q, width), dtype=np.float32)
-        topk = TopK(n_q, m)
-        first = min(step, 1024)  # a small first chunk sets each question's bar early
-        starts = [0, *range(first, self.limit, step)]
+        width = max(256, chunk_rows(n_w) // 4)  # vocabulary words per step (n_w × width cosines)
+        first = min(self.limit, width)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            for start, stop in zip(starts, [*starts[1:], self.limit], strict=True):
-                if start < stop:
-                    cosines = self._chunk(units, start, stop)
-                    topk.push(start, np.asarray(combine @ cosines, dtype=np.float32))
-        index, score = topk.result()
-        return index, (np.exp(score) if self.method == METHOD_3COSMUL else score)
+            rows = self._chunk(units, 0, first)
+            diff = rows[pb] - rows[pm]
+            index = np.empty((n_q, m), dtype=np.int64)
+            score = np.empty((n_q, m), dtype=np.float32)
+            for q in range(0, n_q, chunk_rows(first)):
+                block = slice(q, q + chunk_rows(first))
+                scores = diff[pair_of[block]]
+                scores += rows[wc[block]]
+                index[block], score[block] = top_columns(scores, m)
+        if first == self.limit and self.method == METHOD_3COSMUL:
+            self._logs = (rows, wa, wb, wc)
+        bar = score[:, -1].copy()
+        unsure = np.zeros(n_q, dtype=bool)
+        if first < self.limit:
+            unsure = ~np.isfinite(bar)  # fewer than m finite scores to prune with: gensim decides
+            state = _Pruning(pair_of, pair_group, wc, bar, unsure)
+            for start in range(first, self.limit, width):
+                report(start / self.limit)
+                stop = min(start + width, self.limit)
+                with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                    rows = self._chunk(units, start, stop)
+                    hits = state.hits(rows, pb, pm, start)
+                if hits is not None:
+                    merge_best(index, score, *hits)
+                    state.raise_bars(score[:, -1])
+        report(1.0)
+        if self.method == METHOD_3COSMUL:
+            with np.errstate(over="ignore"):
+                return index, np.exp(score), unsure
+        return index, score * self._inverse_length[:, None], unsure
 
     def _chunk(self, units: np.ndarray, start: int, stop: int) -> np.ndarray:
         """Cosines of words ``start…stop`` with ``units``; for 3CosMul, the rows ``log p`` then
@@ -159,19 +190,6 @@ class Solver:
         logs = np.empty((2 * n_w, stop - start), dtype=np.float32)
         log_shifted(cosines, logs[:n_w], logs[n_w:])
         return logs
-
-    def _combine(self, cosines: np.ndarray, wa: np.ndarray, wb: np.ndarray, wc: np.ndarray) -> np.ndarray:
-        """Each question's scores from its three words' rows of :meth:`_chunk`'s cosines."""
-        if self.method == METHOD_3COSADD:
-            scores = cosines[wb]
-            scores += cosines[wc]
-            scores -= cosines[wa]
-            scores *= self._inverse_length[:, None]
-        else:
-            scores = cosines[wb]
-            scores += cosines[wc]
-            scores -= cosines[len(cosines) // 2 + wa]
-        return scores
 
     def _trusted_prefix(self, idx: np.ndarray, cand: np.ndarray, score: np.ndarray) -> np.ndarray:
         """``[q, j]``: the order of question ``q``'s candidates 0…j+1 is certain (no near tie)."""
@@ -233,3 +251,128 @@ class Solver:
             shell.key_to_index = self.table
             self._shell = shell
         return self._shell
+
+
+class _Pruning:
+    """The bounds of :meth:`Solver._candidates`: which (question, word) pairs of a chunk can
+    reach their question's bar, found without scoring every pair.
+
+    A question is a pair ``p`` = (section, a, b) plus a ``c`` word of the same section, and
+    its score is ``d_p + s_c`` (``d_p = s_b - s_a``). Within a section, ``d_p + max_c s_c``
+    and ``s_c + max_p d_p`` bound each of its questions' scores, so a word can reach a
+    question's bar only where both its pair's and its ``c``'s bound reach the lowest bar
+    among their questions: only those (pair, c, word) meetings are scored.
+    """
+
+    def __init__(self, pair_of: np.ndarray, pair_group: np.ndarray, wc: np.ndarray, bar: np.ndarray, unsure):
+        n_pairs = len(pair_group)
+        # c entries: (section, c word), numbered in section order like the pairs.
+        entries, self.entry_of = np.unique(np.stack([pair_group[pair_of], wc]), axis=1, return_inverse=True)
+        self.entry_group, self.entry_row = entries
+        sections = np.unique(pair_group)
+        self.pair_spans = np.searchsorted(pair_group, np.append(sections, sections[-1] + 1))
+        self.entry_spans = np.searchsorted(self.entry_group, np.append(sections, sections[-1] + 1))
+        self.pair_group = pair_group
+        self.pair_of = pair_of
+        self.n_pairs = n_pairs
+        self.wc = wc
+        self.unsure = unsure
+        # Questions by (pair, c entry); a question asked twice has both copies under one key.
+        key = pair_of * len(self.entry_row) + self.entry_of
+        self.key_order = np.argsort(key, kind="stable")
+        self.keys, self.key_start, self.key_count = np.unique(
+            key[self.key_order], return_index=True, return_counts=True
+        )
+        self.raise_bars(bar)
+
+    def raise_bars(self, bar: np.ndarray) -> None:
+        """Take the questions' new bars; a pair's or c's bar is its questions' lowest (unsure ones aside)."""
+        self.bar = bar
+        usable = np.where(self.unsure, np.inf, bar)
+        pair_bar = np.full(self.n_pairs, np.inf, dtype=np.float32)
+        np.minimum.at(pair_bar, self.pair_of, usable)
+        entry_bar = np.full(len(self.entry_row), np.inf, dtype=np.float32)
+        np.minimum.at(entry_bar, self.entry_of, usable)
+        self.pair_bar, self.entry_bar = pair_bar[:, None], entry_bar[:, None]
+
+    def hits(self, rows: np.ndarray, pb: np.ndarray, pm: np.ndarray, offset: int):
+        """``(question, word, score)`` of the chunk's scores at or above their question's bar
+        (words numbered from ``offset``), or None."""
+        diff = rows[pb]
+        diff -= rows[pm]
+        c_rows = rows[self.entry_row]
+        pair_bound = np.empty_like(diff)
+        entry_bound = np.empty_like(c_rows)
+        for p_lo, p_hi, e_lo, e_hi in zip(
+            self.pair_spans[:-1], self.pair_spans[1:], self.entry_spans[:-1], self.entry_spans[1:], strict=True
+        ):  # NaN scores (zero vectors) lose
+            np.add(diff[p_lo:p_hi], np.fmax.reduce(c_rows[e_lo:e_hi], axis=0), out=pair_bound[p_lo:p_hi])
+            np.add(c_rows[e_lo:e_hi], np.fmax.reduce(diff[p_lo:p_hi], axis=0), out=entry_bound[e_lo:e_hi])
+        pair, word = np.nonzero(pair_bound >= self.pair_bar)
+        entry, entry_word = np.nonzero(entry_bound >= self.entry_bar)
+        if not len(pair) or not len(entry):
+            return None
+        if len(pair) * len(entry) > _DENSE_MEETINGS * len(self.pair_of) * rows.shape[1] * 4:
+            # Bars still low (the first chunks): bound the meetings before enumerating them.
+            meetings = np.bincount(
+                self.pair_group[pair] * rows.shape[1] + word, minlength=len(self.pair_spans) * rows.shape[1]
+            ) @ np.bincount(
+                self.entry_group[entry] * rows.shape[1] + entry_word,
+                minlength=len(self.pair_spans) * rows.shape[1],
+            )
+            if meetings > _DENSE_MEETINGS * len(self.pair_of) * rows.shape[1]:
+                return self._dense_hits(rows, diff, offset)
+        # Meet pairs and c entries of one section on one word.
+        width = rows.shape[1]
+        entry_key = self.entry_group[entry] * width + entry_word
+        by_key = np.argsort(entry_key, kind="stable")
+        entry_key, entry = entry_key[by_key], entry[by_key]
+        pair_key = self.pair_group[pair] * width + word
+        lo = np.searchsorted(entry_key, pair_key, "left")
+        counts = np.searchsorted(entry_key, pair_key, "right") - lo
+        meet = np.repeat(np.arange(len(pair)), counts)
+        met = entry[lo[meet] + np.arange(len(meet)) - np.repeat(np.cumsum(counts) - counts, counts)]
+        pair, word = pair[meet], word[meet]
+        # Which of those meetings are questions (each copy of a question asked twice).
+        key = pair * len(self.entry_row) + met
+        at = np.minimum(np.searchsorted(self.keys, key), len(self.keys) - 1)
+        asked = self.keys[at] == key
+        at, word = at[asked], word[asked]
+        counts = self.key_count[at]
+        copy = np.repeat(np.arange(len(at)), counts)
+        position = self.key_start[at][copy] + np.arange(len(copy)) - np.repeat(np.cumsum(counts) - counts, counts)
+        question, word = self.key_order[position], word[copy]
+        score = diff[self.pair_of[question], word] + rows[self.wc[question], word]
+        keep = score >= self.bar[question]
+        if not keep.any():
+            return None
+        return question[keep], word[keep] + offset, score[keep]
+
+    def _dense_hits(self, rows: np.ndarray, diff: np.ndarray, offset: int):
+        """:meth:`hits` by scoring every question on every word of the chunk."""
+        found = []
+        step = chunk_rows(rows.shape[1])
+        for lo in range(0, len(self.pair_of), step):
+            block = slice(lo, lo + step)
+            scores = diff[self.pair_of[block]]
+            scores += rows[self.wc[block]]
+            question, word = np.nonzero(scores >= self.bar[block, None])
+            found.append((question + lo, word + offset, scores[question, word]))
+        question, word, score = (np.concatenate(parts) for parts in zip(*found, strict=True))
+        return (question, word, score) if len(question) else None
+
+
+def merge_best(index: np.ndarray, score: np.ndarray, row: np.ndarray, column: np.ndarray, value: np.ndarray):
+    """Merge candidates ``(row, column, value)`` into each row's best ``m`` (``index``/``score``,
+    best first, updated in place); equal scores keep the earlier candidate first."""
+    m = index.shape[1]
+    rows, counts = np.unique(row, return_counts=True)
+    all_row = np.concatenate([np.repeat(rows, m), row])
+    all_value = np.concatenate([score[rows].ravel(), value])
+    all_column = np.concatenate([index[rows].ravel(), column])
+    order = np.lexsort((-all_value, all_row))
+    sizes = counts + m
+    rank = np.arange(len(order)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    keep = order[rank < m]
+    score[rows] = all_value[keep].reshape(-1, m)
+    index[rows] = all_column[keep].reshape(-1, m)

@@ -29,9 +29,6 @@ _CANDIDATES = 10  # kept per question: gensim's 5 + 3 inputs, plus the next ones
 # cosine for the same pair is about 1e-6 (measured: 9e-7); gaps below twice this bound on
 # each side are treated as possible ties.
 _COSINE_ERROR = 2e-6
-# A chunk whose bounds leave more (question, word) meetings than this share of all its pairs
-# is scored densely instead: enumerating a meeting costs about that many dense scores.
-_DENSE_MEETINGS = 1 / 16
 
 
 class Solver:
@@ -69,7 +66,15 @@ class Solver:
         the vocabulary scanned (it may raise to stop the scan).
         """
         groups = np.zeros(len(idx), dtype=np.int64) if groups is None else groups
-        cand_index, cand_score, unsure = self._candidates(idx, groups, report or (lambda fraction: None))
+        # A question asked twice (in two sections, say) is solved once.
+        distinct, first, back = np.unique(idx, axis=0, return_index=True, return_inverse=True)
+        back = back.reshape(-1)
+        cand_index, cand_score, unsure = self._candidates(distinct, groups[first], report or (lambda f: None))
+        cand_index, cand_score, unsure = cand_index[back], cand_score[back], unsure[back]
+        self._inverse_length = self._inverse_length[back]
+        if self._logs is not None:
+            rows, wa, wb, wc = self._logs
+            self._logs = (rows, wa[back], wb[back], wc[back])
         trusted_upto = self._trusted_prefix(idx, cand_index, cand_score)
         chosen, decisive = self._choose(idx, cand_index)
         trusted = trusted_upto[np.arange(len(idx)), decisive] & ~unsure
@@ -124,11 +129,10 @@ class Solver:
         :meth:`_chunk`: 3CosAdd's cosines (the cosine with gensim's normalised mean, times
         ``|u_b + u_c - u_a|``, a per-question constant applied at the end), or 3CosMul's
         ``log p_b - log(p_a + 1e-6) + log p_c`` (the logarithm of gensim's score, exponentiated
-        at the end). The first chunk of the vocabulary is scored for every question; it sets
-        each question's bar (its ``m``-th best score). Later chunks are bounded per question
-        pair (a, b): ``s_b - s_a`` plus the largest ``s_c`` of the pair's section is at least
-        the score of each of its questions (float addition is monotonic), so only the few
-        words whose bound reaches the lowest bar of the pair are scored question by question.
+        at the end). The first chunk of the vocabulary is ranked for every question; its
+        ``m``-th best score is the question's bar. Later chunks are scored section by section
+        (see :class:`_Scan`), and only the questions whose best score in the chunk reaches
+        their bar look at the chunk's words one by one.
         """
         vectors, norms = self.vectors, self.norms
         self._logs = None
@@ -142,7 +146,8 @@ class Solver:
         minus = wa if self.method == METHOD_3COSADD else n_w + wa  # 3CosMul: the log(p + 1e-6) rows
         # Question pairs (section, a, b), numbered in section order: a section's pairs are adjacent.
         _, section = np.unique(groups, return_inverse=True)
-        pairs, pair_of = np.unique(np.stack([section, wb, minus]), axis=1, return_inverse=True)
+        pairs, pair_of = np.unique(np.stack([section.reshape(-1), wb, minus]), axis=1, return_inverse=True)
+        pair_of = pair_of.reshape(-1)
         pair_group, pb, pm = pairs
         m = min(_CANDIDATES, self.limit)
         width = max(256, chunk_rows(n_w) // 4)  # vocabulary words per step (n_w × width cosines)
@@ -159,20 +164,20 @@ class Solver:
                 index[block], score[block] = top_columns(scores, m)
         if first == self.limit and self.method == METHOD_3COSMUL:
             self._logs = (rows, wa, wb, wc)
-        bar = score[:, -1].copy()
         unsure = np.zeros(n_q, dtype=bool)
         if first < self.limit:
-            unsure = ~np.isfinite(bar)  # fewer than m finite scores to prune with: gensim decides
-            state = _Pruning(pair_of, pair_group, wc, bar, unsure)
+            unsure = ~np.isfinite(score[:, -1])  # fewer than m finite scores to prune with: gensim decides
+            scan = _Scan(pair_of, pair_group, wc, width)
             for start in range(first, self.limit, width):
                 report(start / self.limit)
                 stop = min(start + width, self.limit)
                 with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                     rows = self._chunk(units, start, stop)
-                    hits = state.hits(rows, pb, pm, start)
+                    diff = rows[pb] - rows[pm]
+                    hits = scan.hits(rows, diff, np.where(unsure, np.inf, score[:, -1]))
                 if hits is not None:
-                    merge_best(index, score, *hits)
-                    state.raise_bars(score[:, -1])
+                    question, word, value = hits
+                    merge_best(index, score, question, word + start, value)
         report(1.0)
         if self.method == METHOD_3COSMUL:
             with np.errstate(over="ignore"):
@@ -253,113 +258,61 @@ class Solver:
         return self._shell
 
 
-class _Pruning:
-    """The bounds of :meth:`Solver._candidates`: which (question, word) pairs of a chunk can
-    reach their question's bar, found without scoring every pair.
+class _Scan:
+    """Scores of a vocabulary chunk for every question, section by section, kept only where
+    they reach the question's bar.
 
-    A question is a pair ``p`` = (section, a, b) plus a ``c`` word of the same section, and
-    its score is ``d_p + s_c`` (``d_p = s_b - s_a``). Within a section, ``d_p + max_c s_c``
-    and ``s_c + max_p d_p`` bound each of its questions' scores, so a word can reach a
-    question's bar only where both its pair's and its ``c``'s bound reach the lowest bar
-    among their questions: only those (pair, c, word) meetings are scored.
+    In a section whose questions pair each (a, b) with most of its ``c`` words (the Google
+    set: every pair with every other pair's first word), the scores of a block of pairs are
+    one broadcast sum ``d_p + s_c`` over the pairs × ``c`` grid; otherwise each question's
+    rows are gathered. Each question's best score in the chunk (one reduction) decides whether
+    its words are looked at.
     """
 
-    def __init__(self, pair_of: np.ndarray, pair_group: np.ndarray, wc: np.ndarray, bar: np.ndarray, unsure):
-        n_pairs = len(pair_group)
-        # c entries: (section, c word), numbered in section order like the pairs.
-        entries, self.entry_of = np.unique(np.stack([pair_group[pair_of], wc]), axis=1, return_inverse=True)
-        self.entry_group, self.entry_row = entries
-        sections = np.unique(pair_group)
-        self.pair_spans = np.searchsorted(pair_group, np.append(sections, sections[-1] + 1))
-        self.entry_spans = np.searchsorted(self.entry_group, np.append(sections, sections[-1] + 1))
-        self.pair_group = pair_group
-        self.pair_of = pair_of
-        self.n_pairs = n_pairs
-        self.wc = wc
-        self.unsure = unsure
-        # Questions by (pair, c entry); a question asked twice has both copies under one key.
-        key = pair_of * len(self.entry_row) + self.entry_of
-        self.key_order = np.argsort(key, kind="stable")
-        self.keys, self.key_start, self.key_count = np.unique(
-            key[self.key_order], return_index=True, return_counts=True
-        )
-        self.raise_bars(bar)
+    _CELLS = 1 << 18  # scores per step: they stay in the CPU cache between the sum and the maximum
 
-    def raise_bars(self, bar: np.ndarray) -> None:
-        """Take the questions' new bars; a pair's or c's bar is its questions' lowest (unsure ones aside)."""
-        self.bar = bar
-        usable = np.where(self.unsure, np.inf, bar)
-        pair_bar = np.full(self.n_pairs, np.inf, dtype=np.float32)
-        np.minimum.at(pair_bar, self.pair_of, usable)
-        entry_bar = np.full(len(self.entry_row), np.inf, dtype=np.float32)
-        np.minimum.at(entry_bar, self.entry_of, usable)
-        self.pair_bar, self.entry_bar = pair_bar[:, None], entry_bar[:, None]
+    def __init__(self, pair_of: np.ndarray, pair_group: np.ndarray, wc: np.ndarray, width: int):
+        self.pair_of, self.wc = pair_of, wc
+        section_of = pair_group[pair_of]
+        self.steps: list[tuple] = []  # (pairs slice, c rows, question of each cell) or (questions,)
+        for section in np.unique(section_of):
+            questions = np.flatnonzero(section_of == section)
+            pairs = np.unique(pair_of[questions])
+            c_words, c_of = np.unique(wc[questions], return_inverse=True)
+            if len(pairs) * len(c_words) > 2 * len(questions):  # a sparse grid: gather rows
+                block = max(1, self._CELLS // width)
+                self.steps += [(questions[i : i + block],) for i in range(0, len(questions), block)]
+                continue
+            grid = np.full((len(pairs), len(c_words)), -1, dtype=np.int64)
+            grid[pair_of[questions] - pairs[0], c_of.reshape(-1)] = questions
+            block = max(1, self._CELLS // (width * len(c_words)))
+            for i in range(0, len(pairs), block):  # a section's pairs are numbered consecutively
+                span = slice(pairs[0] + i, pairs[0] + min(i + block, len(pairs)))
+                self.steps.append((span, c_words, grid[i : i + block].ravel()))
 
-    def hits(self, rows: np.ndarray, pb: np.ndarray, pm: np.ndarray, offset: int):
-        """``(question, word, score)`` of the chunk's scores at or above their question's bar
-        (words numbered from ``offset``), or None."""
-        diff = rows[pb]
-        diff -= rows[pm]
-        c_rows = rows[self.entry_row]
-        pair_bound = np.empty_like(diff)
-        entry_bound = np.empty_like(c_rows)
-        for p_lo, p_hi, e_lo, e_hi in zip(
-            self.pair_spans[:-1], self.pair_spans[1:], self.entry_spans[:-1], self.entry_spans[1:], strict=True
-        ):  # NaN scores (zero vectors) lose
-            np.add(diff[p_lo:p_hi], np.fmax.reduce(c_rows[e_lo:e_hi], axis=0), out=pair_bound[p_lo:p_hi])
-            np.add(c_rows[e_lo:e_hi], np.fmax.reduce(diff[p_lo:p_hi], axis=0), out=entry_bound[e_lo:e_hi])
-        pair, word = np.nonzero(pair_bound >= self.pair_bar)
-        entry, entry_word = np.nonzero(entry_bound >= self.entry_bar)
-        if not len(pair) or not len(entry):
-            return None
-        if len(pair) * len(entry) > _DENSE_MEETINGS * len(self.pair_of) * rows.shape[1] * 4:
-            # Bars still low (the first chunks): bound the meetings before enumerating them.
-            meetings = np.bincount(
-                self.pair_group[pair] * rows.shape[1] + word, minlength=len(self.pair_spans) * rows.shape[1]
-            ) @ np.bincount(
-                self.entry_group[entry] * rows.shape[1] + entry_word,
-                minlength=len(self.pair_spans) * rows.shape[1],
-            )
-            if meetings > _DENSE_MEETINGS * len(self.pair_of) * rows.shape[1]:
-                return self._dense_hits(rows, diff, offset)
-        # Meet pairs and c entries of one section on one word.
-        width = rows.shape[1]
-        entry_key = self.entry_group[entry] * width + entry_word
-        by_key = np.argsort(entry_key, kind="stable")
-        entry_key, entry = entry_key[by_key], entry[by_key]
-        pair_key = self.pair_group[pair] * width + word
-        lo = np.searchsorted(entry_key, pair_key, "left")
-        counts = np.searchsorted(entry_key, pair_key, "right") - lo
-        meet = np.repeat(np.arange(len(pair)), counts)
-        met = entry[lo[meet] + np.arange(len(meet)) - np.repeat(np.cumsum(counts) - counts, counts)]
-        pair, word = pair[meet], word[meet]
-        # Which of those meetings are questions (each copy of a question asked twice).
-        key = pair * len(self.entry_row) + met
-        at = np.minimum(np.searchsorted(self.keys, key), len(self.keys) - 1)
-        asked = self.keys[at] == key
-        at, word = at[asked], word[asked]
-        counts = self.key_count[at]
-        copy = np.repeat(np.arange(len(at)), counts)
-        position = self.key_start[at][copy] + np.arange(len(copy)) - np.repeat(np.cumsum(counts) - counts, counts)
-        question, word = self.key_order[position], word[copy]
-        score = diff[self.pair_of[question], word] + rows[self.wc[question], word]
-        keep = score >= self.bar[question]
-        if not keep.any():
-            return None
-        return question[keep], word[keep] + offset, score[keep]
-
-    def _dense_hits(self, rows: np.ndarray, diff: np.ndarray, offset: int):
-        """:meth:`hits` by scoring every question on every word of the chunk."""
+    def hits(self, rows: np.ndarray, diff: np.ndarray, bar: np.ndarray):
+        """``(question, word, score)`` of the chunk's scores at or above their question's
+        ``bar`` (words numbered from the chunk's start), or None."""
         found = []
-        step = chunk_rows(rows.shape[1])
-        for lo in range(0, len(self.pair_of), step):
-            block = slice(lo, lo + step)
-            scores = diff[self.pair_of[block]]
-            scores += rows[self.wc[block]]
-            question, word = np.nonzero(scores >= self.bar[block, None])
-            found.append((question + lo, word + offset, scores[question, word]))
+        for step in self.steps:
+            if len(step) == 1:
+                (question,) = step
+                scores = diff[self.pair_of[question]]
+                scores += rows[self.wc[question]]
+            else:
+                pairs, c_words, question = step
+                scores = diff[pairs, None, :] + rows[c_words][None, :, :]
+                scores = scores.reshape(-1, scores.shape[2])
+            cell_bar = np.where(question >= 0, bar[question], np.inf)
+            near = np.flatnonzero(np.fmax.reduce(scores, axis=1) >= cell_bar)  # NaN scores lose
+            if not len(near):
+                continue
+            cell, word = np.nonzero(scores[near] >= cell_bar[near, None])
+            found.append((question[near[cell]], word, scores[near[cell], word]))
+        if not found:
+            return None
         question, word, score = (np.concatenate(parts) for parts in zip(*found, strict=True))
-        return (question, word, score) if len(question) else None
+        return question, word, score
 
 
 def merge_best(index: np.ndarray, score: np.ndarray, row: np.ndarray, column: np.ndarray, value: np.ndarray):

@@ -167,7 +167,7 @@ class Solver:
         unsure = np.zeros(n_q, dtype=bool)
         if first < self.limit:
             unsure = ~np.isfinite(score[:, -1])  # fewer than m finite scores to prune with: gensim decides
-            scan = _Scan(pair_of, pair_group, wc, width)
+            scan = _Scan(pair_of, pair_group, wc)
             for start in range(first, self.limit, width):
                 report(start / self.limit)
                 stop = min(start + width, self.limit)
@@ -262,53 +262,94 @@ class _Scan:
     """Scores of a vocabulary chunk for every question, section by section, kept only where
     they reach the question's bar.
 
-    In a section whose questions pair each (a, b) with most of its ``c`` words (the Google
-    set: every pair with every other pair's first word), the scores of a block of pairs are
-    one broadcast sum ``d_p + s_c`` over the pairs × ``c`` grid; otherwise each question's
-    rows are gathered. Each question's best score in the chunk (one reduction) decides whether
-    its words are looked at.
+    A section's questions pair an (a, b) pair ``p`` with a ``c`` word; their scores are
+    ``d_p + s_c``. Where the questions fill most of the pairs × ``c`` grid (the Google set:
+    every pair with every other pair's first word), a block of pairs is scored by one
+    broadcast sum; otherwise each question's rows are gathered. Each question's best score in
+    the chunk (one reduction) decides whether its words are looked at.
+
+    Before that, the words of the chunk that no question of the section can take are dropped:
+    ``d_p + max_c s_c`` bounds the scores of pair ``p``'s questions and ``s_c + max_p d_p``
+    those of ``c``'s (float addition is monotonic), so a word stays only if some pair's and
+    some ``c``'s bound reach their questions' lowest bar. In the rare words of a large
+    vocabulary that leaves few words; a section where it leaves most is scored whole.
     """
 
     _CELLS = 1 << 18  # scores per step: they stay in the CPU cache between the sum and the maximum
 
-    def __init__(self, pair_of: np.ndarray, pair_group: np.ndarray, wc: np.ndarray, width: int):
-        self.pair_of, self.wc = pair_of, wc
+    def __init__(self, pair_of: np.ndarray, pair_group: np.ndarray, wc: np.ndarray):
+        self.sections = []
+        self.chunks = 0
         section_of = pair_group[pair_of]
-        self.steps: list[tuple] = []  # (pairs slice, c rows, question of each cell) or (questions,)
         for section in np.unique(section_of):
             questions = np.flatnonzero(section_of == section)
-            pairs = np.unique(pair_of[questions])
-            c_words, c_of = np.unique(wc[questions], return_inverse=True)
-            if len(pairs) * len(c_words) > 2 * len(questions):  # a sparse grid: gather rows
-                block = max(1, self._CELLS // width)
-                self.steps += [(questions[i : i + block],) for i in range(0, len(questions), block)]
-                continue
-            grid = np.full((len(pairs), len(c_words)), -1, dtype=np.int64)
-            grid[pair_of[questions] - pairs[0], c_of.reshape(-1)] = questions
-            block = max(1, self._CELLS // (width * len(c_words)))
-            for i in range(0, len(pairs), block):  # a section's pairs are numbered consecutively
-                span = slice(pairs[0] + i, pairs[0] + min(i + block, len(pairs)))
-                self.steps.append((span, c_words, grid[i : i + block].ravel()))
+            pair_local = pair_of[questions]
+            lo = int(pair_local.min())
+            pair_local = pair_local - lo
+            c_words, c_local = np.unique(wc[questions], return_inverse=True)
+            c_local = c_local.reshape(-1)
+            n_pairs = int(pair_local.max()) + 1  # a section's pairs are numbered consecutively
+            grid = None
+            if n_pairs * len(c_words) <= 2 * len(questions):
+                grid = np.full((n_pairs, len(c_words)), -1, dtype=np.int64)
+                grid[pair_local, c_local] = questions
+            self.sections.append(
+                {"pairs": slice(lo, lo + n_pairs), "c_words": c_words, "questions": questions,
+                 "pair_local": pair_local, "c_local": c_local, "grid": grid, "prune": True, "retry": 0}
+            )
 
     def hits(self, rows: np.ndarray, diff: np.ndarray, bar: np.ndarray):
         """``(question, word, score)`` of the chunk's scores at or above their question's
-        ``bar`` (words numbered from the chunk's start), or None."""
+        ``bar`` (``inf``: never; words numbered from the chunk's start), or None."""
         found = []
-        for step in self.steps:
-            if len(step) == 1:
-                (question,) = step
-                scores = diff[self.pair_of[question]]
-                scores += rows[self.wc[question]]
+        width = rows.shape[1]
+        self.chunks += 1
+        for sec in self.sections:
+            if not sec["prune"] and sec["retry"] == self.chunks:
+                sec["prune"] = True
+            d_rows, c_rows = diff[sec["pairs"]], rows[sec["c_words"]]
+            grid, questions = sec["grid"], sec["questions"]
+            cell_bar = bar[questions]
+            columns = None
+            if sec["prune"]:
+                pair_bar = np.full(len(d_rows), np.inf, dtype=np.float32)
+                np.minimum.at(pair_bar, sec["pair_local"], cell_bar)
+                c_bar = np.full(len(c_rows), np.inf, dtype=np.float32)
+                np.minimum.at(c_bar, sec["c_local"], cell_bar)
+                # NaN scores (zero vectors) lose.
+                keep = (d_rows + np.fmax.reduce(c_rows, axis=0) >= pair_bar[:, None]).any(axis=0)
+                keep &= (c_rows + np.fmax.reduce(d_rows, axis=0) >= c_bar[:, None]).any(axis=0)
+                columns = np.flatnonzero(keep)
+                if not len(columns):
+                    continue
+                if len(columns) > width // 2:
+                    sec["prune"] = False  # bounds that keep most words are not worth their cost
+                    sec["retry"] = self.chunks + 8
+                    columns = None
+                else:
+                    d_rows, c_rows = d_rows[:, columns], c_rows[:, columns]
+            n = d_rows.shape[1]
+            if grid is not None:
+                cells = np.where(grid >= 0, bar[np.maximum(grid, 0)], np.inf)
+                block = max(1, self._CELLS // (n * grid.shape[1]))
+                steps = (
+                    (
+                        (d_rows[i : i + block, None, :] + c_rows[None, :, :]).reshape(-1, n),
+                        grid[i : i + block].ravel(),
+                        cells[i : i + block].ravel(),
+                    )
+                    for i in range(0, len(grid), block)
+                )
             else:
-                pairs, c_words, question = step
-                scores = diff[pairs, None, :] + rows[c_words][None, :, :]
-                scores = scores.reshape(-1, scores.shape[2])
-            cell_bar = np.where(question >= 0, bar[question], np.inf)
-            near = np.flatnonzero(np.fmax.reduce(scores, axis=1) >= cell_bar)  # NaN scores lose
-            if not len(near):
-                continue
-            cell, word = np.nonzero(scores[near] >= cell_bar[near, None])
-            found.append((question[near[cell]], word, scores[near[cell], word]))
+                scores = d_rows[sec["pair_local"]]
+                scores += c_rows[sec["c_local"]]
+                steps = [(scores, questions, cell_bar)]
+            for scores, question, limit in steps:
+                near = np.flatnonzero(np.fmax.reduce(scores, axis=1) >= limit)
+                if len(near):
+                    cell, word = np.nonzero(scores[near] >= limit[near, None])
+                    value = scores[near[cell], word]
+                    found.append((question[near[cell]], word if columns is None else columns[word], value))
         if not found:
             return None
         question, word, score = (np.concatenate(parts) for parts in zip(*found, strict=True))

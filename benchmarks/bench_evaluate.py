@@ -316,6 +316,8 @@ def bench_google(args: argparse.Namespace) -> dict:
 
     results: dict = {"machine": {"cpus": os.cpu_count()}, "models": {}}
     for name, logdir in google_models(args.work).items():
+        if name not in args.models:
+            continue
         run, model = _model_file(logdir)
         path = os.path.join(logdir, run, model)
         for restrict in args.restrict:
@@ -399,6 +401,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--gensim-repeats", type=int, default=3, help="google: gensim runs (the slow side)")
     parser.add_argument("--json", help="google: write the figures here")
+    parser.add_argument(
+        "--models", nargs="+", default=["glove", "synthetic"], help="google: glove and/or synthetic"
+    )
     args = parser.parse_args(argv)
     if args.only == "google":
         print(f"numpy {np.__version__}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}\n", flush=True)

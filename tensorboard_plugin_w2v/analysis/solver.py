@@ -8,7 +8,9 @@ tie), that one question is solved again with gensim's own ``most_similar`` /
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from gensim.models import KeyedVectors
@@ -29,6 +31,7 @@ _CANDIDATES = 10  # kept per question: gensim's 5 + 3 inputs, plus the next ones
 # cosine for the same pair is about 1e-6 (measured: 9e-7); gaps below twice this bound on
 # each side are treated as possible ties.
 _COSINE_ERROR = 2e-6
+_THREADS = 2  # threads scanning vocabulary chunks (the machines this serves have a few cores)
 
 
 class Solver:
@@ -168,21 +171,43 @@ class Solver:
         if first < self.limit:
             unsure = ~np.isfinite(score[:, -1])  # fewer than m finite scores to prune with: gensim decides
             scan = _Scan(pair_of, pair_group, wc)
-            for start in range(first, self.limit, width):
-                report(start / self.limit)
-                stop = min(start + width, self.limit)
-                with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                    rows = self._chunk(units, start, stop)
-                    diff = rows[pb] - rows[pm]
-                    hits = scan.hits(rows, diff, np.where(unsure, np.inf, score[:, -1]))
-                if hits is not None:
-                    question, word, value = hits
-                    merge_best(index, score, question, word + start, value)
+            bar = np.where(unsure, np.inf, score[:, -1])  # the scan raises the bars it reads
+            self._scan(scan, units, pairs[1:], (first, width), (index, score, bar), report)
         report(1.0)
         if self.method == METHOD_3COSMUL:
             with np.errstate(over="ignore"):
                 return index, np.exp(score), unsure
         return index, score * self._inverse_length[:, None], unsure
+
+    def _scan(self, scan: _Scan, units: np.ndarray, pairs: np.ndarray, steps: tuple[int, int], best, report):
+        """Chunks ``first + i·width …`` of the vocabulary through ``scan``, merged into ``best``
+        (each question's candidates, scores and bar, updated in place) in order; they are
+        scanned on a few threads (numpy releases the GIL in its loops)."""
+        (pb, pm), (first, width), (index, score, bar) = pairs, steps, best
+
+        def scan_chunk(start: int):
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                rows = self._chunk(units, start, min(start + width, self.limit))
+                diff = rows[pb] - rows[pm]
+                # Bars read while other chunks merge are at most the final ones: still bars.
+                return scan.hits(rows, diff, bar.copy(), (start - first) // width)
+
+        pending: deque = deque()
+        with ThreadPoolExecutor(_THREADS, thread_name_prefix="w2v-analogies") as pool:
+            try:
+                for start in range(first, self.limit, width):
+                    pending.append((start, pool.submit(scan_chunk, start)))
+                    while len(pending) > 2 * _THREADS or (pending and start + width >= self.limit):
+                        done_start, future = pending.popleft()
+                        hits = future.result()
+                        if hits is not None:
+                            question, word, value = hits
+                            merge_best(index, score, question, word + done_start, value)
+                            bar[question] = np.maximum(bar[question], score[question, -1])
+                        report(min(done_start + width, self.limit) / self.limit)
+            finally:
+                for _, future in pending:
+                    future.cancel()
 
     def _chunk(self, units: np.ndarray, start: int, stop: int) -> np.ndarray:
         """Cosines of words ``start…stop`` with ``units``; for 3CosMul, the rows ``log p`` then
@@ -279,7 +304,6 @@ class _Scan:
 
     def __init__(self, pair_of: np.ndarray, pair_group: np.ndarray, wc: np.ndarray):
         self.sections = []
-        self.chunks = 0
         section_of = pair_group[pair_of]
         for section in np.unique(section_of):
             questions = np.flatnonzero(section_of == section)
@@ -294,18 +318,25 @@ class _Scan:
                 grid = np.full((n_pairs, len(c_words)), -1, dtype=np.int64)
                 grid[pair_local, c_local] = questions
             self.sections.append(
-                {"pairs": slice(lo, lo + n_pairs), "c_words": c_words, "questions": questions,
-                 "pair_local": pair_local, "c_local": c_local, "grid": grid, "prune": True, "retry": 0}
+                {
+                    "pairs": slice(lo, lo + n_pairs),
+                    "c_words": c_words,
+                    "questions": questions,
+                    "pair_local": pair_local,
+                    "c_local": c_local,
+                    "grid": grid,
+                    "prune": True,
+                    "retry": 0,
+                }
             )
 
-    def hits(self, rows: np.ndarray, diff: np.ndarray, bar: np.ndarray):
-        """``(question, word, score)`` of the chunk's scores at or above their question's
-        ``bar`` (``inf``: never; words numbered from the chunk's start), or None."""
+    def hits(self, rows: np.ndarray, diff: np.ndarray, bar: np.ndarray, chunk: int):
+        """``(question, word, score)`` of chunk number ``chunk``'s scores at or above their
+        question's ``bar`` (``inf``: never; words numbered from the chunk's start), or None."""
         found = []
         width = rows.shape[1]
-        self.chunks += 1
         for sec in self.sections:
-            if not sec["prune"] and sec["retry"] == self.chunks:
+            if not sec["prune"] and sec["retry"] <= chunk:
                 sec["prune"] = True
             d_rows, c_rows = diff[sec["pairs"]], rows[sec["c_words"]]
             grid, questions = sec["grid"], sec["questions"]
@@ -324,7 +355,7 @@ class _Scan:
                     continue
                 if len(columns) > width // 2:
                     sec["prune"] = False  # bounds that keep most words are not worth their cost
-                    sec["retry"] = self.chunks + 8
+                    sec["retry"] = chunk + 8
                     columns = None
                 else:
                     d_rows, c_rows = d_rows[:, columns], c_rows[:, columns]

@@ -236,7 +236,7 @@ def bench_compare(label: str, a: KeyedVectors, b: KeyedVectors, words: int, gens
 GOOGLE_RESTRICTS = (30_000, 300_000)
 
 
-def google_models(work: str) -> dict[str, str]:
+def google_models(work: str, synthetic_words: int = 400_000) -> dict[str, str]:
     """Logdirs holding one 400k × 50 model each, written once under ``work``: ``glove`` (GloVe
     6B 50d, when the demo extra is installed) and ``synthetic`` (benchmarks/synth's clustered
     vectors under the analogy words and filler words); name → logdir."""
@@ -253,12 +253,14 @@ def google_models(work: str) -> dict[str, str]:
         logdirs["glove"] = logdir
     else:
         print("GloVe 6B 50d is not installed (pip install '.[demo]'): synthetic model only")
-    logdir = os.path.join(work, "logdir-synthetic")
-    path = os.path.join(logdir, "synthetic", "synth-400000x50-frequent-analogy-words.kv")
+    logdir = os.path.join(
+        work, "logdir-synthetic" + ("" if synthetic_words == 400_000 else f"-{synthetic_words}")
+    )
+    path = os.path.join(logdir, "synthetic", f"synth-{synthetic_words}x50-frequent-analogy-words.kv")
     if not os.path.exists(path):
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        vectors = synth.vectors(400_000, 50)
-        synth.save(synthetic_model(400_000, 50, vectors=vectors, within=20_000), path)
+        vectors = synth.vectors(synthetic_words, 50)
+        synth.save(synthetic_model(synthetic_words, 50, vectors=vectors, within=20_000), path)
     logdirs["synthetic"] = logdir
     return logdirs
 
@@ -315,7 +317,7 @@ def bench_google(args: argparse.Namespace) -> dict:
     from tensorboard_plugin_w2v.models.loading import load_model
 
     results: dict = {"machine": {"cpus": os.cpu_count()}, "models": {}}
-    for name, logdir in google_models(args.work).items():
+    for name, logdir in google_models(args.work, args.synthetic_words).items():
         if name not in args.models:
             continue
         run, model = _model_file(logdir)
@@ -403,6 +405,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", help="google: write the figures here")
     parser.add_argument(
         "--models", nargs="+", default=["glove", "synthetic"], help="google: glove and/or synthetic"
+    )
+    parser.add_argument(
+        "--synthetic-words", type=int, default=400_000, help="google: the synthetic model's words (CI: fewer)"
     )
     args = parser.parse_args(argv)
     if args.only == "google":

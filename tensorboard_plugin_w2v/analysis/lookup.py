@@ -35,10 +35,9 @@ def ok_vocab(kv: KeyedVectors, restrict_vocab: int | None, case_insensitive: boo
     """
 
     def build() -> dict[str, int]:
-        table: dict[str, int] = {}
-        for i, word in enumerate(kv.index_to_key[:restrict_vocab]):
-            table.setdefault(word.upper() if case_insensitive else word, i)
-        return table
+        keys = _folded_keys(kv, restrict_vocab, case_insensitive)
+        # Later entries overwrite earlier ones: built from the end, the first variant wins.
+        return dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
 
     return _per_model(kv, ("table", restrict_vocab, case_insensitive, len(kv.index_to_key)), build)
 
@@ -49,8 +48,13 @@ def folded_rows(kv: KeyedVectors, restrict_vocab: int | None, case_insensitive: 
 
     def build() -> np.ndarray:
         table = ok_vocab(kv, restrict_vocab, case_insensitive)
-        keys = kv.index_to_key[:restrict_vocab]
-        folded = map(str.upper, keys) if case_insensitive else keys
-        return np.fromiter(map(table.__getitem__, folded), dtype=np.int64, count=len(keys))
+        keys = _folded_keys(kv, restrict_vocab, case_insensitive)
+        return np.fromiter(map(table.__getitem__, keys), dtype=np.int64, count=len(keys))
 
     return _per_model(kv, ("rows", restrict_vocab, case_insensitive, len(kv.index_to_key)), build)
+
+
+def _folded_keys(kv: KeyedVectors, restrict_vocab: int | None, case_insensitive: bool) -> list[str]:
+    """The first ``restrict_vocab`` keys, upper-cased when matching ignores case."""
+    keys = kv.index_to_key[:restrict_vocab]
+    return list(map(str.upper, keys)) if case_insensitive else list(keys)

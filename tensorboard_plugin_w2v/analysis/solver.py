@@ -8,9 +8,12 @@ tie), that one question is solved again with gensim's own ``most_similar`` /
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from gensim.models import KeyedVectors
-from scipy import sparse
 
 from tensorboard_plugin_w2v.analysis import arithmetic
 from tensorboard_plugin_w2v.analysis.arithmetic import (
@@ -20,7 +23,7 @@ from tensorboard_plugin_w2v.analysis.arithmetic import (
     log_shifted,
 )
 from tensorboard_plugin_w2v.models.norms import model_norms
-from tensorboard_plugin_w2v.search.topk import TopK, chunk_rows, dot_t, top_columns
+from tensorboard_plugin_w2v.search.topk import chunk_rows, dot_t, top_columns
 
 TOPN = 5  # gensim's evaluate_word_analogies asks most_similar for 5 words
 _CANDIDATES = 10  # kept per question: gensim's 5 + 3 inputs, plus the next ones to detect ties
@@ -28,6 +31,7 @@ _CANDIDATES = 10  # kept per question: gensim's 5 + 3 inputs, plus the next ones
 # cosine for the same pair is about 1e-6 (measured: 9e-7); gaps below twice this bound on
 # each side are treated as possible ties.
 _COSINE_ERROR = 2e-6
+_THREADS = 2  # threads scanning vocabulary chunks (the machines this serves have a few cores)
 
 
 class Solver:
@@ -51,12 +55,32 @@ class Solver:
         self._logs: tuple | None = None  # 3CosMul on one chunk: its log rows and word positions
         self._shell: KeyedVectors | None = None
 
-    def solve(self, idx: np.ndarray, block: list[tuple[str, str, str, str]]) -> list[str | None]:
-        """Predictions for questions ``block`` whose a, b, c words have model indices ``idx``."""
-        cand_index, cand_score = self._candidates(idx)
+    def solve(
+        self,
+        idx: np.ndarray,
+        block: list[tuple[str, str, str, str]],
+        groups: np.ndarray | None = None,
+        report: Callable[[float], None] | None = None,
+    ) -> list[str | None]:
+        """Predictions for questions ``block`` whose a, b, c words have model indices ``idx``.
+
+        ``groups`` (the questions' sections) says which questions share their ``c`` words,
+        for the bound that skips most of the vocabulary; ``report`` is told the fraction of
+        the vocabulary scanned (it may raise to stop the scan).
+        """
+        groups = np.zeros(len(idx), dtype=np.int64) if groups is None else groups
+        # A question asked twice (in two sections, say) is solved once.
+        distinct, first, back = np.unique(idx, axis=0, return_index=True, return_inverse=True)
+        back = back.reshape(-1)
+        cand_index, cand_score, unsure = self._candidates(distinct, groups[first], report or (lambda f: None))
+        cand_index, cand_score, unsure = cand_index[back], cand_score[back], unsure[back]
+        self._inverse_length = self._inverse_length[back]
+        if self._logs is not None:
+            rows, wa, wb, wc = self._logs
+            self._logs = (rows, wa[back], wb[back], wc[back])
         trusted_upto = self._trusted_prefix(idx, cand_index, cand_score)
         chosen, decisive = self._choose(idx, cand_index)
-        trusted = trusted_upto[np.arange(len(idx)), decisive]
+        trusted = trusted_upto[np.arange(len(idx)), decisive] & ~unsure
         # Fewer finite scores than gensim's window (tiny vocabularies, zero vectors, 3CosMul's
         # log 0): gensim's list then holds NaN or -inf words too, in an order only it knows.
         trusted &= np.isfinite(cand_score).sum(axis=1) >= TOPN + idx.shape[1]
@@ -98,17 +122,20 @@ class Solver:
         chosen = np.where(some, cand[np.arange(len(cand)), decisive], -1)
         return chosen, decisive
 
-    def _candidates(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Top candidates of each question (a, b, c indices) over the first ``limit`` words.
+    def _candidates(
+        self, idx: np.ndarray, groups: np.ndarray, report: Callable[[float], None]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Top candidates of each question (a, b, c indices) over the first ``limit`` words,
+        and which questions must be solved by gensim (too few finite scores to prune with).
 
-        Per vocabulary chunk, one dense product gives the cosines of the chunk's words with
-        each distinct question word, and three of those rows are combined per question:
-        3CosAdd ``(cos_b + cos_c - cos_a) / |u_b + u_c - u_a|`` (the cosine with gensim's
-        normalised mean); 3CosMul ``log p_b + log p_c - log(p_a + 1e-6)`` with
-        ``p = (1 + cos) / 2``, the logarithm of gensim's score (same order), exponentiated at
-        the end. A vocabulary that fits in one chunk is combined with three row gathers and
-        its best columns picked at once; larger ones go through a sparse product per chunk
-        and a running :class:`TopK`.
+        A question's score is ``(s_b - s_a) + s_c`` per word, from the rows ``s`` of
+        :meth:`_chunk`: 3CosAdd's cosines (the cosine with gensim's normalised mean, times
+        ``|u_b + u_c - u_a|``, a per-question constant applied at the end), or 3CosMul's
+        ``log p_b - log(p_a + 1e-6) + log p_c`` (the logarithm of gensim's score, exponentiated
+        at the end). The first chunk of the vocabulary is ranked for every question; its
+        ``m``-th best score is the question's bar. Later chunks are scored section by section
+        (see :class:`_Scan`), and only the questions whose best score in the chunk reaches
+        their bar look at the chunk's words one by one.
         """
         vectors, norms = self.vectors, self.norms
         self._logs = None
@@ -119,34 +146,68 @@ class Solver:
             units = (vectors[words] / norms[words][:, None]).astype(np.float32)
             length = np.linalg.norm(units[wb] + units[wc] - units[wa], axis=1)
             self._inverse_length = (1 / np.where(length > 0, length, 1)).astype(np.float32)
+        minus = wa if self.method == METHOD_3COSADD else n_w + wa  # 3CosMul: the log(p + 1e-6) rows
+        # Question pairs (section, a, b), numbered in section order: a section's pairs are adjacent.
+        _, section = np.unique(groups, return_inverse=True)
+        pairs, pair_of = np.unique(np.stack([section.reshape(-1), wb, minus]), axis=1, return_inverse=True)
+        pair_of = pair_of.reshape(-1)
+        pair_group, pb, pm = pairs
         m = min(_CANDIDATES, self.limit)
-        step = chunk_rows(n_q)
-        if self.limit <= step:
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                cosines = self._chunk(units, 0, self.limit)
-                scores = self._combine(cosines, wa, wb, wc)
-            if self.method == METHOD_3COSMUL:
-                self._logs = (cosines, wa, wb, wc)
-            index, score = top_columns(scores, m)
-            return index, (np.exp(score) if self.method == METHOD_3COSMUL else score)
-        rows = np.tile(np.arange(n_q), 3)
-        if self.method == METHOD_3COSADD:
-            il = self._inverse_length
-            weights, columns, width = np.concatenate([il, il, -il]), np.concatenate([wb, wc, wa]), n_w
-        else:
-            weights = np.repeat(np.float32([1, 1, -1]), n_q)
-            columns, width = np.concatenate([wb, wc, n_w + wa]), 2 * n_w
-        combine = sparse.csr_matrix((weights, (rows, columns)), shape=(n_q, width), dtype=np.float32)
-        topk = TopK(n_q, m)
-        first = min(step, 1024)  # a small first chunk sets each question's bar early
-        starts = [0, *range(first, self.limit, step)]
+        width = max(256, chunk_rows(n_w) // 4)  # vocabulary words per step (n_w × width cosines)
+        first = min(self.limit, width)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            for start, stop in zip(starts, [*starts[1:], self.limit], strict=True):
-                if start < stop:
-                    cosines = self._chunk(units, start, stop)
-                    topk.push(start, np.asarray(combine @ cosines, dtype=np.float32))
-        index, score = topk.result()
-        return index, (np.exp(score) if self.method == METHOD_3COSMUL else score)
+            rows = self._chunk(units, 0, first)
+            diff = rows[pb] - rows[pm]
+            index = np.empty((n_q, m), dtype=np.int64)
+            score = np.empty((n_q, m), dtype=np.float32)
+            for q in range(0, n_q, chunk_rows(first)):
+                block = slice(q, q + chunk_rows(first))
+                scores = diff[pair_of[block]]
+                scores += rows[wc[block]]
+                index[block], score[block] = top_columns(scores, m)
+        if first == self.limit and self.method == METHOD_3COSMUL:
+            self._logs = (rows, wa, wb, wc)
+        unsure = np.zeros(n_q, dtype=bool)
+        if first < self.limit:
+            unsure = ~np.isfinite(score[:, -1])  # fewer than m finite scores to prune with: gensim decides
+            scan = _Scan(pair_of, pair_group, wc)
+            bar = np.where(unsure, np.inf, score[:, -1])  # the scan raises the bars it reads
+            self._scan(scan, units, pairs[1:], (first, width), (index, score, bar), report)
+        report(1.0)
+        if self.method == METHOD_3COSMUL:
+            with np.errstate(over="ignore"):
+                return index, np.exp(score), unsure
+        return index, score * self._inverse_length[:, None], unsure
+
+    def _scan(self, scan: _Scan, units: np.ndarray, pairs: np.ndarray, steps: tuple[int, int], best, report):
+        """Chunks ``first + i·width …`` of the vocabulary through ``scan``, merged into ``best``
+        (each question's candidates, scores and bar, updated in place) in order; they are
+        scanned on a few threads (numpy releases the GIL in its loops)."""
+        (pb, pm), (first, width), (index, score, bar) = pairs, steps, best
+
+        def scan_chunk(start: int):
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                rows = self._chunk(units, start, min(start + width, self.limit))
+                diff = rows[pb] - rows[pm]
+                # Bars read while other chunks merge are at most the final ones: still bars.
+                return scan.hits(rows, diff, bar.copy(), (start - first) // width)
+
+        pending: deque = deque()
+        with ThreadPoolExecutor(_THREADS, thread_name_prefix="w2v-analogies") as pool:
+            try:
+                for start in range(first, self.limit, width):
+                    pending.append((start, pool.submit(scan_chunk, start)))
+                    while len(pending) > 2 * _THREADS or (pending and start + width >= self.limit):
+                        done_start, future = pending.popleft()
+                        hits = future.result()
+                        if hits is not None:
+                            question, word, value = hits
+                            merge_best(index, score, question, word + done_start, value)
+                            bar[question] = np.maximum(bar[question], score[question, -1])
+                        report(min(done_start + width, self.limit) / self.limit)
+            finally:
+                for _, future in pending:
+                    future.cancel()
 
     def _chunk(self, units: np.ndarray, start: int, stop: int) -> np.ndarray:
         """Cosines of words ``start…stop`` with ``units``; for 3CosMul, the rows ``log p`` then
@@ -159,19 +220,6 @@ class Solver:
         logs = np.empty((2 * n_w, stop - start), dtype=np.float32)
         log_shifted(cosines, logs[:n_w], logs[n_w:])
         return logs
-
-    def _combine(self, cosines: np.ndarray, wa: np.ndarray, wb: np.ndarray, wc: np.ndarray) -> np.ndarray:
-        """Each question's scores from its three words' rows of :meth:`_chunk`'s cosines."""
-        if self.method == METHOD_3COSADD:
-            scores = cosines[wb]
-            scores += cosines[wc]
-            scores -= cosines[wa]
-            scores *= self._inverse_length[:, None]
-        else:
-            scores = cosines[wb]
-            scores += cosines[wc]
-            scores -= cosines[len(cosines) // 2 + wa]
-        return scores
 
     def _trusted_prefix(self, idx: np.ndarray, cand: np.ndarray, score: np.ndarray) -> np.ndarray:
         """``[q, j]``: the order of question ``q``'s candidates 0…j+1 is certain (no near tie)."""
@@ -233,3 +281,123 @@ class Solver:
             shell.key_to_index = self.table
             self._shell = shell
         return self._shell
+
+
+class _Scan:
+    """Scores of a vocabulary chunk for every question, section by section, kept only where
+    they reach the question's bar.
+
+    A section's questions pair an (a, b) pair ``p`` with a ``c`` word; their scores are
+    ``d_p + s_c``. Where the questions fill most of the pairs × ``c`` grid (the Google set:
+    every pair with every other pair's first word), a block of pairs is scored by one
+    broadcast sum; otherwise each question's rows are gathered. Each question's best score in
+    the chunk (one reduction) decides whether its words are looked at.
+
+    Before that, the words of the chunk that no question of the section can take are dropped:
+    ``d_p + max_c s_c`` bounds the scores of pair ``p``'s questions and ``s_c + max_p d_p``
+    those of ``c``'s (float addition is monotonic), so a word stays only if some pair's and
+    some ``c``'s bound reach their questions' lowest bar. In the rare words of a large
+    vocabulary that leaves few words; a section where it leaves most is scored whole.
+    """
+
+    _CELLS = 1 << 18  # scores per step: they stay in the CPU cache between the sum and the maximum
+
+    def __init__(self, pair_of: np.ndarray, pair_group: np.ndarray, wc: np.ndarray):
+        self.sections = []
+        section_of = pair_group[pair_of]
+        for section in np.unique(section_of):
+            questions = np.flatnonzero(section_of == section)
+            pair_local = pair_of[questions]
+            lo = int(pair_local.min())
+            pair_local = pair_local - lo
+            c_words, c_local = np.unique(wc[questions], return_inverse=True)
+            c_local = c_local.reshape(-1)
+            n_pairs = int(pair_local.max()) + 1  # a section's pairs are numbered consecutively
+            grid = None
+            if n_pairs * len(c_words) <= 2 * len(questions):
+                grid = np.full((n_pairs, len(c_words)), -1, dtype=np.int64)
+                grid[pair_local, c_local] = questions
+            self.sections.append(
+                {
+                    "pairs": slice(lo, lo + n_pairs),
+                    "c_words": c_words,
+                    "questions": questions,
+                    "pair_local": pair_local,
+                    "c_local": c_local,
+                    "grid": grid,
+                    "prune": True,
+                    "retry": 0,
+                }
+            )
+
+    def hits(self, rows: np.ndarray, diff: np.ndarray, bar: np.ndarray, chunk: int):
+        """``(question, word, score)`` of chunk number ``chunk``'s scores at or above their
+        question's ``bar`` (``inf``: never; words numbered from the chunk's start), or None."""
+        found = []
+        width = rows.shape[1]
+        for sec in self.sections:
+            if not sec["prune"] and sec["retry"] <= chunk:
+                sec["prune"] = True
+            d_rows, c_rows = diff[sec["pairs"]], rows[sec["c_words"]]
+            grid, questions = sec["grid"], sec["questions"]
+            cell_bar = bar[questions]
+            columns = None
+            if sec["prune"]:
+                pair_bar = np.full(len(d_rows), np.inf, dtype=np.float32)
+                np.minimum.at(pair_bar, sec["pair_local"], cell_bar)
+                c_bar = np.full(len(c_rows), np.inf, dtype=np.float32)
+                np.minimum.at(c_bar, sec["c_local"], cell_bar)
+                # NaN scores (zero vectors) lose.
+                keep = (d_rows + np.fmax.reduce(c_rows, axis=0) >= pair_bar[:, None]).any(axis=0)
+                keep &= (c_rows + np.fmax.reduce(d_rows, axis=0) >= c_bar[:, None]).any(axis=0)
+                columns = np.flatnonzero(keep)
+                if not len(columns):
+                    continue
+                if len(columns) > width // 2:
+                    sec["prune"] = False  # bounds that keep most words are not worth their cost
+                    sec["retry"] = chunk + 8
+                    columns = None
+                else:
+                    d_rows, c_rows = d_rows[:, columns], c_rows[:, columns]
+            n = d_rows.shape[1]
+            if grid is not None:
+                cells = np.where(grid >= 0, bar[np.maximum(grid, 0)], np.inf)
+                block = max(1, self._CELLS // (n * grid.shape[1]))
+                steps = (
+                    (
+                        (d_rows[i : i + block, None, :] + c_rows[None, :, :]).reshape(-1, n),
+                        grid[i : i + block].ravel(),
+                        cells[i : i + block].ravel(),
+                    )
+                    for i in range(0, len(grid), block)
+                )
+            else:
+                scores = d_rows[sec["pair_local"]]
+                scores += c_rows[sec["c_local"]]
+                steps = [(scores, questions, cell_bar)]
+            for scores, question, limit in steps:
+                near = np.flatnonzero(np.fmax.reduce(scores, axis=1) >= limit)
+                if len(near):
+                    cell, word = np.nonzero(scores[near] >= limit[near, None])
+                    value = scores[near[cell], word]
+                    found.append((question[near[cell]], word if columns is None else columns[word], value))
+        if not found:
+            return None
+        question, word, score = (np.concatenate(parts) for parts in zip(*found, strict=True))
+        return question, word, score
+
+
+def merge_best(index: np.ndarray, score: np.ndarray, row: np.ndarray, column: np.ndarray, value: np.ndarray):
+    """Merge candidates ``(row, column, value)`` into each row's best ``m`` (``index``/``score``,
+    best first, updated in place); equal scores keep the earlier candidate first."""
+    m = index.shape[1]
+    rows, counts = np.unique(row, return_counts=True)
+    all_row = np.concatenate([np.repeat(rows, m), row])
+    all_value = np.concatenate([score[rows].ravel(), value])
+    all_column = np.concatenate([index[rows].ravel(), column])
+    order = np.lexsort((-all_value, all_row))
+    sizes = counts + m
+    rank = np.arange(len(order)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    keep = order[rank < m]
+    score[rows] = all_value[keep].reshape(-1, m)
+    index[rows] = all_column[keep].reshape(-1, m)

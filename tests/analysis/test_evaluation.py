@@ -417,3 +417,39 @@ def test_tiny_vocabularies_and_zero_vectors_answer_as_gensim(tmp_path):
             ], (trial, method, words, vectors.tolist())
             compared += 1
     assert compared == 300
+
+
+@pytest.mark.parametrize("method", ev.METHODS)
+def test_pruned_scan_answers_as_gensim(tmp_path, method, monkeypatch):
+    """Chunks after the first are scanned with per-section bounds: on clustered vectors (where
+    the bounds drop most words), with zero vectors, exact duplicates, a Google-style section
+    (every pair with every other pair's first word), a section of unrelated questions and a
+    question asked in two sections, every answer equals gensim's."""
+    rng = np.random.default_rng(7)
+    n, dim = 6000, 32
+    centres = rng.standard_normal((300, dim)).astype(np.float32)
+    vectors = centres[rng.integers(0, 300, n)] + 0.3 * rng.standard_normal((n, dim)).astype(np.float32)
+    vectors[[40, 700, 3000]] = 0  # zero vectors: NaN cosines
+    vectors[4000:4100] = vectors[100:200]  # exact ties
+    firsts = rng.choice(np.arange(200, 400), 14, replace=False)
+    offset = 2 * rng.standard_normal(dim).astype(np.float32)
+    vectors[firsts + 200] = vectors[firsts] + offset + 0.2 * rng.standard_normal((14, dim)).astype(np.float32)
+    pairs = [(f"w{a}", f"w{a + 200}") for a in firsts]  # one relation: mostly answered right
+    keys = [f"w{i}" for i in range(n)]
+    keys[5] = "W2"  # a case variant behind its original
+    kv = KeyedVectors(dim, count=0)
+    kv.add_vectors(keys, vectors)
+    grid = [f"{a} {b} {c} {d}" for a, b in pairs for c, d in pairs if (a, b) != (c, d)]
+    loose = [" ".join(f"w{i}" for i in rng.integers(0, 2000, 4)) for _ in range(12)]
+    loose += ["w40 w1 w2 w3", "w1 w700 w2 w3", "w1 w2 w3000 w4", grid[0]]
+    path = tmp_path / "pruned.txt"
+    path.write_text(": grid\n" + "\n".join(grid) + "\n: loose\n" + "\n".join(loose) + "\n", encoding="utf-8")
+    monkeypatch.setattr(topk, "_CHUNK_ELEMENTS", 20_000)  # chunks of 256 words: 23 of them
+    for restrict_vocab in (300_000, 2500):
+        if method == ev.METHOD_3COSADD:
+            score, sections = kv.evaluate_word_analogies(str(path), restrict_vocab=restrict_vocab)
+        else:
+            score, sections = cosmul_reference(kv, str(path), restrict_vocab)
+        result = ev.evaluate_analogies(kv, str(path), method, restrict_vocab)
+        assert_same_as_gensim(result, score, sections)
+        assert result.total.correct > 0 and result.total.incorrect > 0

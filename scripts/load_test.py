@@ -65,6 +65,16 @@ def get_json(url: str, timeout: float = 60.0) -> tuple[int, dict | None]:
     return status, json.loads(body)
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time a process used so far, from /proc (Linux)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_bytes(pid: int) -> int | None:
     """Resident memory of a process, from /proc (Linux)."""
     try:
@@ -321,8 +331,12 @@ def drive(
             if begun >= counted_from or error:
                 stats.add(names[k], time.perf_counter() - t0, error)
 
+    cpu: dict[str, float | None] = {}
+
     def sampler() -> None:
         while not stop.is_set():
+            if "start" not in cpu and time.monotonic() >= counted_from:
+                cpu["start"], cpu["client_start"] = cpu_seconds(tb.proc.pid), time.process_time()
             rss = rss_bytes(tb.proc.pid)
             if rss is not None:
                 rss_samples.append((time.monotonic() - started, rss))
@@ -339,6 +353,10 @@ def drive(
         t.join(timeout=warmup + duration + 120)
     stop.set()
     mem.join(timeout=5)
+    cpu["end"], client_cpu = cpu_seconds(tb.proc.pid), time.process_time() - cpu.get("client_start", 0.0)
+    server_cpu = (
+        cpu["end"] - cpu["start"] if cpu.get("start") is not None and cpu["end"] is not None else None
+    )
     elapsed = time.monotonic() - max(started + warmup, min(counted_from, time.monotonic()))
     all_lat = [x for v in stats.latencies.values() for x in v]
     rss = [r for _, r in rss_samples]
@@ -355,6 +373,11 @@ def drive(
         "requests_per_s": round(stats.count / elapsed, 1) if elapsed else 0,
         "errors": len(stats.errors),
         "first_errors": stats.errors[:10],
+        # the server's CPU time per counted request: what a request costs, whatever the machine's load
+        "server_cpu_ms_per_request": round(1000 * server_cpu / stats.count, 2)
+        if server_cpu and stats.count
+        else None,
+        "client_cpu_ms_per_request": round(1000 * client_cpu / stats.count, 2) if stats.count else None,
         "p50_ms": round(percentile(all_lat, 0.50) * 1000, 1),
         "p99_ms": round(percentile(all_lat, 0.99) * 1000, 1),
         "per_route": {
@@ -439,7 +462,11 @@ def print_summary(title: str, summary: dict) -> None:
         f"({summary['requests_per_s']}/s) from {summary['clients']} clients "
         f"(first {summary['warmup_s']:g} s not counted); errors: {summary['errors']}"
     )
-    print(f"  latency p50 {summary['p50_ms']} ms, p99 {summary['p99_ms']} ms")
+    print(
+        f"  latency p50 {summary['p50_ms']} ms, p99 {summary['p99_ms']} ms; "
+        f"CPU per request: server {summary['server_cpu_ms_per_request']} ms, "
+        f"these clients {summary['client_cpu_ms_per_request']} ms"
+    )
     for name, r in summary["per_route"].items():
         print(f"  {name:12s} n={r['n']:6d} p50 {r['p50_ms']:8.1f} ms  p99 {r['p99_ms']:8.1f} ms")
     m = summary["rss_mib"]

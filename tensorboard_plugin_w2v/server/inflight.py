@@ -102,3 +102,4 @@ class InFlight:
 
 
 REQUESTS = InFlight()  # the JSON routes of every plugin instance in this process
+

@@ -197,13 +197,14 @@ def measure_in_process(logdir: str, cache_dir: str, name: str, words: list[str])
         kv.most_similar(words[0], topn=10)
         g_lat, g_answers, r_lat, r_answers = [], [], [], []
         # Blocks of ten of each in turn: both see the same machine load, and the route is not
-        # timed right behind a gensim scan (whose BLAS threads keep spinning for a while).
+        # timed right behind a gensim scan (OpenBLAS's threads keep spinning for a while after it).
         for start in range(0, len(words), 10):
             block = words[start : start + 10]
             for w in block:
                 t = time.perf_counter()
                 g_answers.append([x for x, _ in kv.most_similar(w, topn=10)])
                 g_lat.append(time.perf_counter() - t)
+            time.sleep(0.25)
             for w in block:
                 s, found = route(w)
                 r_lat.append(s)

@@ -3,8 +3,9 @@
 TensorBoard serves each request in its own thread. An exact scan is one BLAS call, and
 OpenBLAS splits a large call over every core and keeps its worker threads spinning after it;
 with several requests scanning at once those workers fight the request threads (and each
-other) for the same cores: on 2 cores, 16 clients got 95 answers a second with OpenBLAS's
-default and 156 with one thread per call. A lone request keeps every core.
+other) for the same cores: on 2 cores (shared with other jobs), 16 clients of
+``scripts/load_test.py`` got 50-54 answers a second at 10 ms of server CPU each with OpenBLAS's
+default, and 111-121 at 5.7-5.9 ms with one thread per call. A lone request keeps every core.
 
 :class:`InFlight` counts the JSON requests being answered; when a second one starts it sets
 the BLAS libraries loaded in the process (through ``threadpoolctl``, when installed) to one
@@ -43,7 +44,7 @@ class BlasThreads:
                 if c.filepath not in self._defaults:  # first seen: still at its default
                     self._defaults[c.filepath] = c.num_threads
                     if self._single:
-                        c.set_num_threads(1)
+                        self._set(c, 1)
             self._controllers = found
         return self._controllers
 
@@ -53,19 +54,28 @@ class BlasThreads:
             self._controllers = None
             self._libraries()
 
+    @staticmethod
+    def _set(controller, threads: int) -> None:
+        # threadpoolctl lets only the first thread that set OpenBLAS's (process-wide) pool size
+        # set it again; here any request thread may, one at a time (under ``_lock``).
+        clear = getattr(controller, "clear_controlling_thread", None)  # threadpoolctl >= 3.6
+        if clear is not None:
+            clear(force=True)
+        controller.set_num_threads(threads)
+
     def single(self) -> None:
         """One thread per BLAS call."""
         with self._lock:
             self._single = True
             for c in self._libraries():
-                c.set_num_threads(1)
+                self._set(c, 1)
 
     def default(self) -> None:
         """Each library's own number of threads again."""
         with self._lock:
             self._single = False
             for c in self._libraries():
-                c.set_num_threads(self._defaults[c.filepath])
+                self._set(c, self._defaults[c.filepath])
 
     def current(self) -> list[int]:
         """The number of threads of each library found (for tests)."""
@@ -102,4 +112,3 @@ class InFlight:
 
 
 REQUESTS = InFlight()  # the JSON routes of every plugin instance in this process
-

@@ -283,6 +283,7 @@ def plan_queries(tb: TensorBoardProcess, log=print) -> tuple[list, list[str]]:
 
             makers.append(("evaluate", evaluate, 1))
     log(f"{len(models)} models: " + ", ".join(f"{r}/{m}" for r, m in models))
+    notes.append("models: " + ", ".join(f"{r}/{m}" for r, m in models))
     return makers, notes
 
 
@@ -557,7 +558,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    summary = {**summary, **report}
+    summary = {**summary, **report, "models_queried": plan[1][-1].removeprefix("models: ").split(", ")}
     if args.json:
         print(json.dumps(summary, indent=2))
     else:

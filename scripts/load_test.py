@@ -152,8 +152,9 @@ class TensorBoardProcess:
             except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
                 pass
             time.sleep(0.3)
+        output = self.output()  # before __exit__ closes the log
         self.__exit__(None, None, None)
-        raise RuntimeError(f"tensorboard did not answer within {self.startup_timeout}s:\n{self.output()}")
+        raise RuntimeError(f"tensorboard did not answer within {self.startup_timeout}s:\n{output}")
 
     def output(self) -> str:
         self.log.flush()

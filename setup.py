@@ -58,6 +58,8 @@ setup(
         "usearch>=2.26",
         # Compact, memory-mapped vocabularies of large models (models/vocabulary.py).
         "marisa-trie>=1.2",
+        # One BLAS thread per call while several requests run at once (server/inflight.py).
+        "threadpoolctl>=3.8",
     ],
     extras_require={
         "keras": ["tensorflow-cpu>=2.16", "keras>=3"],

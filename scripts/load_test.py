@@ -8,11 +8,18 @@ neighbours, analogy, vocabulary and similarity queries over every model, plus ev
 server has an ``/evaluate`` route. Traffic goes to 127.0.0.1 only and stops by itself after
 ``--duration`` seconds or ``--max-requests`` requests, whichever comes first.
 
-It prints p50/p99 latency per route, the error count (must be 0) and the server's resident
-memory sampled every second, and exits non-zero if any request failed or memory kept growing.
+The built logdir holds eight small models (gensim's Lee corpus) and synthetic clustered ones of
+``--sizes`` (default 400k × 50 and 100k × 300, searched exactly). One client runs first
+(``--baseline`` seconds) for the throughput ratio; the first ``--warmup`` seconds of each phase
+are not counted. ``--during-build SIZE`` then adds a model large enough for a search index and
+measures the others' latency while it loads and builds.
+
+It prints p50/p99 latency per route, the error count (must be 0), requests per second against
+one client's, the machine's load average and the server's resident memory sampled every
+second, and exits non-zero if any request failed or memory kept growing.
 
     python scripts/load_test.py --quick
-    python scripts/load_test.py --clients 16 --duration 60
+    python scripts/load_test.py --clients 16 --duration 60 --during-build 1000000x100
 """
 
 from __future__ import annotations
@@ -56,6 +63,16 @@ def get_json(url: str, timeout: float = 60.0) -> tuple[int, dict | None]:
     if not ctype.startswith("application/json"):
         return status, None
     return status, json.loads(body)
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time a process used so far, from /proc (Linux)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_bytes(pid: int) -> int | None:
@@ -135,8 +152,9 @@ class TensorBoardProcess:
             except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
                 pass
             time.sleep(0.3)
+        output = self.output()  # before __exit__ closes the log
         self.__exit__(None, None, None)
-        raise RuntimeError(f"tensorboard did not answer within {self.startup_timeout}s:\n{self.output()}")
+        raise RuntimeError(f"tensorboard did not answer within {self.startup_timeout}s:\n{output}")
 
     def output(self) -> str:
         self.log.flush()
@@ -266,30 +284,44 @@ def plan_queries(tb: TensorBoardProcess, log=print) -> tuple[list, list[str]]:
 
             makers.append(("evaluate", evaluate, 1))
     log(f"{len(models)} models: " + ", ".join(f"{r}/{m}" for r, m in models))
+    notes.append("models: " + ", ".join(f"{r}/{m}" for r, m in models))
     return makers, notes
 
 
 def drive(
-    tb: TensorBoardProcess, clients: int, duration: float, max_requests: int, seed: int = 0, log=print
+    tb: TensorBoardProcess,
+    clients: int,
+    duration: float,
+    max_requests: int,
+    seed: int = 0,
+    log=print,
+    warmup: float = 0.0,
+    plan: tuple[list, list[str]] | None = None,
+    until=None,
 ) -> dict:
-    """Run the clients; returns a summary dict."""
-    makers, notes = plan_queries(tb, log=log)
+    """Run ``clients`` closed-loop clients for ``duration`` seconds (or until ``until()`` is true);
+    requests started in the first ``warmup`` seconds are sent but not counted. A summary dict."""
+    makers, notes = plan or plan_queries(tb, log=log)
     names = [m[0] for m in makers for _ in range(m[2])]
     funcs = [m[1] for m in makers for _ in range(m[2])]
     stats = Stats()
     stop = threading.Event()
-    deadline = time.monotonic() + duration
-    rss_samples: list[tuple[float, int]] = []
     started = time.monotonic()
+    deadline = started + warmup + duration
+    counted_from = started + warmup
+    rss_samples: list[tuple[float, int]] = []
+    sent = [0]
 
     def client(i: int) -> None:
         rng = random.Random(seed * 1000 + i)
         while not stop.is_set() and time.monotonic() < deadline:
             with stats.lock:
-                if stats.count >= max_requests:
+                if sent[0] >= max_requests:
                     return
+                sent[0] += 1
             k = rng.randrange(len(funcs))
             url = funcs[k](rng)
+            begun = time.monotonic()
             t0 = time.perf_counter()
             error = None
             try:
@@ -298,13 +330,20 @@ def drive(
                     error = f"{status} {url}: {body}"
             except Exception as exc:  # a refused or dropped connection is an error too
                 error = f"{type(exc).__name__} {url}: {exc}"
-            stats.add(names[k], time.perf_counter() - t0, error)
+            if begun >= counted_from or error:
+                stats.add(names[k], time.perf_counter() - t0, error)
+
+    cpu: dict[str, float | None] = {}
 
     def sampler() -> None:
         while not stop.is_set():
+            if "start" not in cpu and time.monotonic() >= counted_from:
+                cpu["start"], cpu["client_start"] = cpu_seconds(tb.proc.pid), time.process_time()
             rss = rss_bytes(tb.proc.pid)
             if rss is not None:
                 rss_samples.append((time.monotonic() - started, rss))
+            if until is not None and time.monotonic() > counted_from and until():
+                stop.set()
             stop.wait(1.0)
 
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
@@ -313,10 +352,14 @@ def drive(
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=duration + 120)
+        t.join(timeout=warmup + duration + 120)
     stop.set()
     mem.join(timeout=5)
-    elapsed = time.monotonic() - started
+    cpu["end"], client_cpu = cpu_seconds(tb.proc.pid), time.process_time() - cpu.get("client_start", 0.0)
+    server_cpu = (
+        cpu["end"] - cpu["start"] if cpu.get("start") is not None and cpu["end"] is not None else None
+    )
+    elapsed = time.monotonic() - max(started + warmup, min(counted_from, time.monotonic()))
     all_lat = [x for v in stats.latencies.values() for x in v]
     rss = [r for _, r in rss_samples]
     third = max(1, len(rss) // 3)
@@ -326,11 +369,17 @@ def drive(
     rss_stable = bool(rss) and growth <= max(0.10 * early, 64 << 20)
     return {
         "clients": clients,
+        "warmup_s": warmup,
         "duration_s": round(elapsed, 1),
         "requests": stats.count,
         "requests_per_s": round(stats.count / elapsed, 1) if elapsed else 0,
         "errors": len(stats.errors),
         "first_errors": stats.errors[:10],
+        # the server's CPU time per counted request: what a request costs, whatever the machine's load
+        "server_cpu_ms_per_request": round(1000 * server_cpu / stats.count, 2)
+        if server_cpu and stats.count
+        else None,
+        "client_cpu_ms_per_request": round(1000 * client_cpu / stats.count, 2) if stats.count else None,
         "p50_ms": round(percentile(all_lat, 0.50) * 1000, 1),
         "p99_ms": round(percentile(all_lat, 0.99) * 1000, 1),
         "per_route": {
@@ -354,61 +403,179 @@ def drive(
     }
 
 
+def add_synthetic_models(logdir: str, sizes: str, prefix: str = "synth", log=print) -> list[str]:
+    """Synthetic clustered models (``benchmarks/synth.py``) of ``sizes`` (``400000x50,...``), each
+    in a run of its own (``synth400000x50``); their run names."""
+    sys.path.insert(0, REPO)
+    from benchmarks import synth
+
+    runs = []
+    for text in [s for s in sizes.split(",") if s]:
+        rows, dim = (int(float(x)) for x in text.lower().split("x"))
+        run = f"{prefix}{rows}x{dim}"
+        log(f"writing a synthetic {rows} x {dim} model ...")
+        os.makedirs(os.path.join(logdir, run), exist_ok=True)
+        synth.save(synth.keyed_vectors(rows, dim), os.path.join(logdir, run, "vectors.kv"))
+        runs.append(run)
+    return runs
+
+
+def during_build(
+    tb: TensorBoardProcess, logdir: str, size: str, clients: int, limit: float, seed: int, log=print
+) -> dict:
+    """A new model arrives in the logdir and is asked for (it loads, then builds its search
+    index) while ``clients`` keep querying the models already loaded: their latency meanwhile."""
+    plan = plan_queries(tb, log=lambda *a: None)
+    (run_path,) = add_synthetic_models(logdir, size, prefix="arriving", log=log)
+    events: dict[str, float] = {}
+    t0 = time.monotonic()
+
+    def ask() -> None:  # what the tab does: query the new model, then follow its row
+        get_json(tb.url("neighbors", run=run_path, model="vectors.kv", word="w1", k=10), timeout=600)
+        events["loaded_s"] = time.monotonic() - t0
+
+    def finished() -> bool:
+        status, body = get_json(tb.url("models", run=run_path, model="vectors.kv"), timeout=60)
+        if status != 200:
+            return False
+        index = body["models"][0].get("index") or {}
+        if index.get("state") == "building" and "building_s" not in events:
+            events["building_s"] = time.monotonic() - t0
+        done = "loaded_s" in events and index.get("state") in (None, "ready", "failed")
+        if done:
+            events.setdefault("index_ready_s", time.monotonic() - t0)
+            events["index_state"] = index.get("state")
+        return done
+
+    asker = threading.Thread(target=ask, daemon=True)
+    asker.start()
+    summary = drive(tb, clients, limit, 10**9, seed=seed + 1, log=log, plan=plan, until=finished)
+    asker.join(timeout=600)
+    summary["arriving_model"] = {
+        "size": size,
+        **{k: round(v, 1) if isinstance(v, float) else v for k, v in events.items()},
+    }
+    return summary
+
+
+def print_summary(title: str, summary: dict) -> None:
+    print(
+        f"{title}: {summary['requests']} requests in {summary['duration_s']}s "
+        f"({summary['requests_per_s']}/s) from {summary['clients']} clients "
+        f"(first {summary['warmup_s']:g} s not counted); errors: {summary['errors']}"
+    )
+    print(
+        f"  latency p50 {summary['p50_ms']} ms, p99 {summary['p99_ms']} ms; "
+        f"CPU per request: server {summary['server_cpu_ms_per_request']} ms, "
+        f"these clients {summary['client_cpu_ms_per_request']} ms"
+    )
+    for name, r in summary["per_route"].items():
+        print(f"  {name:12s} n={r['n']:6d} p50 {r['p50_ms']:8.1f} ms  p99 {r['p99_ms']:8.1f} ms")
+    m = summary["rss_mib"]
+    print(
+        f"  server RSS: {m['samples']} samples, {m['min']}..{m['max']} MiB; peak first third "
+        f"{m['first_third_peak']} MiB, last third {m['last_third_peak']} MiB: "
+        + ("stable" if m["stable"] else "GROWING")
+    )
+    for e in summary["first_errors"]:
+        print("  error:", e)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--duration", type=float, default=60.0, help="seconds of load (default 60)")
-    parser.add_argument("--quick", action="store_true", help="about 10 s of load, for CI")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds counted (default 60)")
+    parser.add_argument("--warmup", type=float, help="seconds of load before counting (default 5; --quick 2)")
+    parser.add_argument(
+        "--baseline",
+        type=float,
+        help="seconds of one client first, for the throughput ratio (default 15; --quick 3)",
+    )
+    parser.add_argument("--quick", action="store_true", help="about 10 s of load on small models, for CI")
     parser.add_argument("--max-requests", type=int, default=500_000, help="hard cap on requests sent")
     parser.add_argument("--logdir", help="serve this logdir instead of building one")
+    parser.add_argument(
+        "--sizes",
+        help="synthetic models added to the built logdir (default 400000x50,100000x300; --quick 50000x50)",
+    )
+    parser.add_argument(
+        "--during-build",
+        metavar="SIZE",
+        help="then add a model of this size (e.g. 1000000x100: large enough for a search index) and "
+        "keep querying the others while it loads and builds its index",
+    )
+    parser.add_argument(
+        "--during-build-limit", type=float, default=600.0, help="seconds at most for that phase"
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON only")
     args = parser.parse_args(argv)
     if args.quick:
         args.duration = min(args.duration, 10.0)
+    warmup = args.warmup if args.warmup is not None else (2.0 if args.quick else 5.0)
+    baseline = args.baseline if args.baseline is not None else (3.0 if args.quick else 15.0)
+    sizes = args.sizes if args.sizes is not None else ("50000x50" if args.quick else "400000x50,100000x300")
     if not (0 < args.duration <= 3600 and 0 < args.clients <= 256 and args.max_requests > 0):
         parser.error("--duration must be in (0, 3600], --clients in (0, 256]")
+    if not (0 <= warmup <= 600 and 0 <= baseline <= 600 and 0 < args.during_build_limit <= 3600):
+        parser.error("--warmup and --baseline must be in [0, 600], --during-build-limit in (0, 3600]")
     log = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
-    tmp = None
+    tmp = tempfile.mkdtemp(prefix="w2v-load-")
+    report: dict = {"load_average": {"before": os.getloadavg()}}
     try:
         if args.logdir:
             logdir = args.logdir
         else:
-            tmp = tempfile.mkdtemp(prefix="w2v-load-")
             log("building a logdir of real gensim models ...")
             logdir = build_logdir(os.path.join(tmp, "logdir"))
-        cache = tempfile.mkdtemp(prefix="w2v-load-cache-")
+            add_synthetic_models(logdir, sizes, log=log)
+        if args.during_build and args.logdir:
+            parser.error("--during-build adds a model to the logdir it builds; leave out --logdir")
+        cache = os.path.join(tmp, "cache")
         with TensorBoardProcess(logdir, ["--word2vec_cache_dir", cache]) as tb:
-            log(
-                f"tensorboard pid {tb.proc.pid} on {HOST}:{tb.port}; {args.clients} clients for {args.duration}s"
+            log(f"tensorboard pid {tb.proc.pid} on {HOST}:{tb.port}")
+            plan = plan_queries(tb, log=log)
+            if baseline:
+                log(f"one client for {baseline:g} s ...")
+                report["one_client"] = drive(
+                    tb, 1, baseline, args.max_requests, log=log, warmup=min(warmup, 1.0), plan=plan
+                )
+            log(f"{args.clients} clients for {warmup:g} + {args.duration:g} s ...")
+            summary = drive(
+                tb, args.clients, args.duration, args.max_requests, log=log, warmup=warmup, plan=plan
             )
-            summary = drive(tb, args.clients, args.duration, args.max_requests, log=log)
-        shutil.rmtree(cache, ignore_errors=True)
+            report["load_average"]["after"] = os.getloadavg()
+            if baseline and report["one_client"]["requests_per_s"]:
+                summary["throughput_vs_one_client"] = round(
+                    summary["requests_per_s"] / report["one_client"]["requests_per_s"], 2
+                )
+            if args.during_build:
+                log(
+                    f"a {args.during_build} model arrives; {args.clients} clients go on querying the others ..."
+                )
+                report["during_build"] = during_build(
+                    tb, logdir, args.during_build, args.clients, args.during_build_limit, seed=1, log=log
+                )
     finally:
-        if tmp:
-            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+    summary = {**summary, **report, "models_queried": plan[1][-1].removeprefix("models: ").split(", ")}
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         for note in summary["notes"]:
             print("note:", note)
-        print(
-            f"{summary['requests']} requests in {summary['duration_s']}s "
-            f"({summary['requests_per_s']}/s) from {summary['clients']} clients; errors: {summary['errors']}"
-        )
-        print(f"latency p50 {summary['p50_ms']} ms, p99 {summary['p99_ms']} ms")
-        for name, r in summary["per_route"].items():
-            print(f"  {name:12s} n={r['n']:6d} p50 {r['p50_ms']:8.1f} ms  p99 {r['p99_ms']:8.1f} ms")
-        m = summary["rss_mib"]
-        print(
-            f"server RSS: {m['samples']} samples, {m['min']}..{m['max']} MiB; peak first third "
-            f"{m['first_third_peak']} MiB, last third {m['last_third_peak']} MiB: "
-            + ("stable" if m["stable"] else "GROWING")
-        )
-        for e in summary["first_errors"]:
-            print("error:", e)
-    ok = summary["errors"] == 0 and summary["rss_mib"]["stable"] and summary["server_alive"]
+        if "one_client" in summary:
+            print_summary("one client", summary["one_client"])
+        print_summary(f"{args.clients} clients", summary)
+        if "throughput_vs_one_client" in summary:
+            print(f"  throughput: {summary['throughput_vs_one_client']}x one client's")
+        if "during_build" in summary:
+            print_summary("while a model loads and builds its index", summary["during_build"])
+            print(f"  arriving model: {summary['during_build']['arriving_model']}")
+        print(f"load average: {summary['load_average']}")
+    phases = [summary] + [summary[k] for k in ("one_client", "during_build") if k in summary]
+    ok = all(p["errors"] == 0 and p["server_alive"] for p in phases) and summary["rss_mib"]["stable"]
     return 0 if ok else 1
 
 

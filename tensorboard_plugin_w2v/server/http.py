@@ -37,6 +37,7 @@ from tensorboard_plugin_w2v.errors import (
     Word2VecError,
 )
 from tensorboard_plugin_w2v.io import fileio
+from tensorboard_plugin_w2v.server import inflight
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,8 @@ def json_route(handler: Handler, method: str = "GET") -> Callable:
     """A WSGI app answering JSON: ``handler(request.args)``'s data, or the error it raised.
 
     POST routes need an ``X-Requested-With`` header (a custom header forces a CORS preflight,
-    so other web sites cannot post here).
+    so other web sites cannot post here). Requests are counted in :data:`inflight.REQUESTS`
+    while they are answered (BLAS gets one thread per call while several are).
     """
     allowed = ("GET", "HEAD") if method == "GET" else (method,)
 
@@ -89,16 +91,17 @@ def json_route(handler: Handler, method: str = "GET") -> Callable:
             )
         if method == "POST" and not request.headers.get("X-Requested-With"):
             return json_response(request, {"error": "POST requests need an X-Requested-With header"}, 403)
-        try:
-            reply = handler(request.args)
-        except Word2VecError as exc:
-            return error_response(request, exc)
-        except Exception:
-            logger.exception("unexpected error in %s", request.path)
-            return json_response(request, {"error": "internal error; see the TensorBoard log"}, 500)
-        if isinstance(reply, Reply):
-            return json_response(request, reply.data, reply.status)
-        return json_response(request, reply)
+        with inflight.REQUESTS:
+            try:
+                reply = handler(request.args)
+            except Word2VecError as exc:
+                return error_response(request, exc)
+            except Exception:
+                logger.exception("unexpected error in %s", request.path)
+                return json_response(request, {"error": "internal error; see the TensorBoard log"}, 500)
+            if isinstance(reply, Reply):
+                return json_response(request, reply.data, reply.status)
+            return json_response(request, reply)
 
     return handle
 

@@ -34,7 +34,7 @@ from tensorboard_plugin_w2v.models import cache_budget, housekeeping
 from tensorboard_plugin_w2v.models.discovery import Discovery
 from tensorboard_plugin_w2v.models.store import ModelStore
 from tensorboard_plugin_w2v.search.index import IndexManager
-from tensorboard_plugin_w2v.server import http, info, params
+from tensorboard_plugin_w2v.server import http, inflight, info, params
 from tensorboard_plugin_w2v.server.analysis_routes import AnalysisRoutes
 from tensorboard_plugin_w2v.server.catalog import Catalog
 from tensorboard_plugin_w2v.server.compare_routes import CompareRoutes
@@ -182,6 +182,7 @@ class Word2VecPlugin(base_plugin.TBPlugin):
             if self.group.sleep(0.1):
                 return
         _import_heavy_modules(self.group.stopping)
+        inflight.REQUESTS.blas.refresh()  # scipy brings a BLAS library of its own
 
     @wrappers.Request.application
     def _serve_static(self, request):

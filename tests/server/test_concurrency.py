@@ -155,6 +155,12 @@ def test_load_test_quick_mode_against_the_real_tensorboard(tmp_path):
     assert summary["errors"] == 0, summary["first_errors"]
     assert summary["requests"] > 16 * 10, summary
     assert summary["rss_mib"]["stable"] and summary["server_alive"], summary
+    # the 50k-word synthetic model is queried too, one client ran first for the ratio, and the
+    # server's CPU per request was read
+    assert any(r.startswith("synth50000x50/") for r in summary["models_queried"]), summary["models_queried"]
+    one = summary["one_client"]
+    assert one["errors"] == 0 and one["requests"] > 0 and summary["throughput_vs_one_client"] > 0
+    assert summary["server_cpu_ms_per_request"] > 0 and summary["warmup_s"] == 2.0
     assert out.returncode == 0, out.stderr[-2000:]
 
 

@@ -1,0 +1,114 @@
+"""Requests in flight, and BLAS's threads: one per call while several requests run at once.
+
+TensorBoard serves each request in its own thread. An exact scan is one BLAS call, and
+OpenBLAS splits a large call over every core and keeps its worker threads spinning after it;
+with several requests scanning at once those workers fight the request threads (and each
+other) for the same cores: on 2 cores (shared with other jobs), 16 clients of
+``scripts/load_test.py`` got 50-54 answers a second at 10 ms of server CPU each with OpenBLAS's
+default, and 111-121 at 5.7-5.9 ms with one thread per call. A lone request keeps every core.
+
+:class:`InFlight` counts the JSON requests being answered; when a second one starts it sets
+the BLAS libraries loaded in the process (through ``threadpoolctl``, when installed) to one
+thread per call, and gives them their default back when the server is down to one request.
+The setting is process-wide and only changes on those two transitions.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+logger = logging.getLogger(__name__)
+
+
+class BlasThreads:
+    """Sets the number of threads of the BLAS libraries loaded in this process (a no-op
+    without ``threadpoolctl``)."""
+
+    def __init__(self) -> None:
+        self._controllers: list | None = None
+        self._defaults: dict[str, int] = {}  # library file → its own number of threads
+        self._single = False
+        self._lock = threading.Lock()
+
+    def _libraries(self) -> list:
+        if self._controllers is None:
+            try:
+                from threadpoolctl import ThreadpoolController
+
+                found = ThreadpoolController().select(user_api="blas").lib_controllers
+            except Exception as exc:  # not installed, or a library it cannot drive
+                logger.info("BLAS threads stay as they are: %s", exc)
+                found = []
+            for c in found:
+                if c.filepath not in self._defaults:  # first seen: still at its default
+                    self._defaults[c.filepath] = c.num_threads
+                    if self._single:
+                        self._set(c, 1)
+            self._controllers = found
+        return self._controllers
+
+    def refresh(self) -> None:
+        """Look for BLAS libraries again (e.g. after scipy, which ships its own, was imported)."""
+        with self._lock:
+            self._controllers = None
+            self._libraries()
+
+    @staticmethod
+    def _set(controller, threads: int) -> None:
+        # threadpoolctl lets only the first thread that set OpenBLAS's (process-wide) pool size
+        # set it again; here any request thread may, one at a time (under ``_lock``).
+        clear = getattr(controller, "clear_controlling_thread", None)  # threadpoolctl >= 3.6
+        if clear is not None:
+            clear(force=True)
+        controller.set_num_threads(threads)
+
+    def single(self) -> None:
+        """One thread per BLAS call."""
+        with self._lock:
+            self._single = True
+            for c in self._libraries():
+                self._set(c, 1)
+
+    def default(self) -> None:
+        """Each library's own number of threads again."""
+        with self._lock:
+            self._single = False
+            for c in self._libraries():
+                self._set(c, self._defaults[c.filepath])
+
+    def current(self) -> list[int]:
+        """The number of threads of each library found (for tests)."""
+        with self._lock:
+            return [c.get_num_threads() for c in self._libraries()]
+
+
+class InFlight:
+    """Counts requests being answered; BLAS runs one thread per call while two or more are."""
+
+    def __init__(self, blas: BlasThreads | None = None):
+        self.blas = blas or BlasThreads()
+        self._count = 0
+        self._lock = threading.Lock()
+        self.peak = 0
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    def __enter__(self) -> InFlight:
+        with self._lock:
+            self._count += 1
+            self.peak = max(self.peak, self._count)
+            if self._count == 2:
+                self.blas.single()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            self._count -= 1
+            if self._count == 1:
+                self.blas.default()
+
+
+REQUESTS = InFlight()  # the JSON routes of every plugin instance in this process

@@ -223,17 +223,21 @@ def published_folder(final: str, result: str) -> Iterator[str]:
     try:
         with temporaries.claimed_folder(parent) as tmp:  # locked while written: see temporaries
             yield tmp
-            os.unlink(os.path.join(tmp, temporaries.WRITER_NAME))
             for name in os.listdir(tmp):
-                if os.path.isfile(os.path.join(tmp, name)):
+                if name != temporaries.WRITER_NAME and os.path.isfile(os.path.join(tmp, name)):
                     _settle(os.path.join(tmp, name), FILE_MODE)
             os.chmod(tmp, FOLDER_MODE)
             try:
+                # The lock file goes along: until the rename the folder always says whether its
+                # writer lives (a writer killed while flushing leaves a folder sweeps remove).
                 os.rename(tmp, final)
             except OSError:
                 if not os.path.exists(result):
                     raise
                 shutil.rmtree(tmp, ignore_errors=True)  # another process finished the same work
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(final, temporaries.WRITER_NAME))
     except BaseException:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -34,6 +34,9 @@ WRITER_NAME = ".writer"  # inside a temporary folder: the file its writer holds 
 MIN_AGE_SECONDS = 1.0
 # A temporary nobody can vouch for (no lock file) is trusted to be dead after this long.
 UNLOCKED_AGE_SECONDS = 6 * 3600
+# A temporary folder keeps its lock file until it is renamed into place; one without it was left
+# by an earlier version of the plugin, killed while it flushed the folder's files.
+UNLOCKED_FOLDER_AGE_SECONDS = 600
 
 
 def _lock(fd: int) -> None:
@@ -96,6 +99,8 @@ def abandoned(path: str, now: float | None = None) -> bool:
     if fcntl is None or not os.path.exists(target):
         if os.path.isdir(path) and not os.listdir(path):  # killed between mkdtemp and its lock file
             return age > MIN_AGE_SECONDS
+        if os.path.isdir(path) and fcntl is not None:  # left by a version that dropped it early
+            return age > UNLOCKED_FOLDER_AGE_SECONDS
         return age > UNLOCKED_AGE_SECONDS
     try:  # the writer locks its file right after creating it: only that moment is ambiguous
         claimed_age = now - os.lstat(target).st_mtime

@@ -15,6 +15,7 @@ snapshots the model every few epochs, so the tab can show how a word's neighbour
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
 import os
@@ -94,8 +95,9 @@ def _save_and_list(obj, run_dir: str, models: str, folder: str, file: str, **ent
 
         def publish(entries: list) -> None:
             _remove_unlisted(models, entries)
-            os.unlink(os.path.join(tmp, temporaries.WRITER_NAME))
-            os.rename(tmp, os.path.join(models, folder))
+            os.rename(tmp, os.path.join(models, folder))  # its lock file goes along, then goes
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(models, folder, temporaries.WRITER_NAME))
 
         try:
             obj.save(os.path.join(tmp, file))

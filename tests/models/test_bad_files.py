@@ -359,7 +359,7 @@ def reader():
         r = c.get("/data/plugin/word2vec/neighbors", query_string=query)
         statuses[r.status_code] += 1
         if r.status_code != 200:
-            statuses["error:" + r.json["error"][:80]] += 1
+            statuses[f"error:{r.status_code}:" + r.json["error"][:80]] += 1
 
 threads = [threading.Thread(target=reader) for _ in range(3)]
 for t in threads:
@@ -395,7 +395,11 @@ def test_training_in_progress_saving_over_the_model_never_kills_the_server(tmp_p
     result = json.loads(out.stdout.strip().splitlines()[-1])
     statuses = result["statuses"]
     assert result["saves"] >= 3, result
-    assert set(k for k in statuses if not k.startswith("error:")) <= {"200", "422"}, statuses
+    assert set(k for k in statuses if not k.startswith("error:")) <= {"200", "422", "503"}, statuses
+    # A 503 only says "try again" while the job rewrites the mapped files under every read
+    # (nothing intact is left to answer from); never another server error.
+    unavailable = [k for k in statuses if k.startswith("error:503:")]
+    assert all("kept changing while it was read" in k for k in unavailable), statuses
     assert statuses.get("200", 0) > 10, statuses
     assert result["final"] == 200 and result["final_matches"], result
 

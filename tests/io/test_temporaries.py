@@ -1,0 +1,52 @@
+"""A folder published atomically says whether its writer lives until the moment it is renamed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from fixtures import REPO
+
+from tensorboard_plugin_w2v.io import fileio, temporaries
+
+# A writer that publishes a folder and is killed while it flushes the folder's files.
+KILLED_WHILE_FLUSHING = r"""
+import os, sys, time
+from tensorboard_plugin_w2v.io import fileio
+def slow_settle(path, mode):
+    print(os.path.dirname(path), flush=True)
+    time.sleep(600)
+fileio._settle = slow_settle
+with fileio.published_folder(sys.argv[1], os.path.join(sys.argv[1], "data.bin")) as tmp:
+    with open(os.path.join(tmp, "data.bin"), "wb") as f:
+        f.write(b"x" * 1000)
+"""
+
+
+def test_a_writer_killed_while_flushing_leaves_a_folder_the_next_sweep_removes(tmp_path):
+    final = str(tmp_path / "cache" / "entry")
+    env = {**os.environ, "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    writer = subprocess.Popen([sys.executable, "-c", KILLED_WHILE_FLUSHING, final], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        tmp = writer.stdout.readline().strip()
+        assert os.path.basename(tmp).startswith(temporaries.PREFIX)
+        later = time.time() + temporaries.MIN_AGE_SECONDS + 1
+        assert not temporaries.abandoned(tmp, now=later)  # its writer flushes: kept
+    finally:
+        writer.kill()
+        writer.wait()
+    assert temporaries.abandoned(tmp, now=later)  # killed: known at once, not in six hours
+    time.sleep(max(0.0, later - time.time()))
+    assert temporaries.sweep_folder(os.path.dirname(tmp)) == [tmp]
+    assert not os.path.exists(final)
+
+
+def test_a_published_folder_has_no_lock_file_left(tmp_path):
+    final = str(tmp_path / "entry")
+    with fileio.published_folder(final, os.path.join(final, "a.txt")) as tmp:
+        with open(os.path.join(tmp, "a.txt"), "w") as f:
+            f.write("complete")
+    assert sorted(os.listdir(final)) == ["a.txt"]
+    assert temporaries.sweep_folder(str(tmp_path)) == []

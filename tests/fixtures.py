@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
+import sys
 import tempfile
 
 import numpy as np
@@ -225,3 +227,20 @@ def ready_model(cache_dir: str, path: str):
     assert model.index.wait(60), "index build did not finish"
     assert model.index.state == "ready", model.index.status()
     return model
+
+
+def run_benchmark(capsys, script: str, *args: str, timeout: float = 900.0, show: int = 3000) -> str:
+    """Run ``benchmarks/<script>`` with ``args`` from the repository in a fresh interpreter (fails
+    if it exits non-zero); the end of its printout goes to the test log. Its standard output."""
+    done = subprocess.run(
+        [sys.executable, os.path.join("benchmarks", script), *args],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": REPO},
+        check=True,
+        timeout=timeout,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    with capsys.disabled():
+        print(f"\nbenchmarks/{script} {' '.join(args)}:\n" + done.stdout[-show:])
+    return done.stdout

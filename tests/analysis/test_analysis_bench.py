@@ -4,37 +4,23 @@ its answers are right; the speed figures go to its JSON and into the test log.""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from fixtures import run_benchmark
 
 
 @pytest.mark.slow
 def test_quick_analysis_benchmark_runs(tmp_path, capsys):
     out = tmp_path / "analysis.json"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "benchmarks/bench_analysis.py",
-            "--quick",
-            "--work-dir",
-            str(tmp_path),
-            "--json",
-            str(out),
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": ROOT},
-        check=True,
-        timeout=900,
-        stdout=subprocess.PIPE,
-        text=True,
+    run_benchmark(
+        capsys,
+        "bench_analysis.py",
+        "--quick",
+        "--work-dir",
+        str(tmp_path),
+        "--json",
+        str(out),
     )
-    with capsys.disabled():
-        print("\nbenchmarks/bench_analysis.py --quick:" + done.stdout)
     report = json.loads(out.read_text())
     drift = report["drift"]
     assert drift["found_the_moved_words"] and drift["same_most_changed_as_straightforward"]

@@ -5,48 +5,34 @@ the speed figures go to its JSON and into the test log, never into an assertion.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from fixtures import run_benchmark
 
 
 @pytest.mark.slow
 def test_google_analogies_benchmark_runs(tmp_path, capsys):
     out = tmp_path / "google.json"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "benchmarks/bench_evaluate.py",
-            "--only",
-            "google",
-            "--models",
-            "synthetic",
-            "--synthetic-words",
-            "40000",
-            "--restrict",
-            "30000",
-            "--repeats",
-            "1",
-            "--gensim-repeats",
-            "1",
-            "--work",
-            str(tmp_path),
-            "--json",
-            str(out),
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": ROOT},
-        check=True,
-        timeout=900,
-        stdout=subprocess.PIPE,
-        text=True,
+    run_benchmark(
+        capsys,
+        "bench_evaluate.py",
+        "--only",
+        "google",
+        "--models",
+        "synthetic",
+        "--synthetic-words",
+        "40000",
+        "--restrict",
+        "30000",
+        "--repeats",
+        "1",
+        "--gensim-repeats",
+        "1",
+        "--work",
+        str(tmp_path),
+        "--json",
+        str(out),
     )
-    with capsys.disabled():
-        print("\nbenchmarks/bench_evaluate.py --only google (40k × 50):" + done.stdout)
     (row,) = json.loads(out.read_text())["models"]["synthetic"]
     assert row["same_as_gensim"] and row["asked"] == 19_544  # every analogy word is among the first 20k
     assert row["words"] == 40_000 and row["restrict_vocab"] == 30_000

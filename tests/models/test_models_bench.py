@@ -4,30 +4,26 @@ right; its speed figures go to its JSON and into the test log, never into an ass
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from fixtures import run_benchmark
 
 
 @pytest.mark.slow
 def test_quick_models_benchmark_runs(tmp_path, capsys):
     out = tmp_path / "models.json"
-    done = subprocess.run(
-        [sys.executable, "benchmarks/bench_models.py", "--quick", "--keep-cache", "--data", str(tmp_path)]
-        + ["--out", str(out), "vocab", "cold"],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": ROOT},
-        check=True,
-        timeout=900,
-        stdout=subprocess.PIPE,
-        text=True,
+    run_benchmark(
+        capsys,
+        "bench_models.py",
+        "--quick",
+        "--keep-cache",
+        "--data",
+        str(tmp_path),
+        "--out",
+        str(out),
+        "vocab",
+        "cold",
     )
-    with capsys.disabled():
-        print("\nbenchmarks/bench_models.py --quick:" + done.stdout[-3000:])
     report = json.loads(out.read_text())
     vocab = report["vocab"]
     assert vocab["in_process"]["w1"]["total"] == 111_111  # w1, w10…w19, w100…w199999

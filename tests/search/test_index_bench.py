@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from fixtures import run_benchmark
 
 pytest.importorskip("usearch")
 
@@ -20,17 +17,9 @@ pytest.importorskip("usearch")
 @pytest.mark.slow
 def test_quick_index_benchmark_runs(tmp_path, capsys):
     out = tmp_path / "index.json"
-    done = subprocess.run(
-        [sys.executable, "benchmarks/bench_index.py", "--quick", "--work-dir", str(tmp_path), "--json", str(out)],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": ROOT},
-        check=True,
-        timeout=1200,
-        stdout=subprocess.PIPE,
-        text=True,
+    run_benchmark(
+        capsys, "bench_index.py", "--quick", "--work-dir", str(tmp_path), "--json", str(out), timeout=1200
     )
-    with capsys.disabled():
-        print("\nbenchmarks/bench_index.py --quick:" + done.stdout)
     results = json.loads(out.read_text())["results"]
     labels = [r["model"] for r in results]
     assert labels[:4] == [f"50000x100-{shape}" for shape in ("subspace", "tight", "loose", "c3000")]

@@ -5,35 +5,25 @@ with gensim's ``most_similar``. Only behaviour is asserted; the timings go to th
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
-from fixtures import REPO
+from fixtures import run_benchmark
 
 pytestmark = pytest.mark.slow
 
 
 def test_quick_socket_benchmark_runs(tmp_path, capsys):
     out = tmp_path / "socket.json"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "benchmarks/bench_socket.py",
-            "--quick",
-            "--work-dir",
-            str(tmp_path),
-            "--json",
-            str(out),
-        ],
-        cwd=REPO,
-        check=True,
+    run_benchmark(
+        capsys,
+        "bench_socket.py",
+        "--quick",
+        "--work-dir",
+        str(tmp_path),
+        "--json",
+        str(out),
         timeout=1200,
-        stdout=subprocess.PIPE,
-        text=True,
     )
-    with capsys.disabled():
-        print("\nbenchmarks/bench_socket.py --quick:" + done.stdout)
     report = json.loads(out.read_text())
     s = report["socket"]
     assert report["index"]["state"] == "ready" and s["per_restart"][0]["index"]["from_cache"] is True

@@ -13,7 +13,6 @@ instead of waiting idle. This is the one place row norms are computed.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import threading
 import weakref
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tensorboard_plugin_w2v import lifecycle
+from tensorboard_plugin_w2v.io import pages
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors
@@ -95,39 +95,17 @@ class MappedNormsJob(NormsJob):
     def prefetch_and_work(self, stop: threading.Event | None = None) -> None:
         """Read and map the whole matrix, then compute chunks (the background thread's part)."""
         if self._populate:
-            self._populate = populate(self.vectors)
+            self._populate = pages.populate_array(self.vectors)
         self.work(stop)
 
     def _chunk_norms(self, start: int, stop: int) -> np.ndarray:
         rows = self.vectors[start:stop]
         if self._populate:
-            self._populate = populate(rows)  # unsupported (old kernel): plain faults from now on
+            self._populate = pages.populate_array(rows)  # unsupported (old kernel): plain faults from now on
         return np.linalg.norm(rows, axis=1)
 
 
 PREFETCH_CHUNK_BYTES = 32 << 20
-_MADV_POPULATE_READ = 22  # Linux ≥ 5.14
-_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-
-
-def populate(rows: np.ndarray) -> bool:
-    """Read and map the pages of a memory-mapped array now (Linux), without holding the GIL;
-    whether the kernel did."""
-    global _madvise
-    if _madvise is None:
-        try:
-            _madvise = ctypes.CDLL(None, use_errno=True).madvise
-            _madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
-        except (OSError, AttributeError):
-            _madvise = False
-    if not _madvise or rows.nbytes == 0:
-        return False
-    address = rows.ctypes.data
-    start = address - address % _PAGE
-    return _madvise(start, address + rows.nbytes - start, _MADV_POPULATE_READ) == 0
-
-
-_madvise = None
 
 
 def row_norms(

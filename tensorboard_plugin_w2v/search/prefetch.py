@@ -10,16 +10,15 @@ must). Where that is refused, the file is read sequentially, which at least fill
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import errno
 import logging
 import os
 import threading
 
+from tensorboard_plugin_w2v.io import pages
+
 logger = logging.getLogger(__name__)
 
-MADV_POPULATE_READ = 22  # linux/mman.h (5.14+)
 CHUNK = 32 << 20  # bytes per call: a closing server waits for at most one chunk
 
 
@@ -39,28 +38,19 @@ def mapped_ranges(path: str, maps: str = "/proc/self/maps") -> list[tuple[int, i
     return out
 
 
-def _madvise():
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-    fn = libc.madvise
-    fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    fn.restype = ctypes.c_int
-    return fn
-
-
 def _populate(ranges: list[tuple[int, int]], stop: threading.Event | None) -> bool:
     """Populate the pages of ``ranges`` (``madvise`` releases the GIL); False if stopped.
 
     A range unmapped meanwhile (an older index closed) is skipped.
     """
-    madvise = _madvise()
     for start, end in ranges:
         for at in range(start, end, CHUNK):
             if stop is not None and stop.is_set():
                 return False
-            if madvise(at, min(CHUNK, end - at), MADV_POPULATE_READ) != 0:
-                code = ctypes.get_errno()
-                if code in (errno.ENOMEM, errno.EFAULT):  # no longer mapped
-                    break
+            code = pages.populate_range(at, min(CHUNK, end - at))
+            if code in (errno.ENOMEM, errno.EFAULT):  # no longer mapped
+                break
+            if code:
                 raise OSError(code, os.strerror(code))
     return True
 

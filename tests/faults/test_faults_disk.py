@@ -82,9 +82,12 @@ def test_a_conversion_that_does_not_fit_serves_the_file_and_resumes_when_room_is
     assert temporaries_under(cache) == []
 
 
-def test_a_private_copy_that_does_not_fit_reads_the_file_into_memory(tmp_path, full_cache, reference, monkeypatch):
-    cache, _filler = full_cache
+def test_a_private_copy_that_does_not_fit_reads_the_file_into_memory_and_is_made_once_room_is_back(
+    tmp_path, full_cache, reference, monkeypatch
+):
+    cache, filler = full_cache
     monkeypatch.setattr(convert, "PRIVATE_COPY_MIN_BYTES", 0)
+    monkeypatch.setattr(faults, "RETRY_SECONDS", 0.5)
     run = tmp_path / "logs" / "run"
     run.mkdir(parents=True)
     reference.save(str(run / "vectors.kv"), sep_limit=0)  # fresh: under mmap auto, copied to be mapped
@@ -94,10 +97,20 @@ def test_a_private_copy_that_does_not_fit_reads_the_file_into_memory(tmp_path, f
     assert "private copy not written: the cache folder is full" in _row(client, "vectors.kv")["degraded"]
     assert _entries(cache, "copies") == [] and temporaries_under(cache) == []
 
+    os.remove(filler)  # room is back: the next query makes the copy, in the background
+    wait_for(lambda: _neighbours(client, "vectors.kv")[0] == 200 and _row(client, "vectors.kv")["degraded"] is None)
+    assert len(_entries(cache, "copies")) == 1
+    status, body = _neighbours(client, "vectors.kv")
+    assert status == 200 and [n["word"] for n in body["neighbors"]] == _expected(reference)
+    assert temporaries_under(cache) == []
 
-def test_a_vocabulary_trie_that_does_not_fit_leaves_nothing(tmp_path, full_cache, reference, monkeypatch):
-    cache, _filler = full_cache
+
+def test_a_vocabulary_trie_that_does_not_fit_leaves_nothing_and_is_written_once_room_is_back(
+    tmp_path, full_cache, reference, monkeypatch
+):
+    cache, filler = full_cache
     monkeypatch.setattr(vocabulary, "MIN_WORDS", 0)
+    monkeypatch.setattr(faults, "RETRY_SECONDS", 0.5)
     run = tmp_path / "logs" / "run"
     run.mkdir(parents=True)
     reference.save(str(run / "vectors.kv"), sep_limit=0)
@@ -108,6 +121,14 @@ def test_a_vocabulary_trie_that_does_not_fit_leaves_nothing(tmp_path, full_cache
     assert "vocabulary not written: the cache folder is full" in _row(client, "vectors.kv")["degraded"]
     assert _entries(cache, "vocab") == [] and temporaries_under(cache) == []
     assert _neighbours(client, "vectors.kv")[0] == 200
+
+    os.remove(filler)  # room is back: the next query writes the trie, in the background
+    wait_for(lambda: _neighbours(client, "vectors.kv")[0] == 200 and _row(client, "vectors.kv")["degraded"] is None)
+    assert vocabulary.wait_for_saves(60)
+    assert len(_entries(cache, "vocab")) == 1 and temporaries_under(cache) == []
+    response = client.get(f"{API}/vocab", query_string={"run": "run", "model": "vectors.kv", "prefix": "pol"})
+    want = {w for w in reference.index_to_key if w.lower().startswith("pol")}
+    assert response.status_code == 200 and {w["word"] for w in response.get_json()["words"]} == want
 
 
 def test_an_index_that_does_not_fit_stays_in_memory_and_is_saved_once_room_is_back(

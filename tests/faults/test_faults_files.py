@@ -101,9 +101,7 @@ def test_a_model_rewritten_in_place_while_it_is_read(tmp_path, two_models, polic
         for t in threads:
             t.join(120)
         assert tb.alive(), tb.output()
-        if problems:
-            os.system(f"cp {tb.log.name} /tmp/tbfail.log")
-        assert problems == [], problems[:5]
+        assert problems == [], (problems[:5], tb.output()[-3000:])
         assert outcomes["old"] + outcomes["new"] > 20, outcomes
         # once the writes stop, the file's last version answers
         final = last[0]

@@ -71,10 +71,20 @@ def claimed_folder(parent: str) -> Iterator[str]:
     """
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(dir=parent, prefix=PREFIX)
-    fd = os.open(os.path.join(tmp, WRITER_NAME), os.O_WRONLY | os.O_CREAT, 0o644)
+    with writer_lock(tmp):
+        yield tmp
+
+
+@contextlib.contextmanager
+def writer_lock(folder: str) -> Iterator[str]:
+    """Hold ``folder``'s ``.writer`` file locked until the block ends: while it is, :func:`abandoned`
+    says the folder is being written. The file stays; its path is yielded, for the writer to
+    remove once the folder is complete."""
+    path = os.path.join(folder, WRITER_NAME)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
     try:
         _lock(fd)
-        yield tmp
+        yield path
     finally:
         os.close(fd)
 

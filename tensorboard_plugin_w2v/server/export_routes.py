@@ -122,6 +122,8 @@ class ExportRoutes:
 
     def __init__(self, catalog: Catalog):
         self.catalog = catalog
+        if catalog.group is not None:  # at start: what an export killed with its process left
+            catalog.group.spawn(exports.sweep_unfinished, name="w2v-exports-sweep", args=(catalog.logdir,))
 
     def apps(self) -> dict[str, Callable]:
         return {

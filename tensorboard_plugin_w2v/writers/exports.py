@@ -21,7 +21,7 @@ from typing import Any
 
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.errors import Conflict, InvalidArgument, NotFound
-from tensorboard_plugin_w2v.io import fileio
+from tensorboard_plugin_w2v.io import fileio, temporaries
 from tensorboard_plugin_w2v.io.manifest import safe_name
 
 EXPORTS_FOLDER = "word2vec_exports"
@@ -48,6 +48,7 @@ def export_neighbourhood(
     run, model, step = source
     folder = os.path.join(logdir, EXPORTS_FOLDER)
     os.makedirs(folder, exist_ok=True)
+    sweep_unfinished(logdir)
     stem = "-".join(
         [safe_name(word)[:30], str(len(words) - 1), safe_name(os.path.splitext(model)[0] or model)[:30]]
     )
@@ -55,40 +56,67 @@ def export_neighbourhood(
     run_dir = os.path.join(folder, name)
     tensor_name = projector_safe_name(f"{word} and {len(words) - 1} neighbours ({run}/{model})")
     try:
-        export = export_subset(kv, words, run_dir, tensor_name)
-        record = {
-            "tensor_name": export.tensor_name,
-            "points": export.shape[0],
-            "word": word,
-            "n": n,
-            "source": {"run": run, "model": model, "step": step},
-            "created": time.time(),
-        }
-        fileio.write_atomic(
-            os.path.join(run_dir, *RECORD_PATH.split("/")),
-            json.dumps(record, ensure_ascii=False).encode("utf-8", "backslashreplace"),
-        )
+        # locked while written: a process killed mid-export leaves a run that sweeps remove
+        with temporaries.writer_lock(run_dir) as writer:
+            export = export_subset(kv, words, run_dir, tensor_name)
+            record = {
+                "tensor_name": export.tensor_name,
+                "points": export.shape[0],
+                "word": word,
+                "n": n,
+                "source": {"run": run, "model": model, "step": step},
+                "created": time.time(),
+            }
+            fileio.write_atomic(  # written last: an export with its record is complete
+                os.path.join(run_dir, *RECORD_PATH.split("/")),
+                json.dumps(record, ensure_ascii=False).encode("utf-8", "backslashreplace"),
+            )
+            os.unlink(writer)
     except BaseException:
         shutil.rmtree(run_dir, ignore_errors=True)
         raise
     return {"run": f"{EXPORTS_FOLDER}/{name}", **record}
 
 
-def list_exports(logdir: str) -> list[dict]:
-    """The export runs in ``logdir``, newest first (nothing for remote logdirs)."""
+def sweep_unfinished(logdir: str) -> list[str]:
+    """Remove the export runs whose writer died before finishing them (a TensorBoard killed
+    mid-export); the runs removed. Complete exports (with their record) are never touched."""
     if not logdir or fileio.is_remote(logdir):
         return []
-    folder = os.path.join(logdir, EXPORTS_FOLDER)
+    removed = []
+    for entry in _export_folders(logdir):
+        if os.path.exists(os.path.join(entry.path, *RECORD_PATH.split("/"))):
+            continue
+        try:
+            claimed = os.path.exists(os.path.join(entry.path, temporaries.WRITER_NAME)) or not os.listdir(entry.path)
+        except OSError:
+            continue
+        # only runs this package started (a lock file, or not even that yet) whose writer is gone
+        if claimed and temporaries.abandoned(entry.path) and temporaries.remove(entry.path):
+            removed.append(f"{EXPORTS_FOLDER}/{entry.name}")
+    return removed
+
+
+def _export_folders(logdir: str) -> list[os.DirEntry]:
     try:
-        entries = list(os.scandir(folder))
+        entries = list(os.scandir(os.path.join(logdir, EXPORTS_FOLDER)))
     except OSError:
         return []
+    return [e for e in entries if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)]
+
+
+def list_exports(logdir: str) -> list[dict]:
+    """The export runs in ``logdir``, newest first (nothing for remote logdirs); unfinished ones
+    left by a killed process are removed first."""
+    if not logdir or fileio.is_remote(logdir):
+        return []
+    sweep_unfinished(logdir)
     rows = []
-    for entry in entries:
-        if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
-            continue
+    for entry in _export_folders(logdir):
         if not os.path.isfile(os.path.join(entry.path, md.PROJECTOR_CONFIG_NAME)):
             continue
+        if os.path.exists(os.path.join(entry.path, temporaries.WRITER_NAME)):
+            continue  # still being written
         rows.append({"run": f"{EXPORTS_FOLDER}/{entry.name}", **_record(entry.path)})
     rows.sort(key=lambda r: (r.get("created") or 0, r["run"]), reverse=True)
     return rows

@@ -4,9 +4,10 @@ The real ``tensorboard`` (converting a word2vec file, making a private copy, wri
 trie, building and saving a search index), ``w2v-visualizer`` (a Projector export) and a process
 calling ``log_model`` (a manifest append) are killed with SIGKILL while they write, at offsets
 drawn from a seeded RNG after the write has visibly started (its locked ``.tmp-`` temporary
-appeared). After each kill the next start answers exactly as gensim does, never trusts a
-half-written entry, does the work again, and its housekeeping leaves no temporary behind; a
-manifest stays valid JSON with every entry that was completely written.
+appeared); TensorBoard is also killed while it writes a Projector export for the tab. After each
+kill the next start answers exactly as gensim does, never trusts a half-written entry, does the
+work again, and its housekeeping leaves no temporary behind; a manifest stays valid JSON with
+every entry that was completely written.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import numpy as np
 import pytest
@@ -289,6 +292,78 @@ def test_killed_while_writing_a_projector_export(tmp_path, big_kv):
         words = open(os.path.join(out, *emb.metadata_path.split("/")), encoding="utf-8").read().split("\n")
         assert words[:-1] == big_kv.index_to_key
     assert midway >= 1
+
+
+def _post(tb: TensorBoardProcess, route: str, **params) -> tuple[int, dict | None]:
+    request = urllib.request.Request(tb.url(route, **params), method="POST", headers={"X-Requested-With": "test"})
+    try:
+        with urllib.request.urlopen(request, timeout=600) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def _complete_exports(folder: str) -> set[str]:
+    """The export runs in ``folder`` whose record was written (the last file of an export)."""
+    records = glob.glob(os.path.join(folder, "*", "plugins", "word2vec", "export.json"))
+    return {os.path.relpath(p, folder).split(os.sep)[0] for p in records}
+
+
+def test_killed_while_writing_a_projector_export_from_the_tab(tmp_path, lee450):
+    """TensorBoard killed during *Send to Projector* (``POST /export_projector``): the next start's
+    housekeeping removes the unfinished run, every export it lists is whole, and a new export of the
+    same neighbourhood holds gensim's vectors."""
+    rng = random.Random(SEED + 6)
+    kv = KeyedVectors(lee450.vector_size * 4, count=len(lee450), dtype=np.float32)
+    kv.index_to_key, kv.key_to_index = list(lee450.index_to_key), dict(lee450.key_to_index)
+    kv.vectors = np.tile(lee450.vectors, (1, 4))  # an export of every word: 78 MB of raw float32
+    logdir, cache = str(tmp_path / "logs"), str(tmp_path / "cache")
+    os.makedirs(os.path.join(logdir, "run"))
+    kv.save(os.path.join(logdir, "run", "big.kv"))
+    exports_dir = os.path.join(logdir, "word2vec_exports")
+    query = {"run": "run", "model": "big.kv", "word": "police", "n": len(kv) - 1}
+    args = ["--word2vec_mmap", "always"]
+    midway = 0
+    for first in _first_then_rest(OFFSETS):
+        with _server(logdir, cache, *args) as tb:
+            before = _complete_exports(exports_dir)
+            threading.Thread(target=lambda tb=tb: _post_quietly(tb, query), daemon=True).start()
+            pattern = os.path.join(exports_dir, "*", "plugins", "word2vec", "projector", ".tmp-*")
+            wait_for(_appeared(pattern), timeout=300, interval=0.02)
+            time.sleep(0.0 if first else rng.uniform(0.0, 1.0))
+            midway += _complete_exports(exports_dir) == before
+            _kill(tb.proc)
+        with _server(logdir, cache, *args) as tb:
+            # the start's housekeeping: no unfinished run, no temporary, no writer's lock file left
+            try:
+                wait_for(lambda: sorted(os.listdir(exports_dir)) == sorted(_complete_exports(exports_dir)), timeout=60)
+            except AssertionError:
+                left = {root: sorted(dirs + files) for root, dirs, files in os.walk(exports_dir)}
+                raise AssertionError(f"unfinished exports left: {left}\n{tb.output()}") from None
+            assert temporaries_under(exports_dir) == [] and not glob.glob(os.path.join(exports_dir, "*", ".writer"))
+            status, body = get_json(tb.url("exports"))
+            assert status == 200 and {r["run"].split("/", 1)[1] for r in body["exports"]} == _complete_exports(exports_dir)
+            for row in body["exports"]:  # every listed export is whole: its config names complete files
+                (emb,) = _projector_embeddings(os.path.join(logdir, *row["run"].split("/")))
+                tensor = os.path.join(logdir, *row["run"].split("/"), *emb.tensor_path.split("/"))
+                assert os.path.getsize(tensor) == row["points"] * kv.vector_size * 4
+            status, body = _post(tb, "export_projector", **query)  # the interrupted work, done again
+            assert status == 200 and body["points"] == len(kv), body
+            run_dir = os.path.join(logdir, *body["run"].split("/"))
+            (emb,) = _projector_embeddings(run_dir)
+            raw = np.fromfile(os.path.join(run_dir, *emb.tensor_path.split("/")), dtype="<f4")
+            words = open(os.path.join(run_dir, *emb.metadata_path.split("/")), encoding="utf-8").read().split("\n")[:-1]
+            assert words[0] == "police" and words[1:11] == _expected(kv, "police") and set(words) == set(kv.index_to_key)
+            np.testing.assert_array_equal(raw.reshape(len(kv), kv.vector_size), kv[words])
+            assert temporaries_under(exports_dir) == []
+    assert midway >= 1  # at least one kill came before the export was complete
+
+
+def _post_quietly(tb: TensorBoardProcess, query: dict) -> None:
+    try:
+        _post(tb, "export_projector", **query)
+    except OSError:
+        pass  # the server was killed under it
 
 
 LOGGER = """

@@ -257,3 +257,43 @@ def test_a_run_that_cannot_be_deleted_is_a_409(tmp_path, lee_model):
     assert response.status_code == 409, response.get_json()
     body = response.get_json()
     assert made["run"] in body["error"] and body["removed"] == []
+
+
+def test_only_exports_whose_writer_died_are_swept(tmp_path, lee_model):
+    """An export killed mid-write (its lock file free) goes at the next listing; one still being
+    written (its lock held), a complete one and a folder this package did not start stay."""
+    import fcntl
+    import shutil
+    import time
+
+    from tensorboard_plugin_w2v.io import temporaries
+    from tensorboard_plugin_w2v.writers import exports
+
+    logdir = _logdir_with_model(tmp_path, lee_model)
+    client, _ = make_client(logdir)
+    query = {"run": "run", "model": "w2v.model", "word": "police", "n": 5}
+    done = client.post(f"{BASE}/export_projector", headers=POST_HEADERS, query_string=query).get_json()
+    folder = os.path.join(logdir, exports.EXPORTS_FOLDER)
+    complete = os.path.join(logdir, *done["run"].split("/"))
+    killed, live, foreign = (os.path.join(folder, name) for name in ("killed", "live", "foreign"))
+    for run_dir in (killed, live):  # what a process killed before its record leaves
+        shutil.copytree(complete, run_dir)
+        os.remove(os.path.join(run_dir, *exports.RECORD_PATH.split("/")))
+        open(os.path.join(run_dir, temporaries.WRITER_NAME), "w").close()
+    shutil.copytree(complete, foreign)  # no record, no lock file: not ours to judge
+    os.remove(os.path.join(foreign, *exports.RECORD_PATH.split("/")))
+    old = time.time() - 60
+    for run_dir in (killed, live):
+        os.utime(os.path.join(run_dir, temporaries.WRITER_NAME), (old, old))
+    holder = os.open(os.path.join(live, temporaries.WRITER_NAME), os.O_RDONLY)
+    fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a writer still at work
+    try:
+        listing = client.get(f"{BASE}/exports").get_json()["exports"]
+        assert not os.path.exists(killed)
+        assert os.path.isdir(live) and os.path.isdir(foreign) and os.path.isdir(complete)
+        # the one being written is not listed yet
+        assert sorted(e["run"] for e in listing) == sorted([f"{exports.EXPORTS_FOLDER}/foreign", done["run"]])
+    finally:
+        os.close(holder)
+    assert exports.sweep_unfinished(logdir) == [f"{exports.EXPORTS_FOLDER}/live"]  # its writer is gone now
+    assert os.path.isdir(foreign) and os.path.isdir(complete)

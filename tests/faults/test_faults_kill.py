@@ -134,24 +134,27 @@ def _no_temporaries_after_restart(cache: str, settled) -> None:
         raise AssertionError(f"temporaries left after 60 s (path: contents): {left}") from None
 
 
-def test_killed_while_converting_a_word2vec_file(tmp_path, lee450):
+@pytest.mark.parametrize("binary", [True, False], ids=["binary", "text"])
+def test_killed_while_converting_a_word2vec_file(tmp_path, lee450, binary):
     rng = random.Random(SEED)
     logdir, cache = str(tmp_path / "logs"), str(tmp_path / "cache")
     os.makedirs(os.path.join(logdir, "run"))
-    lee450.save_word2vec_format(os.path.join(logdir, "run", "big.txt"))  # 48 MB: converted once
+    name = "big.bin" if binary else "big.txt"  # 19 MB binary or 48 MB text: converted once
+    lee450.save_word2vec_format(os.path.join(logdir, "run", name), binary=binary)
+    spread = 0.5 if binary else 4.0  # seconds a conversion takes here, about
     midway = 0
     for first in _first_then_rest(OFFSETS):
         midway += _kill_during(
             logdir,
             cache,
             "run",
-            "big.txt",
+            name,
             os.path.join(cache, "converted", ".tmp-*"),
-            0.0 if first else rng.uniform(0.0, 4.0),
+            0.0 if first else rng.uniform(0.0, spread),
             os.path.join(cache, "converted", "*", "vectors.kv"),
         )
         with _server(logdir, cache) as tb:
-            _answers(tb, "run", "big.txt", lee450)
+            _answers(tb, "run", name, lee450)
             converted = glob.glob(os.path.join(cache, "converted", "*", "vectors.kv"))
             assert len(converted) == 1
             _no_temporaries_after_restart(cache, lambda: True)

@@ -165,8 +165,6 @@ def _copy_one(src: str, version, dest: str) -> None:
             with fileio.open_binary(src) as fin:
                 shutil.copyfileobj(fin, out, _CHUNK)
             written = out.tell()
-        out.flush()
-        os.fsync(out.fileno())
     if written != version.size:
         raise StoreUnavailable(
             f"{src}: {written} bytes arrived of {version.size} (cut short or changed); nothing was kept",

@@ -6,6 +6,8 @@
  * so that a copied TensorBoard URL reopens the same view.
  */
 
+import type { ServerInfo } from "./api";
+
 /** The views' ids (`views/registry.ts` orders their tabs); one a line, so views are added without clashes. */
 export const MODES = [
   "neighbors",
@@ -28,18 +30,7 @@ export type AnalogyForm = "abc" | "expr";
  */
 export interface Rules {
   limits: { k: number; export_n: number; compare_words: number; compare_k: number; drift_top: number; axes_k: number };
-  defaults: {
-    k: number;
-    method: string;
-    compare_words: number;
-    compare_k: number;
-    compare_scope: string;
-    restrict_vocab: number;
-    export_n: number;
-    drift_top: number;
-    axes_k: number;
-    weat_test: string;
-  };
+  defaults: ServerInfo["defaults"];
   methods: { name: string; label: string }[];
   scopes: string[];
   benchmarks: { name: string }[];

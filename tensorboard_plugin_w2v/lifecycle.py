@@ -31,6 +31,10 @@ from typing import Protocol
 logger = logging.getLogger(__name__)
 
 
+class Stopped(Exception):
+    """Background work given up part-way because its group is closing (nothing half-done is kept)."""
+
+
 class Closable(Protocol):
     def close(self, timeout: float = ...) -> object: ...
 

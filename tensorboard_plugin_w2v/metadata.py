@@ -12,6 +12,7 @@ MANIFEST_VERSION = 1
 
 PROJECTOR_CONFIG_NAME = "projector_config.pbtxt"
 PROJECTOR_POINT_LIMIT = 100_000  # the Projector page loads the first 100,000 points only
+DEFAULT_EXPORT_N = 1000  # neighbours of the word sent to the Projector unless told otherwise
 
 # Caps on what one request may ask for (documented in docs/http_api.md).
 DEFAULT_K = 10

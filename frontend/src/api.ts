@@ -42,6 +42,10 @@ export interface ServerInfo {
     compare_k: number;
     compare_scope: string;
     restrict_vocab: number;
+    export_n: number;
+    drift_top: number;
+    axes_k: number;
+    weat_test: string;
   };
   methods: { name: string; label: string }[];
   scopes: string[];

@@ -6,6 +6,8 @@
  * so that a copied TensorBoard URL reopens the same view.
  */
 
+import type { ServerInfo } from "./api";
+
 /** The views' ids (`views/registry.ts` orders their tabs); one a line, so views are added without clashes. */
 export const MODES = [
   "neighbors",
@@ -28,7 +30,7 @@ export type AnalogyForm = "abc" | "expr";
  */
 export interface Rules {
   limits: { k: number; export_n: number; compare_words: number; compare_k: number; drift_top: number; axes_k: number };
-  defaults: { k: number; method: string; compare_words: number; compare_k: number; compare_scope: string; restrict_vocab: number };
+  defaults: ServerInfo["defaults"];
   methods: { name: string; label: string }[];
   scopes: string[];
   benchmarks: { name: string }[];
@@ -86,9 +88,6 @@ export interface State {
   bsel: Target[]; // bias: models of the across-models table (empty = all); step ignored
 }
 
-/** How many neighbours the tab sends to the Projector unless told otherwise. */
-export const EXPORT_N = 1000;
-
 export const BIAS_CUSTOM = "custom";
 
 /** The state of a tab opened without one in its URL. */
@@ -112,7 +111,7 @@ export function defaultState(rules: Rules): State {
     s2: "",
     odd: [],
     cmp: [],
-    n: EXPORT_N,
+    n: rules.defaults.export_n,
     bench: rules.benchmarks[0]?.name ?? "",
     erv: rules.defaults.restrict_vocab,
     esel: [],
@@ -122,7 +121,7 @@ export function defaultState(rules: Rules): State {
     ck: rules.defaults.compare_k,
     cscope: rules.defaults.compare_scope,
     d2: null,
-    dtop: 20,
+    dtop: rules.defaults.drift_top,
     drv: null,
     danc: null,
     dword: "",
@@ -130,8 +129,8 @@ export function defaultState(rules: Rules): State {
     axy: "",
     axw: "",
     axn: "",
-    axk: 10,
-    btest: "weat1",
+    axk: rules.defaults.axes_k,
+    btest: rules.defaults.weat_test,
     bx: "",
     by: "",
     ba: "",

@@ -110,18 +110,19 @@ describe("URL state", () => {
     const other: Rules = {
       ...INFO,
       limits: { ...INFO.limits, k: 50, export_n: 500, compare_words: 20, compare_k: 5 },
-      defaults: { ...INFO.defaults, k: 7, method: "cosine3", compare_scope: "all", restrict_vocab: 1234 },
+      defaults: { ...INFO.defaults, k: 7, method: "cosine3", compare_scope: "all", restrict_vocab: 1234, export_n: 300, drift_top: 8, axes_k: 4, weat_test: "weat3" },
       methods: [...INFO.methods, { name: "cosine3", label: "Cos3" }],
       scopes: ["all", "shared", "near"],
       benchmarks: [{ name: "mine" }],
     };
     const d = def(other);
     expect([d.k, d.method, d.cscope, d.erv, d.bench]).toEqual([7, "cosine3", "all", 1234, "mine"]);
+    expect([d.n, d.dtop, d.axk, d.btest]).toEqual([300, 8, 4, "weat3"]);
     expect(enc(d, other)).toBe("");
     // The same URL read under the two sets of rules.
     const url = "k=60&n=600&cn=21&ck=6&method=cosine3&cscope=near";
     const s = dec(url, other);
-    expect([s.k, s.n, s.cn, s.ck, s.method, s.cscope]).toEqual([7, 1000, 1000, 10, "cosine3", "near"]);
+    expect([s.k, s.n, s.cn, s.ck, s.method, s.cscope]).toEqual([7, 300, 1000, 10, "cosine3", "near"]);
     const t = dec(url, INFO);
     expect([t.k, t.n, t.cn, t.ck, t.method, t.cscope]).toEqual([60, 600, 21, 6, "3cosadd", "shared"]);
     expect(methodLabel(other, "cosine3")).toBe("Cos3");

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tensorboard_plugin_w2v.errors import InvalidArgument
-from tensorboard_plugin_w2v.models.norms import ensure_norms
+from tensorboard_plugin_w2v.models.norms import ensure_norms, norms_of
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors
@@ -43,7 +43,7 @@ def unit_vector(kv: KeyedVectors, word: str) -> np.ndarray:
         ensure_norms(kv)
         return kv.get_vector(word, norm=True)
     i = kv.get_index(word)
-    return kv.vectors[i] / np.linalg.norm(kv.vectors[i : i + 1], axis=1)[0]
+    return kv.vectors[i] / norms_of(kv, np.array([i]))[0]
 
 
 def mean_vector(kv: KeyedVectors, positive: list[str], negative: list[str]) -> np.ndarray:

@@ -39,6 +39,8 @@ from tensorboard_plugin_w2v.search.topk import best_first, ranked
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors
 
+    from tensorboard_plugin_w2v import lifecycle
+
 __all__ = [
     "METHOD_3COSADD",
     "METHOD_3COSMUL",
@@ -215,11 +217,17 @@ class VocabEntry:
 
 
 def vocab(
-    kv: KeyedVectors, prefix: str = "", offset: int = 0, limit: int = 50, counts_known: bool = True
+    kv: KeyedVectors,
+    prefix: str = "",
+    offset: int = 0,
+    limit: int = 50,
+    counts_known: bool = True,
+    group: lifecycle.ThreadGroup | None = None,
 ) -> tuple[list[VocabEntry], int]:
     """Words whose lower-cased form starts with ``prefix`` lower-cased, most frequent first, and
-    their total."""
-    index = prefix_index(kv, counts_known)  # sorted lower-cased words: µs at millions of words
+    their total. A large vocabulary's prefix index is built in a thread of ``group`` (see
+    :func:`~tensorboard_plugin_w2v.models.prefix.for_model`); a scan answers meanwhile."""
+    index = prefix_index(kv, counts_known, group)  # sorted lower-cased words: µs at millions of words
     if index is not None:
         rows, total = index.page(prefix.lower(), offset, limit)
         page = rows.tolist()

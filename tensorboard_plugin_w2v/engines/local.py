@@ -63,7 +63,7 @@ class LocalModel:
         return queries.doesnt_match(self.kv, words)
 
     def vocab(self, prefix: str, offset: int, limit: int) -> tuple[list[queries.VocabEntry], int]:
-        return queries.vocab(self.kv, prefix, offset, limit, self.counts_known)
+        return queries.vocab(self.kv, prefix, offset, limit, self.counts_known, self.loaded.group)
 
     def vector(self, word: str) -> np.ndarray:
         return queries.vector(self.kv, word)

@@ -210,6 +210,16 @@ def sidecars(path: str) -> tuple[str, ...]:
     return tuple(_glob.glob(_glob.escape(path) + ".*.npy"))
 
 
+def settle_folder(folder: str) -> None:
+    """Flush the files just written into a temporary ``folder`` to disk and give them, and it,
+    the modes :func:`atomic_path` gives: what :func:`published_folder` does before its rename,
+    for writers that rename under a lock of their own (``log_model``)."""
+    for name in os.listdir(folder):
+        if name != temporaries.WRITER_NAME and os.path.isfile(os.path.join(folder, name)):
+            _settle(os.path.join(folder, name), FILE_MODE)
+    os.chmod(folder, FOLDER_MODE)
+
+
 @contextlib.contextmanager
 def published_folder(final: str, result: str) -> Iterator[str]:
     """A temporary folder beside ``final``, renamed to ``final`` when the block completes.
@@ -223,10 +233,7 @@ def published_folder(final: str, result: str) -> Iterator[str]:
     try:
         with temporaries.claimed_folder(parent) as tmp:  # locked while written: see temporaries
             yield tmp
-            for name in os.listdir(tmp):
-                if name != temporaries.WRITER_NAME and os.path.isfile(os.path.join(tmp, name)):
-                    _settle(os.path.join(tmp, name), FILE_MODE)
-            os.chmod(tmp, FOLDER_MODE)
+            settle_folder(tmp)
             try:
                 # The lock file goes along: until the rename the folder always says whether its
                 # writer lives (a writer killed while flushing leaves a folder sweeps remove).

@@ -24,10 +24,10 @@ import json
 import logging
 import os
 import posixpath
-import shutil
 import threading
 import time
 
+from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v.errors import StoreUnavailable
 from tensorboard_plugin_w2v.io import fileio, oserrors, s3
 
@@ -57,9 +57,17 @@ _jobs: dict[str, _Job] = {}
 _jobs_lock = threading.Lock()
 
 
-def local_copy(identity, cache_dir: str, sidecars=(), timeout: float | None = None) -> str:
+def local_copy(
+    identity,
+    cache_dir: str,
+    sidecars=(),
+    timeout: float | None = None,
+    group: lifecycle.ThreadGroup | None = None,
+) -> str:
     """A local path holding this version of a remote file (see the module's docstring); ``sidecars``
-    are the paths of its gensim ``.npy`` files, or a function listing them (called by the copy job)."""
+    are the paths of its gensim ``.npy`` files, or a function listing them (called by the copy job,
+    a thread of ``group``, :data:`~tensorboard_plugin_w2v.lifecycle.LIBRARY` by default: closing
+    the group stops the copy)."""
     folder = copy_folder(identity, cache_dir)
     local = os.path.join(folder, posixpath.basename(identity.path))
     if os.path.exists(os.path.join(folder, COMPLETE_NAME)):
@@ -70,10 +78,12 @@ def local_copy(identity, cache_dir: str, sidecars=(), timeout: float | None = No
     with _jobs_lock:
         job = _jobs.get(folder)
         if job is None:
-            job = _jobs[folder] = _Job()
-            threading.Thread(
-                target=_run, args=(job, folder, identity, sidecars), name="w2v-remote-copy", daemon=True
-            ).start()
+            group = group or lifecycle.LIBRARY
+            job = _Job()
+            args = (job, folder, identity, sidecars, group.stopping)
+            if group.spawn(_run, name="w2v-remote-copy", args=args) is None:
+                raise StoreUnavailable(f"{identity.path}: not copied, the server is closing", retry_after=1)
+            _jobs[folder] = job
     if not job.done.wait(timeout):
         raise StoreUnavailable(
             f"{identity.path}: the store did not deliver the file within {timeout:g} s "
@@ -94,10 +104,10 @@ def local_copy(identity, cache_dir: str, sidecars=(), timeout: float | None = No
     return job.result
 
 
-def _run(job: _Job, folder: str, identity, sidecars) -> None:
+def _run(job: _Job, folder: str, identity, sidecars, stop: threading.Event) -> None:
     started = time.monotonic()
     try:
-        job.result = _copy(folder, identity, sidecars)
+        job.result = _copy(folder, identity, sidecars, stop)
         logger.info("copied %s into the cache in %.1fs", identity.path, time.monotonic() - started)
     except BaseException as exc:  # reported to the waiting requests
         logger.warning("copying %s failed: %s", identity.path, _describe(exc))
@@ -112,14 +122,14 @@ def _run(job: _Job, folder: str, identity, sidecars) -> None:
         job.done.set()
 
 
-def _copy(folder: str, identity, sidecars) -> str:
+def _copy(folder: str, identity, sidecars, stop: threading.Event) -> str:
     started = time.monotonic()
     parts = [(identity.path, identity)]
     for src in sidecars() if callable(sidecars) else sidecars:
         parts.append((src, fileio.stat(src)))
     with fileio.published_folder(folder, os.path.join(folder, COMPLETE_NAME)) as tmp:
         for src, version in parts:
-            _copy_one(src, version, os.path.join(tmp, posixpath.basename(src)))
+            _copy_one(src, version, os.path.join(tmp, posixpath.basename(src)), stop)
         for src, version in parts:  # a sidecar re-uploaded meanwhile would not match its model
             if fileio.stat(src) != version:
                 raise StoreUnavailable(
@@ -138,8 +148,9 @@ def _write_source(folder: str, identity, seconds: float) -> None:
         json.dump({**record, "seconds": round(seconds, 3)}, f)
 
 
-def _copy_one(src: str, version, dest: str) -> None:
-    """Copy one object into ``dest``: all of ``version``'s bytes, or an error."""
+def _copy_one(src: str, version, dest: str, stop: threading.Event) -> None:
+    """Copy one object into ``dest``: all of ``version``'s bytes, or an error (also when ``stop``
+    is set: :class:`~tensorboard_plugin_w2v.lifecycle.Stopped`)."""
     written = 0
     with open(dest, "wb") as out:
         if src.startswith("s3://"):
@@ -150,6 +161,7 @@ def _copy_one(src: str, version, dest: str) -> None:
             try:
                 body = s3.client().get_object(Bucket=bucket, Key=key, **extra)["Body"]
                 for chunk in body.iter_chunks(_CHUNK):
+                    _check(stop, src)
                     out.write(chunk)
                     written += len(chunk)
             except botocore.exceptions.ClientError as exc:
@@ -163,15 +175,20 @@ def _copy_one(src: str, version, dest: str) -> None:
                 raise OSError(f"{src}: {exc}") from None
         else:
             with fileio.open_binary(src) as fin:
-                shutil.copyfileobj(fin, out, _CHUNK)
+                for chunk in iter(lambda: fin.read(_CHUNK), b""):
+                    _check(stop, src)
+                    out.write(chunk)
             written = out.tell()
-        out.flush()
-        os.fsync(out.fileno())
     if written != version.size:
         raise StoreUnavailable(
             f"{src}: {written} bytes arrived of {version.size} (cut short or changed); nothing was kept",
             retry_after=1,
         )
+
+
+def _check(stop: threading.Event, src: str) -> None:
+    if stop.is_set():
+        raise lifecycle.Stopped(f"copying {src} was stopped: closing")
 
 
 def _describe(exc: BaseException) -> str:

@@ -16,6 +16,7 @@ crash mid-way never leaves a half conversion that a later start would trust.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -26,6 +27,7 @@ from collections.abc import Callable
 
 from gensim.models import KeyedVectors
 
+from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v.io import fileio
 from tensorboard_plugin_w2v.models import faults, housekeeping
 
@@ -146,6 +148,7 @@ def private_copy(
     cache_dir: str,
     main_copied: Callable[[str], None] | None = None,
     written: Callable[[str], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> str:
     """A copy of a local gensim model file and its ``.npy`` sidecars in the cache, to memory-map.
 
@@ -155,6 +158,7 @@ def private_copy(
     files are flushed to disk). ``main_copied`` is called with the temporary copy of the main
     file as soon as it is written (the sidecars follow), ``written`` with the temporary folder
     once every file is written, before the flush: :class:`PendingCopy` reads and maps them then.
+    Setting ``stop`` ends the copy at its next step (:class:`~tensorboard_plugin_w2v.lifecycle.Stopped`).
     """
     target = private_copy_path(path, identity, cache_dir)
     if os.path.exists(target):
@@ -163,9 +167,9 @@ def private_copy(
     logger.info("copying %s (%.0f MB) into the cache to memory-map it", path, identity.size / 1e6)
     with fileio.published_folder(os.path.dirname(target), target) as tmp:
         for src in (path, *fileio.sidecars(path)):
-            # copy2 keeps the modification times: the vocabulary cache recognises the same
+            # The copy keeps the modification times: the vocabulary cache recognises the same
             # vectors whether they are mapped from the copy or, once settled, from the logdir.
-            shutil.copy2(src, os.path.join(tmp, os.path.basename(src)))
+            _copy_file(src, os.path.join(tmp, os.path.basename(src)), stop)
             if src == path and main_copied is not None:
                 main_copied(os.path.join(tmp, os.path.basename(src)))
         housekeeping.write_source(tmp, identity, seconds=time.monotonic() - started)
@@ -173,6 +177,30 @@ def private_copy(
             written(tmp)
     logger.info("copied %s in %.1fs", path, time.monotonic() - started)
     return target
+
+
+COPY_STEP_BYTES = 64 << 20  # copied by one system call; the stop switch is checked between them
+
+
+def _copy_file(src: str, dst: str, stop: threading.Event | None) -> None:
+    """``shutil.copy2`` (the bytes by ``sendfile``, then times and mode), in steps of
+    :data:`COPY_STEP_BYTES` with ``stop`` checked before each."""
+    with open(src, "rb") as fin, open(dst, "wb") as out:
+        size, offset = os.fstat(fin.fileno()).st_size, 0
+        while offset < size:
+            if stop is not None and stop.is_set():
+                raise lifecycle.Stopped(f"copying {src} was stopped")
+            try:
+                sent = os.sendfile(out.fileno(), fin.fileno(), offset, min(COPY_STEP_BYTES, size - offset))
+            except (OSError, AttributeError) as exc:
+                if offset or getattr(exc, "errno", None) == errno.ENOSPC:
+                    raise
+                shutil.copyfileobj(fin, out)  # no file-to-file sendfile on this system
+                break
+            if sent == 0:  # the file shrank meanwhile
+                break
+            offset += sent
+    shutil.copystat(src, dst)
 
 
 RELEASE_TIMEOUT_SECONDS = 600.0  # a loader that never releases its copy delays its publication this long
@@ -191,21 +219,35 @@ class PendingCopy:
     caller reads the logdir file into memory instead.
     """
 
-    def __init__(self, path: str, identity: fileio.FileIdentity, cache_dir: str):
+    def __init__(
+        self,
+        path: str,
+        identity: fileio.FileIdentity,
+        cache_dir: str,
+        group: lifecycle.ThreadGroup | None = None,
+    ):
         self.path, self.identity, self.cache_dir = path, identity, cache_dir
         self.error: BaseException | None = None
         self._main = None  # the open copy of the main file
         self._folder: str | None = None
         self._main_ready, self._written, self._released = threading.Event(), threading.Event(), threading.Event()
-        self._thread = threading.Thread(target=self._run, name="w2v-private-copy", daemon=True)
         self.target = private_copy_path(path, identity, cache_dir)
-        with _pending_lock:
-            _pending[self.target] = self._thread
-        self._thread.start()
+        group = group or lifecycle.LIBRARY  # closing it stops the copy
+        self._stop = group.stopping
+        with _pending_lock:  # held until _thread is set: the thread's last step reads it
+            self._thread = group.spawn(self._run, name="w2v-private-copy")
+            if self._thread is not None:
+                _pending[self.target] = self._thread
+        if self._thread is None:  # the group is closing: no copy, the loader reads the file
+            self.error = lifecycle.Stopped(f"{path} was not copied: closing")
+            self._main_ready.set()
+            self._written.set()
 
     def _run(self) -> None:
         try:
-            target = private_copy(self.path, self.identity, self.cache_dir, self._on_main, self._on_written)
+            target = private_copy(
+                self.path, self.identity, self.cache_dir, self._on_main, self._on_written, self._stop
+            )
             if not self._main_ready.is_set():  # published meanwhile by another process: use it
                 self._on_main(target)
                 self._on_written(os.path.dirname(target))
@@ -248,6 +290,8 @@ class PendingCopy:
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait until the copy is published (or has failed); whether it is done."""
+        if self._thread is None:
+            return True
         self._thread.join(timeout)
         return not self._thread.is_alive()
 

@@ -73,8 +73,8 @@ def load_model(
 
     ``mmap_policy`` says which logdir files may be memory-mapped (see :func:`may_memory_map`);
     private copies in ``cache_dir`` (remote files, converted word2vec files) always are.
-    Background work the load starts (a large model's norms, its vocabulary cache) runs in
-    ``group``'s threads (:data:`~tensorboard_plugin_w2v.lifecycle.LIBRARY` by default).
+    Background work the load starts (copies of remote files and private copies, a large model's
+    norms, its vocabulary cache, later its prefix index) runs in ``group``'s threads (:data:`~tensorboard_plugin_w2v.lifecycle.LIBRARY` by default).
     """
     identity = _identity(path)
     format = format or _sniffed_format(path)
@@ -82,9 +82,12 @@ def load_model(
         raise ModelLoadError(PICKLE_REFUSED)
     if format not in readers.READERS:
         raise ModelLoadError(f"unknown model format {format!r}")
-    local, metadata_path, mmap = _local_source(path, identity, format, metadata_path, cache_dir, mmap_policy)
+    local, metadata_path, mmap = _local_source(
+        path, identity, format, metadata_path, cache_dir, mmap_policy, group
+    )
     sanity.check_size(local, format)
-    copy = _pending_private_copy(path, identity, format, cache_dir) if local == path and not mmap else None
+    unmapped = local == path and not mmap
+    copy = _pending_private_copy(path, identity, format, cache_dir, group) if unmapped else None
     try:
         model = readers.READERS[format](
             local,
@@ -104,6 +107,7 @@ def load_model(
         if copy is not None:
             copy.release()  # its files are mapped (or not needed): it may be renamed into place
     model.identity = identity
+    model.group = group  # later work on the model (its prefix index) runs there too
     model.extra_bytes += vocabulary_bytes(model.kv)
     return model
 
@@ -134,6 +138,7 @@ def _local_source(
     metadata_path: str | None,
     cache_dir: str | None,
     mmap_policy: str,
+    group: lifecycle.ThreadGroup | None = None,
 ) -> tuple[str, str | None, str | None]:
     """``(local file to read, local metadata file, mmap mode)``: remote files are copied into the
     cache folder, large local gensim files that may still change are served from a private copy."""
@@ -141,9 +146,9 @@ def _local_source(
         cache = cache_dir or default_cache_dir()
         # listed by the copy job, which a request waits for at most --word2vec_remote_timeout
         extra = (lambda: fileio.sidecars(path)) if format in md.GENSIM_NATIVE_FORMATS else ()
-        local = remote.local_copy(identity, cache, extra)
+        local = remote.local_copy(identity, cache, extra, group=group)
         if metadata_path:
-            metadata_path = remote.local_copy(fileio.stat(metadata_path), cache)
+            metadata_path = remote.local_copy(fileio.stat(metadata_path), cache, group=group)
         return local, metadata_path, "r"
     if may_memory_map(path, mmap_policy):
         return path, metadata_path, "r"
@@ -217,13 +222,17 @@ def _large(path: str) -> bool:
 
 
 def _pending_private_copy(
-    path: str, identity: fileio.FileIdentity, format: str, cache_dir: str | None
+    path: str,
+    identity: fileio.FileIdentity,
+    format: str,
+    cache_dir: str | None,
+    group: lifecycle.ThreadGroup | None = None,
 ) -> convert.PendingCopy | None:
     """A large local gensim file that may not be mapped is copied into the cache (to be mapped
     from there) while gensim unpickles the copy of its main file: see :class:`convert.PendingCopy`."""
     if format not in md.GENSIM_NATIVE_FORMATS or not cache_dir or fileio.is_remote(path) or not _large(path):
         return None
-    return convert.PendingCopy(path, identity, cache_dir)
+    return convert.PendingCopy(path, identity, cache_dir, group)
 
 
 def vocabulary_bytes(kv: KeyedVectors, sample: int = 1000) -> int:

@@ -31,6 +31,7 @@ class LoadedModel:
     extra_bytes: int = field(default=0, repr=False)
     identity: fileio.FileIdentity | None = field(default=None, repr=False)
     index: Any = field(default=None, repr=False)  # a search.index.IndexHandle, set by the IndexManager
+    group: Any = field(default=None, repr=False)  # the lifecycle.ThreadGroup its load's work ran in
 
     def searcher(self, exact: bool = False):
         """The ready ANN index to answer with, or ``None`` for an exact scan."""

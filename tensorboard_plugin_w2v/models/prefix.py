@@ -261,17 +261,18 @@ def attach(kv, index: PrefixIndex) -> None:
         _built[kv] = (_fingerprint(kv), index)
 
 
-def for_model(kv, counts_known: bool) -> PrefixIndex | None:
+def for_model(kv, counts_known: bool, group: lifecycle.ThreadGroup | None = None) -> PrefixIndex | None:
     """The prefix index of ``kv``, ranked by counts if ``counts_known`` (else in file order):
     its cached vocabulary's, or one built in memory for a vocabulary of at most
-    :data:`BUILD_MAX_WORDS` words (at once when small, else in the background); ``None`` where a
-    scan must answer."""
+    :data:`BUILD_MAX_WORDS` words (at once when small, else in a thread of ``group``,
+    :data:`~tensorboard_plugin_w2v.lifecycle.LIBRARY` by default); ``None`` where a scan must
+    answer."""
     index = getattr(kv.key_to_index, "prefix_index", None)
     if index is None:
         with _built_lock:
             fingerprint, index = _built.get(kv, (None, None))
         if index is None or fingerprint != _fingerprint(kv):
-            index = _build_for(kv)
+            index = _build_for(kv, group or lifecycle.LIBRARY)
     if index is None or (index.by_counts and not counts_known):
         return None
     return index
@@ -286,7 +287,7 @@ def _fingerprint(kv) -> tuple:
 _building: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # kv → fingerprint being built
 
 
-def _build_for(kv) -> PrefixIndex | None:
+def _build_for(kv, group: lifecycle.ThreadGroup) -> PrefixIndex | None:
     """Build ``kv``'s index now if it is small, else in a background thread (``None`` meanwhile:
     a scan answers, so no request waits for the build)."""
     words = kv.index_to_key
@@ -299,10 +300,7 @@ def _build_for(kv) -> PrefixIndex | None:
         if _building.get(kv) == fingerprint:
             return None
         _building[kv] = fingerprint
-    if (
-        lifecycle.LIBRARY.spawn(_build_in_background, name="w2v-prefix-index", args=(weakref.ref(kv),))
-        is None
-    ):
+    if group.spawn(_build_in_background, name="w2v-prefix-index", args=(weakref.ref(kv),)) is None:
         with _built_lock:
             _building.pop(kv, None)
     return None

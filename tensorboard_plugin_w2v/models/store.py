@@ -35,7 +35,6 @@ STATUS_ERROR = "error"
 class _Slot:
     identity: fileio.FileIdentity
     model: LoadedModel
-    loaded_at: float
     # Memory-mapped ``.npy`` sidecars as they were when loaded; see ``_mapped_files_changed``.
     sidecars: tuple[fileio.FileIdentity, ...] = ()
 
@@ -247,7 +246,7 @@ class ModelStore:
         )
         with self._lock:
             self._failed.pop(version.path, None)
-            self._slots[version.path] = _Slot(identity, model, time.time(), sidecars)
+            self._slots[version.path] = _Slot(identity, model, sidecars)
             self._slots.move_to_end(version.path)
             self._evict_locked(keep=version.path)
         release_freed_memory()

@@ -22,7 +22,7 @@ import numpy as np
 
 from tensorboard_plugin_w2v.models.norms import ensure_norms
 from tensorboard_plugin_w2v.search.scoring import candidate_count, cosines
-from tensorboard_plugin_w2v.search.topk import TopK, dot_t
+from tensorboard_plugin_w2v.search.topk import TopK, dot_t, ranked
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors
@@ -125,7 +125,7 @@ def route_recall(
         if len(cand) < k + 1:  # the route scans exactly then
             hits += k
             continue
-        order = np.argsort(-cosines(kv, units[i], rows=cand), kind="stable")
+        order = ranked(cosines(kv, units[i], rows=cand))
         answer = cand[order]
         answer = answer[answer != row][:k]
         hits += len(np.intersect1d(answer, truth[i]))

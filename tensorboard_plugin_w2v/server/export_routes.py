@@ -136,7 +136,7 @@ class ExportRoutes:
     def _neighbourhood(self, args: MultiDict) -> Neighbourhood:
         version, model = self.catalog.resolve(params.model_ref(args))
         word = params.string(args, "word")
-        n = params.integer(args, "n", 1000, minimum=1, maximum=md.PROJECTOR_POINT_LIMIT - 1)
+        n = params.integer(args, "n", md.DEFAULT_EXPORT_N, minimum=1, maximum=md.PROJECTOR_POINT_LIMIT - 1)
         return neighbourhood_impl(version, model, word, n)
 
     def export_projector_route(self, args: MultiDict) -> dict:

@@ -27,7 +27,7 @@ def info_impl() -> dict:
     keeps TensorBoard's start light; they need numpy only (no gensim, scipy or usearch).
     """
     from tensorboard_plugin_w2v import __version__
-    from tensorboard_plugin_w2v.analysis import alignment, arithmetic, benchmarks, comparison
+    from tensorboard_plugin_w2v.analysis import alignment, arithmetic, benchmarks, comparison, weat_tests
 
     return {
         "plugin": md.PLUGIN_NAME,
@@ -52,6 +52,10 @@ def info_impl() -> dict:
             "compare_k": comparison.DEFAULT_K,
             "compare_scope": comparison.SCOPE_SHARED,
             "restrict_vocab": benchmarks.DEFAULT_RESTRICT_VOCAB,
+            "export_n": md.DEFAULT_EXPORT_N,
+            "drift_top": alignment.DEFAULT_TOP,
+            "axes_k": md.DEFAULT_K,
+            "weat_test": next(iter(weat_tests.BUILTIN_TESTS)),  # the Bias view's first test
         },
         # /analogy and /evaluate take the same methods.
         "methods": [{"name": m, "label": METHOD_LABELS.get(m, m)} for m in arithmetic.METHODS],

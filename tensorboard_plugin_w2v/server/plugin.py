@@ -140,8 +140,8 @@ class Word2VecPlugin(base_plugin.TBPlugin):
 
     def close(self, timeout: float = CLOSE_TIMEOUT_SECONDS) -> list[str]:
         """Stop every thread and pool the plugin started (evaluations, index builds, vocabulary
-        saves, housekeeping, norms) and wait up to ``timeout`` seconds for them; the names of
-        any still running. Safe to call more than once."""
+        saves, housekeeping, norms, file copies, prefix indexes) and wait up to ``timeout``
+        seconds for them; the names of any still running. Safe to call more than once."""
         return self.group.close(timeout)
 
     # -- routes -----------------------------------------------------------------------------

@@ -85,8 +85,8 @@ def _save_and_list(obj, run_dir: str, models: str, folder: str, file: str, **ent
     """Save ``obj`` into ``models/folder/file`` and list it in the manifest; the entries it replaced.
 
     The model is saved into a temporary folder this process holds locked (see
-    :mod:`~tensorboard_plugin_w2v.io.temporaries`), renamed into place under the manifest's lock
-    just before the manifest is replaced. A writer killed at any moment leaves either a locked-then-
+    :mod:`~tensorboard_plugin_w2v.io.temporaries`), flushed to disk, and renamed into place under
+    the manifest's lock just before the manifest is replaced. A writer killed at any moment leaves either a locked-then-
     abandoned temporary or a folder no entry names; the next call removes both.
     """
     os.makedirs(models, exist_ok=True)
@@ -101,6 +101,7 @@ def _save_and_list(obj, run_dir: str, models: str, folder: str, file: str, **ent
 
         try:
             obj.save(os.path.join(tmp, file))
+            fileio.settle_folder(tmp)  # flushed, with the umask's modes (mkdtemp makes it 0700)
             rel = f"{MODELS_DIR}/{folder}/{file}"
             return manifest.add_entry(run_dir, path=rel, under_lock=publish, **entry)[1]
         except BaseException:

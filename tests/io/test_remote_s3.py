@@ -182,25 +182,17 @@ def test_s3_logdir_without_tensorflow(s3, remote_logdir, lee_model):
 # unless tensorflow-io is installed (its data ingester checks TensorFlow's registered schemes), so
 # here the plugin is served by TensorBoard's own WSGI app in a process that has imported TensorFlow.
 WITH_TF_APP = """
-import argparse, json, sys
+import json, sys
 import tensorflow as tf
 import tensorboard.compat
-from tensorboard.backend.application import TensorBoardWSGI
-from tensorboard.plugins import base_plugin
-from werkzeug.test import Client
+from fixtures import make_client
 from tensorboard_plugin_w2v.io import fileio
-from tensorboard_plugin_w2v.server.loader import Word2VecLoader
 
 assert tensorboard.compat.tf.__version__ == tf.__version__  # TensorBoard's tf is TensorFlow here
 assert tensorboard.compat.tf.io.gfile is tf.io.gfile and tf.io.gfile is not fileio._remote
 assert fileio._remote.__name__ == "tensorboard.compat.tensorflow_stub.io.gfile"
 logdir, cache = sys.argv[1], sys.argv[2]
-loader = Word2VecLoader()
-parser = argparse.ArgumentParser()
-loader.define_flags(parser)
-flags = parser.parse_args(["--word2vec_cache_dir", cache])
-loader.fix_flags(flags)
-client = Client(TensorBoardWSGI([loader.load(base_plugin.TBContext(logdir=logdir, flags=flags))]))
+client, _plugin = make_client(logdir, cache_dir=cache)
 out = {"models": client.get("/data/plugin/word2vec/models").json["models"]}
 for run, model in (("lee", "w2v.model"), ("lee", "vectors.bin"), ("training", "lee")):
     query = {"run": run, "model": model, "word": "government", "k": 5}
@@ -215,7 +207,8 @@ print(json.dumps(out))
 )
 def test_s3_logdir_with_tensorflow(s3, remote_logdir, lee_model, tmp_path):
     _, env = s3
-    full_env = {**os.environ, **env, "PYTHONPATH": os.path.dirname(SCRIPTS), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    path = os.pathsep.join([REPO, os.path.join(REPO, "tests")])  # the package, and the tests' fixtures
+    full_env = {**os.environ, **env, "PYTHONPATH": path, "TF_CPP_MIN_LOG_LEVEL": "3"}
     out = subprocess.run(
         [sys.executable, "-c", WITH_TF_APP, remote_logdir, str(tmp_path)],
         capture_output=True,

@@ -327,27 +327,20 @@ def test_a_file_being_written_fails_cleanly_then_loads_when_complete(tmp_path, l
 # pickle and its .npy files) while clients query it. Run in a child process: with the model
 # memory-mapped, a query touching a truncated page kills the whole process with SIGBUS.
 TRAINING_IN_PROGRESS = r"""
-import argparse, collections, json, os, sys, threading, time
+import collections, json, os, sys, threading, time
+from fixtures import make_client
 from gensim.models import Word2Vec
 from gensim.models.word2vec import LineSentence
 from gensim.test.utils import datapath
-from tensorboard.backend.application import TensorBoardWSGI
-from tensorboard.plugins import base_plugin
 from werkzeug.test import Client
-from tensorboard_plugin_w2v.server.loader import Word2VecLoader
 
 logdir, cache, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
 path = os.path.join(logdir, "run", "w2v.model")
 corpus = LineSentence(datapath("lee_background.cor"))
 model = Word2Vec(corpus, vector_size=48, min_count=2, seed=1, workers=1, epochs=1)
 model.save(path, sep_limit=0)
-loader = Word2VecLoader()
-parser = argparse.ArgumentParser()
-loader.define_flags(parser)
 # Rescans every 0.1 s, so that some happen while the files are half-written.
-flags = parser.parse_args(["--word2vec_cache_dir", cache, "--word2vec_reload_interval", "0.1"])
-loader.fix_flags(flags)
-client = Client(TensorBoardWSGI([loader.load(base_plugin.TBContext(logdir=logdir, flags=flags))]))
+client, _plugin = make_client(logdir, cache_dir=cache, reload_interval=0.1)
 query = {"run": "run", "model": "w2v.model", "word": "government", "k": 10}
 assert client.get("/data/plugin/word2vec/neighbors", query_string=query).status_code == 200
 statuses = collections.Counter()
@@ -382,7 +375,8 @@ print(json.dumps({"saves": saves, "statuses": {str(k): v for k, v in statuses.it
 @pytest.mark.slow
 def test_training_in_progress_saving_over_the_model_never_kills_the_server(tmp_path):
     (tmp_path / "logdir" / "run").mkdir(parents=True)
-    env = {**os.environ, "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    path = os.pathsep.join([REPO, os.path.join(REPO, "tests"), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONPATH": path}  # the package, and the tests' fixtures
     out = subprocess.run(
         [sys.executable, "-c", TRAINING_IN_PROGRESS, str(tmp_path / "logdir"), str(tmp_path / "cache"), "6"],
         capture_output=True,

@@ -216,6 +216,19 @@ def test_axes_errors(client, params, status, needle):
     assert got == status and needle in data["error"], data
 
 
+def test_the_analysis_defaults_info_states_are_the_routes(client):
+    """What the tab shows before anyone changes a field: the routes' own defaults, from /info."""
+    defaults = client.get(f"{BASE}/info").get_json()["defaults"]
+    status, drift = get(client, "drift", SEEDS + [("model2", "b.model")])
+    assert (
+        status == 200 and len(drift["most_changed"]) == len(drift["least_changed"]) == defaults["drift_top"]
+    )
+    status, placed = get(client, "axes", SEEDS + [("x", "police"), ("neighbors_of", "minister")])
+    assert status == 200 and [p["kind"] for p in placed["points"]].count("neighbor") == defaults["axes_k"]
+    status, listing = get(client, "weat", [("run", "seeds"), ("model", "a.model")])
+    assert status == 200 and listing["tests"][0]["name"] == defaults["weat_test"]
+
+
 WIKI = [("run", "."), ("model", "wiki.model")]
 
 

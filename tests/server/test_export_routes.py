@@ -44,6 +44,18 @@ def test_export_writes_a_run_the_projector_shows(tmp_path, lee_model):
     np.testing.assert_array_equal(values, lee_model.wv[expected])
 
 
+def test_an_export_without_n_sends_the_default_info_states(tmp_path, lee_model):
+    client, _ = make_client(_logdir_with_model(tmp_path, lee_model))
+    default = client.get(f"{BASE}/info").get_json()["defaults"]["export_n"]
+    assert len(lee_model.wv) > default + 1
+    response = client.post(
+        f"{BASE}/export_projector",
+        headers=POST_HEADERS,
+        query_string={"run": "run", "model": "w2v.model", "word": "police"},
+    )
+    assert response.status_code == 200 and response.get_json()["points"] == default + 1
+
+
 def test_export_needs_post_with_a_custom_header(tmp_path, lee_model):
     client, _ = make_client(_logdir_with_model(tmp_path, lee_model))
     query = {"run": "run", "model": "w2v.model", "word": "police"}

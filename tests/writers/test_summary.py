@@ -14,7 +14,7 @@ from gensim.test.utils import common_texts
 from tensorboard.backend.event_processing import event_accumulator
 
 from tensorboard_plugin_w2v import metadata as md
-from tensorboard_plugin_w2v.io import manifest
+from tensorboard_plugin_w2v.io import fileio, manifest
 from tensorboard_plugin_w2v.writers import summary
 
 
@@ -57,6 +57,17 @@ def test_log_model_saves_inside_the_plugin_folder_and_lists_it(tmp_path, lee_mod
     assert_neighbors_match(client, "run1", "word2vec", lee_model.wv, "government")
     (row,) = w2v_get(client, "/models")["models"]
     assert row["training"]["vector_size"] == 32  # the whole model was saved, training parameters too
+
+
+def test_a_logged_model_gets_the_modes_of_every_atomic_write(tmp_path, lee_model):
+    """Flushed, and readable as the umask allows (others' TensorBoards share the logdir), not
+    with the 0700 of the temporary folder it was written in."""
+    path = summary.log_model(str(tmp_path / "run"), lee_model.wv, name="shared", step=1)
+    folder = os.path.dirname(path)
+    assert oct(os.stat(folder).st_mode & 0o777) == oct(fileio.FOLDER_MODE) != oct(0o700)
+    files = os.listdir(folder)
+    assert files == [os.path.basename(path)]
+    assert oct(os.stat(path).st_mode & 0o777) == oct(fileio.FILE_MODE)
 
 
 def test_each_step_is_a_version_and_appears_without_a_restart(tmp_path):

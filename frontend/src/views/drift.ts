@@ -42,7 +42,7 @@ class DriftView implements View {
   constructor(private readonly ctx: ViewContext) {
     this.store = ctx.store;
     const s = this.store.state;
-    const top = numberField("Words listed", s.dtop, { min: 1, max: this.store.info.limits.drift_top, width: "80px", onChange: (v) => this.store.setState({ dtop: v ?? 20 }), onEnter: () => void this.run(), testId: "drift-top", title: "How many of the most and of the least changed words to list" });
+    const top = numberField("Words listed", s.dtop, { min: 1, max: this.store.info.limits.drift_top, width: "80px", onChange: (v) => this.store.setState({ dtop: v ?? this.store.info.defaults.drift_top }), onEnter: () => void this.run(), testId: "drift-top", title: "How many of the most and of the least changed words to list" });
     const rv = numberField("Among the most frequent", s.drv, { min: 1, max: Number.MAX_SAFE_INTEGER, width: "110px", placeholder: "all shared", onChange: (v) => this.store.setState({ drv: v }), onEnter: () => void this.run(), testId: "drift-rv", title: "Rank only this many of the most frequent shared words (empty: all)" });
     const anchors = numberField("Anchors", s.danc, { min: 1, max: Number.MAX_SAFE_INTEGER, width: "100px", placeholder: "≤ 50,000", onChange: (v) => this.store.setState({ danc: v }), onEnter: () => void this.run(), testId: "drift-anchors", title: "Align on this many of the most frequent shared words (empty: all shared words, at most 50,000)" });
     this.lookup = new WordInput({ label: "Trajectory of a word", value: s.dword, suggest: ctx.suggest, onEnter: () => this.pick(this.lookup.value), testId: "drift-word", width: "180px" });

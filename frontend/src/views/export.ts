@@ -7,7 +7,6 @@ import { ApiError, isAbort, routeUrl, safeServerUrl, type ExportResponse } from 
 import * as client from "../client";
 import { h, setChildren } from "../dom";
 import { formatInt } from "../format";
-import { EXPORT_N } from "../state";
 import { targetLabel } from "../store";
 import { button, errorBox, loadingBox, numberField } from "../widgets";
 import { Slot } from "../slot";
@@ -25,7 +24,7 @@ export function projectorExport(ctx: ViewContext, word: () => string): { el: HTM
     min: 1,
     max,
     width: "96px",
-    onChange: (v) => store.setState({ n: v ?? EXPORT_N }),
+    onChange: (v) => store.setState({ n: v ?? store.info.defaults.export_n }),
     onEnter: () => void send(),
     testId: "export-n",
   });

@@ -137,6 +137,18 @@ def _num(value: float | None) -> str:
     return "—" if value is None else f"{value:.4f}"
 
 
+def _coverage(answered: int, questions: int) -> str:
+    """Share of the questions answered, never shown as 0 % or 100 % when it is not."""
+    if not questions:
+        return "—"
+    share = 100 * answered / questions
+    if 0 < share < 0.1:
+        return "<0.1%"
+    if 99.9 < share < 100:
+        return ">99.9%"
+    return f"{share:.1f}%"
+
+
 def format_table(report: dict) -> str:
     """The report as plain-text tables, one per benchmark."""
     lines = [f"{report['model']}: {report['format']}, {report['vocab_size']} words × {report['dim']}"]
@@ -146,18 +158,22 @@ def format_table(report: dict) -> str:
             lines.append(f"{r['benchmark']} ({r['method']}, restrict_vocab={r['restrict_vocab']})")
             width = max([len(s["section"]) for s in r["sections"]] + [len("Total accuracy")])
             lines.append(
-                f"  {'section':<{width}}  {'correct':>8}  {'asked':>6}  {'accuracy':>8}  {'skipped':>8}"
+                f"  {'section':<{width}}  {'correct':>8}  {'asked':>6}  {'accuracy':>8}  {'coverage':>8}"
+                f"  {'skipped':>8}"
             )
-            rows = [(s["section"], s) for s in r["sections"]]
-            rows += [
-                ("semantic", r["semantic"]),
-                ("syntactic", r["syntactic"]),
-                ("Total accuracy", r["total"]),
-            ]
-            for name, s in rows:
-                skipped = s.get("oov", "")  # per section; the totals have their own line below
+            # Coverage beside accuracy: the questions answered, of those in the benchmark (the
+            # others have a word outside the vocabulary or restrict_vocab).
+            rows = [(s["section"], s, s["questions"], s["oov"]) for s in r["sections"]]
+            for category in ("semantic", "syntactic"):
+                part = [s for s in r["sections"] if s["category"] == category]
+                rows.append(
+                    (category, r[category], sum(s["questions"] for s in part), sum(s["oov"] for s in part))
+                )
+            rows.append(("Total accuracy", r["total"], r["questions"], r["oov"]))
+            for name, s, questions, skipped in rows:
                 lines.append(
-                    f"  {name:<{width}}  {s['correct']:>8}  {s['total']:>6}  {_pct(s['accuracy']):>8}  {skipped:>8}"
+                    f"  {name:<{width}}  {s['correct']:>8}  {s['total']:>6}  {_pct(s['accuracy']):>8}"
+                    f"  {_coverage(s['total'], questions):>8}  {skipped:>8}"
                 )
             oov = "—" if r["oov_ratio"] is None else f"{r['oov_ratio']:.1f}%"
             lines.append(f"  questions: {r['questions']}, skipped for unknown words: {r['oov']} ({oov})")
@@ -166,7 +182,10 @@ def format_table(report: dict) -> str:
             lines.append(f"{r['benchmark']} (restrict_vocab={r['restrict_vocab']})")
             lines.append(f"  Pearson   {_num(r['pearson']['r'])}  (p = {_num(r['pearson']['pvalue'])})")
             lines.append(f"  Spearman  {_num(r['spearman']['rho'])}  (p = {_num(r['spearman']['pvalue'])})")
-            lines.append(f"  pairs: {r['pairs']}, skipped for unknown words: {r['oov']} ({oov})")
+            lines.append(
+                f"  coverage  {_coverage(r['used'], r['pairs'])}  ({r['used']} of {r['pairs']} pairs used;"
+                f" skipped for unknown words: {r['oov']}, {oov})"
+            )
     if "weat" in report:
         from tensorboard_plugin_w2v.cli.analysis_tables import format_weat
 

@@ -55,9 +55,25 @@ def test_table(model_path, lee_model, capsys, tmp_path):
     assert "analogies (3cosadd, restrict_vocab=1000)" in out
     assert "capital-common-countries" in out and "Total accuracy" in out and "syntactic" in out
     assert "mine.tsv (restrict_vocab=1000)" in out and "Spearman" in out
-    score, _ = lee_model.wv.evaluate_word_analogies(datapath("questions-words.txt"), restrict_vocab=1000)
+    score, sections = lee_model.wv.evaluate_word_analogies(
+        datapath("questions-words.txt"), restrict_vocab=1000
+    )
     total = next(line for line in out.splitlines() if "Total accuracy" in line)
-    assert total.split()[-1] == f"{100 * score:.2f}%"
+    # Coverage beside accuracy: the questions answered, of the 19,544 in the file.
+    with open(datapath("questions-words.txt")) as f:
+        in_file = sum(1 for line in f if not line.startswith(":"))
+    answered = len(sections[-1]["correct"]) + len(sections[-1]["incorrect"])
+    header = next(line for line in out.splitlines() if line.split()[:1] == ["section"])
+    assert header.split()[-3:] == ["accuracy", "coverage", "skipped"]
+    assert total.split()[-3:] == [
+        f"{100 * score:.2f}%",
+        f"{100 * answered / in_file:.1f}%",
+        str(in_file - answered),
+    ]
+    # A word-pair benchmark: its coverage is the share of pairs gensim did not skip.
+    _, _, oov = lee_model.wv.evaluate_word_pairs(str(pairs), restrict_vocab=1000)
+    coverage = next(line for line in out.split("mine.tsv")[1].splitlines() if "coverage" in line)
+    assert coverage.split()[1] == f"{100 - oov:.1f}%" and "pairs used" in coverage
 
 
 @pytest.mark.parametrize(

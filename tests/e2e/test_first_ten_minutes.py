@@ -245,3 +245,42 @@ def test_the_export_is_listed_and_removed(page, demo):
             break
         time.sleep(1)
     assert run not in _get_json(demo.url + "/data/runs")
+
+
+def test_a_word_with_a_plus_reaches_the_projector(page, demo):
+    """The word "c++" (in GloVe): its export's run and tensor names survive the Projector page's own
+    URL building (which leaves "+" unencoded): the page shows its 21 points and finds the word."""
+    frame = open_word2vec(page, demo)
+    query = frame.get_by_test_id("query-input")
+    query.fill("c++")
+    query.press("Escape")
+    query.press("Enter")
+    assert table_words(frame, "neighbors-table")
+    n = frame.get_by_test_id("export-n")
+    n.fill("20")
+    n.press("Enter")
+    frame.get_by_test_id("export-ok").wait_for(timeout=60_000)
+    run = frame.get_by_test_id("export-run").input_value()
+    export = next(e for e in demo.json("/exports")["exports"] if e["run"] == run)
+    assert export["word"] == "c++" and not set("+&#%") & set(run + export["tensor_name"])
+    for _ in range(60):
+        if run in _get_json(demo.url + "/data/plugin/projector/runs"):
+            break
+        time.sleep(1)
+    frame.get_by_test_id("open-projector").click()
+    page.wait_for_function("location.hash.startsWith('#projector')")
+    projector = page.frame_locator("iframe[src*='name=projector']").frame_locator("iframe")
+    projector.locator("text=/Points: \\d+/").first.wait_for(timeout=120_000)
+    projector.locator("paper-dropdown-menu").first.click()
+    projector.locator("paper-item", has_text=run).click()
+    projector.locator("text=/Points: 21\\b/").first.wait_for(timeout=120_000)
+    assert projector.locator("text=/Error fetching/").count() == 0
+    # Its label search (a substring; its regular-expression mode is off) finds the one point and
+    # selects it: the point's card names it and its nearest points are listed.
+    projector.locator("#search-box input").fill("c++")
+    projector.locator("text=/^1 matches\\./").first.wait_for(timeout=30_000)
+    projector.locator("vz-projector-metadata-card", has_text="c++").wait_for(timeout=30_000)
+    assert "compiler" in projector.locator(".nn-list").inner_text()
+    frame = open_word2vec(page, demo)
+    frame.locator(f"[data-testid=exports-table] tr[data-run='{run}']").get_by_test_id("export-remove").click()
+    frame.locator(f"[data-testid=exports-table] tr[data-run='{run}']").wait_for(state="detached")

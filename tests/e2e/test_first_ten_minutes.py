@@ -115,6 +115,38 @@ def _overlap(a: dict, b: dict) -> bool:
     )
 
 
+def send_to_projector(frame, word: str, n: int) -> str:
+    """Query ``word``'s neighbours in the tab and send ``n`` of them to the Projector; the run."""
+    query = frame.get_by_test_id("query-input")
+    query.fill(word)
+    query.press("Escape")
+    query.press("Enter")
+    assert table_words(frame, "neighbors-table")
+    field = frame.get_by_test_id("export-n")
+    field.fill(str(n))
+    field.press("Enter")
+    frame.get_by_test_id("export-ok").wait_for(timeout=60_000)
+    return frame.get_by_test_id("export-run").input_value()
+
+
+def open_in_projector(page, frame, demo, run: str, points: int):
+    """The tab's Projector link, then ``run`` picked in the Projector's Run menu (it opens on
+    the first run of its list) until its status line says ``Points: points``; the Projector frame."""
+    for _ in range(60):  # TensorBoard lists a new run within a few seconds
+        if run in _get_json(demo.url + "/data/plugin/projector/runs"):
+            break
+        time.sleep(1)
+    frame.get_by_test_id("open-projector").click()
+    page.wait_for_function("location.hash.startsWith('#projector')")
+    projector = page.frame_locator("iframe[src*='name=projector']").frame_locator("iframe")
+    projector.locator("text=/Points: \\d+/").first.wait_for(timeout=120_000)
+    projector.locator("paper-dropdown-menu").first.click()
+    projector.locator("paper-item", has_text=run).click()
+    projector.locator(f"text=/Points: {points}\\b/").first.wait_for(timeout=120_000)
+    assert projector.locator("text=/Error fetching/").count() == 0
+    return projector
+
+
 def test_the_tab_opens_on_glove_and_finds_the_neighbours_of_king(page, demo, screenshot):
     frame = open_word2vec(page, demo)
     assert frame.get_by_test_id("run-select").input_value() == "glove"
@@ -194,33 +226,11 @@ def test_an_evaluation_gives_gensims_figure(page, demo, screenshot):
 
 def test_send_to_projector_and_see_the_subset_there(page, demo, screenshot):
     frame = open_word2vec(page, demo)
-    query = frame.get_by_test_id("query-input")
-    query.fill("king")
-    query.press("Escape")
-    query.press("Enter")
-    table_words(frame, "neighbors-table")
-    n = frame.get_by_test_id("export-n")
-    n.fill("300")
-    n.press("Enter")
-    ok = frame.get_by_test_id("export-ok")
-    ok.wait_for(timeout=60_000)
-    run = frame.get_by_test_id("export-run").input_value()
+    run = send_to_projector(frame, "king", 300)
     assert run.startswith("word2vec_exports/king-300-glove.6B.50d-")
-    assert "choose this run in the “Run” menu" in ok.inner_text()
+    assert "choose this run in the “Run” menu" in frame.get_by_test_id("export-ok").inner_text()
     screenshot(page, "first10-sent", full_page=False)
-    # As the tab says, TensorBoard lists the new run within a few seconds.
-    for _ in range(60):
-        if run in _get_json(demo.url + "/data/plugin/projector/runs"):
-            break
-        time.sleep(1)
-    frame.get_by_test_id("open-projector").click()
-    page.wait_for_function("location.hash.startsWith('#projector')")
-    projector = page.frame_locator("iframe[src*='name=projector']").frame_locator("iframe")
-    projector.locator("text=/Points: \\d+/").first.wait_for(timeout=120_000)
-    # The Projector opens on the first run of its list: pick the export in its Run menu.
-    projector.locator("paper-dropdown-menu").first.click()
-    projector.locator("paper-item", has_text=run).click()
-    projector.locator("text=/Points: 301\\b/").first.wait_for(timeout=120_000)
+    projector = open_in_projector(page, frame, demo, run, 301)
     # Its label search finds the query word among the 301 points.
     projector.locator("#search-box input").fill("king")
     projector.locator(".matches-list a.label", has_text="king").first.wait_for(timeout=30_000)
@@ -251,30 +261,10 @@ def test_a_word_with_a_plus_reaches_the_projector(page, demo):
     """The word "c++" (in GloVe): its export's run and tensor names survive the Projector page's own
     URL building (which leaves "+" unencoded): the page shows its 21 points and finds the word."""
     frame = open_word2vec(page, demo)
-    query = frame.get_by_test_id("query-input")
-    query.fill("c++")
-    query.press("Escape")
-    query.press("Enter")
-    assert table_words(frame, "neighbors-table")
-    n = frame.get_by_test_id("export-n")
-    n.fill("20")
-    n.press("Enter")
-    frame.get_by_test_id("export-ok").wait_for(timeout=60_000)
-    run = frame.get_by_test_id("export-run").input_value()
+    run = send_to_projector(frame, "c++", 20)
     export = next(e for e in demo.json("/exports")["exports"] if e["run"] == run)
     assert export["word"] == "c++" and not set("+&#%") & set(run + export["tensor_name"])
-    for _ in range(60):
-        if run in _get_json(demo.url + "/data/plugin/projector/runs"):
-            break
-        time.sleep(1)
-    frame.get_by_test_id("open-projector").click()
-    page.wait_for_function("location.hash.startsWith('#projector')")
-    projector = page.frame_locator("iframe[src*='name=projector']").frame_locator("iframe")
-    projector.locator("text=/Points: \\d+/").first.wait_for(timeout=120_000)
-    projector.locator("paper-dropdown-menu").first.click()
-    projector.locator("paper-item", has_text=run).click()
-    projector.locator("text=/Points: 21\\b/").first.wait_for(timeout=120_000)
-    assert projector.locator("text=/Error fetching/").count() == 0
+    projector = open_in_projector(page, frame, demo, run, 21)
     # Its label search (a substring; its regular-expression mode is off) finds the one point and
     # selects it: the point's card names it and its nearest points are listed.
     projector.locator("#search-box input").fill("c++")

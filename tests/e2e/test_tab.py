@@ -422,6 +422,28 @@ def test_model_details_and_empty_logdir(page, tensorboard, empty_tensorboard, sc
     screenshot(page, "empty-logdir")
 
 
+@pytest.mark.parametrize(
+    "mode",
+    ["neighbors", "analogy", "similarity", "odd", "compare", "models", "evaluate", "drift", "axes", "bias"],
+)
+def test_every_field_label_is_capitalised(page, tensorboard, mode):
+    """Form labels and legends read as the rest of the tab: a capital first letter (no
+    "max vocab size", "restrict_vocab" or "k" beside "Top k" and "Most frequent only"). The
+    analogy form's three labels are one sentence, "a is to b as c is to ?"."""
+    open_tab(page, tensorboard, f"run=run_a&model={MODEL}&mode={mode}")
+    assert page.get_by_test_id(f"tab-{mode}").get_attribute("aria-selected") == "true"
+    labels: list[str] = []
+    for _ in range(20):  # until the view's form has rendered (it waits for /info and /models)
+        seen = [t.strip() for t in page.locator(".w2v-label:visible").all_inner_texts() if t.strip()]
+        if seen and seen == labels:
+            break
+        labels = seen
+        page.wait_for_timeout(500)
+    assert len(labels) > 3, labels  # more than the picker's Run, Model, Step
+    sentence = ["a", "is to b", "as c"] if mode == "analogy" else []
+    assert [t for t in labels if not t[:1].isupper() and t not in sentence] == [], labels
+
+
 def test_keyboard_only(page, tensorboard):
     open_tab(page, tensorboard, f"run=run_a&model={MODEL}")
     page.get_by_test_id("query-input").focus()

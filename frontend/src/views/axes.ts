@@ -56,7 +56,7 @@ class AxesView implements View {
         run();
       }
     });
-    const k = numberField("k", s.axk, { min: 1, max: this.store.info.limits.axes_k, width: "72px", onChange: (v) => this.store.setState({ axk: v ?? this.store.info.defaults.axes_k }), onEnter: run, testId: "axes-k", title: "How many neighbours to place" });
+    const k = numberField("Neighbours (k)", s.axk, { min: 1, max: this.store.info.limits.axes_k, width: "72px", onChange: (v) => this.store.setState({ axk: v ?? this.store.info.defaults.axes_k }), onEnter: run, testId: "axes-k", title: "How many neighbours to place" });
     this.scatter = new ScatterPlot((word) => this.placeNeighbours(word));
     this.el = panel(
       "axes",

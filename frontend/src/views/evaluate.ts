@@ -154,7 +154,7 @@ class EvaluateView implements View {
     const isAnalogies = (this.benchmark()?.kind ?? "analogies") === "analogies";
     const method = methodSwitch(this.ctx, "eval-method", () => this.markStale()); // a setting starts nothing
     method.hidden = !isAnalogies;
-    const rv = numberField("restrict_vocab", s.erv, {
+    const rv = numberField("Most frequent only", s.erv, {
       min: 1,
       max: Number.MAX_SAFE_INTEGER,
       width: "112px",
@@ -164,7 +164,7 @@ class EvaluateView implements View {
       },
       onEnter: () => void this.runOne(),
       testId: "eval-rv",
-      title: `Only the N most frequent words count as known (gensim’s default: ${formatInt(this.store.info.defaults.restrict_vocab)})`,
+      title: `restrict_vocab: only the N most frequent words count as known (gensim’s default: ${formatInt(this.store.info.defaults.restrict_vocab)})`,
     });
     setChildren(
       this.formEl,

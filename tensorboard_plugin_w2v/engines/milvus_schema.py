@@ -46,9 +46,9 @@ ROW_FIELDS = [ID, WORD, COUNT, VECTOR]
 
 # Milvus caps a search's top-k and a query's offset + limit at this many rows.
 MAX_RESULT_WINDOW = 16_384
-# HNSW with the local index's M (search/ann.py), but efConstruction 128: Milvus builds the graph
-# on its own nodes and has no recall calibration after the build, so the graph itself is kept
-# denser than the local one (64); ``ef`` grows with the candidates asked.
+# HNSW with the local index's M and efConstruction (search/ann.py); Milvus builds the graph
+# on its own nodes and has no recall calibration after the build; ``ef`` grows with the
+# candidates asked.
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 128
 HNSW_EF_SEARCH = 192

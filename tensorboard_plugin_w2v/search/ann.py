@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 LIBRARY = "usearch"
 FORMAT_VERSION = 3  # 3: the metadata carries the calibrated ``ef`` (see calibration)
 CONNECTIVITY = 16  # HNSW "M"
-EXPANSION_ADD = 64  # HNSW "efConstruction": 1.7× quicker to build than 128; the calibrated ef makes up
+EXPANSION_ADD = 128  # HNSW "efConstruction": at 64 a 3M × 300 graph missed recall 0.95 even at ef 4096
 EXPANSION_SEARCH = 192  # HNSW "ef" of an index saved without a calibrated one (see calibration)
 
 

@@ -123,7 +123,8 @@ class ExportRoutes:
     def __init__(self, catalog: Catalog):
         self.catalog = catalog
         if catalog.group is not None:  # at start: what an export killed with its process left
-            catalog.group.spawn(exports.sweep_unfinished, name="w2v-exports-sweep", args=(catalog.logdir,))
+            group = catalog.group
+            group.spawn(exports.sweep_until_settled, name="w2v-exports-sweep", args=(catalog.logdir, group.stopping))
 
     def apps(self) -> dict[str, Callable]:
         return {

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -48,7 +49,7 @@ def export_neighbourhood(
     run, model, step = source
     folder = os.path.join(logdir, EXPORTS_FOLDER)
     os.makedirs(folder, exist_ok=True)
-    sweep_unfinished(logdir)
+    sweep_unfinished(logdir)  # the start's sweep leaves a run whose writer died a moment before it
     stem = "-".join(
         [safe_name(word)[:30], str(len(words) - 1), safe_name(os.path.splitext(model)[0] or model)[:30]]
     )
@@ -84,9 +85,7 @@ def sweep_unfinished(logdir: str) -> list[str]:
     if not logdir or fileio.is_remote(logdir):
         return []
     removed = []
-    for entry in _export_folders(logdir):
-        if os.path.exists(os.path.join(entry.path, *RECORD_PATH.split("/"))):
-            continue
+    for entry in _unfinished(logdir):
         try:
             claimed = os.path.exists(os.path.join(entry.path, temporaries.WRITER_NAME)) or not os.listdir(entry.path)
         except OSError:
@@ -95,6 +94,24 @@ def sweep_unfinished(logdir: str) -> list[str]:
         if claimed and temporaries.abandoned(entry.path) and temporaries.remove(entry.path):
             removed.append(f"{EXPORTS_FOLDER}/{entry.name}")
     return removed
+
+
+def sweep_until_settled(logdir: str, stopping: threading.Event, first: float = 2.0, longest: float = 600.0) -> None:
+    """:func:`sweep_unfinished` now, and again after ``first`` seconds, twice that, … while
+    unfinished runs remain: a writer killed a moment before the first sweep still looks alive
+    to it."""
+    if not logdir or fileio.is_remote(logdir):
+        return
+    wait = first
+    while True:
+        sweep_unfinished(logdir)
+        if not _unfinished(logdir) or stopping.wait(wait):
+            return
+        wait = min(2 * wait, longest)
+
+
+def _unfinished(logdir: str) -> list[os.DirEntry]:
+    return [e for e in _export_folders(logdir) if not os.path.exists(os.path.join(e.path, *RECORD_PATH.split("/")))]
 
 
 def _export_folders(logdir: str) -> list[os.DirEntry]:

@@ -29,7 +29,7 @@ export type AnalogyForm = "abc" | "expr";
  * benchmarks, as `GET /info` states them (see `ServerInfo` in `api.ts`).
  */
 export interface Rules {
-  limits: { k: number; export_n: number; compare_words: number; compare_k: number; drift_top: number; axes_k: number };
+  limits: ServerInfo["limits"];
   defaults: ServerInfo["defaults"];
   methods: { name: string; label: string }[];
   scopes: string[];

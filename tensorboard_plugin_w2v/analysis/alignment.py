@@ -66,7 +66,6 @@ def shared_vocabulary(
     n = len(kv_a.index_to_key)
     b_of_a = np.fromiter((get(w, -1) for w in kv_a.index_to_key), dtype=np.int64, count=n)
     order = queries.frequency_order(kv_a, counts_known_a)
-    order = np.arange(n) if isinstance(order, range) else np.asarray(order, dtype=np.int64)
     rows_a = order[b_of_a[order] >= 0]
     return SharedVocabulary(rows_a, b_of_a[rows_a])
 

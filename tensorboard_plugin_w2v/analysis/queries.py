@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -33,6 +32,7 @@ from tensorboard_plugin_w2v.analysis.arithmetic import (
 from tensorboard_plugin_w2v.errors import InvalidArgument, NotFound
 from tensorboard_plugin_w2v.models.norms import ensure_norms
 from tensorboard_plugin_w2v.models.prefix import for_model as prefix_index
+from tensorboard_plugin_w2v.models.prefix import frequency_order as prefix_frequency_order
 from tensorboard_plugin_w2v.search.scoring import candidate_rows, cosines
 from tensorboard_plugin_w2v.search.topk import best_first, ranked
 
@@ -232,8 +232,10 @@ def vocab(
         rows, total = index.page(prefix.lower(), offset, limit)
         page = rows.tolist()
     else:
-        matches = _by_frequency(kv, _rows_with_prefix(kv, prefix.lower()), counts_known) if prefix else None
-        matches = frequency_order(kv, counts_known) if matches is None else matches
+        if prefix:
+            matches = _by_frequency(kv, _rows_with_prefix(kv, prefix.lower()), counts_known)
+        else:
+            matches = frequency_order(kv, counts_known)
         page, total = matches[offset : offset + limit], len(matches)
     return [VocabEntry(kv.index_to_key[i], word_count(kv, i, counts_known), int(i)) for i in page], total
 
@@ -253,15 +255,10 @@ def _by_frequency(kv: KeyedVectors, rows: np.ndarray, counts_known: bool) -> lis
     return rows.tolist()
 
 
-def frequency_order(kv: KeyedVectors, counts_known: bool) -> Sequence[int]:
+def frequency_order(kv: KeyedVectors, counts_known: bool) -> np.ndarray:
     """Word indices, most frequent first (the file's order where counts are unknown or tie)."""
-    n = len(kv.index_to_key)
-    if not counts_known:
-        return range(n)
-    counts = np.asarray(kv.expandos["count"], dtype=np.int64)
-    if np.all(counts[1:] <= counts[:-1]):  # gensim sorts its vocabularies by frequency
-        return range(n)
-    return np.argsort(-counts, kind="stable").tolist()
+    counts = kv.expandos["count"] if counts_known else None
+    return prefix_frequency_order(counts, len(kv.index_to_key))
 
 
 def word_count(kv: KeyedVectors, index: int, counts_known: bool) -> int | None:

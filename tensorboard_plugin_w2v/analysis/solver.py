@@ -23,7 +23,7 @@ from tensorboard_plugin_w2v.analysis.arithmetic import (
     log_shifted,
 )
 from tensorboard_plugin_w2v.models.norms import model_norms
-from tensorboard_plugin_w2v.search.topk import chunk_rows, dot_t, top_columns
+from tensorboard_plugin_w2v.search.topk import chunk_rows, dot_t, merge_sparse, top_columns
 
 TOPN = 5  # gensim's evaluate_word_analogies asks most_similar for 5 words
 _CANDIDATES = 10  # kept per question: gensim's 5 + 3 inputs, plus the next ones to detect ties
@@ -202,7 +202,7 @@ class Solver:
                         hits = future.result()
                         if hits is not None:
                             question, word, value = hits
-                            merge_best(index, score, question, word + done_start, value)
+                            merge_sparse(index, score, question, word + done_start, value)
                             bar[question] = np.maximum(bar[question], score[question, -1])
                         report(min(done_start + width, self.limit) / self.limit)
             finally:
@@ -385,19 +385,3 @@ class _Scan:
             return None
         question, word, score = (np.concatenate(parts) for parts in zip(*found, strict=True))
         return question, word, score
-
-
-def merge_best(index: np.ndarray, score: np.ndarray, row: np.ndarray, column: np.ndarray, value: np.ndarray):
-    """Merge candidates ``(row, column, value)`` into each row's best ``m`` (``index``/``score``,
-    best first, updated in place); equal scores keep the earlier candidate first."""
-    m = index.shape[1]
-    rows, counts = np.unique(row, return_counts=True)
-    all_row = np.concatenate([np.repeat(rows, m), row])
-    all_value = np.concatenate([score[rows].ravel(), value])
-    all_column = np.concatenate([index[rows].ravel(), column])
-    order = np.lexsort((-all_value, all_row))
-    sizes = counts + m
-    rank = np.arange(len(order)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    keep = order[rank < m]
-    score[rows] = all_value[keep].reshape(-1, m)
-    index[rows] = all_column[keep].reshape(-1, m)

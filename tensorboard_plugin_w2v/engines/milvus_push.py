@@ -202,7 +202,7 @@ def _write_collection(client, collection, model: LoadedModel, record, index_type
     client.create_collection(partial, schema=schema, timeout=timeout)
     try:
         ranks = np.empty(n, dtype=np.int64)
-        ranks[np.asarray(queries.frequency_order(kv, model.counts_known), dtype=np.int64)] = np.arange(n)
+        ranks[queries.frequency_order(kv, model.counts_known)] = np.arange(n)
         counts = (
             np.asarray(kv.expandos["count"], dtype=np.int64) if model.counts_known else np.full(n, -1, np.int64)
         )

@@ -196,10 +196,6 @@ def _discard(folder: str, reason) -> None:
     return None
 
 
-class _Stopped(Exception):
-    """The thread group of a save was closed: nothing is published."""
-
-
 def save(
     kv: KeyedVectors,
     cache_dir: str,
@@ -250,7 +246,7 @@ def save(
             _write_files(tmp, trie, words, ids.astype(dtype), rows.astype(dtype), norms, counts, stopped)
             info["build_seconds"] = round(time.monotonic() - started, 3)  # weighed by the cache budget
             _write_json(os.path.join(tmp, INFO_NAME), info)  # last: its presence means complete
-    except _Stopped:
+    except lifecycle.Stopped:  # the save's thread group closed: nothing is published
         return False
     return True
 
@@ -259,7 +255,7 @@ def _write_files(tmp: str, trie, words, ids, rows, norms, counts, stopped) -> No
     trie.save(os.path.join(tmp, "words.marisa"))
     prefix_index = PrefixIndex.build(words, counts)
     if stopped():
-        raise _Stopped()
+        raise lifecycle.Stopped()
     prefix_index.save(tmp)
     del prefix_index
     np.save(os.path.join(tmp, "ids.npy"), ids)

@@ -46,7 +46,7 @@ class TopK:
         else:
             flat = np.flatnonzero(hit)
             row, col = np.divmod(flat, scores.shape[1])
-            self._merge_sparse(row, col + offset, scores.ravel()[flat])
+            merge_sparse(self.index, self.score, row, col + offset, scores.ravel()[flat])
 
     def _merge_dense(self, offset: int, scores: np.ndarray, rows: np.ndarray) -> None:
         sub = scores[rows]
@@ -62,21 +62,26 @@ class TopK:
         self.score[rows] = np.take_along_axis(both_score, keep, axis=1)
         self.index[rows] = np.take_along_axis(both_index, keep, axis=1)
 
-    def _merge_sparse(self, row: np.ndarray, index: np.ndarray, score: np.ndarray) -> None:
-        rows, counts = np.unique(row, return_counts=True)
-        all_row = np.concatenate([np.repeat(rows, self.m), row])
-        all_score = np.concatenate([self.score[rows].ravel(), score])
-        all_index = np.concatenate([self.index[rows].ravel(), index])
-        order = np.lexsort((-all_score, all_row))  # by row, best first within a row
-        starts = np.repeat(np.cumsum(counts + self.m) - (counts + self.m), counts + self.m)
-        keep = order[np.arange(len(order)) - starts < self.m]
-        self.score[rows] = all_score[keep].reshape(-1, self.m)
-        self.index[rows] = all_index[keep].reshape(-1, self.m)
-
     def result(self) -> tuple[np.ndarray, np.ndarray]:
         """(indices, scores), each rows × m, best first; missing entries are -1 / -inf."""
         order = np.argsort(-self.score, axis=1, kind="stable")
         return np.take_along_axis(self.index, order, axis=1), np.take_along_axis(self.score, order, axis=1)
+
+
+def merge_sparse(index: np.ndarray, score: np.ndarray, row: np.ndarray, column: np.ndarray, value: np.ndarray) -> None:
+    """Merge candidates ``(row, column, value)`` into each row's best ``m`` (``index``/``score``,
+    rows × m, updated in place); equal scores keep the earlier candidate first."""
+    m = index.shape[1]
+    rows, counts = np.unique(row, return_counts=True)
+    all_row = np.concatenate([np.repeat(rows, m), row])
+    all_value = np.concatenate([score[rows].ravel(), value])
+    all_column = np.concatenate([index[rows].ravel(), column])
+    order = np.lexsort((-all_value, all_row))  # by row, best first within a row
+    sizes = counts + m
+    rank = np.arange(len(order)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    keep = order[rank < m]
+    score[rows] = all_value[keep].reshape(-1, m)
+    index[rows] = all_column[keep].reshape(-1, m)
 
 
 def top_columns(scores: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:

@@ -90,7 +90,6 @@ class InFlight:
         self.blas = blas or BlasThreads()
         self._count = 0
         self._lock = threading.Lock()
-        self.peak = 0
 
     @property
     def count(self) -> int:
@@ -99,7 +98,6 @@ class InFlight:
     def __enter__(self) -> InFlight:
         with self._lock:
             self._count += 1
-            self.peak = max(self.peak, self._count)
             if self._count == 2:
                 self.blas.single()
         return self

@@ -55,7 +55,7 @@ setup(
         "werkzeug>=2.2",
         "tqdm>=4.60",  # w2v-visualizer's progress bar (gensim 4.4 no longer depends on it)
         # Approximate nearest neighbours for large models (search/); without it, exact search.
-        "usearch>=2.26",
+        "faiss-cpu>=1.11",
         # Compact, memory-mapped vocabularies of large models (models/vocabulary.py).
         "marisa-trie>=1.2",
         # One BLAS thread per call while several requests run at once (server/inflight.py).

@@ -241,14 +241,14 @@ def _glove(work: str) -> str | None:
 
 def _print(results: list[dict]) -> None:
     head = (
-        f"{'model':>22} {'build s':>8} {'cpu s':>7} {'ef':>5} {'cal. rec':>8} {'recall':>7} {'min q':>6} "
+        f"{'model':>22} {'build s':>8} {'cpu s':>7} {'probes':>6} {'cal. rec':>8} {'recall':>7} {'min q':>6} "
         f"{'route p50':>9} {'gensim':>8} {'×':>6} {'RSS pk':>6} {'after':>6} {'1st50 p50':>9}"
     )
     print("\n" + head + "\n" + "-" * len(head))
     for r in results:
         cal = r["calibration"]
         print(
-            f"{r['model']:>22} {r['build_s']:>8.1f} {r['build_cpu_s']:>7.1f} {cal['ef']:>5} "
+            f"{r['model']:>22} {r['build_s']:>8.1f} {r['build_cpu_s']:>7.1f} {cal['probes']:>6} "
             f"{cal['recall_at_10']:>8.3f} {r['recall_at_10']:>7.3f} {r['recall_min_query']:>6.1f} "
             f"{r['route_p50_s'] * 1e3:>7.2f}ms {r['gensim_p50_s'] * 1e3:>6.1f}ms "
             f"{r['speedup_vs_gensim_p50']:>6.1f} {r['rss_peak_during_build_over_matrix_plus_index']:>6.2f} "

@@ -2,7 +2,7 @@
 
 The cache folder holds entries of five kinds, all rebuilt on demand when missing: private copies
 (``copies/``), converted word2vec files (``converted/``), vocabulary tries (``vocab/``), search
-indexes (``index/<key>.usearch`` + ``.json``) and copies of remote files (``remote/``). When
+indexes (``index/<key>.faiss`` + ``.json``) and copies of remote files (``remote/``). When
 their total size exceeds the budget, entries go in order of least value, where
 
     value = seconds it took to build / (seconds since it was last used + 60)
@@ -92,9 +92,9 @@ def entries(cache_dir: str) -> list[Entry]:
         if name.startswith(temporaries.PREFIX):
             continue
         if kind == INDEX_KIND:
-            if not name.endswith(".usearch"):
+            if not name.endswith(housekeeping.INDEX_SUFFIX):
                 continue
-            meta = path[: -len(".usearch")] + ".json"
+            meta = path[: -len(housekeeping.INDEX_SUFFIX)] + ".json"
             paths = tuple(p for p in (path, meta) if os.path.exists(p))
             seconds = _read_json(meta).get("build_seconds")
             seconds = float(seconds) if isinstance(seconds, (int, float)) else None

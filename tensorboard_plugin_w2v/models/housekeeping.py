@@ -30,7 +30,9 @@ logger = logging.getLogger(__name__)
 SOURCE_NAME = "source.json"  # in a cache folder: the file version it was made from
 FOLDER_KINDS = ("copies", "converted", "vocab")  # one folder per entry
 REMOTE_KIND = "remote"  # copies of remote files: kept (their source cannot be checked), temporaries swept
-INDEX_KIND = "index"  # ``<key>.usearch`` with ``<key>.json`` (its metadata holds the record)
+INDEX_KIND = "index"  # ``<key>.faiss`` with ``<key>.json`` (its metadata holds the record)
+INDEX_SUFFIX = ".faiss"
+RETIRED_INDEX_SUFFIXES = (".usearch",)  # indexes of earlier versions (HNSW graphs): swept
 TEMPORARY_AGE_SECONDS = temporaries.UNLOCKED_AGE_SECONDS  # an unlocked temporary this old is dead
 SWEEP_INTERVAL_SECONDS = 600.0
 # A temporary whose writer was alive (or just created) at a sweep is looked at again after these
@@ -109,13 +111,16 @@ def stale_entries(cache_dir: str, now: float | None = None) -> list[str]:
             if temporaries.abandoned(path, now):
                 out.append(path)
         elif kind == INDEX_KIND:
-            if name.endswith(".json"):
+            stem, ext = os.path.splitext(path)
+            if ext in RETIRED_INDEX_SUFFIXES:
+                out.extend(p for p in (path, stem + ".json") if os.path.exists(p))
+            elif ext == ".json":
                 meta = _read_json(path)
                 if isinstance(meta, dict) and is_gone(meta.get("source")):
-                    out.extend(p for p in (path[: -len(".json")] + ".usearch", path) if os.path.exists(p))
+                    out.extend(p for p in (stem + INDEX_SUFFIX, path) if os.path.exists(p))
         elif os.path.isdir(path) and is_gone(_folder_record(path)):
             out.append(path)
-    return out
+    return list(dict.fromkeys(out))
 
 
 def pending_temporaries(cache_dir: str, now: float | None = None) -> list[str]:

@@ -195,8 +195,12 @@ def adopt_norms(kv: KeyedVectors, pending: NormsJob) -> None:
             _pending_norms[kv] = pending
 
 
-def unit_rows(kv: KeyedVectors, start: int, stop: int) -> np.ndarray:
-    """Rows ``start…stop`` of ``kv`` divided by their norms (zero rows stay zero), as float32."""
-    norms = kv.norms[start:stop]
-    safe = np.where(norms > 0, norms, 1).astype(np.float32)
-    return np.asarray(kv.vectors[start:stop], dtype=np.float32) / safe[:, None]
+def unit_rows(kv: KeyedVectors, start: int, stop: int | None = None) -> np.ndarray:
+    """Rows ``start…stop`` of ``kv`` (or the rows ``start`` lists, when ``stop`` is ``None``)
+    divided by their norms (zero rows stay zero), as float32."""
+    if stop is None:
+        norms, out = kv.norms[start], np.asarray(kv.vectors[start], dtype=np.float32)  # a copy already
+    else:
+        norms, out = kv.norms[start:stop], np.array(kv.vectors[start:stop], dtype=np.float32)
+    out /= np.where(norms > 0, norms, 1).astype(np.float32)[:, None]
+    return out

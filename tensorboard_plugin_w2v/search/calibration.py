@@ -1,15 +1,15 @@
 """How wide an approximate index must search on this model: recall measured after each build.
 
-An HNSW graph's recall depends on the data (tight clusters are easy; wide isotropic clusters,
-where many words are almost equally near, are hard), so no fixed search breadth ``ef`` suits
-every model. After a build, :func:`calibrate` takes a sample of the model's own words as
-queries, finds their exact top-10 as gensim's ``most_similar`` does (every row scanned, the
-word itself left out), and raises ``ef`` until the route's answers (the index's candidates,
-re-scored exactly: :mod:`~tensorboard_plugin_w2v.search.scoring`) reach :data:`TARGET_RECALL`
-plus :data:`MARGIN` on the sample. The candidates re-scored grow with ``ef``
-(:data:`EF_PER_CANDIDATE`): where many words are almost equally near, int8 rounding moves the
-true neighbours a little down the index's list, and a wider search alone cannot bring them back.
-The chosen ``ef`` and candidate count are saved with the index.
+An inverted file's recall depends on the data (tight clusters are easy; wide isotropic
+clusters, where many words are almost equally near, are hard), so no fixed number of lists to
+visit (``probes``) suits every model. After a build, :func:`calibrate` takes a sample of the
+model's own words as queries, finds their exact top-10 as gensim's ``most_similar`` does (every
+row scanned, the word itself left out), and raises ``probes`` until the route's answers (the
+index's candidates, re-scored exactly: :mod:`~tensorboard_plugin_w2v.search.scoring`) reach
+:data:`TARGET_RECALL` plus :data:`MARGIN` on the sample. The candidates re-scored grow with
+``probes`` (:data:`CANDIDATES_PER_PROBE`): where many words are almost equally near, 8-bit
+rounding moves the true neighbours a little down the index's list, and a wider search alone
+cannot bring them back. The chosen ``probes`` and candidate count are saved with the index.
 """
 
 from __future__ import annotations
@@ -32,12 +32,12 @@ if TYPE_CHECKING:
 TARGET_RECALL = 0.95  # recall@10 every build must reach
 MARGIN = 0.02  # measured on a sample: about four standard errors of a 400-query estimate
 SAMPLE = 400  # query words
+HEAD_FRACTION = 0.05  # half of them from this most frequent part of the vocabulary
 K = 10
-EF_START = 64
-EF_MAX = 4096
-EF_GROWTH = 1.5
+PROBES_START = 4
+PROBES_GROWTH = 1.5
 SCAN_ELEMENTS = 1 << 20  # scores per chunk of the exact scan (4 MB; ranking them takes a few times that)
-EF_PER_CANDIDATE = 4  # candidates re-scored, at least: ef / 4 (64 at ef = 256, 1,024 at 4,096)
+CANDIDATES_PER_PROBE = 4  # candidates re-scored, at least: 4 per list visited (64 at 16, 1,024 at 256)
 
 
 class Stop(Protocol):
@@ -52,9 +52,9 @@ class Cancelled(Exception):
 
 @dataclass
 class Calibration:
-    """The chosen ``ef``, the recall it reached on the sample, and every ``ef`` tried."""
+    """The chosen ``probes``, the recall it reached on the sample, and every ``probes`` tried."""
 
-    ef: int
+    probes: int
     candidates: int
     recall: float
     sample: int
@@ -67,23 +67,34 @@ class Calibration:
 
     def to_json(self) -> dict:
         return {
-            "ef": self.ef,
+            "probes": self.probes,
             "candidates": self.candidates,
             "recall_at_10": round(self.recall, 4),
             "sample": self.sample,
             "seconds": round(self.seconds, 2),
-            "tried": {str(ef): round(r, 4) for ef, r in self.tried.items()},
+            "tried": {str(p): round(r, 4) for p, r in self.tried.items()},
         }
 
 
+def head_size(rows: int) -> int:
+    """How many of a vocabulary's first (most frequent) words the calibration counts as its head."""
+    return max(1, int(rows * HEAD_FRACTION))
+
+
 def sample_rows(kv: KeyedVectors, size: int = SAMPLE, seed: int = 0) -> np.ndarray:
-    """``size`` distinct rows with a non-zero vector, drawn uniformly, in increasing order."""
+    """``size`` distinct rows with a non-zero vector, in increasing order: half drawn uniformly,
+    half from the most frequent :data:`HEAD_FRACTION` of the vocabulary (word2vec models list
+    words by frequency). People ask about frequent words most, and those are the hard queries
+    of an inverted file: they sit near many others, across the borders of its lists."""
     norms = ensure_norms(kv)
     rng = np.random.default_rng(seed)
     n = len(norms)
-    rows = np.unique(rng.choice(n, min(n, 2 * size), replace=False))
-    rows = rows[norms[rows] > 0]
-    return np.sort(rng.permutation(rows)[:size])
+    head = head_size(n)
+    drawn = np.concatenate([rng.choice(head, min(head, size), replace=False), rng.choice(n, min(n, 2 * size), replace=False)])
+    drawn = drawn[norms[drawn] > 0]
+    from_head, anywhere = drawn[drawn < head][: size // 2], drawn[drawn >= head]
+    rows = np.unique(np.concatenate([from_head, rng.permutation(anywhere)[: size - len(from_head)]]))
+    return np.sort(rows)
 
 
 def exact_neighbours(kv: KeyedVectors, rows: np.ndarray, k: int = K, stop: Stop | None = None) -> np.ndarray:
@@ -138,24 +149,25 @@ def calibrate(
     sample: int = SAMPLE,
     seed: int = 0,
     threads: int = 0,
-    ef_start: int = EF_START,
-    ef_max: int = EF_MAX,
+    probes_start: int = PROBES_START,
     stop: Stop | None = None,
 ) -> Calibration:
-    """Set ``index.ef`` to the smallest ``ef`` (growing by :data:`EF_GROWTH` from ``ef_start``)
-    whose recall on a sample of ``kv``'s words reaches the target plus margin, or ``ef_max``;
+    """Set ``index.probes`` to the smallest count (growing by :data:`PROBES_GROWTH` from
+    ``probes_start``) whose recall reaches the target plus margin on both halves of a sample of
+    ``kv``'s words (the frequent head and the rest: :func:`sample_rows`), or every list;
     ``index.min_candidates`` grows with it."""
     started = time.monotonic()
     rows = sample_rows(kv, sample, seed)
     truth = exact_neighbours(kv, rows, stop=stop)
+    halves = [m for m in (rows < head_size(len(kv)), rows >= head_size(len(kv))) if m.any()]
     tried: dict[int, float] = {}
-    ef = max(1, ef_start)
+    probes = max(1, min(probes_start, index.lists))
     while True:
         if stop is not None and stop.is_set():
             raise Cancelled
-        index.ef, index.min_candidates = ef, ef // EF_PER_CANDIDATE
-        tried[ef] = route_recall(kv, index, rows, truth, threads)
-        if tried[ef] >= TARGET_RECALL + MARGIN or ef >= ef_max:
+        index.probes, index.min_candidates = probes, probes * CANDIDATES_PER_PROBE
+        tried[probes] = min(route_recall(kv, index, rows[m], truth[m], threads) for m in halves)
+        if tried[probes] >= TARGET_RECALL + MARGIN or probes >= index.lists:
             break
-        ef = min(ef_max, int(ef * EF_GROWTH))
-    return Calibration(ef, index.min_candidates, tried[ef], len(rows), time.monotonic() - started, tried)
+        probes = min(index.lists, max(probes + 1, int(probes * PROBES_GROWTH)))
+    return Calibration(probes, index.min_candidates, tried[probes], len(rows), time.monotonic() - started, tried)

@@ -32,19 +32,8 @@ from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v.io import fileio
 from tensorboard_plugin_w2v.models import faults, housekeeping
 from tensorboard_plugin_w2v.models.norms import ensure_norms, unit_rows
-from tensorboard_plugin_w2v.search import calibration, prefetch
-from tensorboard_plugin_w2v.search.ann import (
-    CONNECTIVITY,
-    EXPANSION_ADD,
-    EXPANSION_SEARCH,
-    FORMAT_VERSION,
-    LIBRARY,
-    AnnIndex,
-    Quantizer,
-    available,
-    cache_key,
-    new_index,
-)
+from tensorboard_plugin_w2v.search import ann, calibration, prefetch
+from tensorboard_plugin_w2v.search.ann import FORMAT_VERSION, LIBRARY, PROBES_DEFAULT, AnnIndex, available, cache_key
 
 if TYPE_CHECKING:
     from tensorboard_plugin_w2v.models.loading import LoadedModel
@@ -54,12 +43,12 @@ logger = logging.getLogger(__name__)
 EXACT_MAX_CELLS = 50_000_000  # rows × dim up to which exact search stays the default
 BUILD_BATCH = 32_768  # rows per insertion call (progress granularity, and how soon a build stops)
 BUILD_START_DELAY = 3.0  # seconds between a model's load and the start of its index build
-# Builds use every core, at a lower priority (the threads usearch starts inherit it): a query
+# Builds use every core, at a lower priority (the threads faiss starts inherit it): a query
 # takes a core from them at once, and they have both while no query waits.
 BUILD_NICE = 10
 
 STATE_EXACT = "exact"  # small model: exact search is fast, no index is built
-STATE_UNAVAILABLE = "unavailable"  # usearch is not installed
+STATE_UNAVAILABLE = "unavailable"  # faiss is not installed
 STATE_QUEUED = "queued"
 STATE_BUILDING = "building"
 STATE_READY = "ready"
@@ -119,7 +108,8 @@ class IndexHandle:
         if self.state == STATE_READY:
             out["from_cache"] = self.from_cache
             out["bytes"] = self.nbytes
-            out["ef"] = self.index.ef
+            out["lists"] = self.index.lists
+            out["probes"] = self.index.probes
             out["candidates"] = self.index.min_candidates
         if self.calibration is not None:
             out["recall_at_10"] = self.calibration["recall_at_10"]
@@ -157,7 +147,7 @@ class IndexManager:
         self._own_group = group is None
         self._group.on_close(self.close)
         self._closed = False
-        # A thread still inside usearch when Python shuts down would abort the whole process
+        # A thread still inside faiss when Python shuts down would abort the whole process
         # (SIGABRT) instead of letting it exit: builds stop at exit.
         lifecycle.close_at_exit(self)
 
@@ -186,8 +176,8 @@ class IndexManager:
     def _save_again(self, handle: IndexHandle, identity) -> None:
         index = handle.index
         try:
-            path = self._save(handle, index._index, index.quantizer, handle.label, handle.source)
-            handle.index = self._open_built(path, index.quantizer, index.ef, index.min_candidates)
+            path = self._save(handle, index, handle.label, handle.source)
+            handle.index = self._open_built(path, index.probes, index.min_candidates)
             faults.clear(identity, faults.KIND_INDEX)
         except OSError as exc:
             faults.note(identity, faults.KIND_INDEX, exc)
@@ -217,7 +207,7 @@ class IndexManager:
 
     def _paths(self, key: str) -> tuple[str, str]:
         folder = os.path.join(self.cache_dir or "", "index")
-        return os.path.join(folder, f"{key}.usearch"), os.path.join(folder, f"{key}.json")
+        return os.path.join(folder, f"{key}{housekeeping.INDEX_SUFFIX}"), os.path.join(folder, f"{key}.json")
 
     def _open_saved(self, handle: IndexHandle) -> AnnIndex | None:
         """The saved index if its metadata vouches for it (a half-written file never does)."""
@@ -237,15 +227,13 @@ class IndexManager:
             handle.build_seconds = meta.get("build_seconds")
             handle.calibration = meta.get("calibration")
             tuned = handle.calibration or {}
-            return self._open_built(
-                path, Quantizer.from_json(meta["quantizer"]), tuned.get("ef", EXPANSION_SEARCH), tuned.get("candidates", 0)
-            )
+            return self._open_built(path, tuned.get("probes", PROBES_DEFAULT), tuned.get("candidates", 0))
         except (OSError, ValueError, KeyError, RuntimeError):
             return None
 
-    def _open_built(self, path: str, quantizer: Quantizer, ef: int, min_candidates: int) -> AnnIndex:
+    def _open_built(self, path: str, probes: int, min_candidates: int) -> AnnIndex:
         """Memory-map a saved index and bring its pages in from a background thread."""
-        index = AnnIndex.open(path, quantizer, ef, min_candidates)
+        index = AnnIndex.open(path, probes, min_candidates)
         self._group.spawn(self._prefetch, name="w2v-index-prefetch", args=(path,))
         return index
 
@@ -255,29 +243,25 @@ class IndexManager:
             if handle.index is not None and handle.index.path == path:
                 handle.prefetch = how
 
-    def _save(
-        self, handle: IndexHandle, built, quantizer: Quantizer, model_path: str, source: dict | None
-    ) -> str:
+    def _save(self, handle: IndexHandle, built: AnnIndex, model_path: str, source: dict | None) -> str:
         """Write the index (temp file + rename, then its metadata); return its path."""
         path, meta_path = self._paths(handle.key)
         with fileio.atomic_path(path) as tmp:
             try:
                 built.save(tmp)
-            except RuntimeError as exc:  # usearch says only "Failed to serialize into stream"
-                raise _write_error(tmp, int(built.serialized_length), exc) from None
+            except RuntimeError as exc:  # faiss names the failed write, not why it failed
+                raise _write_error(tmp, ann.serialized_bytes(built._index), exc) from None
         meta = {
             "format": FORMAT_VERSION,
             "library": LIBRARY,
             "rows": handle.rows,
             "dim": handle.dim,
-            "quantizer": quantizer.to_json(),
+            "lists": built.lists,
             "bytes": os.path.getsize(path),
             "build_seconds": handle.build_seconds,
             "calibration": handle.calibration,
             "model": model_path,
             "source": source,  # the model version it indexes (see housekeeping)
-            "connectivity": CONNECTIVITY,
-            "expansion_add": EXPANSION_ADD,
         }
         fileio.write_atomic(meta_path, json.dumps(meta, indent=1).encode())
         return path
@@ -321,9 +305,9 @@ class IndexManager:
         handle.state = STATE_BUILDING
         started = time.monotonic()
         ensure_norms(model.kv)
-        quantizer = Quantizer.fit(model.kv)
         del model
-        index = self._add_rows(handle, quantizer, started)
+        ann.set_threads(self.threads)
+        index = self._add_rows(handle, started)
         tuned = self._calibrate(handle, index) if index is not None else None
         if tuned is None:
             logger.info("stopped building the index of %s (model evicted)", label)
@@ -332,15 +316,15 @@ class IndexManager:
         handle.calibration = tuned.to_json()
         handle.build_seconds = time.monotonic() - started
         (logger.info if tuned.met else logger.warning)(
-            "index of %s: recall@10 %.3f on %d sample words at ef=%d (target %.2f)",
-            label, tuned.recall, tuned.sample, tuned.ef, calibration.TARGET_RECALL + calibration.MARGIN,
+            "index of %s: recall@10 %.3f on %d sample words visiting %d lists (target %.2f)",
+            label, tuned.recall, tuned.sample, tuned.probes, calibration.TARGET_RECALL + calibration.MARGIN,
         )
         if self.cache_dir:
             identity = getattr(handle.model_ref(), "identity", None)
             try:
-                path = self._save(handle, index._index, quantizer, label, source)
-                index = None  # free the built graph before mapping the saved one
-                index = self._open_built(path, quantizer, tuned.ef, tuned.candidates)
+                path = self._save(handle, index, label, source)
+                index = None  # free the built lists before mapping the saved ones
+                index = self._open_built(path, tuned.probes, tuned.candidates)
                 faults.clear(identity, faults.KIND_INDEX)
             except OSError as exc:
                 reason = faults.note(identity, faults.KIND_INDEX, exc) if faults.is_cache_write_failure(exc) else exc
@@ -349,30 +333,43 @@ class IndexManager:
         handle._finish(STATE_READY)
         logger.info("index of %s ready in %.1fs", label, handle.build_seconds)
 
-    def _add_rows(self, handle: IndexHandle, quantizer: Quantizer, started: float) -> AnnIndex | None:
-        """Insert every row, normalised and quantised a batch at a time (no float copy of the
-        matrix); ``None`` if the model was evicted or the build cancelled meanwhile."""
-        built = new_index(handle.dim)
+    def _add_rows(self, handle: IndexHandle, started: float) -> AnnIndex | None:
+        """Train the lists on a sample, then add every row, normalised a batch at a time (no
+        float copy of the matrix); ``None`` if the model was evicted or the build cancelled."""
         logger.info("building the search index of %s (%d × %d)", handle.label, handle.rows, handle.dim)
+        evicted = _Evicted(handle)
+        model = handle.model_ref()
+        if model is None:
+            return None
+        lists = ann.list_count(handle.rows)
+        rng = np.random.default_rng(0)
+        sample = np.sort(rng.choice(handle.rows, min(handle.rows, lists * ann.TRAIN_PER_LIST), replace=False))
+        sample = unit_rows(model.kv, sample)
+        del model
+        built = ann.train(sample, handle.dim, handle.rows, stop=evicted.is_set)
+        del sample
+        if built is None:
+            return None
+        logger.info("index of %s: %d lists trained (%.0fs)", handle.label, built.nlist, time.monotonic() - started)
         reported = 0.0
         for start in range(0, handle.rows, self.batch_rows):
             model = handle.model_ref()
             if model is None or handle.cancelled.is_set():
                 return None
             stop = min(handle.rows, start + self.batch_rows)
-            block = quantizer(unit_rows(model.kv, start, stop))
+            block = unit_rows(model.kv, start, stop)
             del model
-            built.add(np.arange(start, stop, dtype=np.uint64), block, threads=self.threads)
+            ann.add(built, start, block)
             handle.done_rows = stop
             if stop / handle.rows - reported >= 0.1 or stop == handle.rows:
                 reported = stop / handle.rows
                 logger.info(
                     "index of %s: %d%% (%.0fs)", handle.label, 100 * reported, time.monotonic() - started
                 )
-        return AnnIndex(built, quantizer)
+        return AnnIndex(built)
 
     def _calibrate(self, handle: IndexHandle, index: AnnIndex) -> calibration.Calibration | None:
-        """Choose the index's ``ef`` on a sample of its model; ``None`` if the model went."""
+        """Choose how many lists the index visits, on a sample of its model; ``None`` if the model went."""
         model = handle.model_ref()
         if model is None:
             return None
@@ -405,7 +402,7 @@ class _Evicted:
 
 
 def _write_error(path: str, needed: int, exc: Exception) -> OSError:
-    """The ``OSError`` a failed usearch write stands for: a full disk if it lacked the room."""
+    """The ``OSError`` a failed faiss write stands for: a full disk if it lacked the room."""
     try:
         st = os.statvfs(os.path.dirname(path))
         full = st.f_bavail * st.f_frsize < needed

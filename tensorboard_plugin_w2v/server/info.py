@@ -24,7 +24,7 @@ def info_impl() -> dict:
     """The plugin's limits and defaults, e.g. ``info_impl()["limits"]["k"] == 1000``.
 
     The analysis modules are imported here, not at module level, so registering the route
-    keeps TensorBoard's start light; they need numpy only (no gensim, scipy or usearch).
+    keeps TensorBoard's start light; they need numpy only (no gensim, scipy or faiss).
     """
     from tensorboard_plugin_w2v import __version__
     from tensorboard_plugin_w2v.analysis import alignment, arithmetic, benchmarks, comparison, weat_tests

@@ -7,7 +7,7 @@ joins them all. Routes live in modules by subject (``*_routes.py``): each parses
 typed arguments and calls a plain ``*_impl`` function that returns data; :mod:`.http` maps domain
 errors to statuses in one place. Routes are documented with examples in ``docs/http_api.md``.
 
-Importing this module stays light (no gensim, scipy, usearch or marisa-trie), so TensorBoard
+Importing this module stays light (no gensim, scipy, faiss or marisa-trie), so TensorBoard
 starts without waiting for them. They are imported in a background thread
 ``WARM_UP_DELAY_SECONDS`` after the plugin is built (TensorBoard has started serving by then), or
 as soon as the tab is opened if that comes first: never by the first query.
@@ -63,7 +63,7 @@ HEAVY_MODULES = (
     "tensorboard_plugin_w2v.engines.local",
     "tensorboard_plugin_w2v.analysis.evaluation",
     "tensorboard_plugin_w2v.writers.projector",
-    "usearch.index",
+    "faiss",
 )
 
 
@@ -196,5 +196,5 @@ def _import_heavy_modules(stop) -> None:
             return
         try:
             importlib.import_module(name)
-        except ImportError as exc:  # e.g. usearch missing: search stays exact
+        except ImportError as exc:  # e.g. faiss missing: search stays exact
             logger.info("not preloading %s: %s", name, exc)

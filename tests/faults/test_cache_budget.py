@@ -18,7 +18,7 @@ from tensorboard.plugins import base_plugin
 
 from tensorboard_plugin_w2v.models import cache_budget, convert, loading, vocabulary
 
-pytest.importorskip("usearch")
+pytest.importorskip("faiss")
 
 API = "/data/plugin/word2vec"
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -134,7 +134,7 @@ def test_a_vocabulary_trie_that_does_not_fit_leaves_nothing_and_is_written_once_
 def test_an_index_that_does_not_fit_stays_in_memory_and_is_saved_once_room_is_back(
     tmp_path, full_cache, reference, monkeypatch
 ):
-    pytest.importorskip("usearch")
+    pytest.importorskip("faiss")
     cache, filler = full_cache
     monkeypatch.setattr(faults, "RETRY_SECONDS", 0.5)
     run = tmp_path / "logs" / "run"
@@ -157,7 +157,7 @@ def test_an_index_that_does_not_fit_stays_in_memory_and_is_saved_once_room_is_ba
     os.remove(filler)
     wait_for(lambda: _neighbours(client, "vectors.kv")[0] == 200 and _entries(cache, "index"), timeout=60)
     wait_for(lambda: _row(client, "vectors.kv")["degraded"] is None, timeout=60)
-    assert sorted(n.rsplit(".", 1)[1] for n in _entries(cache, "index")) == ["json", "usearch"]
+    assert sorted(n.rsplit(".", 1)[1] for n in _entries(cache, "index")) == ["faiss", "json"]
 
 
 def test_a_full_logdir_answers_507_and_keeps_no_part_of_the_export(tmp_path, reference):

@@ -202,7 +202,7 @@ def test_killed_while_building_and_saving_an_index(tmp_path, lee450):
         with _server(logdir, cache, *args) as tb:
             _query_in_background(tb, "run", "big.kv")
             if at_save:  # its temporary appeared: the save is under way
-                wait_for(_appeared(os.path.join(index, ".tmp-*.usearch")), timeout=900, interval=0.02)
+                wait_for(_appeared(os.path.join(index, ".tmp-*.faiss")), timeout=900, interval=0.02)
                 time.sleep(rng.uniform(0, 0.2))
             else:
                 wait_for(lambda tb=tb: state(tb) == "building", timeout=300, interval=0.1)

@@ -13,7 +13,7 @@ from fixtures import make_client, ready_model, train_word2vec
 from tensorboard_plugin_w2v.io import fileio
 from tensorboard_plugin_w2v.models import convert, housekeeping, loading, vocabulary
 
-pytest.importorskip("usearch")
+pytest.importorskip("faiss")
 
 
 @pytest.fixture(autouse=True)
@@ -74,7 +74,7 @@ def test_entries_without_a_record_or_of_remote_files_are_kept(tmp_path):
     (remote / "info.json").write_text(
         json.dumps({"source": {"path": "s3://b/m.kv", "size": 1, "mtime_ns": 1}})
     )
-    fresh_tmp = cache / "index" / ".tmp-abc.usearch"
+    fresh_tmp = cache / "index" / ".tmp-abc.faiss"
     old_tmp = cache / "converted" / ".tmp-killed"
     fresh_tmp.parent.mkdir(parents=True)
     fresh_tmp.write_bytes(b"")

@@ -19,7 +19,7 @@ from tensorboard_plugin_w2v.models.store import ModelStore
 from tensorboard_plugin_w2v.search import calibration, prefetch
 from tensorboard_plugin_w2v.search import index as ann
 
-pytest.importorskip("usearch")
+pytest.importorskip("faiss")
 
 
 def clustered_kv_path(folder, n: int, dim: int, centres: int, noise: float, seed: int = 0) -> str:
@@ -63,12 +63,12 @@ def gensim_recall(kv, index, words) -> float:
     return hits / (10 * len(words))
 
 
-def test_calibrated_ef_reaches_the_target_on_words_it_did_not_measure(tmp_path, hard_path):
+def test_calibrated_probes_reaches_the_target_on_words_it_did_not_measure(tmp_path, hard_path):
     _, manager, model = build(str(tmp_path), hard_path)
     kv, status = model.kv, model.index.status()
     assert status["recall_at_10"] >= calibration.TARGET_RECALL + calibration.MARGIN
     index = model.searcher()
-    assert status["ef"] == index.ef == model.index.calibration["ef"]
+    assert status["probes"] == index.probes == model.index.calibration["probes"]
     sampled = set(calibration.sample_rows(kv).tolist())
     rng = np.random.default_rng(99)
     others = [kv.index_to_key[r] for r in rng.choice(len(kv), 400, replace=False) if r not in sampled][:200]
@@ -87,10 +87,10 @@ def test_calibration_widens_the_search_until_the_sample_recall_holds(tmp_path, i
     (and re-scores more candidates) until recall holds, on its sample and on other words."""
     _, manager, model = build(str(tmp_path), isotropic_path)
     kv, index, tuned = model.kv, model.searcher(), model.index.calibration
-    tried = {int(ef): recall for ef, recall in tuned["tried"].items()}
-    assert tried[calibration.EF_START] < calibration.TARGET_RECALL
-    assert tuned["recall_at_10"] == tried[tuned["ef"]] >= calibration.TARGET_RECALL + calibration.MARGIN
-    assert index.ef == tuned["ef"] > calibration.EF_START and index.min_candidates == tuned["candidates"]
+    tried = {int(p): recall for p, recall in tuned["tried"].items()}
+    assert tried[calibration.PROBES_START] < calibration.TARGET_RECALL
+    assert tuned["recall_at_10"] == tried[tuned["probes"]] >= calibration.TARGET_RECALL + calibration.MARGIN
+    assert index.probes == tuned["probes"] > calibration.PROBES_START and index.min_candidates == tuned["candidates"]
     rng = np.random.default_rng(7)
     assert gensim_recall(kv, index, [kv.index_to_key[r] for r in rng.choice(len(kv), 100, replace=False)]) >= (
         calibration.TARGET_RECALL
@@ -103,15 +103,15 @@ def test_calibration_widens_the_search_until_the_sample_recall_holds(tmp_path, i
     manager.close()
 
 
-def test_calibrated_ef_is_saved_and_used_after_a_restart(tmp_path, hard_path):
+def test_calibrated_probes_is_saved_and_used_after_a_restart(tmp_path, hard_path):
     _, manager, first = build(str(tmp_path), hard_path)
-    ef = first.index.calibration["ef"]
+    probes = first.index.calibration["probes"]
     (meta_path,) = (tmp_path / "index").glob("*.json")
     meta = json.loads(meta_path.read_text())
-    assert meta["calibration"]["ef"] == ef and meta["calibration"]["sample"] == calibration.SAMPLE
+    assert meta["calibration"]["probes"] == probes and meta["calibration"]["sample"] == calibration.SAMPLE
     manager.close()
     _, manager, again = build(str(tmp_path), hard_path)
-    assert again.index.from_cache and again.searcher().ef == ef
+    assert again.index.from_cache and again.searcher().probes == probes
     assert again.index.status()["recall_at_10"] == first.index.status()["recall_at_10"]
     manager.close()
 
@@ -121,7 +121,7 @@ def test_saved_index_pages_are_prefetched_in_the_background_after_a_restart(tmp_
     manager.close()
     _, manager, again = build(str(tmp_path), hard_path)
     path = again.searcher().path
-    assert prefetch.mapped_ranges(path)  # usearch memory-maps the saved file
+    assert prefetch.mapped_ranges(path)  # faiss memory-maps the saved file
     for thread in manager._group.started:
         if thread.name == "w2v-index-prefetch":
             thread.join(60)
@@ -175,7 +175,7 @@ def test_the_matrix_stays_mapped_once_after_the_norms_are_computed(tmp_path, har
 
 
 def test_builds_run_at_a_lower_priority_than_queries(tmp_path, hard_path, monkeypatch):
-    """The builder thread (and the threads usearch starts from it) yields the cores to queries."""
+    """The builder thread (and the threads faiss starts from it) yields the cores to queries."""
     seen = {}
     original = ann.IndexManager._build
 

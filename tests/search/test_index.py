@@ -20,7 +20,7 @@ from tensorboard_plugin_w2v.search import ann as ann_core
 from tensorboard_plugin_w2v.search import index as ann
 from tensorboard_plugin_w2v.search import scoring, topk
 
-pytest.importorskip("usearch")
+pytest.importorskip("faiss")
 
 
 @pytest.fixture(scope="session")
@@ -121,7 +121,7 @@ def test_saved_index_is_reused_by_a_new_store(tmp_path, lee_kv_path, monkeypatch
     first = ready_model(str(tmp_path), lee_kv_path)
     assert first.index.status()["from_cache"] is False
     files = sorted(os.listdir(tmp_path / "index"))
-    assert [f.rsplit(".", 1)[1] for f in files] == ["json", "usearch"]  # no temporary file left
+    assert [f.rsplit(".", 1)[1] for f in files] == ["faiss", "json"]  # no temporary file left
 
     def no_rebuild(*_):
         raise AssertionError("the saved index should have been reused")
@@ -138,7 +138,7 @@ def test_saved_index_is_reused_by_a_new_store(tmp_path, lee_kv_path, monkeypatch
 def test_half_written_index_is_not_trusted(tmp_path, lee_kv_path):
     model = ready_model(str(tmp_path), lee_kv_path)
     key = model.index.key
-    index_file = tmp_path / "index" / f"{key}.usearch"
+    index_file = tmp_path / "index" / f"{key}.faiss"
     index_file.write_bytes(index_file.read_bytes()[:1000])  # as if a crash cut it short
     rebuilt = ready_model(str(tmp_path), lee_kv_path)
     assert rebuilt.index.status()["from_cache"] is False
@@ -199,16 +199,21 @@ def test_ensure_norms_equals_gensim(lee_model):
     np.testing.assert_array_equal(mine, kv.norms)
 
 
-def test_quantizer_keeps_the_cosine_ranking(lee_model):
+def test_eight_bit_codes_keep_the_cosine_ranking(lee_model):
+    """Every list visited, the index's candidates hold each word's exact top 10 by cosine:
+    8-bit residual codes of padded unit vectors rank as the float vectors do."""
     kv = lee_model.wv
-    norms.ensure_norms(kv)
-    quantizer = ann_core.Quantizer.fit(kv)
-    unit = kv.vectors[:200] / kv.norms[:200, None]
-    q = unit[0]
-    cos_order = np.argsort(-(unit @ q))
-    shifted = (unit - quantizer.centre) * quantizer.scale
-    l2_order = np.argsort(((shifted - (q - quantizer.centre) * quantizer.scale) ** 2).sum(axis=1))
-    assert list(cos_order[:20]) == list(l2_order[:20])
+    unit = kv.vectors / norms.ensure_norms(kv)[:, None]
+    built = ann_core.train(unit, kv.vector_size, len(unit))
+    ann_core.add(built, 0, unit)
+    index = ann_core.AnnIndex(built)
+    index.probes = index.lists
+    assert index.probes == built.nlist > 1 and built.d % ann_core.DIM_ALIGN == 0
+    rows = np.arange(0, len(unit), len(unit) // 50)
+    found = index.candidates(unit[rows], scoring.candidate_count(11))
+    for row, got in zip(rows, found):
+        exact = np.argsort(-(unit @ unit[row]))[:10]
+        assert set(exact.tolist()) <= set(got.tolist())
 
 
 def test_norms_computed_while_loading_equal_gensim(tmp_path, lee_model, monkeypatch):
@@ -262,7 +267,7 @@ def test_build_of_an_evicted_model_is_cancelled(tmp_path, lee_kv_path, lee_model
     release.set()
     assert handle.wait(60)
     assert handle.state == ann.STATE_CANCELLED
-    assert not os.path.exists(tmp_path / "cache" / "index" / f"{handle.key}.usearch")
+    assert not os.path.exists(tmp_path / "cache" / "index" / f"{handle.key}.faiss")
 
 
 @pytest.mark.parametrize("n, nans", [(50, 0), (5000, 0), (5000, 3), (100_000, 0), (100_000, 5000)])

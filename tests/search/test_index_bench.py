@@ -11,7 +11,7 @@ import os
 import pytest
 from fixtures import run_benchmark
 
-pytest.importorskip("usearch")
+pytest.importorskip("faiss")
 
 
 @pytest.mark.slow

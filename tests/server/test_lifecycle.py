@@ -24,7 +24,7 @@ from tensorboard_plugin_w2v.io import fileio, remote
 from tensorboard_plugin_w2v.models import convert, prefix, readers, vocabulary
 from tensorboard_plugin_w2v.search import index
 
-pytest.importorskip("usearch")
+pytest.importorskip("faiss")
 
 KINDS = (
     "w2v-eval",

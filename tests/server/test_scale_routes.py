@@ -12,7 +12,7 @@ from tensorboard_plugin_w2v.search import index as ann
 
 BASE = "/data/plugin/word2vec"
 
-pytest.importorskip("usearch")
+pytest.importorskip("faiss")
 
 
 def get(client, route, **params):
@@ -46,7 +46,7 @@ def test_listing_shows_the_index_once_built(indexed):
     row = rows_by_name(client)[("run", "lee.kv")]
     assert row["index"]["state"] == ann.STATE_READY
     assert row["index"]["progress"] == 1.0
-    assert row["index"]["library"] == "usearch"
+    assert row["index"]["library"] == "faiss"
     assert row["index"]["bytes"] > 0
 
 
@@ -89,7 +89,7 @@ def test_small_models_are_exact_by_default(client):
     data = get(client, "neighbors", run="lee", model="vectors.kv", word="police")
     assert data["exact"] is True
     row = rows_by_name(client)[("lee", "vectors.kv")]
-    assert row["index"] == {"state": ann.STATE_EXACT, "library": "usearch"}
+    assert row["index"] == {"state": ann.STATE_EXACT, "library": "faiss"}
 
 
 def test_listing_a_hundred_models_loads_none(tmp_path, lee_model):

@@ -159,7 +159,8 @@ def analogy(
     else:
         best = best_first(dists, k + len(exclude))
         found = zip(best.tolist(), dists[best].tolist(), strict=True)
-    return [Neighbor(kv.index_to_key[r], s, r) for r, s in found if r not in exclude][:k]
+    kept = [(r, s) for r, s in found if r not in exclude][:k]  # words looked up for these only
+    return [Neighbor(kv.index_to_key[r], s, r) for r, s in kept]
 
 
 _EXPR_TOKEN = re.compile(r"(?:^|(?<=\s))-|\+|[^\s+]+")

@@ -85,6 +85,24 @@ def test_entries_without_a_record_or_of_remote_files_are_kept(tmp_path):
     assert unknown.exists() and remote.exists() and fresh_tmp.exists()
 
 
+def test_indexes_of_an_earlier_format_are_swept_with_their_metadata(tmp_path):
+    """A cache written before the inverted-file index (HNSW graphs, ``.usearch``) keeps
+    nothing of those: their model may still exist, but no version of the plugin reads them."""
+    folder, cache = str(tmp_path / "logs"), str(tmp_path / "cache")
+    os.makedirs(folder)
+    _fill_cache(folder, cache, seed=1)
+    index = os.path.join(cache, housekeeping.INDEX_KIND)
+    (current_meta,) = [n for n in os.listdir(index) if n.endswith(".json")]
+    retired = os.path.join(index, "0123abcd.usearch")
+    with open(retired, "wb") as f:
+        f.write(b"an HNSW graph")
+    with open(os.path.join(index, current_meta), encoding="utf-8") as f:
+        meta = json.load(f)  # a live model version's record: only the suffix makes it stale
+    fileio.write_atomic(os.path.join(index, "0123abcd.json"), json.dumps({**meta, "library": "usearch"}).encode())
+    assert sorted(housekeeping.sweep(cache)) == [os.path.join(index, "0123abcd.json"), retired]
+    assert sorted(os.listdir(index)) == sorted([current_meta, current_meta[: -len(".json")] + housekeeping.INDEX_SUFFIX])
+
+
 def test_a_starting_server_sweeps_its_cache(tmp_path):
     logdir, cache = tmp_path / "logs", str(tmp_path / "cache")
     (logdir / "run").mkdir(parents=True)

@@ -109,6 +109,7 @@ class TensorBoardProcess:
         self.block_tensorflow = block_tensorflow
         self.proc: subprocess.Popen | None = None
         self.log = tempfile.NamedTemporaryFile(prefix="tensorboard-", suffix=".log", delete=False)
+        self.port_retries = 3
 
     def command(self) -> list[str]:
         exe = shutil.which("tensorboard")
@@ -144,6 +145,13 @@ class TensorBoardProcess:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                if "could not bind to port" in self.output() and self.port_retries > 0:
+                    # free_port()'s port was taken meanwhile (an outgoing connection's, say)
+                    self.port_retries -= 1
+                    self.port = free_port()
+                    self.log.seek(0)
+                    self.log.truncate()
+                    return self.__enter__()
                 raise RuntimeError(f"tensorboard exited with {self.proc.returncode}:\n{self.output()}")
             try:
                 status, _ = get_json(self.url("models"), timeout=5)

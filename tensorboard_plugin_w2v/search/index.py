@@ -33,7 +33,14 @@ from tensorboard_plugin_w2v.io import fileio
 from tensorboard_plugin_w2v.models import faults, housekeeping
 from tensorboard_plugin_w2v.models.norms import ensure_norms, unit_rows
 from tensorboard_plugin_w2v.search import ann, calibration, prefetch
-from tensorboard_plugin_w2v.search.ann import FORMAT_VERSION, LIBRARY, PROBES_DEFAULT, AnnIndex, available, cache_key
+from tensorboard_plugin_w2v.search.ann import (
+    FORMAT_VERSION,
+    LIBRARY,
+    PROBES_DEFAULT,
+    AnnIndex,
+    available,
+    cache_key,
+)
 
 if TYPE_CHECKING:
     from tensorboard_plugin_w2v.models.loading import LoadedModel

@@ -211,7 +211,7 @@ def test_eight_bit_codes_keep_the_cosine_ranking(lee_model):
     assert index.probes == built.nlist > 1 and built.d % ann_core.DIM_ALIGN == 0
     rows = np.arange(0, len(unit), len(unit) // 50)
     found = index.candidates(unit[rows], scoring.candidate_count(11))
-    for row, got in zip(rows, found):
+    for row, got in zip(rows, found, strict=True):
         exact = np.argsort(-(unit @ unit[row]))[:10]
         assert set(exact.tolist()) <= set(got.tolist())
 

@@ -184,7 +184,7 @@ class IndexManager:
         index = handle.index
         try:
             path = self._save(handle, index, handle.label, handle.source)
-            handle.index = self._open_built(path, index.probes, index.min_candidates)
+            handle.index = self._open_built(handle, path, index.probes, index.min_candidates)
             faults.clear(identity, faults.KIND_INDEX)
         except OSError as exc:
             faults.note(identity, faults.KIND_INDEX, exc)
@@ -234,21 +234,23 @@ class IndexManager:
             handle.build_seconds = meta.get("build_seconds")
             handle.calibration = meta.get("calibration")
             tuned = handle.calibration or {}
-            return self._open_built(path, tuned.get("probes", PROBES_DEFAULT), tuned.get("candidates", 0))
+            return self._open_built(handle, path, tuned.get("probes", PROBES_DEFAULT), tuned.get("candidates", 0))
         except (OSError, ValueError, KeyError, RuntimeError):
             return None
 
-    def _open_built(self, path: str, probes: int, min_candidates: int) -> AnnIndex:
-        """Memory-map a saved index and bring its pages in from a background thread."""
+    def _open_built(self, handle: IndexHandle, path: str, probes: int, min_candidates: int) -> AnnIndex:
+        """Memory-map a saved index and bring its pages in from a background thread (which
+        notes how on ``handle``: the index may not be set on it yet when it is done)."""
         index = AnnIndex.open(path, probes, min_candidates)
-        self._group.spawn(self._prefetch, name="w2v-index-prefetch", args=(path,))
+        # a weak reference: an evicted model's handle goes at once, as if nothing read its file
+        self._group.spawn(self._prefetch, name="w2v-index-prefetch", args=(weakref.ref(handle), path))
         return index
 
-    def _prefetch(self, path: str) -> None:
+    def _prefetch(self, handle_ref: weakref.ref, path: str) -> None:
         how = prefetch.prefetch(path, self._group.stopping)
-        for handle in list(self._handles.values()):
-            if handle.index is not None and handle.index.path == path:
-                handle.prefetch = how
+        handle = handle_ref()
+        if handle is not None:
+            handle.prefetch = how
 
     def _save(self, handle: IndexHandle, built: AnnIndex, model_path: str, source: dict | None) -> str:
         """Write the index (temp file + rename, then its metadata); return its path."""
@@ -331,7 +333,7 @@ class IndexManager:
             try:
                 path = self._save(handle, index, label, source)
                 index = None  # free the built lists before mapping the saved ones
-                index = self._open_built(path, tuned.probes, tuned.candidates)
+                index = self._open_built(handle, path, tuned.probes, tuned.candidates)
                 faults.clear(identity, faults.KIND_INDEX)
             except OSError as exc:
                 reason = faults.note(identity, faults.KIND_INDEX, exc) if faults.is_cache_write_failure(exc) else exc

@@ -40,6 +40,10 @@ class BlasThreads:
             except Exception as exc:  # not installed, or a library it cannot drive
                 logger.info("BLAS threads stay as they are: %s", exc)
                 found = []
+            # An OpenMP-threaded BLAS (faiss's own OpenBLAS) keeps its thread count per calling
+            # thread, so no request thread can set it for the others; only index builds call it
+            # with more than a few rows, and they set their own (search/ann.py).
+            found = [c for c in found if getattr(c, "threading_layer", None) != "openmp"]
             for c in found:
                 if c.filepath not in self._defaults:  # first seen: still at its default
                     self._defaults[c.filepath] = c.num_threads

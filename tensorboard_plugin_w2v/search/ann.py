@@ -60,6 +60,12 @@ def list_count(rows: int) -> int:
     return max(1, min(wanted, most))
 
 
+def training_rows(rows: int) -> np.ndarray:
+    """The rows k-means trains on (:data:`TRAIN_PER_LIST` per list, drawn once, in order)."""
+    rng = np.random.default_rng(0)
+    return np.sort(rng.choice(rows, min(rows, list_count(rows) * TRAIN_PER_LIST), replace=False))
+
+
 def padded_dim(dim: int) -> int:
     return -(-dim // DIM_ALIGN) * DIM_ALIGN
 
@@ -146,13 +152,18 @@ class AnnIndex:
     def nbytes(self) -> int:
         if self.path is not None:
             return os.path.getsize(self.path)
-        return serialized_bytes(self._index)
+        return self.serialized_bytes
+
+    @property
+    def serialized_bytes(self) -> int:
+        """About what the index takes written out: codes and ids of every row, and the centres."""
+        index = self._index
+        return int(index.ntotal) * (int(index.code_size) + 8) + int(index.nlist) * int(index.d) * 4 + 4096
 
     def candidates(self, unit_queries: np.ndarray, count: int, threads: int = 1) -> np.ndarray:
         """``len(unit_queries) × count`` row numbers, best first; ``-1`` pads missing ones."""
         q = pad(unit_queries, self._index.d)
-        if threads != 1:
-            set_threads(threads)
+        set_threads(threads)
         _, found = self._index.search(q, count)
         return found
 
@@ -174,7 +185,3 @@ class AnnIndex:
             raise ValueError(f"{path} holds a {type(index).__name__}, not an IVF index")
         return cls(index, path, probes, min_candidates)
 
-
-def serialized_bytes(index) -> int:
-    """About what ``index`` takes written out: codes and ids of every row, and the centres."""
-    return int(index.ntotal) * (int(index.code_size) + 8) + int(index.nlist) * int(index.d) * 4 + 4096

@@ -159,7 +159,8 @@ def calibrate(
     started = time.monotonic()
     rows = sample_rows(kv, sample, seed)
     truth = exact_neighbours(kv, rows, stop=stop)
-    halves = [m for m in (rows < head_size(len(kv)), rows >= head_size(len(kv))) if m.any()]
+    head = head_size(len(kv))
+    halves = [m for m in (rows < head, rows >= head) if m.any()]
     tried: dict[int, float] = {}
     probes = max(1, min(probes_start, index.lists))
     while True:

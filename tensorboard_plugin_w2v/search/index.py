@@ -26,8 +26,6 @@ import time
 import weakref
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v.io import fileio
 from tensorboard_plugin_w2v.models import faults, housekeeping
@@ -259,7 +257,7 @@ class IndexManager:
             try:
                 built.save(tmp)
             except RuntimeError as exc:  # faiss names the failed write, not why it failed
-                raise _write_error(tmp, ann.serialized_bytes(built._index), exc) from None
+                raise _write_error(tmp, built.serialized_bytes, exc) from None
         meta = {
             "format": FORMAT_VERSION,
             "library": LIBRARY,
@@ -350,10 +348,7 @@ class IndexManager:
         model = handle.model_ref()
         if model is None:
             return None
-        lists = ann.list_count(handle.rows)
-        rng = np.random.default_rng(0)
-        sample = np.sort(rng.choice(handle.rows, min(handle.rows, lists * ann.TRAIN_PER_LIST), replace=False))
-        sample = unit_rows(model.kv, sample)
+        sample = unit_rows(model.kv, ann.training_rows(handle.rows))
         del model
         built = ann.train(sample, handle.dim, handle.rows, stop=evicted.is_set)
         del sample

@@ -26,7 +26,7 @@ import numpy as np
 from tensorboard_plugin_w2v.io import fileio
 
 LIBRARY = "faiss"
-FORMAT_VERSION = 4  # 4: faiss IVF, spherical k-means, 8-bit residual codes (3: usearch HNSW)
+FORMAT_VERSION = 5  # 5: centres kept as float16 (4: float32 centres; 3: usearch HNSW)
 LISTS_PER_ROOT = 2  # about 2·√rows lists, rounded to a power of two
 TRAIN_PER_LIST = 32  # k-means sample: this many rows per list
 TRAIN_ITERATIONS = 10  # Lloyd iterations of the k-means
@@ -47,7 +47,7 @@ def cache_key(identity: fileio.FileIdentity) -> str:
     """Name of a model version's index in the cache: its identity and the index parameters."""
     text = (
         f"{identity.path}|{identity.size}|{identity.mtime_ns}|"
-        f"{LIBRARY}-v{FORMAT_VERSION}-ivf{LISTS_PER_ROOT}r-sq8-it{TRAIN_ITERATIONS}"
+        f"{LIBRARY}-v{FORMAT_VERSION}-ivf{LISTS_PER_ROOT}r-sq8-c16-it{TRAIN_ITERATIONS}"
     )
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -107,8 +107,13 @@ def train(sample: np.ndarray, dim: int, rows: int, stop: Callable[[], bool] | No
         )
         kmeans.train(sample, init_centroids=centres)
         centres = kmeans.centroids
-    coarse = faiss.IndexFlatIP(width)
-    coarse.add(centres if centres is not None else sample.mean(axis=0, keepdims=True))
+    # The centres as float16: every query is compared with all of them, and half the bytes is
+    # what counts once they have left the CPU caches between requests (3M × 300: 4,096 centres,
+    # route p50 1.66 → 1.49 ms in-process with another request in between; same lists).
+    coarse = faiss.IndexScalarQuantizer(width, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
+    centres = centres if centres is not None else sample.mean(axis=0, keepdims=True)
+    coarse.train(centres)
+    coarse.add(centres)
     index = faiss.IndexIVFScalarQuantizer(
         coarse, width, lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
     )
@@ -158,7 +163,7 @@ class AnnIndex:
     def serialized_bytes(self) -> int:
         """About what the index takes written out: codes and ids of every row, and the centres."""
         index = self._index
-        return int(index.ntotal) * (int(index.code_size) + 8) + int(index.nlist) * int(index.d) * 4 + 4096
+        return int(index.ntotal) * (int(index.code_size) + 8) + int(index.nlist) * int(index.d) * 2 + 4096
 
     def candidates(self, unit_queries: np.ndarray, count: int, threads: int = 1) -> np.ndarray:
         """``len(unit_queries) × count`` row numbers, best first; ``-1`` pads missing ones."""

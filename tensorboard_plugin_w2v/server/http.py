@@ -125,13 +125,22 @@ def finite(value: Any) -> Any:
     return value
 
 
-def json_response(request: wrappers.Request, data: dict, status: int = 200) -> wrappers.Response:
-    data = finite(data)
+def json_body(data: Any) -> bytes:
+    """``data`` as UTF-8 JSON; NaN and infinity become null (:func:`finite` walks ``data`` only
+    when the plain encoding found one: most answers have none, and the walk costs as much)."""
     try:
-        body = json.dumps(data, ensure_ascii=False, allow_nan=False).encode("utf-8")
+        text = json.dumps(data, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        data = finite(data)
+        text = json.dumps(data, ensure_ascii=False, allow_nan=False)
+    try:
+        return text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate (a word pickled that way): escape it in JSON
-        body = json.dumps(data, ensure_ascii=True, allow_nan=False).encode("ascii")
-    return http_util.Respond(request, body, "application/json", code=status)
+        return json.dumps(data, ensure_ascii=True, allow_nan=False).encode("ascii")
+
+
+def json_response(request: wrappers.Request, data: dict, status: int = 200) -> wrappers.Response:
+    return http_util.Respond(request, json_body(data), "application/json", code=status)
 
 
 def static_file(request: wrappers.Request, folder: str, name: str) -> wrappers.Response:

@@ -72,16 +72,31 @@ def merge_sparse(index: np.ndarray, score: np.ndarray, row: np.ndarray, column: 
     """Merge candidates ``(row, column, value)`` into each row's best ``m`` (``index``/``score``,
     rows × m, updated in place); equal scores keep the earlier candidate first."""
     m = index.shape[1]
+    # Only what beats a row's m-th best now can enter (a tie ranks after it); the bars the
+    # candidates were chosen with may be older than the merges before this one.
+    better = value > score[row, -1]
+    row, column, value = row[better], column[better], value[better]
+    if not len(row):
+        return
     rows, counts = np.unique(row, return_counts=True)
     all_row = np.concatenate([np.repeat(rows, m), row])
     all_value = np.concatenate([score[rows].ravel(), value])
     all_column = np.concatenate([index[rows].ravel(), column])
-    order = np.lexsort((-all_value, all_row))  # by row, best first within a row
+    order = np.argsort(_row_then_best_first(all_row, all_value), kind="stable")
     sizes = counts + m
     rank = np.arange(len(order)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
     keep = order[rank < m]
     score[rows] = all_value[keep].reshape(-1, m)
     index[rows] = all_column[keep].reshape(-1, m)
+
+
+def _row_then_best_first(row: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """One int64 sort key per entry: by ``row`` (non-negative, below 2**31), then by float32
+    ``value``, highest first (NaN last): half the time of ``np.lexsort((-value, row))``."""
+    high_first = -np.nan_to_num(value, nan=-np.inf).astype(np.float32) + np.float32(0)  # -0.0 → 0.0: equal, as floats
+    bits = high_first.view(np.int32).astype(np.int64)
+    bits ^= (bits >> 31) & 0x7FFFFFFF  # IEEE order → integer order (negative floats reversed)
+    return (row.astype(np.int64) << 32) + (bits + (1 << 31))
 
 
 def top_columns(scores: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:

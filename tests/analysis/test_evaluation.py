@@ -263,6 +263,33 @@ def test_top_columns_equals_sorting():
         assert all(len(set(row[row >= 0].tolist())) == np.count_nonzero(row >= 0) for row in index)
 
 
+def test_merge_sparse_equals_a_stable_sort_of_old_and_new():
+    """Merging candidates keeps each row's best m, best first, earlier entries first among
+    equal scores (old ones, then new ones in their order), negative scores included."""
+    rng = np.random.default_rng(4)
+    for trial in range(300):
+        rows, m, n_new = int(rng.integers(1, 20)), int(rng.integers(1, 12)), int(rng.integers(0, 400))
+        score = np.round(rng.standard_normal((rows, m)).astype(np.float32), 1)
+        score = -np.sort(-score, axis=1)
+        if trial % 4 == 0:
+            score[:, m // 2 :] = -np.inf  # rows with fewer than m entries so far
+        index = np.where(np.isfinite(score), rng.integers(0, 1000, (rows, m)), -1)
+        row = rng.integers(0, rows, n_new)
+        column = rng.integers(1000, 5000, n_new)
+        value = np.round(rng.standard_normal(n_new).astype(np.float32), int(trial % 3))  # ties
+        expected_index, expected_score = index.copy(), score.copy()
+        for r in range(rows):
+            entries = list(zip(score[r].tolist(), index[r].tolist(), strict=True))
+            entries += [(v, c) for v, c, rr in zip(value.tolist(), column.tolist(), row.tolist(), strict=True) if rr == r]
+            entries = sorted(entries, key=lambda e: -e[0])[:m]  # Python's sort is stable
+            expected_score[r] = [v for v, _ in entries]
+            expected_index[r] = [c for _, c in entries]
+        topk.merge_sparse(index, score, row, column, value)
+        np.testing.assert_array_equal(score, expected_score)
+        finite = np.isfinite(expected_score)
+        np.testing.assert_array_equal(index[finite], expected_index[finite])
+
+
 @pytest.mark.parametrize("model", ["trained_kv", "euclidean_kv", "cased_kv"])
 @pytest.mark.parametrize("name", ["wordsim353", "simlex999"])
 @pytest.mark.parametrize("restrict_vocab", [300_000, 600])

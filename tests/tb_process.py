@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -33,10 +34,15 @@ def tensorboard(logdir: str, *extra_args: str, startup_seconds: float = 90):
     port = free_port()
     exe = shutil.which("tensorboard") or os.path.join(os.path.dirname(sys.executable), "tensorboard")
     log = open(os.path.join(logdir, os.pardir, f"tensorboard-{port}.log"), "w")
+    env = dict(os.environ)
+    # This checkout's plugin, not whichever copy was last installed in site-packages (the
+    # entry point is found through the installed metadata; its modules through the path).
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO, env.get("PYTHONPATH")]))
     proc = subprocess.Popen(
         [exe, "--logdir", logdir, "--host", "127.0.0.1", "--port", str(port), *extra_args],
         stdout=log,
         stderr=subprocess.STDOUT,
+        env=env,
     )
     base = f"http://127.0.0.1:{port}"
     try:

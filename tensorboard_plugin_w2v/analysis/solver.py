@@ -282,7 +282,8 @@ class Solver:
             shell = KeyedVectors(self.kv.vector_size, count=0, dtype=self.vectors.dtype)
             shell.vectors = self.vectors[:n]
             shell.norms = self.norms[:n]
-            shell.index_to_key = self.kv.index_to_key[:n]
+            keys = self.kv.index_to_key  # a cached vocabulary's WordList makes a slice word by word
+            shell.index_to_key = keys if n == len(keys) else keys[:n]
             shell.key_to_index = self.table
             self._shell = shell
         return self._shell

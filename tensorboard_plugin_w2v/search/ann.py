@@ -123,10 +123,32 @@ def train(sample: np.ndarray, dim: int, rows: int, stop: Callable[[], bool] | No
     return index
 
 
-def add(index, first_row: int, unit: np.ndarray) -> None:
-    """Append unit rows ``first_row …`` (ids are row numbers)."""
+def assign(index, unit: np.ndarray) -> np.ndarray:
+    """The list of each unit row: the one whose centre is nearest (what adding it would choose)."""
+    return index.quantizer.assign(pad(unit, index.d), 1).ravel()
+
+
+def reserve(index, sizes: np.ndarray) -> None:
+    """Allocate each list once for ``sizes[list]`` rows. Lists grown row batch by row batch
+    reallocate as they grow, and the memory left between them counted 19 % of the index at 3M
+    × 300 (resident memory 1.24× matrix + index at the end of a build, 1.20× once mapped)."""
+    import faiss
+
+    lists = faiss.downcast_InvertedLists(index.invlists)
+    for number, size in enumerate(sizes.tolist()):
+        lists.resize(number, size)  # from empty: exactly this capacity …
+        lists.resize(number, 0)  # … which a vector keeps when it shrinks
+
+
+def add(index, first_row: int, unit: np.ndarray, lists: np.ndarray | None = None) -> None:
+    """Append unit rows ``first_row …`` (ids are row numbers) to their ``lists``
+    (:func:`assign`'s, found here if not given)."""
+    import faiss
+
+    x = pad(unit, index.d)
     ids = np.arange(first_row, first_row + len(unit), dtype=np.int64)
-    index.add_with_ids(pad(unit, index.d), ids)
+    lists = np.ascontiguousarray(assign(index, x) if lists is None else lists, dtype=np.int64)
+    index.add_core(len(x), faiss.swig_ptr(x), faiss.swig_ptr(ids), faiss.swig_ptr(lists))
 
 
 class AnnIndex:

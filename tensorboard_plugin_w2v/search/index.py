@@ -26,6 +26,8 @@ import time
 import weakref
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v.io import fileio
 from tensorboard_plugin_w2v.models import faults, housekeeping
@@ -47,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 EXACT_MAX_CELLS = 50_000_000  # rows × dim up to which exact search stays the default
 BUILD_BATCH = 32_768  # rows per insertion call (progress granularity, and how soon a build stops)
+ASSIGN_SHARE = 0.8  # of a build's work, finding every row's list (the rest: encoding the rows)
 BUILD_START_DELAY = 3.0  # seconds between a model's load and the start of its index build
 # Builds use every core, at a lower priority (the threads faiss starts inherit it): a query
 # takes a core from them at once, and they have both while no query waits.
@@ -355,22 +358,37 @@ class IndexManager:
         if built is None:
             return None
         logger.info("index of %s: %d lists trained (%.0fs)", handle.label, built.nlist, time.monotonic() - started)
-        reported = 0.0
+        # Every row's list first (the costly part: ASSIGN_SHARE of the work), so each list is
+        # allocated once at its final size; then the rows are encoded into them.
+        lists = np.empty(handle.rows, dtype=np.int64)
+        stop = 0
+        for start, stop, block in self._unit_batches(handle, started, 0.0, ASSIGN_SHARE):
+            lists[start:stop] = ann.assign(built, block)
+        if stop < handle.rows:
+            return None  # evicted or cancelled
+        ann.reserve(built, np.bincount(lists, minlength=built.nlist))
+        stop = 0
+        for start, stop, block in self._unit_batches(handle, started, ASSIGN_SHARE, 1.0):
+            ann.add(built, start, block, lists[start:stop])
+        return AnnIndex(built) if stop == handle.rows else None
+
+    def _unit_batches(self, handle: IndexHandle, started: float, done: float, until: float):
+        """``(start, stop, unit rows)`` of the model a batch at a time, the build's progress
+        moving from ``done`` to ``until``; ends early (before the last rows) when the model is
+        evicted or the build cancelled."""
         for start in range(0, handle.rows, self.batch_rows):
             model = handle.model_ref()
             if model is None or handle.cancelled.is_set():
-                return None
+                return
             stop = min(handle.rows, start + self.batch_rows)
             block = unit_rows(model.kv, start, stop)
             del model
-            ann.add(built, start, block)
-            handle.done_rows = stop
-            if stop / handle.rows - reported >= 0.1 or stop == handle.rows:
-                reported = stop / handle.rows
-                logger.info(
-                    "index of %s: %d%% (%.0fs)", handle.label, 100 * reported, time.monotonic() - started
-                )
-        return AnnIndex(built)
+            yield start, stop, block
+            before = handle.done_rows / handle.rows
+            handle.done_rows = int(handle.rows * (done + (until - done) * stop / handle.rows))
+            after = handle.done_rows / handle.rows
+            if int(after * 10) > int(before * 10) or stop == handle.rows:
+                logger.info("index of %s: %d%% (%.0fs)", handle.label, 100 * after, time.monotonic() - started)
 
     def _calibrate(self, handle: IndexHandle, index: AnnIndex) -> calibration.Calibration | None:
         """Choose how many lists the index visits, on a sample of its model; ``None`` if the model went."""

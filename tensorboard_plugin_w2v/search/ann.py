@@ -107,25 +107,40 @@ def train(sample: np.ndarray, dim: int, rows: int, stop: Callable[[], bool] | No
         )
         kmeans.train(sample, init_centroids=centres)
         centres = kmeans.centroids
-    # The centres as float16: every query is compared with all of them, and half the bytes is
-    # what counts once they have left the CPU caches between requests (3M × 300: 4,096 centres,
-    # route p50 1.66 → 1.49 ms in-process with another request in between; same lists).
-    coarse = faiss.IndexScalarQuantizer(width, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
     centres = centres if centres is not None else sample.mean(axis=0, keepdims=True)
+    # The codes' ranges are trained on the residuals of the sample, assigned by one matrix
+    # product (BLAS) with float32 centres (see assign) ...
+    index = faiss.IndexIVFScalarQuantizer(
+        _flat(centres), width, lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+    )
+    index.train(sample)  # the lists are set: this trains only the codes' ranges
+    # ... and the index keeps them as float16: every query is compared with all of them, and
+    # half the bytes is what counts once they have left the CPU caches between requests (3M ×
+    # 300: 4,096 centres, route p50 1.66 → 1.49 ms in-process with another request in between).
+    coarse = faiss.IndexScalarQuantizer(width, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
     coarse.train(centres)
     coarse.add(centres)
-    index = faiss.IndexIVFScalarQuantizer(
-        coarse, width, lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
-    )
+    index.quantizer = coarse
     index.own_fields = True
     coarse.this.disown()  # the index owns (and frees) its coarse quantizer now
-    index.train(sample)  # the lists are set: this trains only the codes' ranges
     return index
 
 
+def _flat(centres: np.ndarray):
+    """An exact inner-product index over ``centres`` (its batch searches are BLAS products)."""
+    import faiss
+
+    flat = faiss.IndexFlatIP(centres.shape[1])
+    flat.add(np.ascontiguousarray(centres, dtype=np.float32))
+    return flat
+
+
 def assign(index, unit: np.ndarray) -> np.ndarray:
-    """The list of each unit row: the one whose centre is nearest (what adding it would choose)."""
-    return index.quantizer.assign(pad(unit, index.d), 1).ravel()
+    """The list of each unit row: the one whose centre is nearest. The float16 centres are
+    compared in float32, in one matrix product: their own scan decodes every centre for every
+    row (the 1M × 300 build took 42 s instead of 24)."""
+    centres = index.quantizer.reconstruct_n(0, index.nlist)
+    return _flat(centres).assign(pad(unit, index.d), 1).ravel()
 
 
 def reserve(index, sizes: np.ndarray) -> None:

@@ -155,39 +155,48 @@ class Solver:
         m = min(_CANDIDATES, self.limit)
         width = max(256, chunk_rows(n_w) // 4)  # vocabulary words per step (n_w × width cosines)
         first = min(self.limit, width)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            rows = self._chunk(units, 0, first)
-            diff = rows[pb] - rows[pm]
-            index = np.empty((n_q, m), dtype=np.int64)
-            score = np.empty((n_q, m), dtype=np.float32)
-
-            def rank(q: int) -> None:  # one block of questions (numpy releases the GIL in its loops)
-                with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                    block = slice(q, q + chunk_rows(first))
-                    scores = diff[pair_of[block]]
-                    scores += rows[wc[block]]
-                    index[block], score[block] = top_columns(scores, m)
-
-            with ThreadPoolExecutor(_THREADS, thread_name_prefix="w2v-analogies") as pool:
-                list(pool.map(rank, range(0, n_q, chunk_rows(first))))
-        if first == self.limit and self.method == METHOD_3COSMUL:
-            self._logs = (rows, wa, wb, wc)
-        unsure = np.zeros(n_q, dtype=bool)
-        if first < self.limit:
-            unsure = ~np.isfinite(score[:, -1])  # fewer than m finite scores to prune with: gensim decides
-            scan = _Scan(pair_of, pair_group, wc)
-            bar = np.where(unsure, np.inf, score[:, -1])  # the scan raises the bars it reads
-            self._scan(scan, units, pairs[1:], (first, width), (index, score, bar), report)
+        # Both steps run on a few threads (numpy releases the GIL in its loops).
+        with ThreadPoolExecutor(_THREADS, thread_name_prefix="w2v-analogies") as pool:
+            index, score, rows = self._rank_first(pool, units, (pair_of, pb, pm, wc), first, m)
+            if first == self.limit and self.method == METHOD_3COSMUL:
+                self._logs = (rows, wa, wb, wc)
+            unsure = np.zeros(n_q, dtype=bool)
+            if first < self.limit:
+                unsure = ~np.isfinite(score[:, -1])  # fewer than m finite scores to prune with: gensim decides
+                scan = _Scan(pair_of, pair_group, wc)
+                bar = np.where(unsure, np.inf, score[:, -1])  # the scan raises the bars it reads
+                self._scan(pool, scan, units, pairs[1:], (first, width), (index, score, bar), report)
         report(1.0)
         if self.method == METHOD_3COSMUL:
             with np.errstate(over="ignore"):
                 return index, np.exp(score), unsure
         return index, score * self._inverse_length[:, None], unsure
 
-    def _scan(self, scan: _Scan, units: np.ndarray, pairs: np.ndarray, steps: tuple[int, int], best, report):
-        """Chunks ``first + i·width …`` of the vocabulary through ``scan``, merged into ``best``
-        (each question's candidates, scores and bar, updated in place) in order; they are
-        scanned on a few threads (numpy releases the GIL in its loops)."""
+    def _rank_first(self, pool, units: np.ndarray, questions: tuple, first: int, m: int):
+        """``(index, score, rows)``: every question's best ``m`` of the first ``first`` words,
+        a block of questions per task, and those words' rows (:meth:`_chunk`)."""
+        pair_of, pb, pm, wc = questions
+        n_q = len(pair_of)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            rows = self._chunk(units, 0, first)
+            diff = rows[pb] - rows[pm]
+            index = np.empty((n_q, m), dtype=np.int64)
+            score = np.empty((n_q, m), dtype=np.float32)
+
+        def rank(q: int) -> None:  # one block of questions
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                block = slice(q, q + chunk_rows(first))
+                scores = diff[pair_of[block]]
+                scores += rows[wc[block]]
+                index[block], score[block] = top_columns(scores, m)
+
+        list(pool.map(rank, range(0, n_q, chunk_rows(first))))
+        return index, score, rows
+
+    def _scan(self, pool, scan: _Scan, units: np.ndarray, pairs: np.ndarray, steps: tuple[int, int], best, report):
+        """Chunks ``first + i·width …`` of the vocabulary through ``scan`` on ``pool``'s threads,
+        merged into ``best`` (each question's candidates, scores and bar, updated in place) in
+        order."""
         (pb, pm), (first, width), (index, score, bar) = pairs, steps, best
 
         def scan_chunk(start: int):
@@ -198,21 +207,20 @@ class Solver:
                 return scan.hits(rows, diff, bar.copy(), (start - first) // width)
 
         pending: deque = deque()
-        with ThreadPoolExecutor(_THREADS, thread_name_prefix="w2v-analogies") as pool:
-            try:
-                for start in range(first, self.limit, width):
-                    pending.append((start, pool.submit(scan_chunk, start)))
-                    while len(pending) > 2 * _THREADS or (pending and start + width >= self.limit):
-                        done_start, future = pending.popleft()
-                        hits = future.result()
-                        if hits is not None:
-                            question, word, value = hits
-                            merge_sparse(index, score, question, word + done_start, value)
-                            bar[question] = np.maximum(bar[question], score[question, -1])
-                        report(min(done_start + width, self.limit) / self.limit)
-            finally:
-                for _, future in pending:
-                    future.cancel()
+        try:
+            for start in range(first, self.limit, width):
+                pending.append((start, pool.submit(scan_chunk, start)))
+                while len(pending) > 2 * _THREADS or (pending and start + width >= self.limit):
+                    done_start, future = pending.popleft()
+                    hits = future.result()
+                    if hits is not None:
+                        question, word, value = hits
+                        merge_sparse(index, score, question, word + done_start, value)
+                        bar[question] = np.maximum(bar[question], score[question, -1])
+                    report(min(done_start + width, self.limit) / self.limit)
+        finally:
+            for _, future in pending:
+                future.cancel()
 
     def _chunk(self, units: np.ndarray, start: int, stop: int) -> np.ndarray:
         """Cosines of words ``start…stop`` with ``units``; for 3CosMul, the rows ``log p`` then

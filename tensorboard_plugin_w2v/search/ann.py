@@ -10,8 +10,9 @@ no recall. Building, saving and reusing indexes is :mod:`~tensorboard_plugin_w2v
 job; how many lists a query visits is calibrated per model (:mod:`.calibration`).
 
 Why an inverted file and not a graph (HNSW, used up to format 3): at 3M × 300 on two cores an
-HNSW graph took 27 minutes to build, these lists take about 3 (k-means on a sample, then one
-assignment pass), with the same recall after calibration and a faster search.
+HNSW graph took 27 minutes to build, these lists take under 2 (k-means on a sample, a pass that
+finds every row's list so each list is allocated once, then a pass that encodes the rows), with
+the same recall after calibration and a faster search.
 """
 
 from __future__ import annotations
@@ -108,18 +109,19 @@ def train(sample: np.ndarray, dim: int, rows: int, stop: Callable[[], bool] | No
         kmeans.train(sample, init_centroids=centres)
         centres = kmeans.centroids
     centres = centres if centres is not None else sample.mean(axis=0, keepdims=True)
-    # The codes' ranges are trained on the residuals of the sample, assigned by one matrix
-    # product (BLAS) with float32 centres (see assign) ...
-    index = faiss.IndexIVFScalarQuantizer(
-        _flat(centres), width, lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
-    )
-    index.train(sample)  # the lists are set: this trains only the codes' ranges
-    # ... and the index keeps them as float16: every query is compared with all of them, and
+    # The index keeps its centres as float16: every query is compared with all of them, and
     # half the bytes is what counts once they have left the CPU caches between requests (3M ×
     # 300: 4,096 centres, route p50 1.66 → 1.49 ms in-process with another request in between).
     coarse = faiss.IndexScalarQuantizer(width, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
     coarse.train(centres)
     coarse.add(centres)
+    # The codes' ranges are trained on the sample's residuals from the same (decoded) centres,
+    # found by one matrix product (see list_finder); then the index takes the float16 ones.
+    index = faiss.IndexIVFScalarQuantizer(
+        _flat(coarse.reconstruct_n(0, lists)), width, lists, faiss.ScalarQuantizer.QT_8bit,
+        faiss.METRIC_INNER_PRODUCT,
+    )
+    index.train(sample)  # the lists are set: this trains only the codes' ranges
     index.quantizer = coarse
     index.own_fields = True
     coarse.this.disown()  # the index owns (and frees) its coarse quantizer now
@@ -135,12 +137,12 @@ def _flat(centres: np.ndarray):
     return flat
 
 
-def assign(index, unit: np.ndarray) -> np.ndarray:
-    """The list of each unit row: the one whose centre is nearest. The float16 centres are
-    compared in float32, in one matrix product: their own scan decodes every centre for every
-    row (the 1M × 300 build took 42 s instead of 24)."""
-    centres = index.quantizer.reconstruct_n(0, index.nlist)
-    return _flat(centres).assign(pad(unit, index.d), 1).ravel()
+def list_finder(index) -> Callable[[np.ndarray], np.ndarray]:
+    """``find(unit_rows)``: the list of each row, the one whose centre is nearest. The float16
+    centres are decoded once and compared in float32, in one matrix product per call: their own
+    scan decodes every centre for every row (the 1M × 300 build took 42 s instead of 24)."""
+    flat = _flat(index.quantizer.reconstruct_n(0, index.nlist))
+    return lambda unit: flat.assign(pad(unit, index.d), 1).ravel()
 
 
 def reserve(index, sizes: np.ndarray) -> None:
@@ -156,13 +158,13 @@ def reserve(index, sizes: np.ndarray) -> None:
 
 
 def add(index, first_row: int, unit: np.ndarray, lists: np.ndarray | None = None) -> None:
-    """Append unit rows ``first_row …`` (ids are row numbers) to their ``lists``
-    (:func:`assign`'s, found here if not given)."""
+    """Append unit rows ``first_row …`` (ids are row numbers) to their ``lists`` (found by
+    :func:`list_finder` if not given)."""
     import faiss
 
     x = pad(unit, index.d)
     ids = np.arange(first_row, first_row + len(unit), dtype=np.int64)
-    lists = np.ascontiguousarray(assign(index, x) if lists is None else lists, dtype=np.int64)
+    lists = np.ascontiguousarray(list_finder(index)(x) if lists is None else lists, dtype=np.int64)
     index.add_core(len(x), faiss.swig_ptr(x), faiss.swig_ptr(ids), faiss.swig_ptr(lists))
 
 

@@ -360,10 +360,11 @@ class IndexManager:
         logger.info("index of %s: %d lists trained (%.0fs)", handle.label, built.nlist, time.monotonic() - started)
         # Every row's list first (the costly part: ASSIGN_SHARE of the work), so each list is
         # allocated once at its final size; then the rows are encoded into them.
+        find = ann.list_finder(built)
         lists = np.empty(handle.rows, dtype=np.int64)
         stop = 0
         for start, stop, block in self._unit_batches(handle, started, 0.0, ASSIGN_SHARE):
-            lists[start:stop] = ann.assign(built, block)
+            lists[start:stop] = find(block)
         if stop < handle.rows:
             return None  # evicted or cancelled
         ann.reserve(built, np.bincount(lists, minlength=built.nlist))

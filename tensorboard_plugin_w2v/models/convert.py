@@ -16,20 +16,26 @@ crash mid-way never leaves a half conversion that a later start would trust.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import logging
+import mmap
 import os
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Mapping
 
+import numpy as np
 from gensim.models import KeyedVectors
 
 from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v.io import fileio
-from tensorboard_plugin_w2v.models import faults, housekeeping
+from tensorboard_plugin_w2v.io.streamed import StreamedNpy
+from tensorboard_plugin_w2v.models import faults, housekeeping, norms
+
+Buffer = bytes | bytearray | memoryview | mmap.mmap
 
 logger = logging.getLogger(__name__)
 
@@ -146,8 +152,7 @@ def private_copy(
     path: str,
     identity: fileio.FileIdentity,
     cache_dir: str,
-    main_copied: Callable[[str], None] | None = None,
-    written: Callable[[str], None] | None = None,
+    read: Mapping[str, Buffer] | None = None,
     stop: threading.Event | None = None,
 ) -> str:
     """A copy of a local gensim model file and its ``.npy`` sidecars in the cache, to memory-map.
@@ -155,10 +160,9 @@ def private_copy(
     A logdir file may be rewritten in place by a training job, and a memory-mapped page of a
     truncated file kills the process (SIGBUS); a private copy is never rewritten. It is copied
     once per file version into a temporary folder renamed into place when complete (after its
-    files are flushed to disk). ``main_copied`` is called with the temporary copy of the main
-    file as soon as it is written (the sidecars follow), ``written`` with the temporary folder
-    once every file is written, before the flush: :class:`PendingCopy` reads and maps them then.
-    Setting ``stop`` ends the copy at its next step (:class:`~tensorboard_plugin_w2v.lifecycle.Stopped`).
+    files are flushed to disk). Files whose bytes were already read (``read``: file name →
+    bytes) are written from memory, the others copied. Setting ``stop`` ends the copy at its
+    next step (:class:`~tensorboard_plugin_w2v.lifecycle.Stopped`).
     """
     target = private_copy_path(path, identity, cache_dir)
     if os.path.exists(target):
@@ -169,12 +173,9 @@ def private_copy(
         for src in (path, *fileio.sidecars(path)):
             # The copy keeps the modification times: the vocabulary cache recognises the same
             # vectors whether they are mapped from the copy or, once settled, from the logdir.
-            _copy_file(src, os.path.join(tmp, os.path.basename(src)), stop)
-            if src == path and main_copied is not None:
-                main_copied(os.path.join(tmp, os.path.basename(src)))
+            name = os.path.basename(src)
+            _copy_file(src, os.path.join(tmp, name), stop, (read or {}).get(name))
         housekeeping.write_source(tmp, identity, seconds=time.monotonic() - started)
-        if written is not None:
-            written(tmp)
     logger.info("copied %s in %.1fs", path, time.monotonic() - started)
     return target
 
@@ -182,42 +183,40 @@ def private_copy(
 COPY_STEP_BYTES = 64 << 20  # copied by one system call; the stop switch is checked between them
 
 
-def _copy_file(src: str, dst: str, stop: threading.Event | None) -> None:
-    """``shutil.copy2`` (the bytes by ``sendfile``, then times and mode), in steps of
-    :data:`COPY_STEP_BYTES` with ``stop`` checked before each."""
+def _copy_file(src: str, dst: str, stop: threading.Event | None, data: Buffer | None = None) -> None:
+    """``shutil.copy2`` (the bytes by ``sendfile``, or from ``data`` when given, then times and
+    mode), in steps of :data:`COPY_STEP_BYTES` with ``stop`` checked before each."""
     with open(src, "rb") as fin, open(dst, "wb") as out:
         size, offset = os.fstat(fin.fileno()).st_size, 0
-        while offset < size:
-            if stop is not None and stop.is_set():
-                raise lifecycle.Stopped(f"copying {src} was stopped")
-            try:
-                sent = os.sendfile(out.fileno(), fin.fileno(), offset, min(COPY_STEP_BYTES, size - offset))
-            except (OSError, AttributeError) as exc:
-                if offset or getattr(exc, "errno", None) == errno.ENOSPC:
-                    raise
-                shutil.copyfileobj(fin, out)  # no file-to-file sendfile on this system
-                break
-            if sent == 0:  # the file shrank meanwhile
-                break
-            offset += sent
+        view = memoryview(data)[:size] if data is not None else None
+        try:
+            while offset < size:
+                if stop is not None and stop.is_set():
+                    raise lifecycle.Stopped(f"copying {src} was stopped")
+                if view is not None:
+                    offset += out.write(view[offset : offset + COPY_STEP_BYTES])
+                    continue
+                try:
+                    sent = os.sendfile(out.fileno(), fin.fileno(), offset, min(COPY_STEP_BYTES, size - offset))
+                except (OSError, AttributeError) as exc:
+                    if offset or getattr(exc, "errno", None) == errno.ENOSPC:
+                        raise
+                    shutil.copyfileobj(fin, out)  # no file-to-file sendfile on this system
+                    break
+                if sent == 0:  # the file shrank meanwhile
+                    break
+                offset += sent
+        finally:
+            if view is not None:
+                view.release()
     shutil.copystat(src, dst)
 
 
-RELEASE_TIMEOUT_SECONDS = 600.0  # a loader that never releases its copy delays its publication this long
-
-
 class PendingCopy:
-    """A :func:`private_copy` written by a background thread, usable before it is published.
-
-    The loader unpickles the copy's main file while the sidecars are still being copied (the
-    two overlap: one waits on the disk, the other on the CPU), then maps the copied sidecars as
-    soon as they are written, without waiting for them to be flushed to disk and renamed into
-    place (a mapping outlives the rename; nothing truncates a private copy): the copy is renamed
-    once the loader calls :meth:`release`. Copying into the page cache and mapping it costs far
-    less than reading into fresh anonymous memory, whose first touch is slow. If the copy fails
-    (e.g. a full cache folder), :meth:`main` and :meth:`sidecars_folder` answer ``None``: the
-    caller reads the logdir file into memory instead.
-    """
+    """A :func:`private_copy` written by a background thread of ``group``, at the lowest CPU
+    priority: it is for the next load, so it must not slow the first queries of this one.
+    A failure (e.g. a full cache folder) is noted (:mod:`~tensorboard_plugin_w2v.models.faults`)
+    and kept in :attr:`error`; the model is served all the same."""
 
     def __init__(
         self,
@@ -225,12 +224,10 @@ class PendingCopy:
         identity: fileio.FileIdentity,
         cache_dir: str,
         group: lifecycle.ThreadGroup | None = None,
+        read: Mapping[str, Buffer] | None = None,
     ):
-        self.path, self.identity, self.cache_dir = path, identity, cache_dir
+        self.path, self.identity, self.cache_dir, self.read = path, identity, cache_dir, read
         self.error: BaseException | None = None
-        self._main = None  # the open copy of the main file
-        self._folder: str | None = None
-        self._main_ready, self._written, self._released = threading.Event(), threading.Event(), threading.Event()
         self.target = private_copy_path(path, identity, cache_dir)
         group = group or lifecycle.LIBRARY  # closing it stops the copy
         self._stop = group.stopping
@@ -238,55 +235,24 @@ class PendingCopy:
             self._thread = group.spawn(self._run, name="w2v-private-copy")
             if self._thread is not None:
                 _pending[self.target] = self._thread
-        if self._thread is None:  # the group is closing: no copy, the loader reads the file
+        if self._thread is None:
             self.error = lifecycle.Stopped(f"{path} was not copied: closing")
-            self._main_ready.set()
-            self._written.set()
 
     def _run(self) -> None:
+        _lowest_priority()
         try:
-            target = private_copy(
-                self.path, self.identity, self.cache_dir, self._on_main, self._on_written, self._stop
-            )
-            if not self._main_ready.is_set():  # published meanwhile by another process: use it
-                self._on_main(target)
-                self._on_written(os.path.dirname(target))
+            private_copy(self.path, self.identity, self.cache_dir, self.read, self._stop)
             faults.clear(self.identity, faults.KIND_COPY)
-        except BaseException as exc:  # the loader reads the logdir file into memory instead
+        except BaseException as exc:  # the model is served from memory all the same
             self.error = exc
             failure = isinstance(exc, OSError) and faults.is_cache_write_failure(exc)
             reason = faults.note(self.identity, faults.KIND_COPY, exc) if failure else exc
-            logger.warning("serving %s without a private copy (%s)", self.path, reason)
+            logger.warning("no private copy of %s (%s)", self.path, reason)
         finally:
-            self._main_ready.set()
-            self._written.set()
+            self.read = None  # the bytes may be freed with the model
             with _pending_lock:
                 if _pending.get(self.target) is self._thread:
                     del _pending[self.target]
-
-    def _on_main(self, tmp_main: str) -> None:
-        self._main = open(tmp_main, "rb")  # open now: the folder is renamed once complete
-        self._main_ready.set()
-
-    def _on_written(self, tmp: str) -> None:
-        self._folder = tmp
-        self._written.set()
-        self._released.wait(RELEASE_TIMEOUT_SECONDS)  # the loader maps the files before the rename
-
-    def release(self) -> None:
-        """The loader has mapped what it needs (or needs nothing): publish the copy."""
-        self._released.set()
-
-    def main(self):
-        """The copy's main file, open for reading (the caller closes it), or ``None``."""
-        self._main_ready.wait()
-        main, self._main = self._main, None
-        return main
-
-    def sidecars_folder(self) -> str | None:
-        """The folder holding the copied sidecars, complete (maybe not yet renamed), or ``None``."""
-        self._written.wait()
-        return None if self.error is not None else self._folder
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait until the copy is published (or has failed); whether it is done."""
@@ -294,6 +260,59 @@ class PendingCopy:
             return True
         self._thread.join(timeout)
         return not self._thread.is_alive()
+
+
+def _lowest_priority() -> None:
+    """Give the calling thread the lowest CPU priority (Linux: ``nice`` applies per thread)."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+
+
+class FreshRead:
+    """A large local gensim file that may still change: its sidecars are read, never mapped.
+
+    Each ``.npy`` sidecar gensim asks for is read into memory by a
+    :class:`~tensorboard_plugin_w2v.io.streamed.StreamedNpy`; the vectors' one is started
+    (:meth:`prefetch`) before gensim unpickles the vocabulary, so the disk and the CPU work at
+    once, with the norms computed behind the reader. Once the model is loaded, :meth:`publish`
+    writes its private copy from the bytes read, in the background, for the next load to map.
+    """
+
+    def __init__(
+        self, path: str, identity: fileio.FileIdentity, cache_dir: str | None, group: lifecycle.ThreadGroup | None = None
+    ):
+        self.path, self.identity, self.cache_dir = path, identity, cache_dir
+        self.group = group or lifecycle.LIBRARY
+        self._streams: dict[str, StreamedNpy] = {}
+
+    def _start(self, npy: str) -> StreamedNpy:
+        stream = self._streams[npy] = StreamedNpy(npy)
+        if self.group.spawn(stream.run, name="w2v-read", args=(self.group.stopping,)) is None:
+            stream.run()  # the group is closing: read it here
+        return stream
+
+    def prefetch(self, npy: str) -> norms.NormsJob | None:
+        """Start reading ``npy`` and computing its rows' norms; the norms job, or ``None`` if the
+        file cannot be read as an array (gensim's own load then says why)."""
+        try:
+            stream = self._start(npy)
+        except (OSError, ValueError):
+            return None
+        return norms.start_streamed_norms(stream, self.group) if stream.array.ndim == 2 else None
+
+    def array(self, npy: str) -> np.ndarray:
+        """The array of ``npy``, read into memory (by :meth:`prefetch` or now)."""
+        stream = self._streams.get(npy) or self._start(npy)
+        return stream.result()
+
+    def publish(self) -> PendingCopy | None:
+        """Write the private copy in the background, from the bytes read where the files are
+        still the versions read (else the copy would not match them); ``None`` without a cache."""
+        if not self.cache_dir:
+            return None
+        read = {os.path.basename(npy): s.raw for npy, s in self._streams.items() if s.unchanged()}
+        self._streams = {}
+        return PendingCopy(self.path, self.identity, self.cache_dir, self.group, read)
 
 
 _pending: dict[str, threading.Thread] = {}  # published path → the thread writing it

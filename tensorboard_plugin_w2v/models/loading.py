@@ -87,7 +87,7 @@ def load_model(
     )
     sanity.check_size(local, format)
     unmapped = local == path and not mmap
-    copy = _pending_private_copy(path, identity, format, cache_dir, group) if unmapped else None
+    fresh = _fresh_read(path, identity, format, cache_dir, group) if unmapped else None
     try:
         model = readers.READERS[format](
             local,
@@ -97,15 +97,14 @@ def load_model(
             cache_dir=cache_dir,
             identity=identity,
             group=group,
-            copy=copy,
+            fresh=fresh,
         )
     except ModelLoadError:
         raise
     except Exception as exc:  # gensim and numpy raise many kinds; all mean an unusable file
         raise _load_error(exc, path, local, format) from None
-    finally:
-        if copy is not None:
-            copy.release()  # its files are mapped (or not needed): it may be renamed into place
+    if fresh is not None:
+        fresh.publish()  # its private copy, for the next load to map
     model.identity = identity
     model.group = group  # later work on the model (its prefix index) runs there too
     model.extra_bytes += vocabulary_bytes(model.kv)
@@ -200,8 +199,8 @@ def may_memory_map(path: str, policy: str = MMAP_AUTO) -> bool:
     ``always`` maps every gensim file (fastest cold start, least memory: for logdirs of
     finished models); ``never`` maps no logdir file (for logdirs where jobs rewrite files in
     place); ``auto`` maps files that have settled (unchanged for ``SETTLED_SECONDS``, so not a
-    training job's latest save). A large file that is not mapped is served from a memory-mapped
-    private copy in the cache folder; a small one is read into memory.
+    training job's latest save). A file that is not mapped is read into memory; a large one
+    is also copied into the cache folder, for later loads to map (:class:`convert.FreshRead`).
     """
     if policy == MMAP_ALWAYS:
         return True
@@ -221,18 +220,18 @@ def _large(path: str) -> bool:
         return False
 
 
-def _pending_private_copy(
+def _fresh_read(
     path: str,
     identity: fileio.FileIdentity,
     format: str,
     cache_dir: str | None,
     group: lifecycle.ThreadGroup | None = None,
-) -> convert.PendingCopy | None:
-    """A large local gensim file that may not be mapped is copied into the cache (to be mapped
-    from there) while gensim unpickles the copy of its main file: see :class:`convert.PendingCopy`."""
-    if format not in md.GENSIM_NATIVE_FORMATS or not cache_dir or fileio.is_remote(path) or not _large(path):
+) -> convert.FreshRead | None:
+    """A large local gensim file that may not be mapped is read into memory while gensim
+    unpickles it, then copied into the cache for the next load to map: see :class:`convert.FreshRead`."""
+    if format not in md.GENSIM_NATIVE_FORMATS or fileio.is_remote(path) or not _large(path):
         return None
-    return convert.PendingCopy(path, identity, cache_dir, group)
+    return convert.FreshRead(path, identity, cache_dir, group)
 
 
 def vocabulary_bytes(kv: KeyedVectors, sample: int = 1000) -> int:

@@ -26,6 +26,8 @@ from tensorboard_plugin_w2v.io import pages
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors
 
+    from tensorboard_plugin_w2v.io.streamed import StreamedNpy
+
 NORM_CHUNK_ROWS = 8_192  # rows per step: the squared temporary stays in the CPU cache (2× faster than 65,536)
 
 
@@ -108,6 +110,19 @@ class MappedNormsJob(NormsJob):
 PREFETCH_CHUNK_BYTES = 32 << 20
 
 
+class StreamedNormsJob(NormsJob):
+    """A :class:`NormsJob` over a matrix being read into memory (:class:`~tensorboard_plugin_w2v.io.streamed.StreamedNpy`):
+    each chunk waits until its rows are read, so the norms follow the reader."""
+
+    def __init__(self, stream: StreamedNpy):
+        super().__init__(stream.array)
+        self.stream = stream
+
+    def _chunk_norms(self, start: int, stop: int) -> np.ndarray:
+        self.stream.wait_rows(stop)
+        return super()._chunk_norms(start, stop)
+
+
 def row_norms(
     vectors: np.ndarray, chunk_rows: int = NORM_CHUNK_ROWS, threads: int | None = None
 ) -> np.ndarray:
@@ -186,6 +201,21 @@ def start_norms(vectors: np.ndarray, group: lifecycle.ThreadGroup | None = None)
     job = NormsJob(vectors)
     group.spawn(job.work, name="w2v-norms", args=(group.stopping,))
     return job
+
+
+def start_streamed_norms(stream: StreamedNpy, group: lifecycle.ThreadGroup | None = None) -> NormsJob:
+    """Start computing the norms of a matrix being read, behind the reader, in a thread of ``group``."""
+    job = StreamedNormsJob(stream)
+    (group or lifecycle.LIBRARY).spawn(_quietly, name="w2v-norms", args=(job, (group or lifecycle.LIBRARY).stopping))
+    return job
+
+
+def _quietly(job: NormsJob, stop: threading.Event) -> None:
+    """A background helper's part: a failure is kept by the job for whoever needs the norms."""
+    try:
+        job.work(stop)
+    except BaseException:  # noqa: BLE001 - re-raised by job.result() in the thread that needs it
+        pass
 
 
 def adopt_norms(kv: KeyedVectors, pending: NormsJob) -> None:

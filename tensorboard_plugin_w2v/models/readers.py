@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import warnings
 
 import numpy as np
 from gensim.models import FastText, KeyedVectors, Word2Vec
@@ -54,16 +55,16 @@ def _load_gensim_model(
     cache_dir: str | None = None,
     identity=None,
     group=None,
-    copy: convert.PendingCopy | None = None,
+    fresh: convert.FreshRead | None = None,
     **_,
 ) -> LoadedModel:
     fmt = md.FORMAT_GENSIM_FASTTEXT if cls is FastText else md.FORMAT_GENSIM_WORD2VEC
     if cls is Word2Vec:  # fastText models need their n-grams: never from the vocabulary cache
-        cached = _cached_vocabulary(path, "wv.vectors", mmap, cache_dir, identity, copy)
+        cached = _cached_vocabulary(path, "wv.vectors", mmap, cache_dir, identity, fresh)
         if cached is not None:
             kv, info = cached
             return LoadedModel(kv, fmt, counts_known=info["counts"], training=info.get("training"))
-    model, stamp, early = _unpickle(path, cls, "wv.vectors", mmap, group, copy)
+    model, stamp, early = _unpickle(path, cls, "wv.vectors", mmap, group, fresh)
     if not isinstance(model, (Word2Vec, FastText)):
         raise ModelLoadError(
             f"{_label(path)}: expected a gensim {cls.__name__}, found {type(model).__name__}"
@@ -92,14 +93,14 @@ def _open_keyedvectors(
     cache_dir: str | None = None,
     identity=None,
     group=None,
-    copy: convert.PendingCopy | None = None,
+    fresh: convert.FreshRead | None = None,
     **_,
 ) -> tuple[KeyedVectors, bool]:
     """A saved ``KeyedVectors`` (from the vocabulary cache when it is there) and whether it has counts."""
-    cached = _cached_vocabulary(path, "vectors", mmap, cache_dir, identity, copy)
+    cached = _cached_vocabulary(path, "vectors", mmap, cache_dir, identity, fresh)
     if cached is not None:
         return cached[0], cached[1]["counts"]
-    kv, stamp, early = _unpickle(path, KeyedVectors, "vectors", mmap, group, copy)
+    kv, stamp, early = _unpickle(path, KeyedVectors, "vectors", mmap, group, fresh)
     if not isinstance(kv, KeyedVectors):
         raise ModelLoadError(f"{_label(path)}: expected gensim KeyedVectors, found {type(kv).__name__}")
     _check_vectors(path, kv)
@@ -109,7 +110,7 @@ def _open_keyedvectors(
 
 
 def _unpickle(
-    path: str, cls, suffix: str, mmap: str | None, group: lifecycle.ThreadGroup | None, copy=None
+    path: str, cls, suffix: str, mmap: str | None, group: lifecycle.ThreadGroup | None, fresh=None
 ):
     """``(cls.load(path), stamp, early norms)``, as gensim's ``SaveLoad.load`` in two steps.
 
@@ -118,49 +119,66 @@ def _unpickle(
     decoding holds): see :class:`~tensorboard_plugin_w2v.models.norms.MappedNormsJob`. ``stamp``
     is the vectors sidecar's :func:`vocabulary.stamp`. Both are ``None`` when there is no
     sidecar, or when it changed while it was read (then neither the early norms nor a
-    vocabulary cache may be trusted with it). With a pending private ``copy``, the copy's main
-    file is decoded while its sidecars are copied, and they are mapped from the copy."""
-    main = copy.main() if copy is not None else None
+    vocabulary cache may be trusted with it). A ``fresh`` file's sidecars are read into memory
+    instead of mapped, the vectors' one while the pickle is decoded (:class:`convert.FreshRead`)."""
     compress, subname = SaveLoad._adapt_by_suffix(path)
     if compress:  # compressed pickles are read through gensim's smart_open, never mapped
-        if main is not None:
-            main.close()
         return cls.load(path, mmap=None), None, None
-    if copy is not None and main is None:
-        mmap = None  # the copy failed: read the logdir file into memory
     before = _vectors_stamp(path, suffix)
-    with main if main is not None else open(path, "rb") as f:
+    early = fresh.prefetch(f"{path}.{suffix}.npy") if fresh is not None and before is not None else None
+    with open(path, "rb") as f:
         data = f.read()
-    early = _early_norms(path, suffix, group) if mmap and main is None and before is not None else None
+    if mmap and before is not None:
+        early = _early_norms(path, suffix, group)
     loaded = pickle.loads(data, encoding="latin1")  # gensim's utils.unpickle
     del data
-    where = path
-    if main is not None:
-        folder = copy.sidecars_folder()
-        if folder is None:  # copying the sidecars failed: read them from the logdir file
-            mmap = None
-        else:
-            where, mmap = os.path.join(folder, os.path.basename(path)), "r"
-            before = _vectors_stamp(where, suffix)  # the copy keeps the original's size and mtime
-            early = _early_norms(where, suffix, group) if before is not None else None
-    loaded._load_specials(where, mmap, compress, subname)
-    if before is None or _vectors_stamp(where, suffix) != before:
+    if fresh is None or not _attach_read_arrays(loaded, path, subname, fresh):
+        loaded._load_specials(path, mmap, compress, subname)
+    if before is None or _vectors_stamp(path, suffix) != before:
         return loaded, None, None
     return loaded, before, early
 
 
+def _attach_read_arrays(obj, fname: str, subname, fresh) -> bool:
+    """gensim's ``SaveLoad._load_specials`` (its ``__recursive_saveloads``, ``__numpys`` and
+    ``__ignoreds`` lists) with each array from ``fresh.array``; ``False``, with nothing changed,
+    for an object that also saved sparse matrices (gensim's own load reads those).
+
+    Only a ``KeyedVectors``' arrays are read: the arrays of the model around it (``syn1neg``,
+    ``syn1``) serve further training only, which the plugin never does, so they are left out
+    (``None``) rather than read into memory."""
+    found: list[tuple[object, str, object]] = []  # (object, attribute, file or None)
+
+    def walk(node, name: str) -> bool:
+        if getattr(node, "__scipys", None):
+            return False
+        for attrib in getattr(node, "__recursive_saveloads", []):
+            if not walk(getattr(node, attrib), f"{name}.{attrib}"):
+                return False
+        keep = isinstance(node, KeyedVectors)
+        found.extend((node, a, subname(name, a) if keep else None) for a in getattr(node, "__numpys", []))
+        found.extend((node, a, None) for a in getattr(node, "__ignoreds", []))
+        return True
+
+    if not walk(obj, fname):
+        return False
+    arrays = [(node, attrib, fresh.array(npy) if npy else None) for node, attrib, npy in found]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        for node, attrib, value in arrays:
+            setattr(node, attrib, value)
+    return True
+
+
 def _cached_vocabulary(
-    path: str, suffix: str, mmap: str | None, cache_dir: str | None, identity, copy=None
+    path: str, suffix: str, mmap: str | None, cache_dir: str | None, identity, fresh=None
 ):
-    """``(kv, info)`` rebuilt from the vocabulary cache without unpickling, or ``None``. With a
-    pending private ``copy``, the vectors are mapped from it once copied."""
+    """``(kv, info)`` rebuilt from the vocabulary cache without unpickling, or ``None``. A
+    ``fresh`` file's vectors are read into memory (:class:`convert.FreshRead`), not mapped."""
     if not cache_dir or identity is None:
         return None
-    if copy is not None and vocabulary.is_cached(cache_dir, identity):
-        folder = copy.sidecars_folder()
-        if folder is not None:
-            path, mmap = os.path.join(folder, os.path.basename(path)), "r"
-    return vocabulary.open_cached(cache_dir, identity, f"{path}.{suffix}.npy", mmap=bool(mmap))
+    read = fresh.array if fresh is not None else None
+    return vocabulary.open_cached(cache_dir, identity, f"{path}.{suffix}.npy", mmap=bool(mmap), read=read)
 
 
 def _vectors_stamp(path: str, suffix: str) -> list[int] | None:

@@ -24,7 +24,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import marisa_trie
 import numpy as np
@@ -130,12 +130,16 @@ def stamp(path: str) -> list[int]:
 
 
 def open_cached(
-    cache_dir: str, identity: fileio.FileIdentity, vectors_path: str, mmap: bool = True
+    cache_dir: str,
+    identity: fileio.FileIdentity,
+    vectors_path: str,
+    mmap: bool = True,
+    read: Callable[[str], np.ndarray] | None = None,
 ) -> tuple[KeyedVectors, dict] | None:
     """The model rebuilt from its cached vocabulary and its vectors, with the saved info.
 
     The vectors are memory-mapped from ``vectors_path`` (or read into memory if ``mmap`` is
-    false); the cached files are always mapped, as nothing rewrites them. ``None`` when nothing
+    false, by ``read`` when given); the cached files are always mapped, as nothing rewrites them. ``None`` when nothing
     usable is cached: never written, refused, or written for another version of the vectors.
     """
     folder = cache_folder(cache_dir, identity)
@@ -155,7 +159,7 @@ def open_cached(
     if info.get("vectors") != current:  # written for vectors since replaced: write it anew
         return _discard(folder, "written for another version of the vectors file")
     try:
-        vectors = np.load(vectors_path, mmap_mode="r" if mmap else None)
+        vectors = read(vectors_path) if read is not None and not mmap else np.load(vectors_path, mmap_mode="r" if mmap else None)
     except (OSError, ValueError):
         return None
     try:

@@ -90,10 +90,11 @@ def test_a_private_copy_that_does_not_fit_reads_the_file_into_memory_and_is_made
     monkeypatch.setattr(faults, "RETRY_SECONDS", 0.5)
     run = tmp_path / "logs" / "run"
     run.mkdir(parents=True)
-    reference.save(str(run / "vectors.kv"), sep_limit=0)  # fresh: under mmap auto, copied to be mapped
+    reference.save(str(run / "vectors.kv"), sep_limit=0)  # fresh: under mmap auto, read and copied
     client, _plugin = make_client(str(tmp_path / "logs"), cache_dir=cache)
     status, body = _neighbours(client, "vectors.kv")
     assert status == 200 and [n["word"] for n in body["neighbors"]] == _expected(reference)
+    assert convert.wait_for_copies(60)  # the copy is written after the load, in the background
     assert "private copy not written: the cache folder is full" in _row(client, "vectors.kv")["degraded"]
     assert _entries(cache, "copies") == [] and temporaries_under(cache) == []
 

@@ -10,6 +10,7 @@ from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 
 from tensorboard_plugin_w2v import metadata as md
+from tensorboard_plugin_w2v.errors import ModelLoadError
 from tensorboard_plugin_w2v.io import fileio
 from tensorboard_plugin_w2v.models import convert, loading
 
@@ -117,24 +118,51 @@ def test_progress_reads_the_open_file_position(tmp_path):
             assert progress.position() == 1234
 
 
-def test_large_gensim_files_are_served_from_a_private_mapped_copy(tmp_path, lee_model, monkeypatch):
+def test_a_large_fresh_gensim_file_is_read_into_memory_and_copied_for_the_next_load(tmp_path, lee_model, monkeypatch):
     monkeypatch.setattr(convert, "PRIVATE_COPY_MIN_BYTES", 0)
     logdir_file = str(tmp_path / "logdir" / "vectors.kv")
     os.makedirs(os.path.dirname(logdir_file))
     lee_model.wv.save(logdir_file, sep_limit=0)
     cache = tmp_path / "cache"
     model = loading.load_model(logdir_file, cache_dir=str(cache))
-    assert isinstance(model.kv.vectors, np.memmap)
-    assert model.kv.vectors.filename.startswith(str(cache / "copies"))
+    assert not isinstance(model.kv.vectors, np.memmap)  # fresh: read, never mapped
     assert model.identity.path == logdir_file  # the index cache is keyed by the logdir file
+    assert convert.wait_for_copies(60)  # written from the bytes read, in the background
     with open(logdir_file + ".vectors.npy", "r+b") as f:
-        f.truncate(0)  # a training job rewriting the file in place does not reach the copy
+        f.truncate(0)  # a training job rewriting the file in place reaches neither
     np.testing.assert_array_equal(model.kv.vectors, lee_model.wv.vectors)
-    assert convert.wait_for_copies(60)  # mapped as soon as written, published in the background
+    assert model.kv.most_similar("man", topn=5) == lee_model.wv.most_similar("man", topn=5)
     published = convert.private_copy_path(logdir_file, model.identity, str(cache))
-    again = loading.load_model(logdir_file, cache_dir=str(cache))  # same version: no new copy
+    again = loading.load_model(logdir_file, cache_dir=str(cache))  # same version: the copy, mapped
     assert again.kv.vectors.filename == published + ".vectors.npy"
+    np.testing.assert_array_equal(again.kv.vectors, lee_model.wv.vectors)
     assert len(os.listdir(cache / "copies")) == 1
+
+
+def test_a_fresh_full_model_reads_the_word_vectors_and_leaves_the_training_arrays_out(tmp_path, lee_model, monkeypatch):
+    monkeypatch.setattr(convert, "PRIVATE_COPY_MIN_BYTES", 0)
+    path = str(tmp_path / "w2v.model")
+    lee_model.save(path, sep_limit=0)
+    assert os.path.exists(path + ".syn1neg.npy") and os.path.exists(path + ".wv.vectors.npy")
+    model = loading.load_model(path, cache_dir=str(tmp_path / "cache"))
+    assert not isinstance(model.kv.vectors, np.memmap)
+    np.testing.assert_array_equal(model.kv.vectors, lee_model.wv.vectors)
+    assert model.kv.most_similar("man", topn=5) == lee_model.wv.most_similar("man", topn=5)
+    assert model.training["vector_size"] == lee_model.vector_size
+    assert convert.wait_for_copies(60)
+    copied = loading.load_model(path, cache_dir=str(tmp_path / "cache"))  # every sidecar was copied
+    np.testing.assert_array_equal(copied.kv.vectors, lee_model.wv.vectors)
+
+
+def test_a_fresh_file_truncated_under_its_header_is_refused_with_a_message(tmp_path, lee_model, monkeypatch):
+    monkeypatch.setattr(convert, "PRIVATE_COPY_MIN_BYTES", 0)
+    path = str(tmp_path / "vectors.kv")
+    lee_model.wv.save(path, sep_limit=0)
+    with open(path + ".vectors.npy", "r+b") as f:
+        f.truncate(os.path.getsize(path + ".vectors.npy") // 2)
+    with pytest.raises(ModelLoadError, match="truncated"):
+        loading.load_model(path, cache_dir=str(tmp_path / "cache"))
+    assert not os.path.exists(tmp_path / "cache" / "copies") or os.listdir(tmp_path / "cache" / "copies") == []
 
 
 def test_small_gensim_files_are_read_into_memory(tmp_path, lee_model):

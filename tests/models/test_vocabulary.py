@@ -131,10 +131,12 @@ def test_the_cache_serves_a_model_mapped_from_its_private_copy_or_from_the_logdi
     monkeypatch.setattr(convert, "PRIVATE_COPY_MIN_BYTES", 0)
     path = _save(lee_model, str(tmp_path), "kv")
     cache = str(tmp_path / "cache")
-    first = loading.load_model(path, cache_dir=cache)  # fresh: mapped from a private copy
-    assert first.kv.vectors.filename.startswith(os.path.join(cache, "copies"))
+    first = loading.load_model(path, cache_dir=cache)  # fresh: read into memory, then copied
+    assert not isinstance(first.kv.vectors, np.memmap)
+    assert convert.wait_for_copies(60)
     _wait_for_cache(cache, path)
-    copied = loading.load_model(path, cache_dir=cache)
+    copied = loading.load_model(path, cache_dir=cache)  # mapped from the private copy
+    assert copied.kv.vectors.filename.startswith(os.path.join(cache, "copies"))
     settled = loading.load_model(path, cache_dir=cache, mmap_policy="always")  # mapped in place
     assert settled.kv.vectors.filename == os.path.realpath(path + ".vectors.npy")
     for model in (copied, settled):

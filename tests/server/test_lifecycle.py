@@ -111,7 +111,7 @@ def test_close_stops_a_private_copy_of_a_model_file(tmp_path, lee_model, monkeyp
     assert new_threads(before) == []
     path = str(tmp_path / "logs" / "run" / "lee.kv")
     late = convert.PendingCopy(path, fileio.stat(path), str(tmp_path / "cache2"), plugin.group)
-    assert late.join() and late.main() is None  # a closed group copies nothing: the file is read
+    assert late.join() and isinstance(late.error, lifecycle.Stopped)  # a closed group copies nothing
     assert not (tmp_path / "cache2").exists()
 
 
@@ -141,7 +141,7 @@ def test_closing_a_group_stops_its_copies(tmp_path, lee_model, monkeypatch):
     group = lifecycle.ThreadGroup("copies")
     copy = convert.PendingCopy(path, fileio.stat(path), str(tmp_path / "cache"), group)
     assert group.close() == []
-    assert isinstance(copy.error, lifecycle.Stopped) and copy.main() is None
+    assert copy.join() and isinstance(copy.error, lifecycle.Stopped)
     assert not os.path.exists(copy.target) and os.listdir(tmp_path / "cache" / "copies") == []
 
     # A remote copy checks the same switch between chunks, and a closed group starts none.

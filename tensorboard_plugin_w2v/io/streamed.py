@@ -1,0 +1,157 @@
+"""A ``.npy`` file read into private memory (never memory-mapped), in a background thread.
+
+A model file written a moment ago may be rewritten in place by the job that wrote it, and a
+mapped page of a truncated file kills the process (SIGBUS), so such a file is read, not mapped.
+:class:`StreamedNpy` reads it into anonymous memory with few, large system calls, which release
+the GIL: gensim's unpickling of the vocabulary beside it holds the GIL for seconds, and a reader
+that needed the GIL between small reads would wait for all of it. The page cache is dropped
+behind the reader (``RWF_DONTCACHE`` on Linux 6.14+, else ``posix_fadvise(DONTNEED)``), so the
+file's pages are not held twice: touching fresh memory is what such a read costs most. Rows are
+announced as they arrive, so the norms can follow the reader (:meth:`StreamedNpy.wait_rows`).
+
+    >>> stream = StreamedNpy("vectors.npy")        # doctest: +SKIP
+    >>> threading.Thread(target=stream.run).start()  # doctest: +SKIP
+    >>> stream.result().shape                        # doctest: +SKIP
+    (3000000, 300)
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import math
+import mmap
+import os
+import threading
+
+import numpy as np
+
+from tensorboard_plugin_w2v import lifecycle
+
+RWF_DONTCACHE = 0x80  # linux/fs.h (6.14+): read through the page cache and drop the pages after
+FIRST_STEP_BYTES = 0x7FFFF000  # the most one read() returns on Linux: reads while the GIL is held elsewhere
+STEP_BYTES = 256 << 20  # later reads: the norms follow the reader in steps this size
+HEADER_BYTES = 1 << 16  # more than any .npy header gensim or numpy writes
+
+
+class StreamedNpy:
+    """One ``.npy`` file's array, in anonymous memory that :meth:`run` fills.
+
+    Opening parses the header and reserves the memory (``OSError`` / ``ValueError`` for a file
+    that is not a readable array); :attr:`array` is the array over that memory (its rows are
+    valid once :meth:`wait_rows` says so), :attr:`raw` the file's bytes (header included).
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            head = io.BytesIO(os.pread(fd, HEADER_BYTES, 0))
+            version = np.lib.format.read_magic(head)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = read_header(head)
+            if dtype.hasobject:
+                raise ValueError(f"{path} holds Python objects, not numbers")
+            status = os.fstat(fd)
+            self.size, self.version = status.st_size, (status.st_ino, status.st_size, status.st_mtime_ns)
+            offset, count = head.tell(), math.prod(shape)
+            if offset + count * dtype.itemsize > self.size:
+                raise ValueError(f"{path} is truncated: its header promises more than the file holds")
+            self.raw = _anonymous_memory(max(self.size, 1))
+            flat = np.frombuffer(self.raw, dtype=dtype, count=count, offset=offset)
+            self.array = flat.reshape(shape, order="F" if fortran else "C")
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd, self._offset, self._fortran = fd, offset, fortran
+        self._row_bytes = dtype.itemsize * math.prod(shape[1:]) if shape else dtype.itemsize
+        self._bytes_read = 0
+        self._done = False
+        self._error: BaseException | None = None
+        self._changed = threading.Condition()
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        """Read the whole file (the background thread's part); errors are kept for the waiters."""
+        try:
+            self._read_all(stop)
+        except BaseException as exc:  # every waiter re-raises it
+            self._error = exc
+        finally:
+            os.close(self._fd)
+            with self._changed:
+                self._done = True
+                self._changed.notify_all()
+
+    def _read_all(self, stop: threading.Event | None) -> None:
+        flags = RWF_DONTCACHE if hasattr(os, "preadv") else 0
+        view = memoryview(self.raw)
+        try:
+            while self._bytes_read < self.size:
+                if stop is not None and stop.is_set():
+                    raise lifecycle.Stopped(f"reading {self.path} was stopped")
+                start = self._bytes_read
+                piece = view[start : start + (FIRST_STEP_BYTES if start == 0 else STEP_BYTES)]
+                try:
+                    count = self._read_into(piece, start, flags)
+                except OSError as exc:
+                    if flags and exc.errno in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                        flags = 0  # a kernel before 6.14: drop the pages after each read instead
+                        continue
+                    raise
+                finally:
+                    piece.release()
+                if count == 0:
+                    raise ValueError(f"{self.path} is truncated: it shrank while it was read")
+                if not flags and hasattr(os, "posix_fadvise"):
+                    os.posix_fadvise(self._fd, start, count, os.POSIX_FADV_DONTNEED)
+                with self._changed:
+                    self._bytes_read += count
+                    self._changed.notify_all()
+        finally:
+            view.release()
+
+    def _read_into(self, piece: memoryview, offset: int, flags: int) -> int:
+        if hasattr(os, "preadv"):
+            return os.preadv(self._fd, [piece], offset, flags)
+        os.lseek(self._fd, offset, os.SEEK_SET)
+        return os.readv(self._fd, [piece])
+
+    def unchanged(self) -> bool:
+        """Whether the whole file was read and is still the version that was read."""
+        try:
+            status = os.stat(self.path)
+        except OSError:
+            return False
+        done = self._done and self._error is None
+        return done and (status.st_ino, status.st_size, status.st_mtime_ns) == self.version
+
+    def rows_read(self) -> int:
+        """How many leading rows are complete (all of them only at the end, for Fortran order)."""
+        if self._fortran:
+            return len(self.array) if self._done and self._error is None else 0
+        return max(0, self._bytes_read - self._offset) // max(1, self._row_bytes)
+
+    def wait_rows(self, stop_row: int) -> None:
+        """Wait until rows ``0…stop_row`` are read; raises what stopped the read."""
+        with self._changed:
+            while not self._done and self.rows_read() < stop_row:
+                self._changed.wait()
+        if self._error is not None:
+            raise self._error
+
+    def result(self) -> np.ndarray:
+        """The whole array, once read; raises what stopped the read."""
+        with self._changed:
+            while not self._done:
+                self._changed.wait()
+        if self._error is not None:
+            raise self._error
+        return self.array
+
+
+def _anonymous_memory(size: int) -> mmap.mmap:
+    """``size`` bytes of private anonymous memory (not shared memory, whose pages cost more)."""
+    private = getattr(mmap, "MAP_PRIVATE", None)
+    if private is None:  # Windows
+        return mmap.mmap(-1, size)
+    return mmap.mmap(-1, size, flags=private | mmap.MAP_ANONYMOUS)

@@ -32,6 +32,7 @@ RWF_DONTCACHE = 0x80  # linux/fs.h (6.14+): read through the page cache and drop
 FIRST_STEP_BYTES = 0x7FFFF000  # the most one read() returns on Linux: reads while the GIL is held elsewhere
 STEP_BYTES = 256 << 20  # later reads: the norms follow the reader in steps this size
 HEADER_BYTES = 1 << 16  # more than any .npy header gensim or numpy writes
+_FLAG_REFUSED = {errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL, errno.ENOSYS}
 
 
 class StreamedNpy:
@@ -93,8 +94,8 @@ class StreamedNpy:
                 piece = view[start : start + (FIRST_STEP_BYTES if start == 0 else STEP_BYTES)]
                 try:
                     count = self._read_into(piece, start, flags)
-                except OSError as exc:
-                    if flags and exc.errno in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                except (OSError, NotImplementedError) as exc:  # NotImplementedError: no preadv2
+                    if flags and getattr(exc, "errno", errno.ENOSYS) in _FLAG_REFUSED:
                         flags = 0  # a kernel before 6.14: drop the pages after each read instead
                         continue
                     raise

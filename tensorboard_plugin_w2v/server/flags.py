@@ -63,8 +63,8 @@ def define_flags(parser) -> None:
         help="Which gensim files in the logdir are memory-mapped instead of read into memory: "
         "'always' (fastest start, least memory; a file rewritten in place while served can crash "
         "TensorBoard), 'never' (safe where jobs rewrite files in place), or 'auto': files unchanged "
-        "for 5 minutes are mapped, fresher ones read (large ones from a mapped private copy in the "
-        "cache folder). Default: %(default)s.",
+        "for 5 minutes are mapped, fresher ones read into memory (large ones are also copied into "
+        "the cache folder, for later loads to map). Default: %(default)s.",
     )
     group.add_argument(
         "--word2vec_allow_outside_logdir",

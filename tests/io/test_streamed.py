@@ -83,10 +83,15 @@ def test_a_file_shorter_than_its_header_says_is_refused(tmp_path):
         streamed.StreamedNpy(path)
 
 
-def test_a_file_that_shrinks_while_it_is_read_is_an_error_for_every_waiter(tmp_path, small_steps):
+def _opened(tmp_path) -> tuple[str, streamed.StreamedNpy]:
+    """A 5,000 × 10 array's file, opened (its header read) and not read yet."""
     path = str(tmp_path / "a.npy")
     np.save(path, np.ones((5000, 10), dtype=np.float32))
-    stream = streamed.StreamedNpy(path)
+    return path, streamed.StreamedNpy(path)
+
+
+def test_a_file_that_shrinks_while_it_is_read_is_an_error_for_every_waiter(tmp_path, small_steps):
+    path, stream = _opened(tmp_path)
     os.truncate(path, 10_000)  # rewritten by its job after the header was read
     stream.run()
     with pytest.raises(ValueError, match="shrank"):
@@ -104,9 +109,7 @@ def test_arrays_of_python_objects_are_refused(tmp_path):
 
 
 def test_a_stopped_read_ends_at_its_next_step(tmp_path, small_steps):
-    path = str(tmp_path / "a.npy")
-    np.save(path, np.ones((5000, 10), dtype=np.float32))
-    stream = streamed.StreamedNpy(path)
+    _path, stream = _opened(tmp_path)
     stop = threading.Event()
     stop.set()
     stream.run(stop)

@@ -132,42 +132,44 @@ def _unpickle(
         early = _early_norms(path, suffix, group)
     loaded = pickle.loads(data, encoding="latin1")  # gensim's utils.unpickle
     del data
-    if fresh is None or not _attach_read_arrays(loaded, path, subname, fresh):
+    if fresh is not None:
+        _load_specials_read(loaded, path, compress, subname, fresh)
+    else:
         loaded._load_specials(path, mmap, compress, subname)
     if before is None or _vectors_stamp(path, suffix) != before:
         return loaded, None, None
     return loaded, before, early
 
 
-def _attach_read_arrays(obj, fname: str, subname, fresh) -> bool:
-    """gensim's ``SaveLoad._load_specials`` (its ``__recursive_saveloads``, ``__numpys`` and
-    ``__ignoreds`` lists) with each array from ``fresh.array``; ``False``, with nothing changed,
-    for an object that also saved sparse matrices (gensim's own load reads those).
+def _load_specials_read(obj, fname: str, compress: bool, subname, fresh) -> None:
+    """gensim's ``_load_specials`` (its recursion, ignored attributes, sparse matrices and each
+    class's fix-ups of older versions, e.g. fastText's vectors rebuilt from their n-grams), with
+    the ``.npy`` arrays it lists (``__numpys``) taken from ``fresh.array`` beforehand instead
+    of loaded by it: their lists are emptied for the call and restored after.
 
     Only a ``KeyedVectors``' arrays are read: the arrays of the model around it (``syn1neg``,
     ``syn1``) serve further training only, which the plugin never does, so they are left out
     (``None``) rather than read into memory."""
-    found: list[tuple[object, str, object]] = []  # (object, attribute, file or None)
+    emptied: list[tuple[object, list[str]]] = []
 
-    def walk(node, name: str) -> bool:
-        if getattr(node, "__scipys", None):
-            return False
+    def attach(node, name: str) -> None:
         for attrib in getattr(node, "__recursive_saveloads", []):
-            if not walk(getattr(node, attrib), f"{name}.{attrib}"):
-                return False
+            attach(getattr(node, attrib), f"{name}.{attrib}")
+        numpys = list(getattr(node, "__numpys", []))
         keep = isinstance(node, KeyedVectors)
-        found.extend((node, a, subname(name, a) if keep else None) for a in getattr(node, "__numpys", []))
-        found.extend((node, a, None) for a in getattr(node, "__ignoreds", []))
-        return True
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            for attrib in numpys:
+                setattr(node, attrib, fresh.array(subname(name, attrib)) if keep else None)
+        emptied.append((node, numpys))
+        setattr(node, "__numpys", [])
 
-    if not walk(obj, fname):
-        return False
-    arrays = [(node, attrib, fresh.array(npy) if npy else None) for node, attrib, npy in found]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        for node, attrib, value in arrays:
-            setattr(node, attrib, value)
-    return True
+    try:
+        attach(obj, fname)
+        obj._load_specials(fname, None, compress, subname)
+    finally:
+        for node, numpys in emptied:
+            setattr(node, "__numpys", numpys)
 
 
 def _cached_vocabulary(

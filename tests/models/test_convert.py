@@ -6,8 +6,8 @@ import os
 
 import numpy as np
 import pytest
-from gensim.models import KeyedVectors
-from gensim.test.utils import datapath
+from gensim.models import FastText, KeyedVectors
+from gensim.test.utils import common_texts, datapath
 
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.errors import ModelLoadError
@@ -152,6 +152,23 @@ def test_a_fresh_full_model_reads_the_word_vectors_and_leaves_the_training_array
     assert convert.wait_for_copies(60)
     copied = loading.load_model(path, cache_dir=str(tmp_path / "cache"))  # every sidecar was copied
     np.testing.assert_array_equal(copied.kv.vectors, lee_model.wv.vectors)
+
+
+def test_a_fresh_fasttext_model_gets_gensims_own_fixups(tmp_path, monkeypatch):
+    """Each gensim class's ``_load_specials`` still runs on the arrays read: fastText's word
+    vectors are not saved, gensim rebuilds them from the n-grams."""
+    monkeypatch.setattr(convert, "PRIVATE_COPY_MIN_BYTES", 0)
+    model = FastText(common_texts * 20, vector_size=16, min_count=1, epochs=2, bucket=1000, seed=1, workers=1)
+    path = str(tmp_path / "ft.model")
+    model.save(path, sep_limit=0)
+    assert not os.path.exists(path + ".wv.vectors.npy")  # rebuilt at load time
+    loaded = loading.load_model(path, cache_dir=str(tmp_path / "cache"))
+    reference = FastText.load(path)
+    assert not isinstance(loaded.kv.vectors_ngrams, np.memmap)
+    np.testing.assert_array_equal(loaded.kv.vectors, reference.wv.vectors)
+    np.testing.assert_array_equal(loaded.kv.get_vector("unseen"), reference.wv.get_vector("unseen"))
+    assert loaded.kv.most_similar("human", topn=3) == reference.wv.most_similar("human", topn=3)
+    assert convert.wait_for_copies(60)
 
 
 def test_a_fresh_file_truncated_under_its_header_is_refused_with_a_message(tmp_path, lee_model, monkeypatch):

@@ -188,7 +188,7 @@ def _copy_file(src: str, dst: str, stop: threading.Event | None, data: Buffer | 
     mode), in steps of :data:`COPY_STEP_BYTES` with ``stop`` checked before each."""
     with open(src, "rb") as fin, open(dst, "wb") as out:
         size, offset = os.fstat(fin.fileno()).st_size, 0
-        view = memoryview(data)[:size] if data is not None else None
+        view = memoryview(data)[:size] if data is not None and len(data) >= size else None  # else copied
         try:
             while offset < size:
                 if stop is not None and stop.is_set():

@@ -70,6 +70,14 @@ class NormsJob:
     def _chunk_norms(self, start: int, stop: int) -> np.ndarray:
         return np.linalg.norm(self.vectors[start:stop], axis=1)
 
+    def background(self, stop: threading.Event | None = None) -> None:
+        """A background helper's part: :meth:`work`, with a failure kept for :meth:`result`
+        (re-raised in the thread that needs the norms), not raised into the helper's thread."""
+        try:
+            self.work(stop)
+        except BaseException:  # noqa: BLE001 - kept in self._error by work()
+            pass
+
     def result(self) -> np.ndarray:
         """Help until every chunk is taken, wait for the others, and return the norms."""
         self.work()
@@ -94,11 +102,11 @@ class MappedNormsJob(NormsJob):
         super().__init__(vectors, max(NORM_CHUNK_ROWS, PREFETCH_CHUNK_BYTES // row_bytes))
         self._populate = True
 
-    def prefetch_and_work(self, stop: threading.Event | None = None) -> None:
+    def background(self, stop: threading.Event | None = None) -> None:
         """Read and map the whole matrix, then compute chunks (the background thread's part)."""
         if self._populate:
             self._populate = pages.populate_array(self.vectors)
-        self.work(stop)
+        super().background(stop)
 
     def _chunk_norms(self, start: int, stop: int) -> np.ndarray:
         rows = self.vectors[start:stop]
@@ -193,29 +201,19 @@ def start_norms(vectors: np.ndarray, group: lifecycle.ThreadGroup | None = None)
     :func:`ensure_norms` once the model is adopted (:func:`adopt_norms`). A closed group's
     thread stops after its current chunk; whoever needs the norms computes the rest.
     """
-    group = group or lifecycle.LIBRARY
-    if isinstance(vectors, np.memmap):
-        job = MappedNormsJob(vectors)
-        group.spawn(job.prefetch_and_work, name="w2v-norms", args=(group.stopping,))
-        return job
-    job = NormsJob(vectors)
-    group.spawn(job.work, name="w2v-norms", args=(group.stopping,))
-    return job
+    job = MappedNormsJob(vectors) if isinstance(vectors, np.memmap) else NormsJob(vectors)
+    return _in_background(job, group)
 
 
 def start_streamed_norms(stream: StreamedNpy, group: lifecycle.ThreadGroup | None = None) -> NormsJob:
-    """Start computing the norms of a matrix being read, behind the reader, in a thread of ``group``."""
-    job = StreamedNormsJob(stream)
-    (group or lifecycle.LIBRARY).spawn(_quietly, name="w2v-norms", args=(job, (group or lifecycle.LIBRARY).stopping))
+    """:func:`start_norms` for a matrix being read: the thread follows the reader."""
+    return _in_background(StreamedNormsJob(stream), group)
+
+
+def _in_background(job: NormsJob, group: lifecycle.ThreadGroup | None) -> NormsJob:
+    group = group or lifecycle.LIBRARY
+    group.spawn(job.background, name="w2v-norms", args=(group.stopping,))
     return job
-
-
-def _quietly(job: NormsJob, stop: threading.Event) -> None:
-    """A background helper's part: a failure is kept by the job for whoever needs the norms."""
-    try:
-        job.work(stop)
-    except BaseException:  # noqa: BLE001 - re-raised by job.result() in the thread that needs it
-        pass
 
 
 def adopt_norms(kv: KeyedVectors, pending: NormsJob) -> None:

@@ -48,6 +48,7 @@ def _fill(folder: str, cache: str, seed: int = 1):
     loaded = ready_model(cache, kv_path)
     converted = loading.load_model(text_path, cache_dir=cache)
     assert vocabulary.wait_for_saves(60)
+    assert convert.wait_for_copies(60)  # the private copy is written after the load
     return model.wv, loaded, converted
 
 

@@ -54,7 +54,7 @@ def lee450() -> KeyedVectors:
 @pytest.fixture(scope="module")
 def big_kv(lee450) -> KeyedVectors:
     """The same words with their vectors repeated 14 times (6,300 dimensions, same cosines): 271 MB,
-    so TensorBoard maps it from a private copy and builds it a search index."""
+    so TensorBoard reads it, makes it a private copy and builds it a search index."""
     kv = KeyedVectors(lee450.vector_size * 14, count=len(lee450), dtype=np.float32)
     kv.index_to_key = list(lee450.index_to_key)
     kv.key_to_index = dict(lee450.key_to_index)
@@ -166,7 +166,7 @@ def test_killed_while_copying_a_model(tmp_path, big_kv):
     rng = random.Random(SEED + 1)
     logdir, cache = str(tmp_path / "logs"), str(tmp_path / "cache")
     os.makedirs(os.path.join(logdir, "run"))
-    big_kv.save(os.path.join(logdir, "run", "big.kv"))  # fresh, 271 MB: a private copy under auto
+    big_kv.save(os.path.join(logdir, "run", "big.kv"))  # fresh, 271 MB: read, then copied under auto
     copies = os.path.join(cache, "copies")
     done = os.path.join(copies, "*", "big.kv.vectors.npy")
     midway = 0
@@ -176,7 +176,7 @@ def test_killed_while_copying_a_model(tmp_path, big_kv):
         )
         with _server(logdir, cache) as tb:
             _answers(tb, "run", "big.kv", big_kv)
-            assert len(glob.glob(done)) == 1
+            wait_for(lambda: len(glob.glob(done)) == 1, timeout=120)  # written after the answers
             _no_temporaries_after_restart(copies, lambda: True)
         shutil.rmtree(cache)
     assert midway >= 1

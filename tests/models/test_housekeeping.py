@@ -41,6 +41,7 @@ def _fill_cache(folder: str, cache: str, seed: int):
     loaded = ready_model(cache, kv_path)  # private copy, vocabulary, index
     converted = loading.load_model(text_path, cache_dir=cache)  # conversion, vocabulary
     assert vocabulary.wait_for_saves(60)
+    assert convert.wait_for_copies(60)  # the private copy is written after the load
     return loaded, converted
 
 
@@ -113,6 +114,7 @@ def test_a_starting_server_sweeps_its_cache(tmp_path):
     query = {"run": "run", "model": "vectors.kv", "word": "man"}
     assert client.get("/data/plugin/word2vec/neighbors", query_string=query).status_code == 200
     assert vocabulary.wait_for_saves(60)
+    assert convert.wait_for_copies(60)  # written after the first answer, in the background
     assert _entries(cache)["copies"] and _entries(cache)["vocab"]
     loaded = plugin.store.get(plugin.catalog.runs()["run"]["vectors.kv"].version())
     os.remove(path)
@@ -121,7 +123,7 @@ def test_a_starting_server_sweeps_its_cache(tmp_path):
     assert thread is not None
     thread.join(60)
     assert _entries(cache)["copies"] == _entries(cache)["vocab"] == []
-    # the first server's model still reads its (now removed) private copy
+    # the first server's model (read into memory while fresh) is untouched by the sweep
     np.testing.assert_array_equal(loaded.kv.vectors, reference.vectors)
 
 

@@ -67,11 +67,13 @@ def shifted(cosines: np.ndarray) -> np.ndarray:
     return (1 + cosines) / 2
 
 
-def cosmul(positive: Sequence[np.ndarray], negative: Sequence[np.ndarray]) -> np.ndarray:
-    """gensim's 3CosMul score from the cosines of each positive and each negative word."""
-    pos = [shifted(c) for c in positive]
-    neg = [shifted(c) for c in negative]
-    return np.prod(pos, axis=0) / (np.prod(neg, axis=0) + COSMUL_EPSILON)
+def cosmul(positive: Sequence[np.ndarray] | np.ndarray, negative: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+    """gensim's 3CosMul score from the cosines of each positive and each negative word (a
+    sequence of arrays, or the rows of one array: fewer, larger NumPy calls)."""
+    pos = np.prod(shifted(np.asarray(positive)), axis=0)
+    # No negative word: gensim's product of nothing, a float64 1.0 (its scores are float64 then).
+    neg = np.prod(shifted(np.asarray(negative)), axis=0) if len(negative) else np.prod([])
+    return pos / (neg + COSMUL_EPSILON)
 
 
 def log_shifted(cosines: np.ndarray, logs: np.ndarray, guarded_logs: np.ndarray) -> None:

@@ -33,7 +33,7 @@ from tensorboard_plugin_w2v.errors import InvalidArgument, NotFound
 from tensorboard_plugin_w2v.models.norms import ensure_norms
 from tensorboard_plugin_w2v.models.prefix import for_model as prefix_index
 from tensorboard_plugin_w2v.models.prefix import frequency_order as prefix_frequency_order
-from tensorboard_plugin_w2v.search.scoring import candidate_rows, cosines
+from tensorboard_plugin_w2v.search.scoring import candidate_rows, cosines, cosines_of_many
 from tensorboard_plugin_w2v.search.topk import best_first, ranked
 
 if TYPE_CHECKING:
@@ -149,10 +149,12 @@ def analogy(
     if method == METHOD_3COSADD:
         dists = cosines(kv, query, **scope)
     else:
-        dists = cosmul(
-            [cosines(kv, unit_vector(kv, w), **scope) for w in positive],
-            [cosines(kv, unit_vector(kv, w), **scope) for w in negative],
-        )
+        units = [unit_vector(kv, w) for w in positive + negative]
+        if rows is not None:
+            cos = [cosines(kv, u, rows=rows) for u in units]
+        else:
+            cos = cosines_of_many(kv, units, limit)
+        dists = cosmul(cos[: len(positive)], cos[len(positive) :])
     if rows is not None:
         order = ranked(dists)
         found = zip(rows[order].tolist(), dists[order].tolist(), strict=True)

@@ -133,6 +133,30 @@ def test_analogy_3cosadd_and_3cosmul(lee_model, positive, negative):
     )
 
 
+@pytest.mark.parametrize("block_elements", [1 << 10, 1 << 13])
+def test_3cosmul_scanned_in_blocks_equals_gensim(lee_model, monkeypatch, block_elements):
+    from threadpoolctl import threadpool_limits
+
+    from tensorboard_plugin_w2v.analysis.arithmetic import cosmul
+    from tensorboard_plugin_w2v.search import scoring
+
+    kv = lee_model.wv
+    monkeypatch.setattr(scoring, "BLOCK_ELEMENTS", block_elements)
+    blocks, rows = scoring.row_blocks(len(kv), kv.vector_size)
+    assert blocks > 3 and rows % 8 == 0 and len(kv) - blocks * rows >= 8  # and a block after them
+    positive, negative = ["Australia", "police"], ["government"]
+    assert_same_neighbors(
+        queries.analogy(kv, positive, negative, k=10, method="3cosmul"),
+        kv.most_similar_cosmul(positive=positive, negative=negative, topn=10),
+    )
+    units = [kv.get_vector(w, norm=True) for w in positive + negative]
+    with threadpool_limits(1, user_api="blas"):  # gensim's two threads split its call at half the rows
+        theirs = kv.most_similar_cosmul(positive=positive, negative=negative, topn=None)
+        cos = scoring.cosines_of_many(kv, units, len(kv))
+        ours = cosmul(cos[:2], cos[2:])
+    np.testing.assert_array_equal(ours, theirs)  # every word's score, to the last bit
+
+
 def test_similarity_and_doesnt_match(lee_model):
     kv = lee_model.wv
     assert queries.similarity(kv, "police", "government") == pytest.approx(

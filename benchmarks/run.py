@@ -48,6 +48,9 @@ def _rss() -> dict:
     return out
 
 
+COSMUL_QUERIES = 10  # 3CosMul triples per model, at most
+
+
 def _serve(spec: dict) -> dict:
     """Start a plugin on ``spec['logdir']``; time the first answer, the build, warm queries, memory."""
     t_start = time.perf_counter()
@@ -146,6 +149,20 @@ def _serve(spec: dict) -> dict:
             e_answers.append([n["word"] for n in data["neighbors"]])
     out["gensim_latency_s"], out["gensim_answers"] = g_lat, g_answers
     out["exact_latency_s"], out["exact_answers"] = e_lat, e_answers
+    # 3CosMul through the route (exact: one walk over the matrix) against gensim's
+    # most_similar_cosmul (three passes), alternating on the same triples.
+    triples = [words[i : i + 3] for i in range(0, 3 * min(COSMUL_QUERIES, spec["exact_queries"]), 3)]
+    triples = [t for t in triples if len(t) == 3]
+    c_lat, c_gensim, c_same = [], [], []
+    for a, b, c in triples:
+        t = time.perf_counter()
+        theirs = [x for x, _ in kv.most_similar_cosmul(positive=[a, c], negative=[b], topn=10)]
+        c_gensim.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        data = call("analogy", run=RUN, model=name, positive=[a, c], negative=[b], method="3cosmul", exact=1)
+        c_lat.append(time.perf_counter() - t)
+        c_same.append([n["word"] for n in data["neighbors"]] == theirs)
+    out["cosmul_latency_s"], out["cosmul_gensim_latency_s"], out["cosmul_same"] = c_lat, c_gensim, c_same
     out["rss_after_exact"] = _rss()
     return out
 
@@ -264,6 +281,7 @@ def _summarise(label: str, ref: dict, first: dict, again: dict) -> dict:
             "gensim_p50_same_queries_s": ge50,
             "ratio_to_gensim_p50": e50 / ge50,
         },
+        "route_3cosmul_exact": _cosmul_summary(again),
         "index": {
             "state": index.get("state"),
             "build_s": index.get("build_seconds"),
@@ -286,6 +304,19 @@ def _summarise(label: str, ref: dict, first: dict, again: dict) -> dict:
             "after_exact_rss_bytes": after_exact,
             "after_exact_over_matrix_plus_index": after_exact / (ref["matrix_bytes"] + index_bytes),
         },
+    }
+
+
+def _cosmul_summary(run: dict) -> dict:
+    ours, theirs = run.get("cosmul_latency_s") or [], run.get("cosmul_gensim_latency_s") or []
+    if not ours:
+        return {"queries": 0}
+    return {
+        "queries": len(ours),
+        "p50_s": _pct(ours, 0.5),
+        "gensim_p50_s": _pct(theirs, 0.5),
+        "speedup_vs_gensim_p50": _pct(theirs, 0.5) / _pct(ours, 0.5),
+        "same_words_as_gensim": sum(run["cosmul_same"]) / len(ours),
     }
 
 
@@ -322,7 +353,7 @@ def _print_table(results: list[dict], listing: dict) -> None:
     head = (
         f"{'model':>16} {'gensim p50':>10} {'route p50':>9} {'p95':>7} {'speedup':>8} {'recall@10':>9} "
         f"{'exact p50':>9} {'×gensim':>7} {'build s':>8} {'index MB':>8} {'1st ans s':>9} "
-        f"{'restart s':>9} {'RSS/(M+I)':>9}"
+        f"{'restart s':>9} {'RSS/(M+I)':>9} {'3CosMul ×gensim':>15}"
     )
     print(head)
     print("-" * len(head))
@@ -335,7 +366,8 @@ def _print_table(results: list[dict], listing: dict) -> None:
             f"{e['p50_s'] * ms:>7.2f}ms {e['ratio_to_gensim_p50']:>6.2f}× "
             f"{build if build is not None else '-':>8} {r['index']['bytes'] / 1e6:>8.0f} "
             f"{r['cold']['first_start_first_answer_s']:>9.2f} {r['cold']['restart_first_answer_s']:>9.2f} "
-            f"{r['memory']['serving_over_matrix_plus_index']:>9.2f}"
+            f"{r['memory']['serving_over_matrix_plus_index']:>9.2f} "
+            + (f"{c['speedup_vs_gensim_p50']:>14.1f}×" if (c := r["route_3cosmul_exact"])["queries"] else f"{'-':>15}")
         )
     print(
         f"\nlisting {listing['models']} models: {listing['first_listing_s']:.3f}s (again {listing['again_s']:.3f}s)"

@@ -4,11 +4,11 @@
 (``+1`` for positive words, ``-1`` for negative ones, :func:`mean_vector`). 3CosMul (Levy &
 Goldberg 2014, gensim's ``most_similar_cosmul``) shifts each cosine into ``[0, 1]`` with
 ``p = (1 + cos) / 2`` and ranks by ``prod(p_positive) / (prod(p_negative) + 1e-6)``
-(:func:`cosmul`); the evaluation solves the same formula in log space (:func:`log_shifted`).
+(:func:`cosmul`, :func:`cosmul_rows`); the evaluation solves the same formula in log space (:func:`log_shifted`).
 
     >>> import numpy as np
-    >>> float(cosmul([np.float32(1.0)], [np.float32(-1.0)]))
-    1000000.0
+    >>> cosmul([np.array([1.0], np.float32)], [np.array([-1.0], np.float32)])
+    array([1000000.], dtype=float32)
 """
 
 from __future__ import annotations
@@ -62,18 +62,35 @@ def mean_vector(kv: KeyedVectors, positive: list[str], negative: list[str]) -> n
     return matutils.unitvec(mean).astype(np.float32)
 
 
-def shifted(cosines: np.ndarray) -> np.ndarray:
-    """3CosMul's ``p = (1 + cos) / 2``: cosines moved into ``[0, 1]``."""
-    return (1 + cosines) / 2
+def shifted(cosines: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """3CosMul's ``p = (1 + cos) / 2``: cosines moved into ``[0, 1]`` (into ``out`` if given)."""
+    return np.divide(np.add(cosines, 1, out=out), 2, out=out)
 
 
-def cosmul(positive: Sequence[np.ndarray] | np.ndarray, negative: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
-    """gensim's 3CosMul score from the cosines of each positive and each negative word (a
-    sequence of arrays, or the rows of one array: fewer, larger NumPy calls)."""
-    pos = np.prod(shifted(np.asarray(positive)), axis=0)
-    # No negative word: gensim's product of nothing, a float64 1.0 (its scores are float64 then).
-    neg = np.prod(shifted(np.asarray(negative)), axis=0) if len(negative) else np.prod([])
-    return pos / (neg + COSMUL_EPSILON)
+def cosmul(positive: Sequence[np.ndarray], negative: Sequence[np.ndarray]) -> np.ndarray:
+    """gensim's 3CosMul score from the cosines of each positive and each negative word."""
+    return cosmul_rows(np.array([*positive, *negative]), len(positive))
+
+
+def cosmul_rows(cosines: np.ndarray, positives: int) -> np.ndarray:
+    """:func:`cosmul` of the rows of ``cosines`` (the first ``positives`` rows for positive words,
+    the rest for negative ones), computed in ``cosines``, which it overwrites: no new arrays (on a
+    busy server, fresh memory for a 400k-word model's arrays cost more than the arithmetic).
+
+    The float32 operations are gensim's, in its order: ``p = (1 + cos) / 2``, the product of
+    the positive ``p`` over the product of the negative ones plus ``1e-6``.
+    """
+    shifted(cosines, out=cosines)
+    score = cosines[0]
+    for row in cosines[1:positives]:
+        np.multiply(score, row, out=score)
+    if positives == len(cosines):
+        return score / (np.prod([]) + COSMUL_EPSILON)  # gensim's empty product, a float64 1.0
+    under = cosines[positives]
+    for row in cosines[positives + 1 :]:
+        np.multiply(under, row, out=under)
+    np.add(under, COSMUL_EPSILON, out=under)
+    return np.divide(score, under, out=score)
 
 
 def log_shifted(cosines: np.ndarray, logs: np.ndarray, guarded_logs: np.ndarray) -> None:

@@ -25,7 +25,7 @@ from tensorboard_plugin_w2v.analysis.arithmetic import (
     METHOD_3COSMUL,
     METHODS,
     check_method,
-    cosmul,
+    cosmul_rows,
     mean_vector,
     unit_vector,
 )
@@ -151,10 +151,10 @@ def analogy(
     else:
         units = [unit_vector(kv, w) for w in positive + negative]
         if rows is not None:
-            cos = [cosines(kv, u, rows=rows) for u in units]
+            cos = np.array([cosines(kv, u, rows=rows) for u in units])
         else:
             cos = cosines_of_many(kv, units, limit)
-        dists = cosmul(cos[: len(positive)], cos[len(positive) :])
+        dists = cosmul_rows(cos, len(positive))
     if rows is not None:
         order = ranked(dists)
         found = zip(rows[order].tolist(), dists[order].tolist(), strict=True)

@@ -78,11 +78,13 @@ def cosines_of_many(kv: KeyedVectors, unit_queries: Sequence[np.ndarray], limit:
     body = blocks * rows
     for start, count, size in ((0, blocks, rows), (body, 1, limit - body)):
         if count and size:
-            stack = matrix[start : start + count * size].reshape(count, 1, size, d)
+            end = start + count * size
+            stack = matrix[start:end].reshape(count, 1, size, d)
             products = np.matmul(stack, queries)  # count × m × size × 1: each block by every query in turn
             # (an ``out=`` laid out query by query makes NumPy loop over queries first: 1.3× slower)
-            out[:, start : start + count * size].reshape(-1, count, size)[...] = products[..., 0].transpose(1, 0, 2)
-    return np.divide(out, norms[:limit], out=out)
+            target = out[:, start:end].reshape(-1, count, size).transpose(1, 0, 2)
+            np.divide(products[..., 0], norms[start:end].reshape(count, 1, size), out=target)
+    return out
 
 
 def candidate_count(wanted: int, factor: int = 1) -> int:

@@ -215,15 +215,25 @@ class Stats:
     def __init__(self):
         self.lock = threading.Lock()
         self.latencies: dict[str, list[float]] = defaultdict(list)
+        self.by_class: dict[str, list[float]] = defaultdict(list)
         self.errors: list[str] = []
         self.count = 0
 
-    def add(self, route: str, seconds: float, error: str | None) -> None:
+    def add(self, route: str, seconds: float, error: str | None, kind: str | None = None) -> None:
         with self.lock:
             self.count += 1
             self.latencies[route].append(seconds)
+            self.by_class[kind or route].append(seconds)
             if error:
                 self.errors.append(error)
+
+
+def query_class(url: str) -> str:
+    """``route[/method] run/model`` of a plugin URL: which requests make up the tail."""
+    parts = urllib.parse.urlsplit(url)
+    params = dict(urllib.parse.parse_qsl(parts.query))
+    route = parts.path.rsplit("/", 1)[-1] + (f"/{params['method']}" if "method" in params else "")
+    return f"{route} {params.get('run', '?')}/{params.get('model', '?')}"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -339,7 +349,7 @@ def drive(
             except Exception as exc:  # a refused or dropped connection is an error too
                 error = f"{type(exc).__name__} {url}: {exc}"
             if begun >= counted_from or error:
-                stats.add(names[k], time.perf_counter() - t0, error)
+                stats.add(names[k], time.perf_counter() - t0, error, query_class(url))
 
     cpu: dict[str, float | None] = {}
 
@@ -398,6 +408,8 @@ def drive(
             }
             for name, v in sorted(stats.latencies.items())
         },
+        # Each route on each model (analogies by method), and how many of the slowest 1% it has.
+        "per_class": _per_class(stats.by_class, percentile(all_lat, 0.99)),
         "rss_mib": {
             "samples": len(rss),
             "min": round(min(rss) / 2**20, 1) if rss else None,
@@ -408,6 +420,18 @@ def drive(
         },
         "server_alive": tb.alive(),
         "notes": notes,
+    }
+
+
+def _per_class(by_class: dict[str, list[float]], p99: float) -> dict:
+    return {
+        name: {
+            "n": len(v),
+            "p50_ms": round(percentile(v, 0.5) * 1000, 1),
+            "p99_ms": round(percentile(v, 0.99) * 1000, 1),
+            "in_slowest_1_percent": sum(x >= p99 for x in v),
+        }
+        for name, v in sorted(by_class.items())
     }
 
 
@@ -479,6 +503,8 @@ def print_summary(title: str, summary: dict) -> None:
     )
     for name, r in summary["per_route"].items():
         print(f"  {name:12s} n={r['n']:6d} p50 {r['p50_ms']:8.1f} ms  p99 {r['p99_ms']:8.1f} ms")
+    tail = sorted(summary["per_class"].items(), key=lambda item: -item[1]["in_slowest_1_percent"])
+    print("  the slowest 1%: " + ", ".join(f"{name} {r['in_slowest_1_percent']}" for name, r in tail[:5]))
     m = summary["rss_mib"]
     print(
         f"  server RSS: {m['samples']} samples, {m['min']}..{m['max']} MiB; peak first third "

@@ -161,6 +161,11 @@ def test_load_test_quick_mode_against_the_real_tensorboard(tmp_path):
     one = summary["one_client"]
     assert one["errors"] == 0 and one["requests"] > 0 and summary["throughput_vs_one_client"] > 0
     assert summary["server_cpu_ms_per_request"] > 0 and summary["warmup_s"] == 2.0
+    # each route on each model, analogies by method; together they are every counted request
+    classes = summary["per_class"]
+    assert "analogy/3cosmul synth50000x50/vectors.kv" in classes, sorted(classes)
+    assert sum(c["n"] for c in classes.values()) == summary["requests"]
+    assert sum(c["in_slowest_1_percent"] for c in classes.values()) >= 1
     assert out.returncode == 0, out.stderr[-2000:]
 
 

@@ -134,5 +134,9 @@ def test_quick_benchmark_runs(tmp_path, capsys):
     assert indexed["route_default"]["recall_at_10"] >= 0.95
     assert exact["route_default"]["exact"] is True and exact["route_default"]["recall_at_10"] >= 0.99
     assert report["listing"]["models"] == 100
+    # 3CosMul through the route (one walk over the matrix) names gensim's most_similar_cosmul words
+    for result in (indexed, exact):
+        assert result["route_3cosmul_exact"]["queries"] == 10
+        assert result["route_3cosmul_exact"]["same_words_as_gensim"] == 1.0
     # both restarts opened the vocabulary cache their first start wrote, without unpickling
     assert all(r["cold"]["restart_vocabulary_from_cache"] for r in (indexed, exact))

@@ -177,8 +177,9 @@ def best_first(dists: np.ndarray, topn: int) -> np.ndarray:
     ``matutils.argsort(dists, topn, reverse=True)`` orders them (NaN last), without its copies.
 
     The best scores usually all exceed a threshold read from a sample, so only those few are
-    sorted; otherwise ``dists`` is negated in place, ranked as gensim ranks ``-dists``, and
-    negated back.
+    sorted; otherwise, or when two of the best scores are equal (only gensim's own partition and
+    sort of the whole array give its order of equal scores), ``dists`` is negated in place,
+    ranked as gensim ranks ``-dists``, and negated back.
     """
     topn = min(topn, dists.size)
     if dists.size > 64 * topn:
@@ -186,7 +187,10 @@ def best_first(dists: np.ndarray, topn: int) -> np.ndarray:
         threshold = np.partition(sample, sample.size - 2)[sample.size - 2]  # NaN sorts last: skipped
         above = np.flatnonzero(dists > threshold)
         if above.size >= topn:
-            return above[np.argsort(-dists[above])][:topn]
+            order = above[np.argsort(-dists[above])]
+            head = dists[order[: topn + 1]]  # the best, and the first one left out
+            if not np.any(head[1:] == head[:-1]):
+                return order[:topn]
     np.negative(dists, out=dists)
     try:
         if topn >= dists.size:

@@ -47,11 +47,14 @@ def unit_vector(kv: KeyedVectors, word: str) -> np.ndarray:
 
 
 def mean_vector(kv: KeyedVectors, positive: list[str], negative: list[str]) -> np.ndarray:
-    """gensim's ``get_mean_vector(pos + neg, [1…, -1…], pre_normalize=True, post_normalize=True)``."""
+    """The query of gensim's ``most_similar(positive, negative)``: its ``get_mean_vector`` with
+    the float64 weights ``most_similar`` passes, step for step. (The weights' type matters:
+    with NumPy 2 the sum divided by their float64 total is float64, and float32 weights gave a
+    query one bit off, which reordered two words of equal score in a soak run.)"""
     from gensim import matutils
 
     words = positive + negative
-    weights = np.array([1.0] * len(positive) + [-1.0] * len(negative), dtype=kv.vectors.dtype)
+    weights = np.concatenate((np.ones(len(positive)), -1.0 * np.ones(len(negative))))
     mean = np.zeros(kv.vector_size, kv.vectors.dtype)
     total_weight = 0
     for idx, word in enumerate(words):

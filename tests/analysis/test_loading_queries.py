@@ -157,6 +157,24 @@ def test_3cosmul_scanned_in_blocks_equals_gensim(lee_model, monkeypatch, block_e
     np.testing.assert_array_equal(ours, theirs)  # every word's score, to the last bit
 
 
+@pytest.mark.parametrize(
+    "positive, negative",
+    [(["Australia", "police"], ["government"]), (["fire", "world"], ["government"]), (["said"], [])],
+)
+def test_3cosadd_scores_have_gensims_bits(lee_model, positive, negative):
+    """The query is gensim's, bit for bit (its float64 weights included), so every score is, and
+    words of equal score come in gensim's order."""
+    from threadpoolctl import threadpool_limits
+
+    from tensorboard_plugin_w2v.search.scoring import cosines
+
+    kv = lee_model.wv
+    with threadpool_limits(1, user_api="blas"):  # gensim's two threads split its pass at half the rows
+        theirs = kv.most_similar(positive=positive, negative=negative, topn=None)
+        ours = cosines(kv, queries.mean_vector(kv, positive, negative), limit=len(kv))
+    np.testing.assert_array_equal(ours, theirs)
+
+
 def test_similarity_and_doesnt_match(lee_model):
     kv = lee_model.wv
     assert queries.similarity(kv, "police", "government") == pytest.approx(

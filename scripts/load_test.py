@@ -218,10 +218,14 @@ class Stats:
         self.by_class: dict[str, list[float]] = defaultdict(list)
         self.errors: list[str] = []
         self.count = 0
+        self.started: list[tuple[float, float]] = []  # (monotonic start, seconds) of each request
 
-    def add(self, route: str, seconds: float, error: str | None, kind: str | None = None) -> None:
+    def add(
+        self, route: str, seconds: float, error: str | None, kind: str | None = None, begun: float = 0.0
+    ) -> None:
         with self.lock:
             self.count += 1
+            self.started.append((begun, seconds))
             self.latencies[route].append(seconds)
             self.by_class[kind or route].append(seconds)
             if error:
@@ -316,9 +320,11 @@ def drive(
     warmup: float = 0.0,
     plan: tuple[list, list[str]] | None = None,
     until=None,
+    timeline: list | None = None,
 ) -> dict:
     """Run ``clients`` closed-loop clients for ``duration`` seconds (or until ``until()`` is true);
-    requests started in the first ``warmup`` seconds are sent but not counted. A summary dict."""
+    requests started in the first ``warmup`` seconds are sent but not counted. A summary dict;
+    ``timeline`` (a list) receives each counted request's ``(monotonic start, seconds)``."""
     makers, notes = plan or plan_queries(tb, log=log)
     names = [m[0] for m in makers for _ in range(m[2])]
     funcs = [m[1] for m in makers for _ in range(m[2])]
@@ -349,7 +355,7 @@ def drive(
             except Exception as exc:  # a refused or dropped connection is an error too
                 error = f"{type(exc).__name__} {url}: {exc}"
             if begun >= counted_from or error:
-                stats.add(names[k], time.perf_counter() - t0, error, query_class(url))
+                stats.add(names[k], time.perf_counter() - t0, error, query_class(url), begun)
 
     cpu: dict[str, float | None] = {}
 
@@ -373,6 +379,8 @@ def drive(
         t.join(timeout=warmup + duration + 120)
     stop.set()
     mem.join(timeout=5)
+    if timeline is not None:
+        timeline.extend(stats.started)
     cpu["end"], client_cpu = cpu_seconds(tb.proc.pid), time.process_time() - cpu.get("client_start", 0.0)
     server_cpu = (
         cpu["end"] - cpu["start"] if cpu.get("start") is not None and cpu["end"] is not None else None
@@ -461,6 +469,7 @@ def during_build(
     (run_path,) = add_synthetic_models(logdir, size, prefix="arriving", log=log)
     events: dict[str, float] = {}
     t0 = time.monotonic()
+    stages: list[tuple[float, str]] = [(t0, "loading")]  # when the new model's state changed
 
     def ask() -> None:  # what the tab does: query the new model, then follow its row
         get_json(tb.url("neighbors", run=run_path, model="vectors.kv", word="w1", k=10), timeout=600)
@@ -471,6 +480,9 @@ def during_build(
         if status != 200:
             return False
         index = body["models"][0].get("index") or {}
+        stage = index.get("stage") or index.get("state") or "loading"
+        if stage != stages[-1][1]:
+            stages.append((time.monotonic(), stage))
         if index.get("state") == "building" and "building_s" not in events:
             events["building_s"] = time.monotonic() - t0
         done = "loaded_s" in events and index.get("state") in (None, "ready", "failed")
@@ -481,13 +493,36 @@ def during_build(
 
     asker = threading.Thread(target=ask, daemon=True)
     asker.start()
-    summary = drive(tb, clients, limit, 10**9, seed=seed + 1, log=log, plan=plan, until=finished)
+    timeline: list[tuple[float, float]] = []
+    summary = drive(
+        tb, clients, limit, 10**9, seed=seed + 1, log=log, plan=plan, until=finished, timeline=timeline
+    )
     asker.join(timeout=600)
     summary["arriving_model"] = {
         "size": size,
         **{k: round(v, 1) if isinstance(v, float) else v for k, v in events.items()},
     }
+    summary["by_stage"] = by_stage(timeline, stages)
     return summary
+
+
+def by_stage(timeline: list[tuple[float, float]], stages: list[tuple[float, str]]) -> list[dict]:
+    """The latency of the requests started in each stage of the arriving model (``loading``,
+    then its index's build stages, polled about once a second), in order."""
+    out = []
+    for i, (since, stage) in enumerate(stages):
+        until = stages[i + 1][0] if i + 1 < len(stages) else float("inf")
+        lat = [s for begun, s in timeline if since <= begun < until]
+        out.append(
+            {
+                "stage": stage,
+                "from_s": round(since - stages[0][0], 1),
+                "n": len(lat),
+                "p50_ms": round(percentile(lat, 0.5) * 1000, 1) if lat else None,
+                "p99_ms": round(percentile(lat, 0.99) * 1000, 1) if lat else None,
+            }
+        )
+    return out
 
 
 def print_summary(title: str, summary: dict) -> None:
@@ -607,6 +642,11 @@ def main(argv: list[str] | None = None) -> int:
         if "during_build" in summary:
             print_summary("while a model loads and builds its index", summary["during_build"])
             print(f"  arriving model: {summary['during_build']['arriving_model']}")
+            for row in summary["during_build"]["by_stage"]:
+                print(
+                    f"  from {row['from_s']:6.1f} s {row['stage']:12s} n={row['n']:6d} "
+                    f"p50 {row['p50_ms']} ms  p99 {row['p99_ms']} ms"
+                )
         print(f"load average: {summary['load_average']}")
     phases = [summary] + [summary[k] for k in ("one_client", "during_build") if k in summary]
     ok = all(p["errors"] == 0 and p["server_alive"] for p in phases) and summary["rss_mib"]["stable"]

@@ -4,16 +4,15 @@
 (``+1`` for positive words, ``-1`` for negative ones, :func:`mean_vector`). 3CosMul (Levy &
 Goldberg 2014, gensim's ``most_similar_cosmul``) shifts each cosine into ``[0, 1]`` with
 ``p = (1 + cos) / 2`` and ranks by ``prod(p_positive) / (prod(p_negative) + 1e-6)``
-(:func:`cosmul`, :func:`cosmul_rows`); the evaluation solves the same formula in log space (:func:`log_shifted`).
+(:func:`cosmul_rows`); the evaluation solves the same formula in log space (:func:`log_shifted`).
 
     >>> import numpy as np
-    >>> cosmul([np.array([1.0], np.float32)], [np.array([-1.0], np.float32)])
-    array([1000000.], dtype=float32)
+    >>> cosmul_rows(np.array([[0.5], [0.0]], np.float32), positives=1).round(4)  # 0.75 / 0.5
+    array([1.5], dtype=float32)
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -70,14 +69,9 @@ def shifted(cosines: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return np.divide(np.add(cosines, 1, out=out), 2, out=out)
 
 
-def cosmul(positive: Sequence[np.ndarray], negative: Sequence[np.ndarray]) -> np.ndarray:
-    """gensim's 3CosMul score from the cosines of each positive and each negative word."""
-    return cosmul_rows(np.array([*positive, *negative]), len(positive))
-
-
 def cosmul_rows(cosines: np.ndarray, positives: int) -> np.ndarray:
-    """:func:`cosmul` of the rows of ``cosines`` (the first ``positives`` rows for positive words,
-    the rest for negative ones), computed in ``cosines``, which it overwrites: no new arrays (on a
+    """gensim's 3CosMul score from the rows of ``cosines`` (the first ``positives`` rows for
+    positive words, the rest for negative ones), computed in ``cosines``, which it overwrites: no new arrays (on a
     busy server, fresh memory for a 400k-word model's arrays cost more than the arithmetic).
 
     The float32 operations are gensim's, in its order: ``p = (1 + cos) / 2``, the product of
@@ -99,7 +93,7 @@ def cosmul_rows(cosines: np.ndarray, positives: int) -> np.ndarray:
 def log_shifted(cosines: np.ndarray, logs: np.ndarray, guarded_logs: np.ndarray) -> None:
     """3CosMul in log space: ``logs = log p`` and ``guarded_logs = log(p + 1e-6)`` of float32
     ``cosines`` (overwritten with ``p``), so ``log p_b + log p_c - log(p_a + 1e-6)`` is the
-    logarithm of :func:`cosmul` for ``b + c - a`` (same order)."""
+    logarithm of :func:`cosmul_rows` for ``b + c - a`` (same order)."""
     np.add(cosines, 1, out=cosines)
     np.multiply(cosines, np.float32(0.5), out=cosines)
     np.log(cosines, out=logs)

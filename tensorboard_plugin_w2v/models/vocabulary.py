@@ -32,7 +32,7 @@ from gensim.models import KeyedVectors
 
 from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v.io import fileio
-from tensorboard_plugin_w2v.models import faults, housekeeping
+from tensorboard_plugin_w2v.models import faults, housekeeping, vocabulary_writer
 from tensorboard_plugin_w2v.models.norms import ensure_norms
 from tensorboard_plugin_w2v.models.prefix import PrefixIndex, attach
 
@@ -225,48 +225,27 @@ def save(
     words = kv.index_to_key
     info = {**info, "version": VERSION, "rows": len(words), "dim": int(kv.vector_size)}
     info["source"] = housekeeping.source_record(identity)
+    counts = kv.expandos.get("count")
+    info["counts"] = counts is not None
     try:
-        if any("\0" in w for w in words):
-            raise ValueError("a word holds a NUL character")
-        trie = marisa_trie.Trie(words)
-        if len(trie) != len(words):
-            raise ValueError("the vocabulary repeats a word")
-    except (ValueError, TypeError, UnicodeEncodeError) as exc:  # TypeError: keys that are not str
+        with fileio.published_folder(folder, os.path.join(folder, INFO_NAME)) as tmp:
+            try:
+                # The tries are built by a child process: in this one they held the GIL for seconds.
+                vocabulary_writer.write(tmp, words, counts, stopped)
+            except InterruptedError:
+                raise lifecycle.Stopped() from None
+            np.save(os.path.join(tmp, "norms.npy"), norms)
+            info["build_seconds"] = round(time.monotonic() - started, 3)  # weighed by the cache budget
+            _write_json(os.path.join(tmp, INFO_NAME), info)  # last: its presence means complete
+    except vocabulary_writer.Refused as exc:
         logger.info("vocabulary of %s not cached: %s", identity.path, exc)
         info["refused"] = str(exc)
         with fileio.published_folder(folder, os.path.join(folder, INFO_NAME)) as tmp:
             _write_json(os.path.join(tmp, INFO_NAME), info)
         return False
-    if stopped():
-        return False
-    ids = np.fromiter((trie[w] for w in words), dtype=np.int64, count=len(words))
-    rows = np.empty_like(ids)
-    rows[ids] = np.arange(len(ids))
-    dtype = np.int32 if len(ids) < 2**31 else np.int64
-    counts = kv.expandos.get("count")
-    info["counts"] = counts is not None
-    try:
-        with fileio.published_folder(folder, os.path.join(folder, INFO_NAME)) as tmp:
-            _write_files(tmp, trie, words, ids.astype(dtype), rows.astype(dtype), norms, counts, stopped)
-            info["build_seconds"] = round(time.monotonic() - started, 3)  # weighed by the cache budget
-            _write_json(os.path.join(tmp, INFO_NAME), info)  # last: its presence means complete
     except lifecycle.Stopped:  # the save's thread group closed: nothing is published
         return False
     return True
-
-
-def _write_files(tmp: str, trie, words, ids, rows, norms, counts, stopped) -> None:
-    trie.save(os.path.join(tmp, "words.marisa"))
-    prefix_index = PrefixIndex.build(words, counts)
-    if stopped():
-        raise lifecycle.Stopped()
-    prefix_index.save(tmp)
-    del prefix_index
-    np.save(os.path.join(tmp, "ids.npy"), ids)
-    np.save(os.path.join(tmp, "rows.npy"), rows)
-    np.save(os.path.join(tmp, "norms.npy"), norms)
-    if counts is not None:
-        np.save(os.path.join(tmp, "counts.npy"), np.asarray(counts))
 
 
 def _write_json(path: str, data: dict) -> None:

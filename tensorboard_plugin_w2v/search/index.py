@@ -63,6 +63,9 @@ STATE_READY = "ready"
 STATE_FAILED = "failed"
 STATE_CANCELLED = "cancelled"
 
+# What a build is doing (``stage`` in the status while building), in order.
+STAGES = ("training", "assigning", "encoding", "calibrating", "saving")
+
 
 class IndexHandle:
     """The index of one model version: its state, build progress, and the index once ready."""
@@ -73,6 +76,7 @@ class IndexHandle:
         self.dim = dim
         self.state = state
         self.done_rows = 0
+        self.stage: str | None = None  # one of STAGES while building
         self.error: str | None = None
         self.from_cache = False
         self.build_seconds: float | None = None
@@ -113,6 +117,8 @@ class IndexHandle:
         out: dict = {"state": self.state, "library": LIBRARY}
         if self.state in (STATE_QUEUED, STATE_BUILDING, STATE_READY):
             out["progress"] = round(self.done_rows / self.rows, 4) if self.rows else 1.0
+        if self.state == STATE_BUILDING and self.stage:
+            out["stage"] = self.stage
         if self.state == STATE_READY:
             out["from_cache"] = self.from_cache
             out["bytes"] = self.nbytes
@@ -318,6 +324,7 @@ class IndexManager:
         del model
         ann.set_threads(self.threads)
         index = self._add_rows(handle, started)
+        handle.stage = "calibrating"
         tuned = self._calibrate(handle, index) if index is not None else None
         if tuned is None:
             logger.info("stopped building the index of %s (model evicted)", label)
@@ -330,6 +337,7 @@ class IndexManager:
             label, tuned.recall, tuned.sample, tuned.probes, calibration.TARGET_RECALL + calibration.MARGIN,
         )
         if self.cache_dir:
+            handle.stage = "saving"
             identity = getattr(handle.model_ref(), "identity", None)
             try:
                 path = self._save(handle, index, label, source)
@@ -351,6 +359,7 @@ class IndexManager:
         model = handle.model_ref()
         if model is None:
             return None
+        handle.stage = "training"
         sample = unit_rows(model.kv, ann.training_rows(handle.rows))
         del model
         built = ann.train(sample, handle.dim, handle.rows, stop=evicted.is_set)
@@ -363,12 +372,14 @@ class IndexManager:
         find = ann.list_finder(built)
         lists = np.empty(handle.rows, dtype=np.int64)
         stop = 0
+        handle.stage = "assigning"
         for start, stop, block in self._unit_batches(handle, started, 0.0, ASSIGN_SHARE):
             lists[start:stop] = find(block)
         if stop < handle.rows:
             return None  # evicted or cancelled
         ann.reserve(built, np.bincount(lists, minlength=built.nlist))
         stop = 0
+        handle.stage = "encoding"
         for start, stop, block in self._unit_batches(handle, started, ASSIGN_SHARE, 1.0):
             ann.add(built, start, block, lists[start:stop])
         return AnnIndex(built) if stop == handle.rows else None

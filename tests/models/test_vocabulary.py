@@ -6,6 +6,8 @@ import copy
 import os
 import pickle
 import shutil
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -16,7 +18,7 @@ from gensim.test.utils import datapath
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.analysis import queries
 from tensorboard_plugin_w2v.io import fileio
-from tensorboard_plugin_w2v.models import convert, loading, vocabulary
+from tensorboard_plugin_w2v.models import convert, loading, vocabulary, vocabulary_writer
 
 
 @pytest.fixture(autouse=True)
@@ -249,3 +251,60 @@ def test_the_memory_budget_counts_a_python_vocabulary_and_not_a_mapped_one(tmp_p
     assert 0.8 * held < estimate < 1.25 * held
     assert first.nbytes == first.kv.vectors.nbytes + estimate
     assert loading.vocabulary_bytes(again.kv) == 0 and again.nbytes == again.kv.vectors.nbytes
+
+
+def _million_words(tmp_path):
+    kv = KeyedVectors(2)
+    words = [f"{i * 2654435761 % 2**32:08x}{i}" for i in range(1_000_000)]  # scattered, as real words are
+    kv.add_vectors(words, np.ones((1_000_000, 2), dtype=np.float32))
+    path = str(tmp_path / "big.kv")
+    with open(path, "wb") as f:
+        f.write(b"stands for the model file")
+    return kv, fileio.stat(path)
+
+
+def test_a_million_words_are_cached_without_holding_this_process(tmp_path):
+    """The tries are built by a child process: a thread of this one keeps running meanwhile
+    (in-process, building the trie of a million words held the GIL for 2 s in one call)."""
+    kv, identity = _million_words(tmp_path)
+    longest, stop = [0.0], threading.Event()
+
+    def tick():
+        last = time.perf_counter()
+        while not stop.is_set():
+            time.sleep(0.001)
+            now = time.perf_counter()
+            longest[0] = max(longest[0], now - last)
+            last = now
+
+    ticker = threading.Thread(target=tick)
+    ticker.start()
+    try:
+        assert vocabulary.save(kv, str(tmp_path / "cache"), identity, {})
+    finally:
+        stop.set()
+        ticker.join()
+    assert longest[0] < 0.5, f"this process was held for {longest[0]:.2f} s"
+    folder = vocabulary.cache_folder(str(tmp_path / "cache"), identity)
+    assert not os.path.exists(os.path.join(folder, "words.in"))
+    words = vocabulary.WordList(*_trie_and_ids(folder))
+    assert [words[i] for i in (0, 1, 999_999)] == [kv.index_to_key[i] for i in (0, 1, 999_999)]
+
+
+def _trie_and_ids(folder):
+    import marisa_trie
+
+    trie = marisa_trie.Trie()
+    trie.load(os.path.join(folder, "words.marisa"))
+    return trie, np.load(os.path.join(folder, "ids.npy"))
+
+
+def test_closing_stops_the_child_that_writes_the_vocabulary(tmp_path):
+    kv, identity = _million_words(tmp_path)
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()  # the server closes while the child builds
+    began = time.monotonic()
+    assert not vocabulary.save(kv, str(tmp_path / "cache"), identity, {}, stop=stop)
+    assert time.monotonic() - began < 3 + vocabulary_writer.POLL_SECONDS
+    cache = tmp_path / "cache" / "vocab"
+    assert not cache.exists() or not any(cache.iterdir())  # nothing half-written is left

@@ -5,11 +5,13 @@ from __future__ import annotations
 import gc
 import json
 import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
 import pytest
-from fixtures import train_word2vec
+from fixtures import REPO, train_word2vec
 from gensim.models import KeyedVectors
 
 from tensorboard_plugin_w2v.analysis import queries
@@ -268,6 +270,66 @@ def test_build_of_an_evicted_model_is_cancelled(tmp_path, lee_kv_path, lee_model
     assert handle.wait(60)
     assert handle.state == ann.STATE_CANCELLED
     assert not os.path.exists(tmp_path / "cache" / "index" / f"{handle.key}.faiss")
+
+
+def test_a_build_says_which_stage_it_is_in(tmp_path, lee_kv_path, monkeypatch):
+    seen = []
+    for name in ("_calibrate", "_save"):
+        original = getattr(ann.IndexManager, name)
+
+        def spy(self, handle, *args, original=original):
+            seen.append(handle.status()["stage"])
+            return original(self, handle, *args)
+
+        monkeypatch.setattr(ann.IndexManager, name, spy)
+    original_find = ann_core.list_finder
+
+    def finder(built):
+        find = original_find(built)
+        return lambda block: (seen.append(handle.status()["stage"]), find(block))[1]
+
+    monkeypatch.setattr(ann_core, "list_finder", finder)
+    store, _ = store_with_index(str(tmp_path))
+    handle = store.get(version_of(lee_kv_path)).index
+    assert handle.wait(60) and handle.state == ann.STATE_READY
+    assert seen[0] == "assigning" and seen[-2:] == ["calibrating", "saving"], seen
+    assert "stage" not in handle.status()
+
+
+_IDLE_CPU = """
+import json, time
+import numpy as np
+from tensorboard_plugin_w2v.search import ann
+import faiss
+ann.set_threads(2)
+x = np.random.default_rng(0).standard_normal((20000, 64)).astype(np.float32)
+flat = faiss.IndexFlatIP(64)
+flat.add(x)
+idle = 0.0
+for _ in range(20):
+    flat.search(x[:2000], 5)  # a parallel step of a build, then nothing to do for 50 ms
+    before = time.process_time()
+    time.sleep(0.05)
+    idle += time.process_time() - before
+print(json.dumps(idle))
+"""
+
+
+def _idle_cpu(policy: str | None) -> float:
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO, env.get("PYTHONPATH")]))
+    if policy:
+        env["OMP_WAIT_POLICY"] = policy
+    out = subprocess.run([sys.executable, "-c", _IDLE_CPU], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout)
+
+
+def test_faiss_threads_sleep_between_parallel_steps():
+    """faiss's OpenMP threads sleep once a parallel step ends instead of spinning (they held
+    cores queries woke up for); a policy the user set is kept."""
+    assert _idle_cpu(None) < 0.05  # seconds of CPU over 20 idle gaps of 50 ms
+    assert _idle_cpu("ACTIVE") > 0.5  # the user's choice: they spin through the gaps
 
 
 @pytest.mark.parametrize("n, nans", [(50, 0), (5000, 0), (5000, 3), (100_000, 0), (100_000, 5000)])

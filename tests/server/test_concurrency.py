@@ -169,6 +169,21 @@ def test_load_test_quick_mode_against_the_real_tensorboard(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
 
 
+def test_load_test_reports_latency_by_stage_of_the_arriving_model():
+    """``--during-build`` splits the others' requests by what the new model was doing when each
+    started (its stages polled from ``/models``)."""
+    sys.path.insert(0, os.path.join(REPO, "scripts"))
+    from load_test import by_stage
+
+    timeline = [(10.5, 0.010), (11.5, 0.020), (11.7, 0.030), (13.0, 0.040), (9.0, 0.5)]
+    stages = [(10.0, "loading"), (11.0, "training"), (12.0, "calibrating"), (12.5, "ready")]
+    rows = by_stage(timeline, stages)
+    assert [(r["stage"], r["from_s"], r["n"]) for r in rows] == [
+        ("loading", 0.0, 1), ("training", 1.0, 2), ("calibrating", 2.0, 0), ("ready", 2.5, 1),
+    ]
+    assert (rows[1]["p50_ms"], rows[1]["p99_ms"]) == (30.0, 30.0) and rows[2]["p50_ms"] is None
+
+
 def test_queries_do_not_wait_behind_a_slow_rescan(tmp_path, lee_model):
     """A logdir of 40,000 files takes a while to rescan; queries whose reload interval has
     passed answer from the last listing instead of queueing behind the scan in progress."""

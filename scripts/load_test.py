@@ -12,7 +12,8 @@ The built logdir holds eight small models (gensim's Lee corpus) and synthetic cl
 ``--sizes`` (default 400k × 50 and 100k × 300, searched exactly). One client runs first
 (``--baseline`` seconds) for the throughput ratio; the first ``--warmup`` seconds of each phase
 are not counted. ``--during-build SIZE`` then adds a model large enough for a search index and
-measures the others' latency while it loads and builds.
+measures the others' latency while it loads and builds (with ``--logdir``, in a copy of it),
+by what the new model was doing when each request started.
 
 It prints p50/p99 latency per route, the error count (must be 0), requests per second against
 one client's, the machine's load average and the server's resident memory sampled every
@@ -593,14 +594,15 @@ def main(argv: list[str] | None = None) -> int:
     tmp = tempfile.mkdtemp(prefix="w2v-load-")
     report: dict = {"load_average": {"before": os.getloadavg()}}
     try:
-        if args.logdir:
+        if args.logdir and args.during_build:  # the new model goes into a copy, not the user's logdir
+            log(f"copying {args.logdir} ...")
+            logdir = shutil.copytree(args.logdir, os.path.join(tmp, "logdir"))
+        elif args.logdir:
             logdir = args.logdir
         else:
             log("building a logdir of real gensim models ...")
             logdir = build_logdir(os.path.join(tmp, "logdir"))
             add_synthetic_models(logdir, sizes, log=log)
-        if args.during_build and args.logdir:
-            parser.error("--during-build adds a model to the logdir it builds; leave out --logdir")
         cache = os.path.join(tmp, "cache")
         with TensorBoardProcess(logdir, ["--word2vec_cache_dir", cache]) as tb:
             log(f"tensorboard pid {tb.proc.pid} on {HOST}:{tb.port}")

@@ -1,6 +1,7 @@
 /**
  * A text field with vocabulary autocomplete (ARIA combobox). Suggestions show the word
- * and its corpus count; ArrowUp/ArrowDown move, Enter picks (and runs), Escape closes.
+ * and its corpus count; ArrowUp/ArrowDown move, Enter picks (and runs), Escape closes (and
+ * keeps closed until the next keystroke).
  * In `tokens` mode it completes the last word of a list or expression.
  */
 import type { VocabWord } from "./api";
@@ -30,7 +31,7 @@ export class WordInput {
   private items: VocabWord[] = [];
   private active = -1;
   private controller: AbortController | null = null;
-  /** Set when a query was just run, so a late answer does not reopen the list. */
+  /** Set when a query was just run or the list dismissed, so a late answer does not reopen it. */
   private suppressed = false;
   private readonly opts: WordInputOptions;
 
@@ -203,10 +204,11 @@ export class WordInput {
         this.opts.onEnter();
       }
     } else if (ev.key === "Escape") {
-      if (open) {
-        ev.preventDefault();
-        this.close();
-      }
+      if (open) ev.preventDefault();
+      // Until the next keystroke: suggestions still on their way (the debounced request, or its
+      // answer) must not open the list again over the buttons the user reaches for next.
+      this.suppressed = true;
+      this.close();
     } else if (ev.key === "Tab" && open && this.active >= 0) {
       this.pick(this.active, false);
     }

@@ -3,14 +3,14 @@
 Building the MARISA trie of 1M words holds the GIL for 2 s in one call, and the rest of the
 files (trie ids, the prefix index) take another 4 s of Python. In the server's process that
 stalled every request, of every TensorBoard plugin, for seconds after a large model was loaded
-(16 clients on the load test: p99 116 → 149 ms while it ran). :func:`write` hands the words to
+(16 clients on the load test, measured on the code before: p99 116 → 149 ms while it ran). :func:`write` hands the words to
 ``python -m tensorboard_plugin_w2v.models.vocabulary_writer FOLDER``, an interpreter of its own,
 and waits for it without holding the GIL.
 
 The folder holds the input: ``words.in`` (the words in row order, UTF-8, each followed by a
-NUL) and, if the model has counts, ``counts.npy`` (which stays: it is one of the cache's files). The child writes ``words.marisa``, the
-prefix index (:mod:`.prefix`), ``ids.npy`` and ``rows.npy`` beside them, removes ``words.in``,
-and exits 0; or prints one JSON line and exits :data:`REFUSED` (a vocabulary a trie cannot
+NUL) and, if the model has counts, ``counts.npy`` (which stays: it is one of the cache's
+files). The child writes ``words.marisa``, the prefix index (:mod:`.prefix`), ``ids.npy`` and
+``rows.npy`` beside them, removes ``words.in``, and exits 0; or prints one JSON line and exits :data:`REFUSED` (a vocabulary a trie cannot
 hold: ``{"refused": why}``) or :data:`FAILED_WRITE` (``{"errno": n, "error": text}``).
 """
 

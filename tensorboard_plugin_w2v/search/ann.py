@@ -36,10 +36,9 @@ PROBES_DEFAULT = 16  # lists visited by an index saved without a calibrated coun
 
 
 # faiss's OpenMP threads (libgomp) spin for milliseconds after each parallel step unless told to
-# sleep: after a search on 2 threads, 11 ms of CPU each time. A build's spinning threads, low
-# priority or not, held cores that queries woke up for: 16 clients' p99 was 24 % higher while a
-# 1M × 100 index was built, against 2 % with them sleeping. libgomp reads this when faiss
-# loads it; a setting of the user's own is kept.
+# sleep: after a search on 2 threads, about 11 ms of CPU each time, on cores a build's queries
+# woke up for (in the load test the effect was within its run-to-run noise). libgomp reads this
+# when faiss loads it; a setting of the user's own is kept.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 

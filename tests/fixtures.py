@@ -13,6 +13,8 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 
 import numpy as np
 from gensim.models import KeyedVectors, Word2Vec
@@ -43,6 +45,29 @@ def train_word2vec(seed: int = 1, epochs: int = 5, **kwargs) -> Word2Vec:
     options = dict(vector_size=32, window=5, min_count=5, seed=seed, workers=1, epochs=epochs)
     options.update(kwargs)
     return Word2Vec(LineSentence(LEE), **options)
+
+
+def longest_pause(work):
+    """``(work(), seconds)``: the longest a thread of this process waited to run while ``work``
+    ran (it asks to run every millisecond), i.e. how long ``work`` held the GIL in one go."""
+    longest, stop = [0.0], threading.Event()
+
+    def tick():
+        last = time.perf_counter()
+        while not stop.is_set():
+            time.sleep(0.001)
+            now = time.perf_counter()
+            longest[0] = max(longest[0], now - last)
+            last = now
+
+    ticker = threading.Thread(target=tick)
+    ticker.start()
+    try:
+        result = work()
+    finally:
+        stop.set()
+        ticker.join()
+    return result, longest[0]
 
 
 def write_manifest(run_dir: str, entries: list[dict]) -> None:

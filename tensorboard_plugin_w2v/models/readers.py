@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 import warnings
 
 import numpy as np
@@ -20,6 +19,7 @@ from gensim.utils import SaveLoad
 from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.errors import ModelLoadError
+from tensorboard_plugin_w2v.io import unpickling
 from tensorboard_plugin_w2v.models import convert, faults, vocabulary
 from tensorboard_plugin_w2v.models.model import LoadedModel
 from tensorboard_plugin_w2v.models.model import file_label as _label
@@ -115,8 +115,9 @@ def _unpickle(
     """``(cls.load(path), stamp, early norms)``, as gensim's ``SaveLoad.load`` in two steps.
 
     The pickle is read whole first (one read, before the matrix competes for the disk), then
-    decoded while the early norms' thread reads and maps the matrix without the GIL (which the
-    decoding holds): see :class:`~tensorboard_plugin_w2v.models.norms.MappedNormsJob`. ``stamp``
+    decoded while the early norms' thread reads and maps the matrix without the GIL (the
+    decoding lets other threads have the GIL between frames: :mod:`~tensorboard_plugin_w2v.io.unpickling`;
+    see :class:`~tensorboard_plugin_w2v.models.norms.MappedNormsJob`). ``stamp``
     is the vectors sidecar's :func:`vocabulary.stamp`. Both are ``None`` when there is no
     sidecar, or when it changed while it was read (then neither the early norms nor a
     vocabulary cache may be trusted with it). A ``fresh`` file's sidecars are read into memory
@@ -130,7 +131,7 @@ def _unpickle(
         data = f.read()
     if mmap and before is not None:
         early = _early_norms(path, suffix, group)
-    loaded = pickle.loads(data, encoding="latin1")  # gensim's utils.unpickle
+    loaded = unpickling.loads(data, encoding="latin1")  # gensim's utils.unpickle, yielding the GIL
     del data
     if fresh is not None:
         _load_specials_read(loaded, path, compress, subname, fresh)

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 import pytest
-from fixtures import make_client
+from fixtures import longest_pause, make_client
 from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 
@@ -267,24 +267,9 @@ def test_a_million_words_are_cached_without_holding_this_process(tmp_path):
     """The tries are built by a child process: a thread of this one keeps running meanwhile
     (in-process, building the trie of a million words held the GIL for 2 s in one call)."""
     kv, identity = _million_words(tmp_path)
-    longest, stop = [0.0], threading.Event()
-
-    def tick():
-        last = time.perf_counter()
-        while not stop.is_set():
-            time.sleep(0.001)
-            now = time.perf_counter()
-            longest[0] = max(longest[0], now - last)
-            last = now
-
-    ticker = threading.Thread(target=tick)
-    ticker.start()
-    try:
-        assert vocabulary.save(kv, str(tmp_path / "cache"), identity, {})
-    finally:
-        stop.set()
-        ticker.join()
-    assert longest[0] < 0.5, f"this process was held for {longest[0]:.2f} s"
+    saved, held = longest_pause(lambda: vocabulary.save(kv, str(tmp_path / "cache"), identity, {}))
+    assert saved
+    assert held < 0.5, f"this process was held for {held:.2f} s"
     folder = vocabulary.cache_folder(str(tmp_path / "cache"), identity)
     assert not os.path.exists(os.path.join(folder, "words.in"))
     words = vocabulary.WordList(*_trie_and_ids(folder))

@@ -1,0 +1,45 @@
+"""Unpickling that lets the server's other threads run while a large pickle is decoded.
+
+``pickle.loads`` decodes a whole pickle in one C call that holds the GIL: gensim's pickle of a
+million-word vocabulary held it for a second, and every request of every TensorBoard plugin
+waited meanwhile. Given a file object instead, the C unpickler asks for each frame of a
+protocol-4 pickle (64 KB; gensim writes protocol 4) with a call to its ``read``. When that
+``read`` is Python code, a thread waiting for the GIL gets it there, within the interpreter's
+switch interval (5 ms). Older protocols have no frames (the unpickler would call ``read`` for
+every opcode), so they are decoded in one call as before.
+
+    >>> import pickle
+    >>> loads(pickle.dumps({"king": 0, "queen": 1}, protocol=4))
+    {'king': 0, 'queen': 1}
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+
+FRAMED_PROTOCOL = 4
+
+
+def loads(data: bytes, encoding: str = "latin1"):
+    """``pickle.loads(data, encoding=encoding)``, letting other threads run between frames."""
+    if len(data) < 2 or data[0] != pickle.PROTO[0] or data[1] < FRAMED_PROTOCOL:
+        return pickle.loads(data, encoding=encoding)
+    return pickle.Unpickler(_Yielding(data), encoding=encoding).load()
+
+
+class _Yielding:
+    """A file over ``data`` whose methods are Python code, so each call is a point where the
+    interpreter may hand the GIL to another thread."""
+
+    def __init__(self, data: bytes):
+        self._file = io.BytesIO(data)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._file.read(size)
+
+    def readinto(self, buffer) -> int:
+        return self._file.readinto(buffer)
+
+    def readline(self) -> bytes:
+        return self._file.readline()

@@ -21,14 +21,19 @@ from __future__ import annotations
 
 import atexit
 import collections
+import contextlib
 import logging
+import os
 import threading
 import time
 import weakref
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+LOWEST = 19  # the nice value of work that must never slow a request: builds, copies, reads ahead
 
 
 class Stopped(Exception):
@@ -37,6 +42,42 @@ class Stopped(Exception):
 
 class Closable(Protocol):
     def close(self, timeout: float = ...) -> object: ...
+
+
+def lower_priority(nice: int) -> None:
+    """Lower the calling thread's CPU priority by ``nice`` (at most to 19). On Linux ``nice``
+    applies per thread and the threads it starts (OpenMP's) inherit it; elsewhere, or where
+    not allowed, the thread keeps its priority."""
+    with contextlib.suppress(AttributeError, OSError):
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(LOWEST, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+
+
+def _lowered(nice: int, target: Callable[..., object], args: tuple) -> None:
+    lower_priority(nice)
+    target(*args)
+
+
+def run_lowered(group: ThreadGroup, work: Callable[[], T], *, name: str, nice: int = LOWEST) -> T:
+    """``work()`` in a thread of ``group`` whose CPU priority is lowered by ``nice``, the caller
+    waiting for it: its result, or its exception raised here (a thread cannot raise its own
+    priority back once lowered, so the caller's stays as it was). :class:`Stopped` if the group
+    is closing."""
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = work()
+        except BaseException as exc:  # handed to the caller
+            outcome["error"] = exc
+
+    thread = group.spawn(run, name=name, nice=nice)
+    if thread is None:
+        raise Stopped(f"{name}: the server is closing")
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["result"]  # type: ignore[return-value]
 
 
 class ThreadGroup:
@@ -56,8 +97,13 @@ class ThreadGroup:
     def closed(self) -> bool:
         return self.stopping.is_set()
 
-    def spawn(self, target: Callable[..., object], *, name: str, args: tuple = ()) -> threading.Thread | None:
-        """Start ``target(*args)`` in a daemon thread of this group; ``None`` once closed."""
+    def spawn(
+        self, target: Callable[..., object], *, name: str, args: tuple = (), nice: int = 0
+    ) -> threading.Thread | None:
+        """Start ``target(*args)`` in a daemon thread of this group, its CPU priority lowered by
+        ``nice`` (:func:`lower_priority`); ``None`` once closed."""
+        if nice:
+            target, args = _lowered, (nice, target, args)
         with self._lock:
             if self.stopping.is_set():
                 return None

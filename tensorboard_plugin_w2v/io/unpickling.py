@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import time
 
 FRAMED_PROTOCOL = 4
 
@@ -36,6 +37,7 @@ class _Yielding:
         self._file = io.BytesIO(data)
 
     def read(self, size: int = -1) -> bytes:
+        time.sleep(0)  # hand the GIL to a thread waiting for it, if any
         return self._file.read(size)
 
     def readinto(self, buffer) -> int:

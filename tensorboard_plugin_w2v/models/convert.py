@@ -16,7 +16,6 @@ crash mid-way never leaves a half conversion that a later start would trust.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import logging
@@ -232,14 +231,13 @@ class PendingCopy:
         group = group or lifecycle.LIBRARY  # closing it stops the copy
         self._stop = group.stopping
         with _pending_lock:  # held until _thread is set: the thread's last step reads it
-            self._thread = group.spawn(self._run, name="w2v-private-copy")
+            self._thread = group.spawn(self._run, name="w2v-private-copy", nice=lifecycle.LOWEST)
             if self._thread is not None:
                 _pending[self.target] = self._thread
         if self._thread is None:
             self.error = lifecycle.Stopped(f"{path} was not copied: closing")
 
     def _run(self) -> None:
-        _lowest_priority()
         try:
             private_copy(self.path, self.identity, self.cache_dir, self.read, self._stop)
             faults.clear(self.identity, faults.KIND_COPY)
@@ -262,12 +260,6 @@ class PendingCopy:
         return not self._thread.is_alive()
 
 
-def _lowest_priority() -> None:
-    """Give the calling thread the lowest CPU priority (Linux: ``nice`` applies per thread)."""
-    with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-
-
 class FreshRead:
     """A large local gensim file that may still change: its sidecars are read, never mapped.
 
@@ -287,7 +279,7 @@ class FreshRead:
 
     def _start(self, npy: str) -> StreamedNpy:
         stream = self._streams[npy] = StreamedNpy(npy)
-        if self.group.spawn(stream.run, name="w2v-read", args=(self.group.stopping,)) is None:
+        if self.group.spawn(stream.run, name="w2v-read", args=(self.group.stopping,), nice=lifecycle.LOWEST) is None:
             stream.run()  # the group is closing: read it here
         return stream
 

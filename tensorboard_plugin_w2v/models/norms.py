@@ -90,7 +90,7 @@ class NormsJob:
 class MappedNormsJob(NormsJob):
     """A :class:`NormsJob` over a memory map whose background thread first has the kernel read
     and map the whole matrix in one call (``madvise(MADV_POPULATE_READ)`` through ctypes, which
-    releases the GIL throughout: gensim's unpickling beside it holds the GIL for seconds, and a
+    releases the GIL throughout: gensim's unpickling beside it needs the GIL most of the time, and a
     page fault inside a NumPy loop would hold it too). A helper's chunk is mapped the same way
     first, and chunks are ``PREFETCH_CHUNK_BYTES`` so the GIL changes hands rarely. The pages
     stay mapped, so the first query's pass over the matrix takes no page faults. The values are
@@ -212,7 +212,7 @@ def start_streamed_norms(stream: StreamedNpy, group: lifecycle.ThreadGroup | Non
 
 def _in_background(job: NormsJob, group: lifecycle.ThreadGroup | None) -> NormsJob:
     group = group or lifecycle.LIBRARY
-    group.spawn(job.background, name="w2v-norms", args=(group.stopping,))
+    group.spawn(job.background, name="w2v-norms", args=(group.stopping,), nice=lifecycle.LOWEST)
     return job
 
 

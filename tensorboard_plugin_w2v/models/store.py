@@ -195,11 +195,12 @@ class ModelStore:
             path_lock.release()
 
     def _load_file(self, version: ModelVersion) -> LoadedModel:
+        """``version`` read from its file by a thread at the lowest CPU priority
+        (:func:`lifecycle.run_lowered`): the requests to the models already loaded come first."""
         from tensorboard_plugin_w2v.models.loading import load_model  # gensim: first load only
 
-        return steady.load_classified(
-            version,
-            lambda fmt: load_model(
+        def load(fmt: str | None) -> LoadedModel:
+            return load_model(
                 version.path,
                 fmt,
                 metadata_path=version.metadata_path,
@@ -208,7 +209,10 @@ class ModelStore:
                 cache_dir=self.cache_dir,
                 mmap_policy=self.mmap_policy,
                 group=self.group,
-            ),
+            )
+
+        return lifecycle.run_lowered(
+            self.group or lifecycle.LIBRARY, lambda: steady.load_classified(version, load), name="w2v-load"
         )
 
     def _load_locked(self, version: ModelVersion, identity, old: _Slot | None, again: bool = False) -> LoadedModel:

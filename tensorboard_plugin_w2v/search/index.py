@@ -298,7 +298,7 @@ class IndexManager:
             self._group.close(timeout)
 
     def _work(self) -> None:
-        _lower_priority(BUILD_NICE)
+        lifecycle.lower_priority(BUILD_NICE)
         while True:
             handle = self._jobs.get()
             if handle is None:  # closed
@@ -413,16 +413,6 @@ class IndexManager:
             return calibration.calibrate(kv, index, threads=self.threads, stop=_Evicted(handle))
         except calibration.Cancelled:
             return None
-
-
-def _lower_priority(nice: int) -> None:
-    """Lower this thread's scheduling priority by ``nice`` (Linux: per thread, inherited by
-    the threads it starts)."""
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
-    except (AttributeError, OSError):  # not Linux, or not allowed: build at normal priority
-        pass
 
 
 class _Evicted:

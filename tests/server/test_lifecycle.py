@@ -21,7 +21,7 @@ from gensim.models import KeyedVectors
 from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v.errors import StoreUnavailable
 from tensorboard_plugin_w2v.io import fileio, remote
-from tensorboard_plugin_w2v.models import convert, prefix, readers, vocabulary
+from tensorboard_plugin_w2v.models import convert, norms, prefix, readers, vocabulary
 from tensorboard_plugin_w2v.search import index
 
 pytest.importorskip("faiss")
@@ -151,3 +151,49 @@ def test_closing_a_group_stops_its_copies(tmp_path, lee_model, monkeypatch):
         remote._copy_one(path, fileio.stat(path), str(tmp_path / "copied"), stop)
     with pytest.raises(StoreUnavailable, match="closing"):
         remote.local_copy(fileio.stat(path), str(tmp_path / "cache"), group=group)
+
+
+def _nice() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+def test_run_lowered_runs_at_the_lowest_priority_and_hands_back_the_outcome():
+    group = lifecycle.ThreadGroup("test")
+    mine = _nice()
+    assert lifecycle.run_lowered(group, _nice, name="w2v-test") == lifecycle.LOWEST
+    assert _nice() == mine  # the caller's priority is as it was
+
+    def fails():
+        raise KeyError("missing")
+
+    with pytest.raises(KeyError, match="missing"):
+        lifecycle.run_lowered(group, fails, name="w2v-test")
+    group.close()
+    with pytest.raises(lifecycle.Stopped):
+        lifecycle.run_lowered(group, _nice, name="w2v-test")
+
+
+def test_a_model_is_read_at_the_lowest_priority(tmp_path, lee_model, monkeypatch):
+    """A new model's file is read, and its norms computed ahead, at the lowest CPU priority:
+    the requests to the models already loaded come first. The request's thread waits meanwhile,
+    its own priority unchanged."""
+    monkeypatch.setattr(readers, "PREFETCH_MIN_BYTES", 0)  # norms computed while loading
+    seen = {}
+    check, background = readers._check_vectors, norms.NormsJob.background
+
+    def checked(path, kv):  # runs in the thread that reads the file
+        seen["load"] = (threading.current_thread().name, _nice())
+        return check(path, kv)
+
+    def computing(job, stop=None):
+        seen["norms"] = (threading.current_thread().name, _nice())
+        return background(job, stop)
+
+    monkeypatch.setattr(readers, "_check_vectors", checked)
+    monkeypatch.setattr(norms.NormsJob, "background", computing)
+    client, plugin = make_client(lee_logdir(tmp_path, lee_model), cache_dir=str(tmp_path / "cache"), mmap="always")
+    mine = _nice()
+    assert w2v_get(client, "/neighbors", run="run", model="lee.kv", word="police")["neighbors"]
+    assert seen == {"load": ("w2v-load", lifecycle.LOWEST), "norms": ("w2v-norms", lifecycle.LOWEST)}
+    assert _nice() == mine
+    assert plugin.close() == []

@@ -33,7 +33,11 @@ from typing import Protocol, TypeVar
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-LOWEST = 19  # the nice value of work that must never slow a request: builds, copies, reads ahead
+# Nice values (Linux, per thread). The requests run at the process's own (0); reading a model
+# someone waits for, below them; work nobody waits for (index builds, private copies, the
+# vocabulary cache), below that. The scheduler's weights for 0, 10 and 19 are 1024, 110 and 15.
+LOADING = 10
+LOWEST = 19
 
 
 class Stopped(Exception):
@@ -45,12 +49,12 @@ class Closable(Protocol):
 
 
 def lower_priority(nice: int) -> None:
-    """Lower the calling thread's CPU priority by ``nice`` (at most to 19). On Linux ``nice``
+    """Run the calling thread at ``nice`` (0–19) unless it already runs lower. On Linux ``nice``
     applies per thread and the threads it starts (OpenMP's) inherit it; elsewhere, or where
     not allowed, the thread keeps its priority."""
     with contextlib.suppress(AttributeError, OSError):
         tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, min(LOWEST, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+        os.setpriority(os.PRIO_PROCESS, tid, min(LOWEST, max(nice, os.getpriority(os.PRIO_PROCESS, tid))))
 
 
 def _lowered(nice: int, target: Callable[..., object], args: tuple) -> None:
@@ -58,8 +62,8 @@ def _lowered(nice: int, target: Callable[..., object], args: tuple) -> None:
     target(*args)
 
 
-def run_lowered(group: ThreadGroup, work: Callable[[], T], *, name: str, nice: int = LOWEST) -> T:
-    """``work()`` in a thread of ``group`` whose CPU priority is lowered by ``nice``, the caller
+def run_lowered(group: ThreadGroup, work: Callable[[], T], *, name: str, nice: int = LOADING) -> T:
+    """``work()`` in a thread of ``group`` running at ``nice`` (:func:`lower_priority`), the caller
     waiting for it: its result, or its exception raised here (a thread cannot raise its own
     priority back once lowered, so the caller's stays as it was). :class:`Stopped` if the group
     is closing."""
@@ -100,8 +104,8 @@ class ThreadGroup:
     def spawn(
         self, target: Callable[..., object], *, name: str, args: tuple = (), nice: int = 0
     ) -> threading.Thread | None:
-        """Start ``target(*args)`` in a daemon thread of this group, its CPU priority lowered by
-        ``nice`` (:func:`lower_priority`); ``None`` once closed."""
+        """Start ``target(*args)`` in a daemon thread of this group, running at ``nice`` if that
+        is lower than its starter's priority (:func:`lower_priority`); ``None`` once closed."""
         if nice:
             target, args = _lowered, (nice, target, args)
         with self._lock:

@@ -279,7 +279,7 @@ class FreshRead:
 
     def _start(self, npy: str) -> StreamedNpy:
         stream = self._streams[npy] = StreamedNpy(npy)
-        if self.group.spawn(stream.run, name="w2v-read", args=(self.group.stopping,), nice=lifecycle.LOWEST) is None:
+        if self.group.spawn(stream.run, name="w2v-read", args=(self.group.stopping,), nice=lifecycle.LOADING) is None:
             stream.run()  # the group is closing: read it here
         return stream
 

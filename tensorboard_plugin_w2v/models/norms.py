@@ -212,7 +212,7 @@ def start_streamed_norms(stream: StreamedNpy, group: lifecycle.ThreadGroup | Non
 
 def _in_background(job: NormsJob, group: lifecycle.ThreadGroup | None) -> NormsJob:
     group = group or lifecycle.LIBRARY
-    group.spawn(job.background, name="w2v-norms", args=(group.stopping,), nice=lifecycle.LOWEST)
+    group.spawn(job.background, name="w2v-norms", args=(group.stopping,), nice=lifecycle.LOADING)
     return job
 
 

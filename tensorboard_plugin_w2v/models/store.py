@@ -195,8 +195,8 @@ class ModelStore:
             path_lock.release()
 
     def _load_file(self, version: ModelVersion) -> LoadedModel:
-        """``version`` read from its file by a thread at the lowest CPU priority
-        (:func:`lifecycle.run_lowered`): the requests to the models already loaded come first."""
+        """``version`` read from its file by a thread of lower CPU priority (:data:`lifecycle.LOADING`,
+        :func:`lifecycle.run_lowered`): the requests to the models already loaded come first."""
         from tensorboard_plugin_w2v.models.loading import load_model  # gensim: first load only
 
         def load(fmt: str | None) -> LoadedModel:
@@ -211,9 +211,12 @@ class ModelStore:
                 group=self.group,
             )
 
-        return lifecycle.run_lowered(
-            self.group or lifecycle.LIBRARY, lambda: steady.load_classified(version, load), name="w2v-load"
-        )
+        try:
+            return lifecycle.run_lowered(
+                self.group or lifecycle.LIBRARY, lambda: steady.load_classified(version, load), name="w2v-load"
+            )
+        except lifecycle.Stopped:
+            raise StoreUnavailable("the server is closing", retry_after=1) from None
 
     def _load_locked(self, version: ModelVersion, identity, old: _Slot | None, again: bool = False) -> LoadedModel:
         with self._lock:  # another thread may have loaded it while this one waited

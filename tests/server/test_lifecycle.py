@@ -160,8 +160,13 @@ def _nice() -> int:
 def test_run_lowered_runs_at_the_lowest_priority_and_hands_back_the_outcome():
     group = lifecycle.ThreadGroup("test")
     mine = _nice()
-    assert lifecycle.run_lowered(group, _nice, name="w2v-test") == lifecycle.LOWEST
+    assert lifecycle.run_lowered(group, _nice, name="w2v-test") == lifecycle.LOADING
     assert _nice() == mine  # the caller's priority is as it was
+
+    def started_from_the_lowest():  # a thread started from one at the lowest stays there
+        return lifecycle.run_lowered(group, _nice, name="w2v-test", nice=lifecycle.LOADING)
+
+    assert lifecycle.run_lowered(group, started_from_the_lowest, name="w2v-test", nice=lifecycle.LOWEST) == 19
 
     def fails():
         raise KeyError("missing")
@@ -174,9 +179,9 @@ def test_run_lowered_runs_at_the_lowest_priority_and_hands_back_the_outcome():
 
 
 def test_a_model_is_read_at_the_lowest_priority(tmp_path, lee_model, monkeypatch):
-    """A new model's file is read, and its norms computed ahead, at the lowest CPU priority:
-    the requests to the models already loaded come first. The request's thread waits meanwhile,
-    its own priority unchanged."""
+    """A new model's file is read, and its norms computed ahead, at a lower CPU priority than
+    the requests to the models already loaded. The request's thread waits meanwhile, its own
+    priority unchanged."""
     monkeypatch.setattr(readers, "PREFETCH_MIN_BYTES", 0)  # norms computed while loading
     seen = {}
     check, background = readers._check_vectors, norms.NormsJob.background
@@ -194,6 +199,6 @@ def test_a_model_is_read_at_the_lowest_priority(tmp_path, lee_model, monkeypatch
     client, plugin = make_client(lee_logdir(tmp_path, lee_model), cache_dir=str(tmp_path / "cache"), mmap="always")
     mine = _nice()
     assert w2v_get(client, "/neighbors", run="run", model="lee.kv", word="police")["neighbors"]
-    assert seen == {"load": ("w2v-load", lifecycle.LOWEST), "norms": ("w2v-norms", lifecycle.LOWEST)}
+    assert seen == {"load": ("w2v-load", lifecycle.LOADING), "norms": ("w2v-norms", lifecycle.LOADING)}
     assert _nice() == mine
     assert plugin.close() == []

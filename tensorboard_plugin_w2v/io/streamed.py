@@ -4,10 +4,11 @@ A model file written a moment ago may be rewritten in place by the job that wrot
 mapped page of a truncated file kills the process (SIGBUS), so such a file is read, not mapped.
 :class:`StreamedNpy` reads it into anonymous memory with few, large system calls, which release
 the GIL: gensim's unpickling of the vocabulary beside it needs the GIL most of the time for
-seconds, and a reader that needed the GIL between small reads would wait for it at each one. The page cache is dropped
-behind the reader (``RWF_DONTCACHE`` on Linux 6.14+, else ``posix_fadvise(DONTNEED)``), so the
-file's pages are not held twice: touching fresh memory is what such a read costs most. Rows are
-announced as they arrive, so the norms can follow the reader (:meth:`StreamedNpy.wait_rows`).
+seconds, and a reader that needed the GIL between small reads would wait for it at each one.
+The page cache is dropped behind the reader (``RWF_DONTCACHE`` on Linux 6.14+, else
+``posix_fadvise(DONTNEED)``), so the file's pages are not held twice: touching fresh memory is
+what such a read costs most. Rows are announced as they arrive, so the norms can follow the
+reader (:meth:`StreamedNpy.wait_rows`).
 
     >>> stream = StreamedNpy("vectors.npy")        # doctest: +SKIP
     >>> threading.Thread(target=stream.run).start()  # doctest: +SKIP

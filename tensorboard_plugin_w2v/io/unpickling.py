@@ -4,8 +4,8 @@
 million-word vocabulary held it for a second, and every request of every TensorBoard plugin
 waited meanwhile. Given a file object instead, the C unpickler asks for each frame of a
 protocol-4 pickle (64 KB; gensim writes protocol 4) with a call to its ``read``. When that
-``read`` is Python code, a thread waiting for the GIL gets it there, within the interpreter's
-switch interval (5 ms). Older protocols have no frames (the unpickler would call ``read`` for
+``read`` is Python code, it hands the GIL to any thread waiting for it (``time.sleep(0)``), so
+the others wait a frame's decoding (about a millisecond), not the whole pickle. Older protocols have no frames (the unpickler would call ``read`` for
 every opcode), so they are decoded in one call as before.
 
     >>> import pickle

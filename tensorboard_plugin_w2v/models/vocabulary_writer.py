@@ -24,6 +24,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from tensorboard_plugin_w2v import lifecycle
+
 WORDS_IN = "words.in"
 COUNTS_IN = "counts.npy"
 REFUSED = 3
@@ -114,7 +116,7 @@ def _build(folder: str, rows: int) -> None:
 def main(argv: list[str]) -> int:
     folder, rows = argv[0], int(argv[1])
     try:
-        os.setpriority(os.PRIO_PROCESS, 0, 19)  # the lowest: the server's threads come first
+        os.setpriority(os.PRIO_PROCESS, 0, lifecycle.LOWEST)  # the lowest: the server's threads come first
     except (AttributeError, OSError):
         pass
     try:

@@ -53,7 +53,7 @@ ASSIGN_SHARE = 0.8  # of a build's work, finding every row's list (the rest: enc
 BUILD_START_DELAY = 3.0  # seconds between a model's load and the start of its index build
 # Builds use every core, at a lower priority (the threads faiss starts inherit it): a query
 # takes a core from them at once, and they have both while no query waits.
-BUILD_NICE = 19
+BUILD_NICE = lifecycle.LOWEST
 
 STATE_EXACT = "exact"  # small model: exact search is fast, no index is built
 STATE_UNAVAILABLE = "unavailable"  # faiss is not installed

@@ -157,7 +157,7 @@ def _nice() -> int:
     return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
 
-def test_run_lowered_runs_at_the_lowest_priority_and_hands_back_the_outcome():
+def test_run_lowered_runs_at_the_given_priority_and_hands_back_the_outcome():
     group = lifecycle.ThreadGroup("test")
     mine = _nice()
     assert lifecycle.run_lowered(group, _nice, name="w2v-test") == lifecycle.LOADING
@@ -178,7 +178,7 @@ def test_run_lowered_runs_at_the_lowest_priority_and_hands_back_the_outcome():
         lifecycle.run_lowered(group, _nice, name="w2v-test")
 
 
-def test_a_model_is_read_at_the_lowest_priority(tmp_path, lee_model, monkeypatch):
+def test_a_model_is_read_below_the_priority_of_requests(tmp_path, lee_model, monkeypatch):
     """A new model's file is read, and its norms computed ahead, at a lower CPU priority than
     the requests to the models already loaded. The request's thread waits meanwhile, its own
     priority unchanged."""

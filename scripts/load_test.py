@@ -11,9 +11,9 @@ server has an ``/evaluate`` route. Traffic goes to 127.0.0.1 only and stops by i
 The built logdir holds eight small models (gensim's Lee corpus) and synthetic clustered ones of
 ``--sizes`` (default 400k × 50 and 100k × 300, searched exactly). One client runs first
 (``--baseline`` seconds) for the throughput ratio; the first ``--warmup`` seconds of each phase
-are not counted. ``--during-build SIZE`` then adds a model large enough for a search index and
-measures the others' latency while it loads and builds (with ``--logdir``, in a copy of it),
-by what the new model was doing when each request started.
+are not counted. ``--during-build SIZE`` then adds a model (``--arrivals N``: N models, one after
+another) and measures the others' latency while it loads and builds its search index (with
+``--logdir``, in a copy of it), by what the new model was doing when each request started.
 
 It prints p50/p99 latency per route, the error count (must be 0), requests per second against
 one client's, the machine's load average and the server's resident memory sampled every
@@ -21,6 +21,7 @@ second, and exits non-zero if any request failed or memory kept growing.
 
     python scripts/load_test.py --quick
     python scripts/load_test.py --clients 16 --duration 60 --during-build 1000000x100
+    python scripts/load_test.py --during-build 1000000x40 --arrivals 3   # loads only (exact search)
 """
 
 from __future__ import annotations
@@ -444,7 +445,9 @@ def _per_class(by_class: dict[str, list[float]], p99: float) -> dict:
     }
 
 
-def add_synthetic_models(logdir: str, sizes: str, prefix: str = "synth", log=print) -> list[str]:
+def add_synthetic_models(
+    logdir: str, sizes: str, prefix: str = "synth", log=print, seed: int = 0
+) -> list[str]:
     """Synthetic clustered models (``benchmarks/synth.py``) of ``sizes`` (``400000x50,...``), each
     in a run of its own (``synth400000x50``); their run names."""
     sys.path.insert(0, REPO)
@@ -456,54 +459,99 @@ def add_synthetic_models(logdir: str, sizes: str, prefix: str = "synth", log=pri
         run = f"{prefix}{rows}x{dim}"
         log(f"writing a synthetic {rows} x {dim} model ...")
         os.makedirs(os.path.join(logdir, run), exist_ok=True)
-        synth.save(synth.keyed_vectors(rows, dim), os.path.join(logdir, run, "vectors.kv"))
+        synth.save(synth.keyed_vectors(rows, dim, seed=seed), os.path.join(logdir, run, "vectors.kv"))
         runs.append(run)
     return runs
 
 
 def during_build(
-    tb: TensorBoardProcess, logdir: str, size: str, clients: int, limit: float, seed: int, log=print
+    tb: TensorBoardProcess,
+    logdir: str,
+    size: str,
+    clients: int,
+    limit: float,
+    seed: int,
+    log=print,
+    arrivals: int = 1,
 ) -> dict:
-    """A new model arrives in the logdir and is asked for (it loads, then builds its search
-    index) while ``clients`` keep querying the models already loaded: their latency meanwhile."""
+    """``arrivals`` new models of ``size`` arrive in the logdir one after another, each asked for
+    once as the tab does (it loads, then builds its search index unless it is small enough to be
+    searched exactly), while ``clients`` keep querying the models already loaded: their latency
+    meanwhile, also by what the arriving model was doing when each request started."""
     plan = plan_queries(tb, log=lambda *a: None)
-    (run_path,) = add_synthetic_models(logdir, size, prefix="arriving", log=log)
-    events: dict[str, float] = {}
+    # Written beforehand next to the logdir (same file system), each moved in by one rename.
+    staging = tempfile.mkdtemp(prefix=".arriving-", dir=os.path.dirname(os.path.abspath(logdir)))
+    runs = [
+        add_synthetic_models(staging, size, prefix=f"arriving{i + 1}-", log=log, seed=i + 1)[0]
+        for i in range(arrivals)
+    ]
     t0 = time.monotonic()
-    stages: list[tuple[float, str]] = [(t0, "loading")]  # when the new model's state changed
+    stages: list[tuple[float, str]] = []  # when an arriving model's state changed
+    models: list[dict] = []
+    current: dict = {}
 
-    def ask() -> None:  # what the tab does: query the new model, then follow its row
-        get_json(tb.url("neighbors", run=run_path, model="vectors.kv", word="w1", k=10), timeout=600)
-        events["loaded_s"] = time.monotonic() - t0
+    def arrive() -> None:  # the next model appears and is asked for; its row is then followed
+        i = len(models)
+        os.rename(os.path.join(staging, runs[i]), os.path.join(logdir, runs[i]))
+        current.update(run=runs[i], arrived=time.monotonic(), loaded=None)
+        models.append({"run": runs[i], "arrived_s": round(current["arrived"] - t0, 1)})
+        stages.append((current["arrived"], "listing"))
 
-    def finished() -> bool:
-        status, body = get_json(tb.url("models", run=run_path, model="vectors.kv"), timeout=60)
+        def ask(run=runs[i], row=models[-1], since=current["arrived"]) -> None:
+            while time.monotonic() - since < 120:  # until a scan of the logdir lists it
+                status, body = get_json(tb.url("models", run=run, model="vectors.kv"), timeout=60)
+                if status == 200 and body and body.get("models"):
+                    break
+                time.sleep(0.2)
+            asked = time.monotonic()
+            row["listed_s"] = round(asked - since, 1)
+            stages.append((asked, "loading"))
+            status, _ = get_json(tb.url("neighbors", run=run, model="vectors.kv", word="w1", k=10), timeout=600)
+            answered = time.monotonic()
+            stages.append((answered, "answered"))  # then its index's state, polled
+            row["first_answer_status"], row["loaded_s"] = status, round(answered - asked, 1)
+
+        threading.Thread(target=ask, daemon=True).start()
+
+    def settled() -> bool:  # the arriving model answered and its index is no longer on its way
+        if "loaded_s" not in models[-1]:
+            return False
+        status, body = get_json(tb.url("models", run=current["run"], model="vectors.kv"), timeout=60)
         if status != 200:
             return False
         index = body["models"][0].get("index") or {}
-        stage = index.get("stage") or index.get("state") or "loading"
+        state = index.get("state")
+        stage = index.get("stage") or state or "answered"
         if stage != stages[-1][1]:
             stages.append((time.monotonic(), stage))
-        if index.get("state") == "building" and "building_s" not in events:
-            events["building_s"] = time.monotonic() - t0
-        done = "loaded_s" in events and index.get("state") in (None, "ready", "failed")
-        if done:
-            events.setdefault("index_ready_s", time.monotonic() - t0)
-            events["index_state"] = index.get("state")
-        return done
+        if state in ("queued", "building"):
+            return False
+        models[-1].update(
+            index_state=state,
+            index_ready_s=round(time.monotonic() - current["arrived"], 1),
+            build_seconds=index.get("build_seconds"),
+        )
+        return True
 
-    asker = threading.Thread(target=ask, daemon=True)
-    asker.start()
+    def finished() -> bool:  # polled about once a second by drive()
+        if settled():
+            if len(models) == arrivals:
+                return True
+            arrive()
+        return False
+
+    arrive()
     timeline: list[tuple[float, float]] = []
-    summary = drive(
-        tb, clients, limit, 10**9, seed=seed + 1, log=log, plan=plan, until=finished, timeline=timeline
-    )
-    asker.join(timeout=600)
-    summary["arriving_model"] = {
-        "size": size,
-        **{k: round(v, 1) if isinstance(v, float) else v for k, v in events.items()},
-    }
+    try:
+        summary = drive(
+            tb, clients, limit, 10**9, seed=seed + 1, log=log, plan=plan, until=finished, timeline=timeline
+        )
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    summary["arriving_models"] = models
+    summary["arrivals_completed"] = sum("index_state" in m for m in models)
     summary["by_stage"] = by_stage(timeline, stages)
+    summary["by_stage_name"] = by_stage_name(timeline, stages)
     return summary
 
 
@@ -524,6 +572,23 @@ def by_stage(timeline: list[tuple[float, float]], stages: list[tuple[float, str]
             }
         )
     return out
+
+
+def by_stage_name(timeline: list[tuple[float, float]], stages: list[tuple[float, str]]) -> dict:
+    """The latency of the requests started in each kind of stage, over every arriving model."""
+    lat: dict[str, list[float]] = {}
+    for i, (since, stage) in enumerate(stages):
+        until = stages[i + 1][0] if i + 1 < len(stages) else float("inf")
+        lat.setdefault(stage, []).extend(s for begun, s in timeline if since <= begun < until)
+    return {
+        stage: {
+            "n": len(v),
+            "p50_ms": round(percentile(v, 0.5) * 1000, 1) if v else None,
+            "p99_ms": round(percentile(v, 0.99) * 1000, 1) if v else None,
+            "max_ms": round(max(v) * 1000, 1) if v else None,
+        }
+        for stage, v in lat.items()
+    }
 
 
 def print_summary(title: str, summary: dict) -> None:
@@ -573,8 +638,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--during-build",
         metavar="SIZE",
-        help="then add a model of this size (e.g. 1000000x100: large enough for a search index) and "
-        "keep querying the others while it loads and builds its index",
+        help="then add a model of this size (e.g. 1000000x100: large enough for a search index; "
+        "1000000x40 is searched exactly, so it only loads) and keep querying the others while it "
+        "loads and builds its index",
+    )
+    parser.add_argument(
+        "--arrivals",
+        type=int,
+        default=1,
+        help="with --during-build: how many such models arrive, one after another (default 1)",
     )
     parser.add_argument(
         "--during-build-limit", type=float, default=600.0, help="seconds at most for that phase"
@@ -590,6 +662,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--duration must be in (0, 3600], --clients in (0, 256]")
     if not (0 <= warmup <= 600 and 0 <= baseline <= 600 and 0 < args.during_build_limit <= 3600):
         parser.error("--warmup and --baseline must be in [0, 600], --during-build-limit in (0, 3600]")
+    if not 1 <= args.arrivals <= 100:
+        parser.error("--arrivals must be in [1, 100]")
     log = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
     tmp = tempfile.mkdtemp(prefix="w2v-load-")
     report: dict = {"load_average": {"before": os.getloadavg()}}
@@ -623,10 +697,18 @@ def main(argv: list[str] | None = None) -> int:
                 )
             if args.during_build:
                 log(
-                    f"a {args.during_build} model arrives; {args.clients} clients go on querying the others ..."
+                    f"{args.arrivals} model(s) of {args.during_build} arrive; {args.clients} clients go on "
+                    "querying the others ..."
                 )
                 report["during_build"] = during_build(
-                    tb, logdir, args.during_build, args.clients, args.during_build_limit, seed=1, log=log
+                    tb,
+                    logdir,
+                    args.during_build,
+                    args.clients,
+                    args.during_build_limit,
+                    seed=1,
+                    log=log,
+                    arrivals=args.arrivals,
                 )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -642,16 +724,26 @@ def main(argv: list[str] | None = None) -> int:
         if "throughput_vs_one_client" in summary:
             print(f"  throughput: {summary['throughput_vs_one_client']}x one client's")
         if "during_build" in summary:
-            print_summary("while a model loads and builds its index", summary["during_build"])
-            print(f"  arriving model: {summary['during_build']['arriving_model']}")
-            for row in summary["during_build"]["by_stage"]:
+            phase = summary["during_build"]
+            print_summary("while models arrive, load and build their index", phase)
+            for row in phase["arriving_models"]:
+                print(f"  arriving model: {row}")
+            for row in phase["by_stage"]:
                 print(
                     f"  from {row['from_s']:6.1f} s {row['stage']:12s} n={row['n']:6d} "
                     f"p50 {row['p50_ms']} ms  p99 {row['p99_ms']} ms"
                 )
+            for stage, row in phase["by_stage_name"].items():
+                print(
+                    f"  all {stage:12s} n={row['n']:6d} p50 {row['p50_ms']} ms  p99 {row['p99_ms']} ms  "
+                    f"slowest {row['max_ms']} ms"
+                )
         print(f"load average: {summary['load_average']}")
     phases = [summary] + [summary[k] for k in ("one_client", "during_build") if k in summary]
     ok = all(p["errors"] == 0 and p["server_alive"] for p in phases) and summary["rss_mib"]["stable"]
+    if "during_build" in summary and summary["during_build"]["arrivals_completed"] < args.arrivals:
+        log(f"only {summary['during_build']['arrivals_completed']} of {args.arrivals} arrivals settled in time")
+        ok = False
     return 0 if ok else 1
 
 

@@ -146,10 +146,15 @@ def test_the_old_version_answers_while_the_new_one_loads(tmp_path, big_file, lee
 
 
 def test_load_test_quick_mode_against_the_real_tensorboard(tmp_path):
-    """``scripts/load_test.py --quick``: 16 clients for about 10 s against the real command."""
+    """``scripts/load_test.py --quick``: 16 clients for about 10 s against the real command, then
+    while two models arrive one after another (small enough to be searched exactly: they load
+    and are ready, with no index to build)."""
     script = os.path.join(REPO, "scripts", "load_test.py")
     out = subprocess.run(
-        [sys.executable, script, "--quick", "--json"], capture_output=True, text=True, timeout=600
+        [sys.executable, script, "--quick", "--json", "--during-build", "30000x20", "--arrivals", "2"],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     summary = json.loads(out.stdout)
     assert summary["errors"] == 0, summary["first_errors"]
@@ -166,6 +171,14 @@ def test_load_test_quick_mode_against_the_real_tensorboard(tmp_path):
     assert "analogy/3cosmul synth50000x50/vectors.kv" in classes, sorted(classes)
     assert sum(c["n"] for c in classes.values()) == summary["requests"]
     assert sum(c["in_slowest_1_percent"] for c in classes.values()) >= 1
+    phase = summary["during_build"]
+    assert phase["errors"] == 0 and phase["arrivals_completed"] == 2, phase["arriving_models"]
+    assert [m["run"] for m in phase["arriving_models"]] == ["arriving1-30000x20", "arriving2-30000x20"]
+    assert all(m["index_state"] == "exact" and m["first_answer_status"] == 200 for m in phase["arriving_models"])
+    # each waits to be listed, loads, answers, and is found searched exactly; then the next one
+    stages = [r["stage"] for r in phase["by_stage"]]
+    assert stages == ["listing", "loading", "answered", "exact"] * 2, phase["by_stage"]
+    assert sum(r["n"] for r in phase["by_stage_name"].values()) == phase["requests"]
     assert out.returncode == 0, out.stderr[-2000:]
 
 

@@ -5,8 +5,13 @@ million-word vocabulary held it for a second, and every request of every TensorB
 waited meanwhile. Given a file object instead, the C unpickler asks for each frame of a
 protocol-4 pickle (64 KB; gensim writes protocol 4) with a call to its ``read``. When that
 ``read`` is Python code, it hands the GIL to any thread waiting for it (``time.sleep(0)``), so
-the others wait a frame's decoding (about a millisecond), not the whole pickle. Older protocols have no frames (the unpickler would call ``read`` for
-every opcode), so they are decoded in one call as before.
+the others wait a frame's decoding (about a millisecond), not the whole pickle. Handing over
+alone still left a busy server's request threads half their pace: each came back from its
+socket or BLAS call to find the GIL taken by the next frame. So when the hand-over shows that
+another thread wanted the GIL, decoding also rests (GIL released) three times as long as its
+last frame took: it keeps about a quarter of the GIL while others want it, and all of it when
+nobody does. Older protocols have no frames (the unpickler would call ``read`` for every
+opcode), so they are decoded in one call as before.
 
     >>> import pickle
     >>> loads(pickle.dumps({"king": 0, "queen": 1}, protocol=4))
@@ -20,6 +25,11 @@ import pickle
 import time
 
 FRAMED_PROTOCOL = 4
+# While other threads want the GIL, decoding keeps about this share of it: after each frame it
+# rests (GIL released) for (1 / SHARE - 1) times the frame's decoding, at most MAX_REST.
+SHARE = 0.25
+MAX_REST = 0.02
+CONTENDED = 0.0002  # a hand-over (sleep(0)) this long found another thread waiting for the GIL
 
 
 def loads(data: bytes, encoding: str = "latin1"):
@@ -35,9 +45,16 @@ class _Yielding:
 
     def __init__(self, data: bytes):
         self._file = io.BytesIO(data)
+        self._resumed = time.perf_counter()
 
     def read(self, size: int = -1) -> bytes:
+        handed = time.perf_counter()
         time.sleep(0)  # hand the GIL to a thread waiting for it, if any
+        back = time.perf_counter()
+        if back - handed > CONTENDED:  # another thread had it meanwhile: let the others work more
+            time.sleep(min((handed - self._resumed) * (1 / SHARE - 1), MAX_REST))
+            back = time.perf_counter()
+        self._resumed = back
         return self._file.read(size)
 
     def readinto(self, buffer) -> int:

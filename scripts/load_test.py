@@ -473,11 +473,13 @@ def during_build(
     seed: int,
     log=print,
     arrivals: int = 1,
+    settled: bool = False,
 ) -> dict:
     """``arrivals`` new models of ``size`` arrive in the logdir one after another, each asked for
     once as the tab does (it loads, then builds its search index unless it is small enough to be
     searched exactly), while ``clients`` keep querying the models already loaded: their latency
-    meanwhile, also by what the arriving model was doing when each request started."""
+    meanwhile, also by what the arriving model was doing when each request started. ``settled``
+    models arrive with hour-old modification times, so they are mapped rather than read."""
     plan = plan_queries(tb, log=lambda *a: None)
     # Written beforehand next to the logdir (same file system), each moved in by one rename.
     staging = tempfile.mkdtemp(prefix=".arriving-", dir=os.path.dirname(os.path.abspath(logdir)))
@@ -485,6 +487,11 @@ def during_build(
         add_synthetic_models(staging, size, prefix=f"arriving{i + 1}-", log=log, seed=i + 1)[0]
         for i in range(arrivals)
     ]
+    if settled:  # copied in with their times kept (``cp -p``): old enough to be memory-mapped
+        old = time.time() - 3600
+        for run in runs:
+            for name in os.listdir(os.path.join(staging, run)):
+                os.utime(os.path.join(staging, run, name), (old, old))
     t0 = time.monotonic()
     stages: list[tuple[float, str]] = []  # when an arriving model's state changed
     models: list[dict] = []
@@ -649,6 +656,12 @@ def main(argv: list[str] | None = None) -> int:
         help="with --during-build: how many such models arrive, one after another (default 1)",
     )
     parser.add_argument(
+        "--settled",
+        action="store_true",
+        help="with --during-build: the models arrive with hour-old times (as `cp -p` keeps them), so "
+        "they are memory-mapped instead of read as a training job's fresh files",
+    )
+    parser.add_argument(
         "--during-build-limit", type=float, default=600.0, help="seconds at most for that phase"
     )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON only")
@@ -709,6 +722,7 @@ def main(argv: list[str] | None = None) -> int:
                     seed=1,
                     log=log,
                     arrivals=args.arrivals,
+                    settled=args.settled,
                 )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

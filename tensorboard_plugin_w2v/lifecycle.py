@@ -40,6 +40,22 @@ LOADING = 10
 LOWEST = 19
 
 
+class Demand:
+    """How many requests this process is answering, as the server counts them
+    (:mod:`~tensorboard_plugin_w2v.server.inflight`). Work that holds the GIL in the background
+    (decoding a model's pickle) makes way for them while :meth:`busy`."""
+
+    def __init__(self) -> None:
+        self.answering = 0
+
+    def busy(self) -> bool:
+        """Whether requests besides one waiting for the background work are being answered."""
+        return self.answering >= 2
+
+
+DEMAND = Demand()
+
+
 class Stopped(Exception):
     """Background work given up part-way because its group is closing (nothing half-done is kept)."""
 

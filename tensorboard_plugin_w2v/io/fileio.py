@@ -9,6 +9,7 @@ into a local cache folder so gensim can memory-map them.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import posixpath
@@ -36,7 +37,7 @@ class FileIdentity:
     mtime_ns: int
     version: str = ""  # an object store's ETag: a new upload of the same size is a new version
 
-    @property
+    @functools.cached_property  # every answer shows it (a frozen dataclass still has a __dict__)
     def tag(self) -> str:
         """A short name of this version, shown in every answer made from it."""
         text = f"{self.path}|{self.size}|{self.mtime_ns}|{self.version}"

@@ -7,10 +7,11 @@ protocol-4 pickle (64 KB; gensim writes protocol 4) with a call to its ``read``.
 ``read`` is Python code, it hands the GIL to any thread waiting for it (``time.sleep(0)``), so
 the others wait a frame's decoding (about a millisecond), not the whole pickle. Handing over
 alone still left a busy server's request threads half their pace: each came back from its
-socket or BLAS call to find the GIL taken by the next frame. So when the hand-over shows that
-another thread wanted the GIL, decoding also rests (GIL released) three times as long as its
-last frame took: it keeps about a quarter of the GIL while others want it, and all of it when
-nobody does. Older protocols have no frames (the unpickler would call ``read`` for every
+socket or BLAS call to find the GIL taken by the next frame. So while requests are being
+answered (:data:`lifecycle.DEMAND`) and the hand-over shows that another thread wanted the GIL,
+decoding also rests (GIL released) three times as long as its last frame took: it keeps about
+a quarter of the GIL while requests want it, and all of it otherwise (a first load on a quiet
+server, where only the load's own helpers run). Older protocols have no frames (the unpickler would call ``read`` for every
 opcode), so they are decoded in one call as before.
 
     >>> import pickle
@@ -24,8 +25,10 @@ import io
 import pickle
 import time
 
+from tensorboard_plugin_w2v import lifecycle
+
 FRAMED_PROTOCOL = 4
-# While other threads want the GIL, decoding keeps about this share of it: after each frame it
+# While requests want the GIL, decoding keeps about this share of it: after each frame it
 # rests (GIL released) for (1 / SHARE - 1) times the frame's decoding, at most MAX_REST.
 SHARE = 0.25
 MAX_REST = 0.02
@@ -51,7 +54,7 @@ class _Yielding:
         handed = time.perf_counter()
         time.sleep(0)  # hand the GIL to a thread waiting for it, if any
         back = time.perf_counter()
-        if back - handed > CONTENDED:  # another thread had it meanwhile: let the others work more
+        if back - handed > CONTENDED and lifecycle.DEMAND.busy():  # requests want it: make way
             time.sleep(min((handed - self._resumed) * (1 / SHARE - 1), MAX_REST))
             back = time.perf_counter()
         self._resumed = back

@@ -10,13 +10,16 @@ default, and 111-121 at 5.7-5.9 ms with one thread per call. A lone request keep
 :class:`InFlight` counts the JSON requests being answered; when a second one starts it sets
 the BLAS libraries loaded in the process (through ``threadpoolctl``, when installed) to one
 thread per call, and gives them their default back when the server is down to one request.
-The setting is process-wide and only changes on those two transitions.
+The setting is process-wide and only changes on those two transitions. The count is also
+:data:`lifecycle.DEMAND`'s, for background work that makes way for requests.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+
+from tensorboard_plugin_w2v import lifecycle
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +105,7 @@ class InFlight:
     def __enter__(self) -> InFlight:
         with self._lock:
             self._count += 1
+            lifecycle.DEMAND.answering = self._count
             if self._count == 2:
                 self.blas.single()
         return self
@@ -109,6 +113,7 @@ class InFlight:
     def __exit__(self, *exc) -> None:
         with self._lock:
             self._count -= 1
+            lifecycle.DEMAND.answering = self._count
             if self._count == 1:
                 self.blas.default()
 

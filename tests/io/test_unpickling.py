@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import statistics
 import threading
@@ -14,6 +15,7 @@ from gensim.models import KeyedVectors
 
 from tensorboard_plugin_w2v.io import unpickling
 from tensorboard_plugin_w2v.models import loading
+from tensorboard_plugin_w2v.server import inflight
 
 
 def test_a_million_word_vocabulary_is_unpickled_without_holding_this_process(tmp_path):
@@ -39,20 +41,23 @@ def test_every_pickle_protocol_is_decoded_as_pickle_decodes_it(protocol):
     assert decoded["big"] == value["big"] and decoded["n"] == 3
 
 
-def test_while_other_threads_want_the_gil_decoding_keeps_a_small_share_of_it():
-    """Three threads answering "requests" (Python work between short waits, as a request's
+@pytest.mark.parametrize("answering", [True, False], ids=["requests", "other-threads"])
+def test_while_requests_want_the_gil_decoding_keeps_a_small_share_of_it(answering):
+    """Three threads answering requests (Python work between short waits, as a request's
     socket and BLAS calls are) keep most of their pace while a large pickle is decoded: decoding
     rests after each frame it was made to wait for. Handing the GIL over at each frame alone
-    left them about half their pace (0.46-0.49 of it measured)."""
+    left them a third to a half of their pace (0.35-0.49 measured). Threads that are not
+    answering requests (a load's own helpers) do not slow the decoding down: it takes its share."""
     words = [f"{i * 2654435761 % 2**32:08x}{i}" for i in range(500_000)]
     data = pickle.dumps({"words": words, "rows": {w: i for i, w in enumerate(words)}}, protocol=4)
     stop, answered = threading.Event(), [0]
 
     def answer_requests():
         while not stop.is_set():
-            for _ in range(5):
-                sum(range(3000))
-                time.sleep(0.0002)
+            with inflight.REQUESTS if answering else contextlib.nullcontext():  # as the server counts
+                for _ in range(5):
+                    sum(range(3000))
+                    time.sleep(0.0002)
             answered[0] += 1
 
     def pace(seconds=None) -> float:  # requests answered per second meanwhile
@@ -74,4 +79,7 @@ def test_while_other_threads_want_the_gil_decoding_keeps_a_small_share_of_it():
         stop.set()
         for t in threads:
             t.join()
-    assert during > 0.65 * alone, f"{during:.0f} requests/s while decoding, {alone:.0f} without"
+    if answering:
+        assert during > 0.65 * alone, f"{during:.0f} requests/s while decoding, {alone:.0f} without"
+    else:
+        assert during < 0.65 * alone, f"{during:.0f} /s while decoding, {alone:.0f} without: it rested"

@@ -500,7 +500,7 @@ def during_build(
     def arrive() -> None:  # the next model appears and is asked for; its row is then followed
         i = len(models)
         os.rename(os.path.join(staging, runs[i]), os.path.join(logdir, runs[i]))
-        current.update(run=runs[i], arrived=time.monotonic(), loaded=None)
+        current.update(run=runs[i], arrived=time.monotonic())
         models.append({"run": runs[i], "arrived_s": round(current["arrived"] - t0, 1)})
         stages.append((current["arrived"], "listing"))
 
@@ -520,7 +520,7 @@ def during_build(
 
         threading.Thread(target=ask, daemon=True).start()
 
-    def settled() -> bool:  # the arriving model answered and its index is no longer on its way
+    def index_settled() -> bool:  # the arriving model answered and its index is no longer on its way
         if "loaded_s" not in models[-1]:
             return False
         status, body = get_json(tb.url("models", run=current["run"], model="vectors.kv"), timeout=60)
@@ -541,7 +541,7 @@ def during_build(
         return True
 
     def finished() -> bool:  # polled about once a second by drive()
-        if settled():
+        if index_settled():
             if len(models) == arrivals:
                 return True
             arrive()

@@ -41,16 +41,21 @@ LOWEST = 19
 
 
 class Demand:
-    """How many requests this process is answering, as the server counts them
-    (:mod:`~tensorboard_plugin_w2v.server.inflight`). Work that holds the GIL in the background
-    (decoding a model's pickle) makes way for them while :meth:`busy`."""
+    """The requests this process is answering, read from the server's own counter
+    (:data:`~tensorboard_plugin_w2v.server.inflight.REQUESTS`, which registers itself). Work that
+    holds the GIL in the background (decoding a model's pickle) makes way for them while
+    :meth:`busy`."""
 
     def __init__(self) -> None:
-        self.answering = 0
+        self._counter = None  # anything with a ``count`` of the requests being answered
+
+    def counted_by(self, counter) -> None:
+        self._counter = counter
 
     def busy(self) -> bool:
         """Whether requests besides one waiting for the background work are being answered."""
-        return self.answering >= 2
+        counter = self._counter
+        return counter is not None and counter.count >= 2
 
 
 DEMAND = Demand()

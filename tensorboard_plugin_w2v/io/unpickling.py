@@ -11,8 +11,8 @@ socket or BLAS call to find the GIL taken by the next frame. So while requests a
 answered (:data:`lifecycle.DEMAND`) and the hand-over shows that another thread wanted the GIL,
 decoding also rests (GIL released) three times as long as its last frame took: it keeps about
 a quarter of the GIL while requests want it, and all of it otherwise (a first load on a quiet
-server, where only the load's own helpers run). Older protocols have no frames (the unpickler would call ``read`` for every
-opcode), so they are decoded in one call as before.
+server, where only the load's own helpers run). Older protocols have no frames (the unpickler
+would call ``read`` for every opcode), so they are decoded in one call as before.
 
     >>> import pickle
     >>> loads(pickle.dumps({"king": 0, "queen": 1}, protocol=4))

@@ -10,8 +10,8 @@ default, and 111-121 at 5.7-5.9 ms with one thread per call. A lone request keep
 :class:`InFlight` counts the JSON requests being answered; when a second one starts it sets
 the BLAS libraries loaded in the process (through ``threadpoolctl``, when installed) to one
 thread per call, and gives them their default back when the server is down to one request.
-The setting is process-wide and only changes on those two transitions. The count is also
-:data:`lifecycle.DEMAND`'s, for background work that makes way for requests.
+The setting is process-wide and only changes on those two transitions. :data:`REQUESTS` is
+also what :data:`lifecycle.DEMAND` reads, for background work that makes way for requests.
 """
 
 from __future__ import annotations
@@ -105,7 +105,6 @@ class InFlight:
     def __enter__(self) -> InFlight:
         with self._lock:
             self._count += 1
-            lifecycle.DEMAND.answering = self._count
             if self._count == 2:
                 self.blas.single()
         return self
@@ -113,9 +112,9 @@ class InFlight:
     def __exit__(self, *exc) -> None:
         with self._lock:
             self._count -= 1
-            lifecycle.DEMAND.answering = self._count
             if self._count == 1:
                 self.blas.default()
 
 
 REQUESTS = InFlight()  # the JSON routes of every plugin instance in this process
+lifecycle.DEMAND.counted_by(REQUESTS)

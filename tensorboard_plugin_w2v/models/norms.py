@@ -3,7 +3,8 @@
 gensim's ``fill_norms`` is ``np.linalg.norm(vectors, axis=1)``, which squares the whole matrix
 into a temporary copy (3.6 GB at 3M × 300). :class:`NormsJob` applies the same formula to
 chunks, so the values are identical; any thread that needs the norms computes chunks too
-instead of waiting idle. This is the one place row norms are computed.
+instead of waiting idle. Each thread squares its rows into one small scratch buffer
+(:func:`norms_into`), so no chunk allocates memory. This is the one place row norms are computed.
 
     >>> import numpy as np
     >>> v = np.array([[3, 4], [0, 0]], dtype=np.float32)
@@ -28,7 +29,40 @@ if TYPE_CHECKING:
 
     from tensorboard_plugin_w2v.io.streamed import StreamedNpy
 
-NORM_CHUNK_ROWS = 8_192  # rows per step: the squared temporary stays in the CPU cache (2× faster than 65,536)
+NORM_CHUNK_ROWS = 8_192  # rows a thread takes at a time
+SCRATCH_BYTES = 1 << 20  # squared rows held at once by each thread: they stay in the CPU cache
+
+
+def norms_into(rows: np.ndarray, out: np.ndarray, scratch: np.ndarray | None = None) -> np.ndarray | None:
+    """``out[:] = np.linalg.norm(rows, axis=1)``, bit for bit, squaring the rows into ``scratch``
+    (a flat buffer of ``rows``' dtype, allocated when ``None``) a few at a time; the scratch
+    buffer to use next time.
+
+    NumPy's norm of real rows squares them into a new array and sums each row (pairwise, along
+    the contiguous row) into another: two temporaries the size of the chunk, and past glibc's
+    mmap threshold each is fresh memory whose every page faults. Here the same ufuncs run on
+    rows that fit ``scratch``; anything else (complex or integer values, rows that are not
+    C-contiguous, whose sums NumPy orders differently) takes ``np.linalg.norm`` itself.
+
+    >>> v = np.array([[3, 4], [0, 0], [1, 0]], dtype=np.float32)
+    >>> out = np.empty(3, np.float32); _ = norms_into(v, out, np.empty(2, np.float32)); out.tolist()
+    [5.0, 0.0, 1.0]
+    """
+    if rows.dtype.kind != "f" or rows.ndim != 2 or not rows.flags.c_contiguous:
+        out[:] = np.linalg.norm(rows, axis=1)
+        return scratch
+    dim = rows.shape[1]
+    if scratch is None or scratch.dtype != rows.dtype or len(scratch) < dim:
+        scratch = np.empty(max(dim, SCRATCH_BYTES // rows.dtype.itemsize), dtype=rows.dtype)
+    step = len(scratch) // max(1, dim)
+    for start in range(0, len(rows), step):
+        block = rows[start : start + step]
+        squares = scratch[: block.size].reshape(block.shape)
+        np.multiply(block, block, out=squares)  # (x.conj() * x).real of real x
+        target = out[start : start + len(block)]
+        np.add.reduce(squares, axis=1, out=target)
+        np.sqrt(target, out=target)
+    return scratch
 
 
 class NormsJob:
@@ -49,6 +83,7 @@ class NormsJob:
     def work(self, stop: threading.Event | None = None) -> None:
         """Compute chunks until none is left to take (or until ``stop`` is set: a background
         helper leaves the rest to the threads that need the result)."""
+        scratch = None  # this thread's, for every chunk it takes
         while not self._done.is_set() and not (stop is not None and stop.is_set()):
             with self._lock:
                 start = self._next
@@ -57,7 +92,7 @@ class NormsJob:
                 self._next += self.chunk_rows
             stop_row = min(start + self.chunk_rows, len(self.vectors))
             try:
-                self.norms[start:stop_row] = self._chunk_norms(start, stop_row)
+                scratch = self._chunk_norms(start, stop_row, scratch)
             except BaseException as exc:  # every waiter re-raises it
                 self._error = exc
                 self._done.set()
@@ -67,8 +102,9 @@ class NormsJob:
                 if self._left == 0:
                     self._done.set()
 
-    def _chunk_norms(self, start: int, stop: int) -> np.ndarray:
-        return np.linalg.norm(self.vectors[start:stop], axis=1)
+    def _chunk_norms(self, start: int, stop: int, scratch: np.ndarray | None) -> np.ndarray | None:
+        """Fill ``norms[start:stop]``; the scratch buffer for the next chunk."""
+        return norms_into(self.vectors[start:stop], self.norms[start:stop], scratch)
 
     def background(self, stop: threading.Event | None = None) -> None:
         """A background helper's part: :meth:`work`, with a failure kept for :meth:`result`
@@ -108,11 +144,10 @@ class MappedNormsJob(NormsJob):
             self._populate = pages.populate_array(self.vectors)
         super().background(stop)
 
-    def _chunk_norms(self, start: int, stop: int) -> np.ndarray:
-        rows = self.vectors[start:stop]
+    def _chunk_norms(self, start: int, stop: int, scratch: np.ndarray | None) -> np.ndarray | None:
         if self._populate:
-            self._populate = pages.populate_array(rows)  # unsupported (old kernel): plain faults from now on
-        return np.linalg.norm(rows, axis=1)
+            self._populate = pages.populate_array(self.vectors[start:stop])  # unsupported (old kernel): plain faults from now on
+        return super()._chunk_norms(start, stop, scratch)
 
 
 PREFETCH_CHUNK_BYTES = 32 << 20
@@ -126,9 +161,9 @@ class StreamedNormsJob(NormsJob):
         super().__init__(stream.array)
         self.stream = stream
 
-    def _chunk_norms(self, start: int, stop: int) -> np.ndarray:
+    def _chunk_norms(self, start: int, stop: int, scratch: np.ndarray | None) -> np.ndarray | None:
         self.stream.wait_rows(stop)
-        return super()._chunk_norms(start, stop)
+        return super()._chunk_norms(start, stop, scratch)
 
 
 def row_norms(

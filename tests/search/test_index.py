@@ -201,6 +201,22 @@ def test_ensure_norms_equals_gensim(lee_model):
     np.testing.assert_array_equal(mine, kv.norms)
 
 
+@pytest.mark.parametrize("scratch_bytes", [1, 4096, 1 << 20])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_norms_through_a_small_scratch_buffer_have_gensims_bits(lee_model, monkeypatch, scratch_bytes, dtype):
+    """Squared a few rows at a time into one buffer (smaller than a row, a few rows, every row),
+    each row's norm has the bits of gensim's ``fill_norms`` over the whole matrix."""
+    monkeypatch.setattr(norms, "SCRATCH_BYTES", scratch_bytes)
+    kv = KeyedVectors(lee_model.wv.vector_size, dtype=dtype)
+    kv.add_vectors(lee_model.wv.index_to_key, lee_model.wv.vectors.astype(dtype))
+    mine = norms.row_norms(kv.vectors, chunk_rows=333, threads=2)
+    kv.fill_norms()
+    assert mine.dtype == kv.norms.dtype == dtype
+    np.testing.assert_array_equal(mine, kv.norms)
+    fortran = np.asfortranarray(kv.vectors)  # not C-contiguous: NumPy's own norm, summed as it sums them
+    np.testing.assert_array_equal(norms.row_norms(fortran), np.linalg.norm(fortran, axis=1))
+
+
 def test_eight_bit_codes_keep_the_cosine_ranking(lee_model):
     """Every list visited, the index's candidates hold each word's exact top 10 by cosine:
     8-bit residual codes of padded unit vectors rank as the float vectors do."""

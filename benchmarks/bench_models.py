@@ -70,7 +70,7 @@ def drop_page_cache(matrix: str | None = None) -> bool:
         return False
     reclaimed = os.environ.get(MEMORY_ENV) == "reclaimed"
     if matrix and not reclaimed:
-        subprocess.run(["dd", f"if={matrix}", "of=/dev/null", "bs=16M"], check=True, capture_output=True)
+        _dd(matrix)
     os.sync()
     with open("/proc/sys/vm/drop_caches", "w") as f:
         f.write("1\n")
@@ -211,18 +211,27 @@ def _read_seconds(path: str) -> float:
     return time.perf_counter() - t
 
 
+def _dd(path: str) -> None:
+    subprocess.run(["dd", f"if={path}", "of=/dev/null", "bs=16M"], check=True, capture_output=True)
+
+
 def _dd_seconds(path: str) -> float:
     t = time.perf_counter()
-    subprocess.run(["dd", f"if={path}", "of=/dev/null", "bs=16M"], check=True, capture_output=True)
+    _dd(path)
     return time.perf_counter() - t
+
+
+def matrix_of(model: str) -> str:
+    """The ``.npy`` sidecar holding a saved ``KeyedVectors``' matrix."""
+    return model + ".vectors.npy"
 
 
 _CHILD = r"""
 import json, os, sys, time
 sys.path[:0] = [{root!r}, {tests!r}]
-from benchmarks.bench_models import drop_page_cache
+from benchmarks.bench_models import drop_page_cache, matrix_of
 what, path, word = sys.argv[1:4]
-matrix = path + ".vectors.npy"
+matrix = matrix_of(path)
 if what == "gensim":
     from gensim.models import KeyedVectors
     drop_page_cache(matrix)
@@ -260,7 +269,7 @@ def _first_answer_socket(path: str, args, fresh: bool) -> dict:
         name = os.path.basename(path)
         with tensorboard(logdir, f"--word2vec_cache_dir={cache}", "--word2vec_memory_budget=20G") as base:
             time.sleep(WARM_UP_SECONDS)
-            dropped = drop_page_cache(path + ".vectors.npy")
+            dropped = drop_page_cache(matrix_of(path))
             seconds, data = _get(f"{base}{BASE}/neighbors?run=run&model={name}&word=w123&k=10")
         return {"seconds": seconds, "dropped": dropped, "exact": data["exact"], "answer": data["neighbors"][0]["word"]}
     finally:
@@ -279,7 +288,7 @@ def _first_answer_in_process(path: str, args, fresh: bool) -> dict:
 
 def bench_cold(args) -> dict:
     path = _model(args.data, args.cold_rows, args.dim)
-    vectors = path + ".vectors.npy"
+    vectors = matrix_of(path)
     out: dict = {
         "rows": args.cold_rows,
         "dim": args.dim,

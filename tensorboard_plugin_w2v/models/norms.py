@@ -38,9 +38,9 @@ def norms_into(rows: np.ndarray, out: np.ndarray, scratch: np.ndarray | None = N
     (a flat buffer of ``rows``' dtype, allocated when ``None``) a few at a time; the scratch
     buffer to use next time.
 
-    NumPy's norm of real rows squares them into a new array and sums each row (pairwise, along
-    the contiguous row) into another: two temporaries the size of the chunk, and past glibc's
-    mmap threshold each is fresh memory whose every page faults. Here the same ufuncs run on
+    NumPy's norm of real rows copies them (``x.conj()``), squares them into a new array and sums
+    each row (pairwise, along the contiguous row): two temporaries the size of the chunk, and past
+    glibc's mmap threshold each is fresh memory whose every page faults. Here the same ufuncs run on
     rows that fit ``scratch``; anything else (complex or integer values, rows that are not
     C-contiguous, whose sums NumPy orders differently) takes ``np.linalg.norm`` itself.
 

@@ -78,8 +78,10 @@ def _libc():
 _LIBC = _libc()
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
+_M_ARENA_MAX = -8
 LARGE_BLOCK_BYTES = 8 << 20
 KEPT_FREE_BYTES = 2 * LARGE_BLOCK_BYTES  # free memory a heap keeps at its top (glibc's own ratio)
+ARENAS = 2  # heaps glibc may hold (its default: 8 per core)
 
 
 def keep_large_blocks_returnable() -> None:
@@ -91,10 +93,16 @@ def keep_large_blocks_returnable() -> None:
     Fixing that threshold also fixes the trim threshold, at 128 KB unless set: each free at the
     top of a heap gave its pages back, and a request's next arrays (3CosMul's scores at 400k
     words) faulted them in again, a fifth of the query's time; so a heap keeps
-    ``KEPT_FREE_BYTES``, as glibc's own thresholds would (twice the mmap threshold)."""
+    ``KEPT_FREE_BYTES``, as glibc's own thresholds would (twice the mmap threshold).
+
+    Each heap keeps that much, and glibc makes up to eight heaps per core, one more whenever a
+    thread finds the others locked: a server whose requests each run in a new thread filled one
+    heap after another, and its resident memory crept up for minutes. Python threads allocate
+    holding the GIL, so they seldom meet at a lock; ``ARENAS`` heaps bound what is kept free."""
     if _LIBC is not None:
         _LIBC.mallopt(_M_MMAP_THRESHOLD, LARGE_BLOCK_BYTES)
         _LIBC.mallopt(_M_TRIM_THRESHOLD, KEPT_FREE_BYTES)
+        _LIBC.mallopt(_M_ARENA_MAX, ARENAS)
 
 
 def release_freed_memory() -> None:

@@ -95,10 +95,10 @@ def keep_large_blocks_returnable() -> None:
     words) faulted them in again, a fifth of the query's time; so a heap keeps
     ``KEPT_FREE_BYTES``, as glibc's own thresholds would (twice the mmap threshold).
 
-    Each heap keeps that much, and glibc makes up to eight heaps per core, one more whenever a
-    thread finds the others locked: a server whose requests each run in a new thread filled one
-    heap after another, and its resident memory crept up for minutes. Python threads allocate
-    holding the GIL, so they seldom meet at a lock; ``ARENAS`` heaps bound what is kept free."""
+    glibc makes up to eight heaps per core (one more whenever a thread finds the others locked),
+    each keeping that much: a server whose requests each run in a new thread filled one after
+    another, its resident memory creeping for minutes. Python threads allocate holding the GIL
+    and seldom meet at a lock, so ``ARENAS`` heaps suffice and bound what is kept free."""
     if _LIBC is not None:
         _LIBC.mallopt(_M_MMAP_THRESHOLD, LARGE_BLOCK_BYTES)
         _LIBC.mallopt(_M_TRIM_THRESHOLD, KEPT_FREE_BYTES)

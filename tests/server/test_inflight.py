@@ -1,9 +1,11 @@
 """BLAS runs one thread per call while several JSON requests are answered at once, and gets its
-own number of threads back when one request is left (numpy's real OpenBLAS, via threadpoolctl)."""
+own number of threads back for a request that starts alone once the server has answered one
+request at a time for ``QUIET_SECONDS`` (numpy's real OpenBLAS, via threadpoolctl)."""
 
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 from werkzeug.test import Client
@@ -19,7 +21,8 @@ def blas_threads() -> list[int]:
 
 def test_two_requests_in_flight_give_blas_one_thread_each():
     np.dot(np.ones((300, 300)), np.ones(300))  # BLAS is loaded
-    defaults = blas_threads()
+    blas_threads()
+    defaults = inflight.REQUESTS.blas.defaults()
     both_inside = threading.Barrier(2, timeout=30)
     seen: dict[str, list[int]] = {}
 
@@ -42,11 +45,21 @@ def test_two_requests_in_flight_give_blas_one_thread_each():
         t.join(60)
     assert all(results[n].status_code == 200 and results[n].json == {"name": n} for n in "ab")
     assert seen == {"a": [1] * len(defaults), "b": [1] * len(defaults)}
-    assert blas_threads() == defaults and inflight.REQUESTS.count == 0
+    assert inflight.REQUESTS.count == 0
+
+    alone = []
+    lone = http.json_route(lambda args: alone.append(blas_threads()) or {})
+    assert Client(lone).get("/").status_code == 200  # right after the pair: still one thread
+    time.sleep(inflight.QUIET_SECONDS + 0.1)
+    assert Client(lone).get("/").status_code == 200  # after a quiet spell: every thread again
+    assert alone == [[1] * len(defaults), defaults]
+    assert blas_threads() == defaults
 
 
 def test_a_lone_request_keeps_every_blas_thread():
-    defaults = blas_threads()
+    blas_threads()
+    defaults = inflight.REQUESTS.blas.defaults()
+    time.sleep(inflight.QUIET_SECONDS + 0.1)  # whatever ran before has been over for a while
     seen = []
 
     def handler(args):

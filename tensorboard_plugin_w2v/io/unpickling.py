@@ -9,8 +9,8 @@ the others wait a frame's decoding (about a millisecond), not the whole pickle. 
 alone still left a busy server's request threads half their pace: each came back from its
 socket or BLAS call to find the GIL taken by the next frame. So while requests are being
 answered (:data:`lifecycle.DEMAND`) and the hand-over shows that another thread wanted the GIL,
-decoding also rests (GIL released) nine times as long as its last frame took: it keeps about
-a tenth of the GIL while requests want it, and all of it otherwise (a first load on a quiet
+decoding also rests (GIL released) nineteen times as long as its last frame took: it keeps
+about a twentieth of the GIL while requests want it, and all of it otherwise (a first load on a quiet
 server, where only the load's own helpers run). Older protocols have no frames (the unpickler
 would call ``read`` for every opcode), so they are decoded in one call as before.
 
@@ -30,7 +30,7 @@ from tensorboard_plugin_w2v import lifecycle
 FRAMED_PROTOCOL = 4
 # While requests want the GIL, decoding keeps about this share of it: after each frame it
 # rests (GIL released) for (1 / SHARE - 1) times the frame's decoding, at most MAX_REST.
-SHARE = 0.1
+SHARE = 0.05
 MAX_REST = 0.02
 CONTENDED = 0.0002  # a hand-over (sleep(0)) this long found another thread waiting for the GIL
 

@@ -10,8 +10,8 @@ alone still left a busy server's request threads half their pace: each came back
 socket or BLAS call to find the GIL taken by the next frame. So while requests are being
 answered (:data:`lifecycle.DEMAND`) and the hand-over shows that another thread wanted the GIL,
 decoding also rests (GIL released) nineteen times as long as its last frame took: it keeps
-about a twentieth of the GIL while requests want it, and all of it otherwise (a first load on a quiet
-server, where only the load's own helpers run). Older protocols have no frames (the unpickler
+about a twentieth of the GIL while requests want it, and all of it otherwise (a first load on
+a quiet server, where only the load's own helpers run). Older protocols have no frames (the unpickler
 would call ``read`` for every opcode), so they are decoded in one call as before.
 
     >>> import pickle

@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 
 from tensorboard_plugin_w2v import lifecycle
 
@@ -77,6 +76,11 @@ class BlasThreads:
             clear(force=True)
         controller.set_num_threads(threads)
 
+    @property
+    def is_single(self) -> bool:
+        """Whether BLAS runs one thread per call now."""
+        return self._single
+
     def single(self) -> None:
         """One thread per BLAS call."""
         with self._lock:
@@ -106,12 +110,10 @@ class InFlight:
     """Counts requests being answered; BLAS runs one thread per call from the moment two are
     until one starts alone after :data:`QUIET_SECONDS` without company."""
 
-    def __init__(self, blas: BlasThreads | None = None, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, blas: BlasThreads | None = None):
         self.blas = blas or BlasThreads()
         self._count = 0
-        self._single = False
         self._busy_until = 0.0  # when the server counts as answering one request at a time again
-        self._clock = clock
         self._lock = threading.Lock()
 
     @property
@@ -122,12 +124,10 @@ class InFlight:
         with self._lock:
             self._count += 1
             if self._count >= 2:
-                self._busy_until = self._clock() + QUIET_SECONDS
-                if not self._single:
-                    self._single = True
+                self._busy_until = time.monotonic() + QUIET_SECONDS
+                if not self.blas.is_single:
                     self.blas.single()
-            elif self._single and self._clock() >= self._busy_until:
-                self._single = False
+            elif self.blas.is_single and time.monotonic() >= self._busy_until:
                 self.blas.default()
         return self
 
@@ -135,7 +135,7 @@ class InFlight:
         with self._lock:
             self._count -= 1
             if self._count >= 1:  # another request is still being answered
-                self._busy_until = self._clock() + QUIET_SECONDS
+                self._busy_until = time.monotonic() + QUIET_SECONDS
 
 
 REQUESTS = InFlight()  # the JSON routes of every plugin instance in this process

@@ -21,7 +21,7 @@ def blas_threads() -> list[int]:
 
 def test_two_requests_in_flight_give_blas_one_thread_each():
     np.dot(np.ones((300, 300)), np.ones(300))  # BLAS is loaded
-    blas_threads()
+    blas_threads()  # fails if threadpoolctl finds no BLAS
     defaults = inflight.REQUESTS.blas.defaults()
     both_inside = threading.Barrier(2, timeout=30)
     seen: dict[str, list[int]] = {}
@@ -57,7 +57,7 @@ def test_two_requests_in_flight_give_blas_one_thread_each():
 
 
 def test_a_lone_request_keeps_every_blas_thread():
-    blas_threads()
+    blas_threads()  # fails if threadpoolctl finds no BLAS
     defaults = inflight.REQUESTS.blas.defaults()
     time.sleep(inflight.QUIET_SECONDS + 0.1)  # whatever ran before has been over for a while
     seen = []

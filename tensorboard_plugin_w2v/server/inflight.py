@@ -113,7 +113,9 @@ class InFlight:
     def __init__(self, blas: BlasThreads | None = None):
         self.blas = blas or BlasThreads()
         self._count = 0
-        self._busy_until = 0.0  # when the server counts as answering one request at a time again
+        # When the server counts as answering one request at a time again: set whenever a request
+        # leaves another behind, which comes after every moment two were in flight.
+        self._busy_until = 0.0
         self._lock = threading.Lock()
 
     @property
@@ -124,7 +126,6 @@ class InFlight:
         with self._lock:
             self._count += 1
             if self._count >= 2:
-                self._busy_until = time.monotonic() + QUIET_SECONDS
                 if not self.blas.is_single:
                     self.blas.single()
             elif self.blas.is_single and time.monotonic() >= self._busy_until:

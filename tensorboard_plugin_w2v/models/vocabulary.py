@@ -235,7 +235,7 @@ def save(
             except InterruptedError:
                 raise lifecycle.Stopped() from None
             np.save(os.path.join(tmp, "norms.npy"), norms)
-            info["build_seconds"] = round(time.monotonic() - started, 3)  # weighed by the cache budget
+            info["build_seconds"] = round(time.monotonic() - started, 6)  # weighed by the cache budget
             _write_json(os.path.join(tmp, INFO_NAME), info)  # last: its presence means complete
     except vocabulary_writer.Refused as exc:
         logger.info("vocabulary of %s not cached: %s", identity.path, exc)

@@ -145,7 +145,7 @@ def _write_source(folder: str, identity, seconds: float) -> None:
     the entry took to make, which the cache budget weighs)."""
     record = {"path": identity.path, "size": identity.size, "mtime_ns": identity.mtime_ns}
     with open(os.path.join(folder, SOURCE_NAME), "w", encoding="utf-8") as f:
-        json.dump({**record, "seconds": round(seconds, 3)}, f)
+        json.dump({**record, "seconds": round(seconds, 6)}, f)
 
 
 def _copy_one(src: str, version, dest: str, stop: threading.Event) -> None:

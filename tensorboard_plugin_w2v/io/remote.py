@@ -20,7 +20,6 @@ new upload of the same object. So a copy
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import posixpath
@@ -34,7 +33,6 @@ from tensorboard_plugin_w2v.io import fileio, oserrors, s3
 logger = logging.getLogger(__name__)
 
 COMPLETE_NAME = ".complete"
-SOURCE_NAME = "source.json"  # as every cache folder (see housekeeping)
 _CHUNK = 8 << 20
 
 
@@ -135,17 +133,9 @@ def _copy(folder: str, identity, sidecars, stop: threading.Event) -> str:
                 raise StoreUnavailable(
                     f"{src} changed while it was copied; nothing was kept, try again", retry_after=1
                 )
-        _write_source(tmp, identity, time.monotonic() - started)
+        fileio.write_source(tmp, identity, time.monotonic() - started)
         open(os.path.join(tmp, COMPLETE_NAME), "w").close()
     return os.path.join(folder, posixpath.basename(identity.path))
-
-
-def _write_source(folder: str, identity, seconds: float) -> None:
-    """The record every cache entry keeps (``housekeeping.source_record``'s fields, plus how long
-    the entry took to make, which the cache budget weighs)."""
-    record = {"path": identity.path, "size": identity.size, "mtime_ns": identity.mtime_ns}
-    with open(os.path.join(folder, SOURCE_NAME), "w", encoding="utf-8") as f:
-        json.dump({**record, "seconds": round(seconds, 6)}, f)
 
 
 def _copy_one(src: str, version, dest: str, stop: threading.Event) -> None:

@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 
 from tensorboard_plugin_w2v import lifecycle
-from tensorboard_plugin_w2v.io import temporaries
+from tensorboard_plugin_w2v.io import fileio, temporaries
 from tensorboard_plugin_w2v.models import housekeeping
 
 logger = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ def _recorded_seconds(kind: str, folder: str) -> float | None:
     if kind == "vocab":
         found = _read_json(os.path.join(folder, "info.json")).get("build_seconds")
     else:
-        found = _read_json(os.path.join(folder, "source.json")).get("seconds")
+        found = _read_json(os.path.join(folder, fileio.SOURCE_NAME)).get("seconds")
     return float(found) if isinstance(found, (int, float)) and found >= 0 else None
 
 

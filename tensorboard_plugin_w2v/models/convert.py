@@ -32,7 +32,7 @@ from gensim.models import KeyedVectors
 from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v.io import fileio
 from tensorboard_plugin_w2v.io.streamed import StreamedNpy
-from tensorboard_plugin_w2v.models import faults, housekeeping, norms
+from tensorboard_plugin_w2v.models import faults, norms
 
 Buffer = bytes | bytearray | memoryview | mmap.mmap
 
@@ -81,7 +81,7 @@ def ensure_converted(
         with _ProgressLog(source, label):
             kv = KeyedVectors.load_word2vec_format(source, binary=binary, no_header=no_header)
         kv.save(os.path.join(tmp, MODEL_NAME), sep_limit=0)  # every array in a .npy sidecar
-        housekeeping.write_source(tmp, identity, seconds=time.monotonic() - started)
+        fileio.write_source(tmp, identity, seconds=time.monotonic() - started)
         del kv
     logger.info("converted %s in %.1fs", label, time.monotonic() - started)
     return os.path.join(final, MODEL_NAME)
@@ -174,7 +174,7 @@ def private_copy(
             # vectors whether they are mapped from the copy or, once settled, from the logdir.
             name = os.path.basename(src)
             _copy_file(src, os.path.join(tmp, name), stop, (read or {}).get(name))
-        housekeeping.write_source(tmp, identity, seconds=time.monotonic() - started)
+        fileio.write_source(tmp, identity, seconds=time.monotonic() - started)
     logger.info("copied %s in %.1fs", path, time.monotonic() - started)
     return target
 

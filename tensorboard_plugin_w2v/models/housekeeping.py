@@ -2,8 +2,8 @@
 
 Every entry the plugin writes into ``--word2vec_cache_dir`` (private copies, converted word2vec
 files, vocabularies, search indexes) belongs to one version of one model file, and records it
-(:func:`source_record`). A training job that saves a large model every epoch would otherwise
-leave a copy, an index and a vocabulary per epoch behind. :func:`sweep` removes the entries
+(:func:`~tensorboard_plugin_w2v.io.fileio.source_record`). A training job that saves a large
+model every epoch would otherwise leave a copy, an index and a vocabulary per epoch behind. :func:`sweep` removes the entries
 whose local source file is gone or has changed since (a version never comes back), and
 temporaries of writes whose process is gone (see :mod:`temporaries`). Entries of remote files, and entries without a
 record, are kept. Files still memory-mapped by this process stay readable after removal: on
@@ -27,7 +27,6 @@ from tensorboard_plugin_w2v.io import fileio, temporaries
 
 logger = logging.getLogger(__name__)
 
-SOURCE_NAME = "source.json"  # in a cache folder: the file version it was made from
 FOLDER_KINDS = ("copies", "converted", "vocab")  # one folder per entry
 REMOTE_KIND = "remote"  # copies of remote files: kept (their source cannot be checked), temporaries swept
 INDEX_KIND = "index"  # ``<key>.faiss`` with ``<key>.json`` (its metadata holds the record)
@@ -39,22 +38,6 @@ SWEEP_INTERVAL_SECONDS = 600.0
 # waits, doubling up to the sweep interval: a process killed a moment before a restart releases
 # its locks a moment later, and its leftovers should not wait ten minutes.
 RECHECK_FIRST_SECONDS = 2.0
-
-
-def source_record(identity: fileio.FileIdentity) -> dict:
-    """What a cache entry records of the file version it was made from (local paths are absolute,
-    as :func:`fileio.stat` gives them: TensorBoards started in other folders share the cache)."""
-    return {"path": identity.path, "size": identity.size, "mtime_ns": identity.mtime_ns}
-
-
-def write_source(folder: str, identity: fileio.FileIdentity, seconds: float | None = None) -> None:
-    """Record ``identity`` in a cache folder being written (and how long the entry took to
-    make, which the cache budget weighs)."""
-    record = source_record(identity)
-    if seconds is not None:
-        record["seconds"] = round(seconds, 6)  # microseconds: a small copy takes well under 1 ms
-    with open(os.path.join(folder, SOURCE_NAME), "w", encoding="utf-8") as f:
-        json.dump(record, f)
 
 
 def is_gone(record: dict | None) -> bool:
@@ -82,7 +65,7 @@ def _read_json(path: str):
 
 
 def _folder_record(folder: str) -> dict | None:
-    found = _read_json(os.path.join(folder, SOURCE_NAME))
+    found = _read_json(os.path.join(folder, fileio.SOURCE_NAME))
     if found is None:  # the vocabulary cache keeps its record in its info file
         info = _read_json(os.path.join(folder, "info.json"))
         found = info.get("source") if isinstance(info, dict) else None

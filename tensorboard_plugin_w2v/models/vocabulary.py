@@ -32,7 +32,7 @@ from gensim.models import KeyedVectors
 
 from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v.io import fileio
-from tensorboard_plugin_w2v.models import faults, housekeeping, vocabulary_writer
+from tensorboard_plugin_w2v.models import faults, vocabulary_writer
 from tensorboard_plugin_w2v.models.norms import ensure_norms
 from tensorboard_plugin_w2v.models.prefix import PrefixIndex, attach
 
@@ -224,7 +224,7 @@ def save(
         return False
     words = kv.index_to_key
     info = {**info, "version": VERSION, "rows": len(words), "dim": int(kv.vector_size)}
-    info["source"] = housekeeping.source_record(identity)
+    info["source"] = fileio.source_record(identity)
     counts = kv.expandos.get("count")
     info["counts"] = counts is not None
     try:

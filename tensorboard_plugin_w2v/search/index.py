@@ -317,7 +317,7 @@ class IndexManager:
             handle._finish(STATE_CANCELLED)
             return
         label = handle.label = model.identity.path if model.identity else handle.key
-        source = handle.source = housekeeping.source_record(model.identity) if model.identity else None
+        source = handle.source = fileio.source_record(model.identity) if model.identity else None
         handle.state = STATE_BUILDING
         started = time.monotonic()
         ensure_norms(model.kv)

@@ -27,6 +27,7 @@ second, and exits non-zero if any request failed or memory kept growing.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import random
@@ -65,6 +66,40 @@ def get_json(url: str, timeout: float = 60.0) -> tuple[int, dict | None]:
     if not ctype.startswith("application/json"):
         return status, None
     return status, json.loads(body)
+
+
+class KeptConnection:
+    """One client's HTTP/1.1 connection, reused from request to request as a browser reuses its
+    connections to a server (TensorBoard answers in HTTP/1.1 so that a page needs no new socket
+    and no new server thread per request). Opened on first use and again after an error."""
+
+    def __init__(self, timeout: float = 60.0):
+        self.timeout = timeout
+        self._conn: http.client.HTTPConnection | None = None
+
+    def get_json(self, url: str) -> tuple[int, dict | None]:
+        """As :func:`get_json`, over this connection."""
+        parts = urllib.parse.urlsplit(url)
+        assert parts.hostname == HOST, url
+        if self._conn is None:
+            self._conn = http.client.HTTPConnection(HOST, parts.port, timeout=self.timeout)
+        try:
+            self._conn.request("GET", parts.path + ("?" + parts.query if parts.query else ""))
+            r = self._conn.getresponse()
+            status, body, ctype = r.status, r.read(), r.headers.get("Content-Type", "")
+        except BaseException:
+            self.close()  # a failed request is reported; the next one opens a new connection
+            raise
+        if r.will_close:
+            self.close()
+        if not ctype.startswith("application/json"):
+            return status, None
+        return status, json.loads(body)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -323,10 +358,13 @@ def drive(
     plan: tuple[list, list[str]] | None = None,
     until=None,
     timeline: list | None = None,
+    keep_alive: bool = True,
 ) -> dict:
     """Run ``clients`` closed-loop clients for ``duration`` seconds (or until ``until()`` is true);
     requests started in the first ``warmup`` seconds are sent but not counted. A summary dict;
-    ``timeline`` (a list) receives each counted request's ``(monotonic start, seconds)``."""
+    ``timeline`` (a list) receives each counted request's ``(monotonic start, seconds)``. Each
+    client keeps one connection open, as a browser does (:class:`KeptConnection`); without
+    ``keep_alive`` it opens a new one for each request, as scripts without a session do."""
     makers, notes = plan or plan_queries(tb, log=log)
     names = [m[0] for m in makers for _ in range(m[2])]
     funcs = [m[1] for m in makers for _ in range(m[2])]
@@ -340,6 +378,7 @@ def drive(
 
     def client(i: int) -> None:
         rng = random.Random(seed * 1000 + i)
+        fetch = KeptConnection(timeout=60).get_json if keep_alive else (lambda u: get_json(u, timeout=60))
         while not stop.is_set() and time.monotonic() < deadline:
             with stats.lock:
                 if sent[0] >= max_requests:
@@ -351,7 +390,7 @@ def drive(
             t0 = time.perf_counter()
             error = None
             try:
-                status, body = get_json(url, timeout=60)
+                status, body = fetch(url)
                 if status != 200 or body is None:
                     error = f"{status} {url}: {body}"
             except Exception as exc:  # a refused or dropped connection is an error too
@@ -397,6 +436,7 @@ def drive(
     rss_stable = bool(rss) and growth <= max(0.10 * early, 64 << 20)
     return {
         "clients": clients,
+        "connections": "keep-alive" if keep_alive else "new",
         "warmup_s": warmup,
         "duration_s": round(elapsed, 1),
         "requests": stats.count,
@@ -474,6 +514,7 @@ def during_build(
     log=print,
     arrivals: int = 1,
     settled: bool = False,
+    keep_alive: bool = True,
 ) -> dict:
     """``arrivals`` new models of ``size`` arrive in the logdir one after another, each asked for
     once as the tab does (it loads, then builds its search index unless it is small enough to be
@@ -551,7 +592,16 @@ def during_build(
     timeline: list[tuple[float, float]] = []
     try:
         summary = drive(
-            tb, clients, limit, 10**9, seed=seed + 1, log=log, plan=plan, until=finished, timeline=timeline
+            tb,
+            clients,
+            limit,
+            10**9,
+            seed=seed + 1,
+            log=log,
+            plan=plan,
+            until=finished,
+            timeline=timeline,
+            keep_alive=keep_alive,
         )
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -664,8 +714,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--during-build-limit", type=float, default=600.0, help="seconds at most for that phase"
     )
+    parser.add_argument(
+        "--connections",
+        choices=("keep-alive", "new"),
+        default="keep-alive",
+        help="keep-alive (default): each client reuses one connection, as a browser does; new: a new "
+        "connection (and a new server thread) for each request, as scripts without a session do",
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON only")
     args = parser.parse_args(argv)
+    keep_alive = args.connections == "keep-alive"
     if args.quick:
         args.duration = min(args.duration, 10.0)
     warmup = args.warmup if args.warmup is not None else (2.0 if args.quick else 5.0)
@@ -697,11 +755,25 @@ def main(argv: list[str] | None = None) -> int:
             if baseline:
                 log(f"one client for {baseline:g} s ...")
                 report["one_client"] = drive(
-                    tb, 1, baseline, args.max_requests, log=log, warmup=min(warmup, 1.0), plan=plan
+                    tb,
+                    1,
+                    baseline,
+                    args.max_requests,
+                    log=log,
+                    warmup=min(warmup, 1.0),
+                    plan=plan,
+                    keep_alive=keep_alive,
                 )
             log(f"{args.clients} clients for {warmup:g} + {args.duration:g} s ...")
             summary = drive(
-                tb, args.clients, args.duration, args.max_requests, log=log, warmup=warmup, plan=plan
+                tb,
+                args.clients,
+                args.duration,
+                args.max_requests,
+                log=log,
+                warmup=warmup,
+                plan=plan,
+                keep_alive=keep_alive,
             )
             report["load_average"]["after"] = os.getloadavg()
             if baseline and report["one_client"]["requests_per_s"]:
@@ -723,6 +795,7 @@ def main(argv: list[str] | None = None) -> int:
                     log=log,
                     arrivals=args.arrivals,
                     settled=args.settled,
+                    keep_alive=keep_alive,
                 )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

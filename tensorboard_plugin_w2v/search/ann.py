@@ -18,6 +18,7 @@ the same recall after calibration and a faster search.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import math
 import os
 from collections.abc import Callable
@@ -43,12 +44,19 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def available() -> bool:
-    """True when the ANN library (faiss) can be imported."""
+    """True when the ANN library (faiss) can be imported (importing it: about 0.15 s the first time)."""
     try:
         import faiss  # noqa: F401
     except ImportError:
         return False
     return True
+
+
+def installed() -> bool:
+    """True when the ANN library (faiss) is installed, found without importing it: a model's
+    first answer does not wait for the import, which the index builder's thread does
+    (:func:`available`)."""
+    return importlib.util.find_spec("faiss") is not None
 
 
 def cache_key(identity: fileio.FileIdentity) -> str:

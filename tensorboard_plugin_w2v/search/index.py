@@ -40,6 +40,7 @@ from tensorboard_plugin_w2v.search.ann import (
     AnnIndex,
     available,
     cache_key,
+    installed,
 )
 
 if TYPE_CHECKING:
@@ -199,7 +200,7 @@ class IndexManager:
     def _new_handle(self, key: str, rows: int, dim: int, model: LoadedModel) -> IndexHandle:
         if rows * dim <= self.exact_max_cells:
             return IndexHandle(key, rows, dim, STATE_EXACT)
-        if not available():
+        if not installed():
             return IndexHandle(key, rows, dim, STATE_UNAVAILABLE)
         handle = IndexHandle(key, rows, dim, STATE_QUEUED)
         saved = self._open_saved(handle)
@@ -242,7 +243,7 @@ class IndexManager:
             handle.calibration = meta.get("calibration")
             tuned = handle.calibration or {}
             return self._open_built(handle, path, tuned.get("probes", PROBES_DEFAULT), tuned.get("candidates", 0))
-        except (OSError, ValueError, KeyError, RuntimeError):
+        except (OSError, ValueError, KeyError, RuntimeError, ImportError):  # ImportError: a broken faiss
             return None
 
     def _open_built(self, handle: IndexHandle, path: str, probes: int, min_candidates: int) -> AnnIndex:
@@ -315,6 +316,9 @@ class IndexManager:
         model = handle.model_ref()
         if model is None or handle.cancelled.is_set():
             handle._finish(STATE_CANCELLED)
+            return
+        if not available():  # installed but not importable: exact search stays
+            handle._finish(STATE_UNAVAILABLE)
             return
         label = handle.label = model.identity.path if model.identity else handle.key
         source = handle.source = fileio.source_record(model.identity) if model.identity else None

@@ -63,9 +63,9 @@ HEAVY_MODULES = (
     "tensorboard_plugin_w2v.engines.local",
     "tensorboard_plugin_w2v.analysis.evaluation",
     "tensorboard_plugin_w2v.writers.projector",
-    # Not faiss: only large models need it (imported by their first load, about 0.15 s, or by
-    # the index builder), and importing it here made a slow text-model load in a test's plugin
-    # stall for 30 s (not understood yet; see the README).
+    # Not faiss: only large models need it (imported by the index builder's thread, about
+    # 0.15 s, after their first answer), and importing it here made a slow text-model load in a
+    # test's plugin stall for 30 s (not understood yet; see the README).
 )
 
 

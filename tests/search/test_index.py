@@ -380,3 +380,40 @@ def test_exact_ranking_orders_equal_scores_as_gensim():
         copy = dists.copy()
         assert topk.best_first(copy, topn).tolist() == matutils.argsort(dists, topn, reverse=True).tolist()
         np.testing.assert_array_equal(copy, dists)
+
+
+_FIRST_ANSWER_IMPORTS = r"""
+import json, os, sys
+from tensorboard_plugin_w2v.analysis import queries
+from tensorboard_plugin_w2v.models.discovery import ModelVersion
+from tensorboard_plugin_w2v.models.store import ModelStore
+from tensorboard_plugin_w2v.search import index as ann
+path, cache = sys.argv[1:3]
+store = ModelStore(1 << 30, cache)
+store.add_load_listener(ann.IndexManager(cache, exact_max_cells=0, batch_rows=500).attach)
+version = ModelVersion(run="r", name=os.path.basename(path), step=None, path=path, format=None, source="file")
+model = store.get(version)
+word = model.kv.index_to_key[3]
+first = [n.word for n in queries.neighbors(model.kv, word, k=10, index=model.searcher())]
+at_first_answer = {"faiss": "faiss" in sys.modules, "state": model.index.state}
+model.index.wait(120)
+print(json.dumps({"first": first, "gensim": [w for w, _ in model.kv.most_similar(word, topn=10)],
+                  "at_first_answer": at_first_answer, "state": model.index.state, "faiss": "faiss" in sys.modules}))
+"""
+
+
+def test_a_large_models_first_answer_does_not_wait_for_faiss_to_be_imported(tmp_path, lee_kv_path):
+    """The index builder's thread imports faiss (about 0.15 s), not the load listener on the
+    first query's path: a fresh process answers exactly, as gensim does, before faiss is
+    imported, and the index is built afterwards."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO, env.get("PYTHONPATH")]))
+    out = subprocess.run(
+        [sys.executable, "-c", _FIRST_ANSWER_IMPORTS, lee_kv_path, str(tmp_path)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["at_first_answer"] == {"faiss": False, "state": ann.STATE_QUEUED}
+    assert result["first"] == result["gensim"]
+    assert result["state"] == ann.STATE_READY and result["faiss"]

@@ -63,9 +63,12 @@ def get_json(url: str, timeout: float = 60.0) -> tuple[int, dict | None]:
             status, body, ctype = r.status, r.read(), r.headers.get("Content-Type", "")
     except urllib.error.HTTPError as e:
         status, body, ctype = e.code, e.read(), e.headers.get("Content-Type", "")
-    if not ctype.startswith("application/json"):
-        return status, None
-    return status, json.loads(body)
+    return _decoded(status, body, ctype)
+
+
+def _decoded(status: int, body: bytes, ctype: str) -> tuple[int, dict | None]:
+    """(HTTP status, the body decoded if it is JSON, else None)."""
+    return status, (json.loads(body) if ctype.startswith("application/json") else None)
 
 
 class KeptConnection:
@@ -92,9 +95,7 @@ class KeptConnection:
             raise
         if r.will_close:
             self.close()
-        if not ctype.startswith("application/json"):
-            return status, None
-        return status, json.loads(body)
+        return _decoded(status, body, ctype)
 
     def close(self) -> None:
         if self._conn is not None:

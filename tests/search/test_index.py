@@ -331,14 +331,20 @@ print(json.dumps(idle))
 """
 
 
+def _fresh_python(code: str, *argv: str, env: dict, timeout: float):
+    """The last line printed by ``code`` run in a new interpreter (this checkout first on its
+    path), decoded as JSON."""
+    env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [REPO, env.get("PYTHONPATH")]))}
+    out = subprocess.run([sys.executable, "-c", code, *argv], env=env, capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def _idle_cpu(policy: str | None) -> float:
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO, env.get("PYTHONPATH")]))
     if policy:
         env["OMP_WAIT_POLICY"] = policy
-    out = subprocess.run([sys.executable, "-c", _IDLE_CPU], env=env, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
-    return json.loads(out.stdout)
+    return _fresh_python(_IDLE_CPU, env=env, timeout=120)
 
 
 def test_faiss_threads_sleep_between_parallel_steps():
@@ -406,14 +412,7 @@ def test_a_large_models_first_answer_does_not_wait_for_faiss_to_be_imported(tmp_
     """The index builder's thread imports faiss (about 0.15 s), not the load listener on the
     first query's path: a fresh process answers exactly, as gensim does, before faiss is
     imported, and the index is built afterwards."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO, env.get("PYTHONPATH")]))
-    out = subprocess.run(
-        [sys.executable, "-c", _FIRST_ANSWER_IMPORTS, lee_kv_path, str(tmp_path)],
-        env=env, capture_output=True, text=True, timeout=300,
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = _fresh_python(_FIRST_ANSWER_IMPORTS, lee_kv_path, str(tmp_path), env=dict(os.environ), timeout=300)
     assert result["at_first_answer"] == {"faiss": False, "state": ann.STATE_QUEUED}
     assert result["first"] == result["gensim"]
     assert result["state"] == ann.STATE_READY and result["faiss"]

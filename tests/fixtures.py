@@ -70,6 +70,14 @@ def longest_pause(work):
     return result, longest[0]
 
 
+def memory_of(array: np.ndarray):
+    """The object that owns an array's memory: an ``mmap.mmap`` for an array read by
+    :mod:`tensorboard_plugin_w2v.io.streamed`, ``None``-based (numpy's own) for ``np.load``'s."""
+    while isinstance(array, np.ndarray) and array.base is not None:
+        array = array.base
+    return array.obj if isinstance(array, memoryview) else array
+
+
 def write_manifest(run_dir: str, entries: list[dict]) -> None:
     path = os.path.join(run_dir, md.MANIFEST_PATH)
     os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -8,7 +8,11 @@ seconds, and a reader that needed the GIL between small reads would wait for it 
 The page cache is dropped behind the reader (``RWF_DONTCACHE`` on Linux 6.14+, else
 ``posix_fadvise(DONTNEED)``), so the file's pages are not held twice: touching fresh memory is
 what such a read costs most. Rows are announced as they arrive, so the norms can follow the
-reader (:meth:`StreamedNpy.wait_rows`).
+reader (:meth:`StreamedNpy.wait_rows`). :func:`read_npy` reads a file the same way in the calling
+thread, in place of ``np.load``: numpy asks for transparent huge pages for its large arrays, and
+on a VM whose host backs them slowly, the read into such fresh memory took 0.33 s instead of
+0.08 s for 160 MB and held up the server's other threads meanwhile (with 16 clients on the load
+test, their p99 rose from 60 to 95 ms while it ran once every 1.5 s; not at all with this memory).
 
     >>> stream = StreamedNpy("vectors.npy")        # doctest: +SKIP
     >>> threading.Thread(target=stream.run).start()  # doctest: +SKIP
@@ -149,6 +153,14 @@ class StreamedNpy:
         if self._error is not None:
             raise self._error
         return self.array
+
+
+def read_npy(path: str) -> np.ndarray:
+    """The array of the ``.npy`` file ``path``, read now into anonymous memory (see above);
+    ``OSError`` / ``ValueError`` for a file that is not a readable array."""
+    stream = StreamedNpy(path)
+    stream.run()
+    return stream.result()
 
 
 def _anonymous_memory(size: int) -> mmap.mmap:

@@ -261,13 +261,14 @@ class PendingCopy:
 
 
 class FreshRead:
-    """A large local gensim file that may still change: its sidecars are read, never mapped.
+    """A local gensim file that may still change: its sidecars are read, never mapped.
 
     Each ``.npy`` sidecar gensim asks for is read into memory by a
     :class:`~tensorboard_plugin_w2v.io.streamed.StreamedNpy`; the vectors' one is started
     (:meth:`prefetch`) before gensim unpickles the vocabulary, so the disk and the CPU work at
     once, with the norms computed behind the reader. Once the model is loaded, :meth:`publish`
-    writes its private copy from the bytes read, in the background, for the next load to map.
+    writes its private copy from the bytes read, in the background, for the next load to map
+    (given a ``cache_dir``: large files only).
     """
 
     def __init__(

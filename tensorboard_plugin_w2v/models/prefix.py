@@ -28,6 +28,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tensorboard_plugin_w2v import lifecycle
+from tensorboard_plugin_w2v.io import streamed
 
 BLOCK = 1024
 SQUARE_MAX = 1 << 16  # pages deeper than about 256 words walk the rank order instead of the blocks
@@ -119,8 +120,8 @@ class PrefixIndex:
         (a mapped folder is in use: the cache budget cannot evict it); ``OSError`` /
         ``ValueError`` if damaged."""
         keys_path, *arrays = (os.path.join(folder, name) for name in FILES)
-        mode = "r" if mapped else None
-        ends, ranks, blocks, positions, order = (np.load(p, mmap_mode=mode).view(np.ndarray) for p in arrays)
+        load = (lambda p: np.load(p, mmap_mode="r")) if mapped else streamed.read_npy
+        ends, ranks, blocks, positions, order = (load(p).view(np.ndarray) for p in arrays)
         with open(keys_path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             if not mapped:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import mmap
 import os
 import threading
 
 import numpy as np
 import pytest
+from fixtures import memory_of
 
 from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v.io import streamed
@@ -42,6 +44,18 @@ def test_the_array_equals_numpys_load(tmp_path, small_steps, array):
     assert got.dtype == array.dtype and got.shape == array.shape
     np.testing.assert_array_equal(got, np.load(path))
     assert not isinstance(got, np.memmap)
+
+
+def test_read_npy_reads_in_the_calling_thread_into_anonymous_memory(tmp_path, small_steps):
+    path = str(tmp_path / "a.npy")
+    array = np.random.default_rng(4).standard_normal((777, 9)).astype(np.float32)
+    np.save(path, array)
+    got = streamed.read_npy(path)
+    np.testing.assert_array_equal(got, np.load(path))
+    assert isinstance(memory_of(got), mmap.mmap)
+    np.save(path, np.array(["a", None], dtype=object))
+    with pytest.raises(ValueError, match="Python objects"):
+        streamed.read_npy(path)
 
 
 def test_a_header_of_format_2_is_read(tmp_path, small_steps):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import mmap
 import os
 
 import numpy as np
 import pytest
+from fixtures import memory_of
 from gensim.models import FastText, KeyedVectors
 from gensim.test.utils import common_texts, datapath
 
@@ -182,8 +184,16 @@ def test_a_fresh_file_truncated_under_its_header_is_refused_with_a_message(tmp_p
     assert not os.path.exists(tmp_path / "cache" / "copies") or os.listdir(tmp_path / "cache" / "copies") == []
 
 
-def test_small_gensim_files_are_read_into_memory(tmp_path, lee_model):
+def test_small_fresh_gensim_files_are_read_into_anonymous_memory_and_not_copied(tmp_path, lee_model):
+    """Below the private-copy size a fresh file is read as a large one is (io.streamed, beside
+    the unpickling), not by gensim's own ``np.load``, and nothing is written to the cache."""
     path = str(tmp_path / "vectors.kv")
     lee_model.wv.save(path, sep_limit=0)
+    assert os.path.getsize(path + ".vectors.npy") < convert.PRIVATE_COPY_MIN_BYTES
     model = loading.load_model(path, cache_dir=str(tmp_path / "cache"))
     assert not isinstance(model.kv.vectors, np.memmap)
+    assert isinstance(memory_of(model.kv.vectors), mmap.mmap)
+    np.testing.assert_array_equal(model.kv.vectors, lee_model.wv.vectors)
+    assert model.kv.most_similar("man", topn=5) == lee_model.wv.most_similar("man", topn=5)
+    assert convert.wait_for_copies(60)
+    assert not os.path.exists(tmp_path / "cache" / "copies")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import mmap
 import time
 
 import numpy as np
 import pytest
+from fixtures import memory_of
 from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 
@@ -93,12 +95,15 @@ def test_pages_equal_a_scan_of_the_words(words, monkeypatch, block, square_max, 
             assert rows.tolist() == expected[offset : offset + limit], (lowered, offset, limit)
 
 
-def test_a_saved_index_reopens_mapped_and_answers_the_same(tmp_path, words, monkeypatch):
+@pytest.mark.parametrize("mapped", [True, False], ids=["mapped", "read"])
+def test_a_saved_index_reopens_and_answers_the_same(tmp_path, words, monkeypatch, mapped):
     monkeypatch.setattr(prefix, "BLOCK", 64)
     counts = np.random.default_rng(2).integers(1, 1000, len(words))
     built = prefix.PrefixIndex.build(words, counts)
     built.save(str(tmp_path))
-    opened = prefix.PrefixIndex.open(str(tmp_path))
+    opened = prefix.PrefixIndex.open(str(tmp_path), mapped=mapped)
+    if not mapped:  # read into anonymous memory (io.streamed.read_npy), never by np.load
+        assert all(isinstance(memory_of(a), mmap.mmap) for a in (opened._ends, opened.order))
     for lowered in ["", "a", "co", "gov", "ä", "none-such"]:
         for offset, limit in [(0, 5), (10, 100)]:
             got, want = opened.page(lowered, offset, limit), built.page(lowered, offset, limit)
@@ -106,7 +111,8 @@ def test_a_saved_index_reopens_mapped_and_answers_the_same(tmp_path, words, monk
     with open(tmp_path / "prefix_keys.bin", "r+b") as f:
         f.truncate(10)
     with pytest.raises(ValueError):
-        prefix.PrefixIndex.open(str(tmp_path))
+        prefix.PrefixIndex.open(str(tmp_path), mapped=mapped)
+
 
 
 def test_vocab_builds_the_index_once_and_follows_a_grown_vocabulary(words):

@@ -22,6 +22,7 @@ would call ``read`` for every opcode), so they are decoded in one call as before
 from __future__ import annotations
 
 import io
+import mmap
 import pickle
 import time
 
@@ -35,8 +36,9 @@ MAX_REST = 0.02
 CONTENDED = 0.0002  # a hand-over (sleep(0)) this long found another thread waiting for the GIL
 
 
-def loads(data: bytes, encoding: str = "latin1"):
-    """``pickle.loads(data, encoding=encoding)``, letting other threads run between frames."""
+def loads(data: bytes | mmap.mmap, encoding: str = "latin1"):
+    """``pickle.loads(data, encoding=encoding)``, letting other threads run between frames;
+    ``data`` may also be an ``mmap`` (:func:`~tensorboard_plugin_w2v.io.streamed.read_file`)."""
     if len(data) < 2 or data[0] != pickle.PROTO[0] or data[1] < FRAMED_PROTOCOL:
         return pickle.loads(data, encoding=encoding)
     return pickle.Unpickler(_Yielding(data), encoding=encoding).load()
@@ -46,8 +48,12 @@ class _Yielding:
     """A file over ``data`` whose methods are Python code, so each call is a point where the
     interpreter may hand the GIL to another thread."""
 
-    def __init__(self, data: bytes):
-        self._file = io.BytesIO(data)
+    def __init__(self, data: bytes | mmap.mmap):
+        if isinstance(data, mmap.mmap):
+            data.seek(0)
+            self._file = data  # read in place (a BytesIO would copy it)
+        else:
+            self._file = io.BytesIO(data)
         self._resumed = time.perf_counter()
 
     def read(self, size: int = -1) -> bytes:
@@ -61,7 +67,9 @@ class _Yielding:
         return self._file.read(size)
 
     def readinto(self, buffer) -> int:
-        return self._file.readinto(buffer)
+        data = self._file.read(len(memoryview(buffer).cast("B")))  # an mmap has no readinto
+        memoryview(buffer).cast("B")[: len(data)] = data
+        return len(data)
 
     def readline(self) -> bytes:
         return self._file.readline()

@@ -19,7 +19,7 @@ from gensim.utils import SaveLoad
 from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.errors import ModelLoadError
-from tensorboard_plugin_w2v.io import unpickling
+from tensorboard_plugin_w2v.io import streamed, unpickling
 from tensorboard_plugin_w2v.models import convert, faults, vocabulary
 from tensorboard_plugin_w2v.models.model import LoadedModel
 from tensorboard_plugin_w2v.models.model import file_label as _label
@@ -127,8 +127,7 @@ def _unpickle(
         return cls.load(path, mmap=None), None, None
     before = _vectors_stamp(path, suffix)
     early = fresh.prefetch(f"{path}.{suffix}.npy") if fresh is not None and before is not None else None
-    with open(path, "rb") as f:
-        data = f.read()
+    data = streamed.read_file(path)  # not f.read(): see io.streamed
     if mmap and before is not None:
         early = _early_norms(path, suffix, group)
     loaded = unpickling.loads(data, encoding="latin1")  # gensim's utils.unpickle, yielding the GIL

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import threading
@@ -13,6 +14,7 @@ from fixtures import memory_of
 from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v.io import streamed
 from tensorboard_plugin_w2v.models import norms
+from tensorboard_plugin_w2v.server import inflight
 
 
 def _read(path: str) -> np.ndarray:
@@ -56,6 +58,38 @@ def test_read_npy_reads_in_the_calling_thread_into_anonymous_memory(tmp_path, sm
     np.save(path, np.array(["a", None], dtype=object))
     with pytest.raises(ValueError, match="Python objects"):
         streamed.read_npy(path)
+
+
+def test_while_requests_are_answered_the_file_is_read_in_steps_faulted_in_first(tmp_path, monkeypatch):
+    """Under demand (two requests counted as the server counts them) each step's memory is
+    faulted in from user space before the read fills it; the array is the same."""
+    monkeypatch.setattr(streamed, "TOUCHED_STEP_BYTES", 3 * 4096 + 100)  # unaligned steps
+    path = str(tmp_path / "a.npy")
+    array = np.random.default_rng(5).standard_normal((3001, 13)).astype(np.float32)
+    np.save(path, array)
+    with inflight.REQUESTS, inflight.REQUESTS:
+        assert lifecycle.DEMAND.busy()
+        stream = streamed.StreamedNpy(path)
+        stream.run()
+    np.testing.assert_array_equal(stream.result(), array)
+    assert isinstance(memory_of(stream.result()), mmap.mmap)
+
+
+@pytest.mark.parametrize("answering", [False, True], ids=["quiet", "requests"])
+def test_read_file_returns_the_files_bytes(tmp_path, small_steps, monkeypatch, answering):
+    monkeypatch.setattr(streamed, "TOUCHED_STEP_BYTES", 5000)
+    data = np.random.default_rng(6).integers(0, 256, 123_457, dtype=np.uint8).tobytes()
+    (tmp_path / "f.bin").write_bytes(data)
+    (tmp_path / "empty").write_bytes(b"")
+    with contextlib.ExitStack() as requests:
+        for _ in range(2 if answering else 0):  # as the server counts two requests being answered
+            requests.enter_context(inflight.REQUESTS)
+        assert lifecycle.DEMAND.busy() == answering
+        got = streamed.read_file(str(tmp_path / "f.bin"))
+    assert isinstance(got, mmap.mmap) and got[:] == data
+    assert streamed.read_file(str(tmp_path / "empty")) == b""
+    with pytest.raises(FileNotFoundError):
+        streamed.read_file(str(tmp_path / "missing"))
 
 
 def test_a_header_of_format_2_is_read(tmp_path, small_steps):

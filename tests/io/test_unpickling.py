@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import mmap
 import pickle
 import statistics
 import threading
@@ -13,7 +14,7 @@ import pytest
 from fixtures import longest_pause
 from gensim.models import KeyedVectors
 
-from tensorboard_plugin_w2v.io import unpickling
+from tensorboard_plugin_w2v.io import streamed, unpickling
 from tensorboard_plugin_w2v.models import loading
 from tensorboard_plugin_w2v.server import inflight
 
@@ -31,10 +32,15 @@ def test_a_million_word_vocabulary_is_unpickled_without_holding_this_process(tmp
     np.testing.assert_array_equal(loaded.kv.vectors, kv.vectors)
 
 
+@pytest.mark.parametrize("from_file", [False, True], ids=["bytes", "read_file"])
 @pytest.mark.parametrize("protocol", [0, 2, 4, 5])
-def test_every_pickle_protocol_is_decoded_as_pickle_decodes_it(protocol):
+def test_every_pickle_protocol_is_decoded_as_pickle_decodes_it(tmp_path, protocol, from_file):
     value = {"words": ["king", "queen", "é"], "counts": np.arange(5), "big": b"x" * 200_000, "n": 3}
     data = pickle.dumps(value, protocol=protocol)
+    if from_file:  # as the model readers read it: into anonymous memory (io.streamed.read_file)
+        (tmp_path / "v.pkl").write_bytes(data)
+        data = streamed.read_file(str(tmp_path / "v.pkl"))
+        assert isinstance(data, mmap.mmap)
     decoded = unpickling.loads(data)
     assert decoded.keys() == value.keys() and decoded["words"] == value["words"]
     np.testing.assert_array_equal(decoded["counts"], value["counts"])

@@ -4,16 +4,17 @@ A model file written a moment ago may be rewritten in place by the job that wrot
 mapped page of a truncated file kills the process (SIGBUS), so such a file is read, not mapped.
 :class:`StreamedNpy` reads it into anonymous memory with few, large system calls, which release
 the GIL: gensim's unpickling of the vocabulary beside it needs the GIL most of the time for
-seconds, and a reader that needed the GIL between small reads would wait for it at each one.
-The page cache is dropped behind the reader (``RWF_DONTCACHE`` on Linux 6.14+, else
+seconds, and a reader that needed the GIL between small reads would wait for it at each one. The
+page cache is dropped behind the reader (``RWF_DONTCACHE`` on Linux 6.14+, else
 ``posix_fadvise(DONTNEED)``), so the file's pages are not held twice: touching fresh memory is
 what such a read costs most. Rows are announced as they arrive, so the norms can follow the
-reader (:meth:`StreamedNpy.wait_rows`). While requests are being answered, each step's memory
-is faulted in before it is read (:func:`_touch`). :func:`read_npy` and :func:`read_file` (a
-pickle's bytes) read a file the same way in the calling thread, in place of ``np.load``: numpy asks for transparent huge pages for its large arrays, and
-on a VM whose host backs them slowly, the read into such fresh memory took 0.33 s instead of
-0.08 s for 160 MB and held up the server's other threads meanwhile (with 16 clients on the load
-test, their p99 rose from 60 to 95 ms while it ran once every 1.5 s; not at all with this memory).
+reader (:meth:`StreamedNpy.wait_rows`). While requests are being answered, each step's memory is
+faulted in before it is read (:func:`_touch`). :func:`read_npy` and :func:`read_file` (a
+pickle's bytes) read a file the same way in the calling thread, in place of ``np.load``: numpy
+asks for transparent huge pages for its large arrays, and on a VM whose host backs them slowly,
+the read into such fresh memory took 0.33 s instead of 0.08 s for 160 MB and held up the
+server's other threads meanwhile (with 16 clients on the load test, their p99 rose from 60 to 95
+ms while it ran once every 1.5 s; not at all with this memory).
 
     >>> stream = StreamedNpy("vectors.npy")        # doctest: +SKIP
     >>> threading.Thread(target=stream.run).start()  # doctest: +SKIP

@@ -47,7 +47,7 @@ class Demand:
     :meth:`busy`."""
 
     def __init__(self) -> None:
-        self._counter = None  # anything with a ``count`` of the requests being answered
+        self._counter = None  # anything with the ``count`` and ``busy_lately`` of server.inflight.InFlight
 
     def counted_by(self, counter) -> None:
         self._counter = counter
@@ -56,6 +56,12 @@ class Demand:
         """Whether requests besides one waiting for the background work are being answered."""
         counter = self._counter
         return counter is not None and counter.count >= 2
+
+    def lately(self) -> bool:
+        """Whether requests were being answered two or more at a time now or a moment ago (a
+        server under steady load, even at an instant between its requests)."""
+        counter = self._counter
+        return counter is not None and counter.busy_lately
 
 
 DEMAND = Demand()

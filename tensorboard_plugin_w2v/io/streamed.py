@@ -157,7 +157,7 @@ def _fill(fd: int, raw: mmap.mmap, size: int, path: str, stop: threading.Event |
             if stop is not None and stop.is_set():
                 raise lifecycle.Stopped(f"reading {path} was stopped")
             step = FIRST_STEP_BYTES if done == 0 else STEP_BYTES
-            if lifecycle.DEMAND.busy():  # requests are being answered: fault the memory in first
+            if lifecycle.DEMAND.lately():  # requests are being answered: fault the memory in first
                 step = min(step, TOUCHED_STEP_BYTES)
                 _touch(raw, done, min(done + step, size))
             piece = view[done : min(done + step, size)]

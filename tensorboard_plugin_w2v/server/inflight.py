@@ -122,6 +122,11 @@ class InFlight:
     def count(self) -> int:
         return self._count
 
+    @property
+    def busy_lately(self) -> bool:
+        """Whether two requests are being answered, or were less than QUIET_SECONDS ago."""
+        return self._count >= 2 or time.monotonic() < self._busy_until
+
     def __enter__(self) -> InFlight:
         with self._lock:
             self._count += 1

@@ -78,3 +78,19 @@ def test_a_request_that_fails_still_leaves_the_count():
     response = Client(http.json_route(handler)).get("/")
     assert response.status_code == 500 and "internal error" in response.json["error"]
     assert inflight.REQUESTS.count == before
+
+
+def test_the_server_counts_as_busy_lately_for_a_quiet_spell_after_two_requests(monkeypatch):
+    """What background reads go by (``lifecycle.DEMAND.lately``): two requests at once, or the
+    moments after, not a lone request."""
+    monkeypatch.setattr(inflight, "QUIET_SECONDS", 0.3)
+    counter = inflight.InFlight()
+    with counter:
+        assert not counter.busy_lately
+    with counter:
+        with counter:
+            assert counter.busy_lately
+        assert counter.busy_lately  # one left the other behind: the spell starts
+    assert counter.busy_lately
+    time.sleep(0.35)
+    assert not counter.busy_lately

@@ -72,9 +72,11 @@ def _decoded(status: int, body: bytes, ctype: str) -> tuple[int, dict | None]:
 
 
 class KeptConnection:
-    """One client's HTTP/1.1 connection, reused from request to request as a browser reuses its
-    connections to a server (TensorBoard answers in HTTP/1.1 so that a page needs no new socket
-    and no new server thread per request). Opened on first use and again after an error."""
+    """One client's HTTP/1.1 connection, reused from request to request as a browser would
+    reuse it, for as long as the server keeps it open: opened on first use, again after an
+    error and whenever a response closes it. TensorBoard's werkzeug server closes every
+    connection after its response (``Connection: close``, werkzeug 3.1 here), so against
+    it each request still opens a new connection and a new server thread, as a browser's do."""
 
     def __init__(self, timeout: float = 60.0):
         self.timeout = timeout
@@ -364,8 +366,8 @@ def drive(
     """Run ``clients`` closed-loop clients for ``duration`` seconds (or until ``until()`` is true);
     requests started in the first ``warmup`` seconds are sent but not counted. A summary dict;
     ``timeline`` (a list) receives each counted request's ``(monotonic start, seconds)``. Each
-    client keeps one connection open, as a browser does (:class:`KeptConnection`); without
-    ``keep_alive`` it opens a new one for each request, as scripts without a session do."""
+    client reuses its connection while the server keeps it open (:class:`KeptConnection`);
+    without ``keep_alive`` it opens a new one for each request."""
     makers, notes = plan or plan_queries(tb, log=log)
     names = [m[0] for m in makers for _ in range(m[2])]
     funcs = [m[1] for m in makers for _ in range(m[2])]
@@ -719,8 +721,9 @@ def main(argv: list[str] | None = None) -> int:
         "--connections",
         choices=("keep-alive", "new"),
         default="keep-alive",
-        help="keep-alive (default): each client reuses one connection, as a browser does; new: a new "
-        "connection (and a new server thread) for each request, as scripts without a session do",
+        help="keep-alive (default): each client reuses its connection while the server keeps it "
+        "open (TensorBoard's werkzeug server closes each one after its response); new: a new "
+        "connection for each request, as scripts without a session do",
     )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON only")
     args = parser.parse_args(argv)

@@ -142,9 +142,21 @@ def remove_path(path: str) -> None:
 
 
 def remove(path: str) -> bool:
-    """Remove a temporary file or folder; False if it was already gone or cannot be removed."""
+    """Remove a temporary file or folder; False if it was already gone or cannot be removed.
+
+    A folder's writer file goes last: a sweep killed (or failing) midway leaves a folder that
+    the next sweep still knows to be abandoned, where one without it would count as an older
+    version's and be kept for ``UNLOCKED_FOLDER_AGE_SECONDS``."""
     try:
-        remove_path(path)
+        if os.path.isdir(path) and not os.path.islink(path):
+            for name in os.listdir(path):
+                if name != WRITER_NAME:
+                    remove_path(os.path.join(path, name))
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(path, WRITER_NAME))
+            os.rmdir(path)
+        else:
+            os.unlink(path)
     except OSError:
         return False
     return True

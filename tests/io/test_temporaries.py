@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from fixtures import REPO
 
 from tensorboard_plugin_w2v.io import fileio, temporaries
@@ -50,3 +51,27 @@ def test_a_published_folder_has_no_lock_file_left(tmp_path):
             f.write("complete")
     assert sorted(os.listdir(final)) == ["a.txt"]
     assert temporaries.sweep_folder(str(tmp_path)) == []
+
+
+def test_a_sweep_that_fails_midway_keeps_the_writer_file_for_the_next_sweep(tmp_path):
+    """The writer file goes last: a folder a sweep could only partly remove (here a file it may
+    not delete, as a sweep killed midway leaves it) is still known to be abandoned."""
+    parent = str(tmp_path / "models")
+    with temporaries.claimed_folder(parent) as tmp:
+        for i in range(20):
+            with open(os.path.join(tmp, f"part{i}.npy"), "wb") as f:
+                f.write(b"x" * 100)
+    old = time.time() - 10 * temporaries.MIN_AGE_SECONDS
+    os.utime(os.path.join(tmp, temporaries.WRITER_NAME), (old, old))
+    order = os.listdir(tmp)  # the order a removal meets them: the last file is the one it cannot remove
+    stuck = os.path.join(tmp, next(n for n in reversed(order) if n != temporaries.WRITER_NAME))
+    if subprocess.run(["chattr", "+i", stuck], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available here (needs root and a file system that has it)")
+    try:
+        assert temporaries.sweep_folder(parent) == []  # the immutable file stopped it
+        assert os.path.exists(os.path.join(tmp, temporaries.WRITER_NAME))
+        assert temporaries.abandoned(tmp)
+    finally:
+        subprocess.run(["chattr", "-i", stuck], check=True)
+    assert temporaries.sweep_folder(parent) == [tmp]
+    assert os.listdir(parent) == []

@@ -518,6 +518,7 @@ def during_build(
     arrivals: int = 1,
     settled: bool = False,
     keep_alive: bool = True,
+    timeline_path: str | None = None,
 ) -> dict:
     """``arrivals`` new models of ``size`` arrive in the logdir one after another, each asked for
     once as the tab does (it loads, then builds its search index unless it is small enough to be
@@ -612,7 +613,20 @@ def during_build(
     summary["arrivals_completed"] = sum("index_state" in m for m in models)
     summary["by_stage"] = by_stage(timeline, stages)
     summary["by_stage_name"] = by_stage_name(timeline, stages)
+    if timeline_path:
+        write_timeline(timeline_path, timeline, stages, t0)
     return summary
+
+
+def write_timeline(path: str, timeline: list[tuple[float, float]], stages: list[tuple[float, str]], t0: float) -> None:
+    """Every counted request (start in seconds after the first arrival, latency in seconds) and
+    the arriving models' stages, as JSON: where in a load the slow requests began."""
+    data = {
+        "requests": [[round(begun - t0, 4), round(seconds, 5)] for begun, seconds in sorted(timeline)],
+        "stages": [[round(when - t0, 4), stage] for when, stage in stages],
+    }
+    with open(path, "w") as f:
+        json.dump(data, f)
 
 
 def by_stage(timeline: list[tuple[float, float]], stages: list[tuple[float, str]]) -> list[dict]:
@@ -725,6 +739,12 @@ def main(argv: list[str] | None = None) -> int:
         "open (TensorBoard's werkzeug server closes each one after its response); new: a new "
         "connection for each request, as scripts without a session do",
     )
+    parser.add_argument(
+        "--timeline",
+        metavar="FILE",
+        help="with --during-build: write every request's start and latency and the arriving "
+        "models' stages to FILE (JSON)",
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON only")
     args = parser.parse_args(argv)
     keep_alive = args.connections == "keep-alive"
@@ -800,6 +820,7 @@ def main(argv: list[str] | None = None) -> int:
                     arrivals=args.arrivals,
                     settled=args.settled,
                     keep_alive=keep_alive,
+                    timeline_path=args.timeline,
                 )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -151,7 +151,8 @@ def test_load_test_quick_mode_against_the_real_tensorboard(tmp_path):
     and are ready, with no index to build)."""
     script = os.path.join(REPO, "scripts", "load_test.py")
     out = subprocess.run(
-        [sys.executable, script, "--quick", "--json", "--during-build", "30000x20", "--arrivals", "2"],
+        [sys.executable, script, "--quick", "--json", "--during-build", "30000x20", "--arrivals", "2"]
+        + ["--timeline", str(tmp_path / "timeline.json")],
         capture_output=True,
         text=True,
         timeout=600,
@@ -179,6 +180,11 @@ def test_load_test_quick_mode_against_the_real_tensorboard(tmp_path):
     stages = [r["stage"] for r in phase["by_stage"]]
     assert stages == ["listing", "loading", "answered", "exact"] * 2, phase["by_stage"]
     assert sum(r["n"] for r in phase["by_stage_name"].values()) == phase["requests"]
+    # --timeline: the same requests one by one, and the same stages, from the first arrival on
+    timeline = json.load(open(tmp_path / "timeline.json"))
+    assert len(timeline["requests"]) == phase["requests"]
+    assert [name for _, name in timeline["stages"]] == stages and timeline["stages"][0][0] >= 0
+    assert all(seconds > 0 for _, seconds in timeline["requests"])
     assert out.returncode == 0, out.stderr[-2000:]
 
 

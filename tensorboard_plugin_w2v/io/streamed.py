@@ -183,8 +183,9 @@ def _fill(fd: int, raw: mmap.mmap, size: int, path: str, stop: threading.Event |
 def _read_into(fd: int, piece: memoryview, offset: int, flags: int) -> int:
     if hasattr(os, "preadv"):
         return os.preadv(fd, [piece], offset, flags)
-    os.lseek(fd, offset, os.SEEK_SET)
-    return os.readv(fd, [piece])
+    os.lseek(fd, offset, os.SEEK_SET)  # no preadv (macOS before 11, Windows): a plain read
+    with io.FileIO(fd, closefd=False) as f:
+        return f.readinto(piece)
 
 
 def _touch(raw: mmap.mmap, start: int, stop: int) -> None:

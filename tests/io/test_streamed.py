@@ -92,6 +92,16 @@ def test_read_file_returns_the_files_bytes(tmp_path, small_steps, monkeypatch, a
         streamed.read_file(str(tmp_path / "missing"))
 
 
+def test_without_preadv_the_file_is_read_with_plain_reads(tmp_path, small_steps, monkeypatch):
+    monkeypatch.delattr(os, "preadv")  # as on a platform that lacks it
+    path = str(tmp_path / "a.npy")
+    array = np.random.default_rng(7).standard_normal((999, 11)).astype(np.float32)
+    np.save(path, array)
+    np.testing.assert_array_equal(streamed.read_npy(path), array)
+    with open(path, "rb") as f:
+        assert streamed.read_file(path)[:] == f.read()
+
+
 def test_a_header_of_format_2_is_read(tmp_path, small_steps):
     path = str(tmp_path / "v2.npy")
     array = np.random.default_rng(2).standard_normal((50, 3)).astype(np.float32)

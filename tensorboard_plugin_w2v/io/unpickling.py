@@ -67,8 +67,9 @@ class _Yielding:
         return self._file.read(size)
 
     def readinto(self, buffer) -> int:
-        data = self._file.read(len(memoryview(buffer).cast("B")))  # an mmap has no readinto
-        memoryview(buffer).cast("B")[: len(data)] = data
+        view = memoryview(buffer).cast("B")
+        data = self._file.read(len(view))  # an mmap has no readinto
+        view[: len(data)] = data
         return len(data)
 
     def readline(self) -> bytes:

@@ -120,16 +120,16 @@ class PrefixIndex:
         (a mapped folder is in use: the cache budget cannot evict it); ``OSError`` /
         ``ValueError`` if damaged."""
         keys_path, *arrays = (os.path.join(folder, name) for name in FILES)
-        load = (lambda p: np.load(p, mmap_mode="r")) if mapped else streamed.read_npy
-        ends, ranks, blocks, positions, order = (load(p).view(np.ndarray) for p in arrays)
-        with open(keys_path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            if not mapped:
-                keys = f.read()
-            else:
+        if mapped:
+            ends, ranks, blocks, positions, order = (np.load(p, mmap_mode="r").view(np.ndarray) for p in arrays)
+            with open(keys_path, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
                 keys = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        else:  # into anonymous memory, as io.streamed reads (never np.load's fresh numpy memory)
+            ends, ranks, blocks, positions, order = (streamed.read_npy(p) for p in arrays)
+            keys = streamed.read_file(keys_path)
         if not (len(ends) == len(ranks) == len(positions) == len(order)) or (
-            len(ends) and int(ends[-1]) != size
+            len(ends) and int(ends[-1]) != len(keys)
         ):
             raise ValueError("the prefix index's parts disagree")
         if blocks.ndim != 2 or blocks.shape != (len(ranks) // BLOCK, BLOCK):

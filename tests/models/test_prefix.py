@@ -102,8 +102,9 @@ def test_a_saved_index_reopens_and_answers_the_same(tmp_path, words, monkeypatch
     built = prefix.PrefixIndex.build(words, counts)
     built.save(str(tmp_path))
     opened = prefix.PrefixIndex.open(str(tmp_path), mapped=mapped)
-    if not mapped:  # read into anonymous memory (io.streamed.read_npy), never by np.load
+    if not mapped:  # read into anonymous memory (io.streamed), never by np.load or f.read
         assert all(isinstance(memory_of(a), mmap.mmap) for a in (opened._ends, opened.order))
+        assert isinstance(opened._keys, mmap.mmap)
     for lowered in ["", "a", "co", "gov", "ä", "none-such"]:
         for offset, limit in [(0, 5), (10, 100)]:
             got, want = opened.page(lowered, offset, limit), built.page(lowered, offset, limit)
@@ -112,7 +113,6 @@ def test_a_saved_index_reopens_and_answers_the_same(tmp_path, words, monkeypatch
         f.truncate(10)
     with pytest.raises(ValueError):
         prefix.PrefixIndex.open(str(tmp_path), mapped=mapped)
-
 
 
 def test_vocab_builds_the_index_once_and_follows_a_grown_vocabulary(words):

@@ -6,7 +6,8 @@ behind. To tell such leftovers from writes still going on in another process, a 
 exclusive ``flock`` on the temporary file (or on a ``.writer`` file inside a temporary folder)
 while it writes; the kernel releases the lock when the process dies, however it dies. A sweep
 that can take the lock knows the writer is gone and removes the temporary at once, instead of
-waiting hours to be sure.
+waiting hours to be sure. A ``.writer`` file is locked before it gets its name, so one that can
+be locked is abandoned however young it is.
 
     >>> with claimed_folder("/tmp/cache/converted") as tmp:     # doctest: +SKIP
     ...     write_everything_into(tmp)
@@ -30,7 +31,9 @@ except ImportError:  # Windows: no flock; temporaries are then judged by age onl
 
 PREFIX = ".tmp-"
 WRITER_NAME = ".writer"  # inside a temporary folder: the file its writer holds locked
-# A lock is taken microseconds after its temporary is created; never judge one younger than this.
+WRITER_PREFIX = WRITER_NAME + "-"  # a writer file being created, locked, not yet renamed
+# A temporary file is locked microseconds after it is created (and a folder's lock file named
+# microseconds after the folder): never judge one younger than this.
 MIN_AGE_SECONDS = 1.0
 # A temporary nobody can vouch for (no lock file) is trusted to be dead after this long.
 UNLOCKED_AGE_SECONDS = 6 * 3600
@@ -81,9 +84,24 @@ def writer_lock(folder: str) -> Iterator[str]:
     says the folder is being written. The file stays; its path is yielded, for the writer to
     remove once the folder is complete."""
     path = os.path.join(folder, WRITER_NAME)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    if os.path.exists(path) or fcntl is None:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            _lock(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+    else:  # locked under another name, then named: a ``.writer`` nobody holds is never a new one
+        fd, fresh = tempfile.mkstemp(dir=folder, prefix=WRITER_PREFIX)
+        try:
+            _lock(fd)
+            os.rename(fresh, path)
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(fresh)
+            raise
     try:
-        _lock(fd)
         yield path
     finally:
         os.close(fd)
@@ -94,11 +112,18 @@ def writer_file(path: str) -> str:
     return os.path.join(path, WRITER_NAME) if os.path.isdir(path) else path
 
 
+def unclaimed(folder: str) -> bool:
+    """Whether ``folder`` holds nothing but a writer file that never got its name: a writer
+    killed between creating the folder and naming its lock file (or one doing that right now)."""
+    return all(name.startswith(WRITER_PREFIX) for name in os.listdir(folder))
+
+
 def abandoned(path: str, now: float | None = None) -> bool:
     """Whether the temporary at ``path`` was left by a writer that is gone.
 
-    True when its writer's lock is free (its process ended) and it is older than a moment, or,
-    for temporaries without a lock file, when it is older than ``UNLOCKED_AGE_SECONDS``.
+    True when its writer's lock is free (its process ended) — for a temporary file, once it is
+    older than a moment — or, for temporaries without a lock file, when it is older than
+    ``UNLOCKED_AGE_SECONDS`` (a folder: see the constants above).
     """
     now = time.time() if now is None else now
     try:
@@ -106,17 +131,18 @@ def abandoned(path: str, now: float | None = None) -> bool:
     except OSError:
         return False
     target = writer_file(path)
-    if fcntl is None or not os.path.exists(target):
-        if os.path.isdir(path) and not os.listdir(path):  # killed between mkdtemp and its lock file
-            return age > MIN_AGE_SECONDS
-        if os.path.isdir(path) and fcntl is not None:  # left by a version that dropped it early
-            return age > UNLOCKED_FOLDER_AGE_SECONDS
-        return age > UNLOCKED_AGE_SECONDS
-    try:  # the writer locks its file right after creating it: only that moment is ambiguous
-        claimed_age = now - os.lstat(target).st_mtime
+    folder = target != path
+    try:
+        if fcntl is None or not os.path.exists(target):
+            if folder and unclaimed(path):  # killed between mkdtemp and naming its lock file
+                return age > MIN_AGE_SECONDS
+            if folder and fcntl is not None:  # left by a version that dropped it early
+                return age > UNLOCKED_FOLDER_AGE_SECONDS
+            return age > UNLOCKED_AGE_SECONDS
+        # A temporary file is locked right after it is created: only that moment is ambiguous.
+        if not folder and now - os.lstat(target).st_mtime < MIN_AGE_SECONDS:
+            return False
     except OSError:
-        return False
-    if claimed_age < MIN_AGE_SECONDS:
         return False
     try:
         fd = os.open(target, os.O_RDONLY)

@@ -87,7 +87,7 @@ def sweep_unfinished(logdir: str) -> list[str]:
     removed = []
     for entry in _unfinished(logdir):
         try:
-            claimed = os.path.exists(os.path.join(entry.path, temporaries.WRITER_NAME)) or not os.listdir(entry.path)
+            claimed = os.path.exists(os.path.join(entry.path, temporaries.WRITER_NAME)) or temporaries.unclaimed(entry.path)
         except OSError:
             continue
         # only runs this package started (a lock file, or not even that yet) whose writer is gone

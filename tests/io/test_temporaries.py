@@ -75,3 +75,44 @@ def test_a_sweep_that_fails_midway_keeps_the_writer_file_for_the_next_sweep(tmp_
         subprocess.run(["chattr", "-i", stuck], check=True)
     assert temporaries.sweep_folder(parent) == [tmp]
     assert os.listdir(parent) == []
+
+
+# A writer that claims a folder and is killed a moment later.
+CLAIMS_AND_WAITS = r"""
+import sys, time
+from tensorboard_plugin_w2v.io import temporaries
+with temporaries.claimed_folder(sys.argv[1]) as tmp:
+    print(tmp, flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_folder_whose_writer_died_a_moment_after_claiming_it_is_abandoned_at_once(tmp_path):
+    """Its lock file was locked before it had its name, so a young one nobody holds is no writer
+    between creating and locking it: the next sweep, however soon, removes the folder (a
+    ``log_model`` started right after a killed one used to leave it behind)."""
+    parent = str(tmp_path / "models")
+    env = {**os.environ, "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    writer = subprocess.Popen([sys.executable, "-c", CLAIMS_AND_WAITS, parent], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        tmp = writer.stdout.readline().strip()
+        assert os.listdir(tmp) == [temporaries.WRITER_NAME]
+        assert not temporaries.abandoned(tmp)  # alive
+    finally:
+        writer.kill()
+        writer.wait()
+    assert temporaries.sweep_folder(parent) == [tmp]
+    assert os.listdir(parent) == []
+
+
+def test_a_folder_left_before_its_lock_file_was_named_is_removed_after_a_moment(tmp_path):
+    parent = tmp_path / "models"
+    tmp = parent / f"{temporaries.PREFIX}abc"
+    tmp.mkdir(parents=True)
+    (tmp / f"{temporaries.WRITER_PREFIX}x1y2").write_bytes(b"")
+    assert temporaries.unclaimed(str(tmp))
+    assert not temporaries.abandoned(str(tmp))  # its writer may be naming it right now
+    assert temporaries.abandoned(str(tmp), now=time.time() + temporaries.MIN_AGE_SECONDS + 1)
+    (tmp / "part.npy").write_bytes(b"x")  # more than that: an older version's, judged by age
+    assert not temporaries.unclaimed(str(tmp))
+    assert not temporaries.abandoned(str(tmp), now=time.time() + temporaries.MIN_AGE_SECONDS + 1)

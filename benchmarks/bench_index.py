@@ -78,11 +78,11 @@ def _serve(spec: dict) -> dict:
     import numpy as np
 
     from tensorboard_plugin_w2v.analysis import queries
+    from tensorboard_plugin_w2v.io import prefetch
     from tensorboard_plugin_w2v.models.discovery import ModelVersion
     from tensorboard_plugin_w2v.models.norms import ensure_norms
     from tensorboard_plugin_w2v.models.store import ModelStore
     from tensorboard_plugin_w2v.search import index as ann
-    from tensorboard_plugin_w2v.search import prefetch
 
     path = spec["path"]
     if spec.get("build_nice") is not None:

@@ -19,7 +19,7 @@ from gensim.utils import SaveLoad
 from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.errors import ModelLoadError
-from tensorboard_plugin_w2v.io import streamed, unpickling
+from tensorboard_plugin_w2v.io import prefetch, streamed, unpickling
 from tensorboard_plugin_w2v.models import convert, faults, vocabulary
 from tensorboard_plugin_w2v.models.model import LoadedModel
 from tensorboard_plugin_w2v.models.model import file_label as _label
@@ -60,7 +60,7 @@ def _load_gensim_model(
 ) -> LoadedModel:
     fmt = md.FORMAT_GENSIM_FASTTEXT if cls is FastText else md.FORMAT_GENSIM_WORD2VEC
     if cls is Word2Vec:  # fastText models need their n-grams: never from the vocabulary cache
-        cached = _cached_vocabulary(path, "wv.vectors", mmap, cache_dir, identity, fresh)
+        cached = _cached_vocabulary(path, "wv.vectors", mmap, cache_dir, identity, fresh, group)
         if cached is not None:
             kv, info = cached
             return LoadedModel(kv, fmt, counts_known=info["counts"], training=info.get("training"))
@@ -97,7 +97,7 @@ def _open_keyedvectors(
     **_,
 ) -> tuple[KeyedVectors, bool]:
     """A saved ``KeyedVectors`` (from the vocabulary cache when it is there) and whether it has counts."""
-    cached = _cached_vocabulary(path, "vectors", mmap, cache_dir, identity, fresh)
+    cached = _cached_vocabulary(path, "vectors", mmap, cache_dir, identity, fresh, group)
     if cached is not None:
         return cached[0], cached[1]["counts"]
     kv, stamp, early = _unpickle(path, KeyedVectors, "vectors", mmap, group, fresh)
@@ -173,14 +173,31 @@ def _load_specials_read(obj, fname: str, compress: bool, subname, fresh) -> None
 
 
 def _cached_vocabulary(
-    path: str, suffix: str, mmap: str | None, cache_dir: str | None, identity, fresh=None
+    path: str, suffix: str, mmap: str | None, cache_dir: str | None, identity, fresh=None, group=None
 ):
     """``(kv, info)`` rebuilt from the vocabulary cache without unpickling, or ``None``. A
-    ``fresh`` file's vectors are read into memory (:class:`convert.FreshRead`), not mapped."""
+    ``fresh`` file's vectors are read into memory (:class:`convert.FreshRead`), not mapped.
+
+    Nothing of a mapped matrix or of the cache's arrays is read to open them, so their pages
+    are brought in by a background thread at the lowest priority (:func:`prefetch.warm`)
+    before the queries' random rows find them one by one."""
     if not cache_dir or identity is None:
         return None
     read = fresh.array if fresh is not None else None
-    return vocabulary.open_cached(cache_dir, identity, f"{path}.{suffix}.npy", mmap=bool(mmap), read=read)
+    vectors = f"{path}.{suffix}.npy"
+    cached = vocabulary.open_cached(cache_dir, identity, vectors, mmap=bool(mmap), read=read)
+    if cached is not None:
+        folder = vocabulary.cache_folder(cache_dir, identity)
+        try:
+            files = sorted(os.path.join(folder, name) for name in os.listdir(folder))
+        except OSError:  # swept meanwhile: what is mapped stays readable
+            files = []
+        group = group or lifecycle.LIBRARY
+        group.spawn(
+            prefetch.warm, name="w2v-model-prefetch", args=(([vectors] if mmap else []) + files, group.stopping),
+            nice=lifecycle.LOWEST,
+        )
+    return cached
 
 
 def _vectors_stamp(path: str, suffix: str) -> list[int] | None:

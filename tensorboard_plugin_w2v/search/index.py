@@ -4,7 +4,7 @@
 (:mod:`~tensorboard_plugin_w2v.search.ann`) reused from the cache folder, or built there by one
 worker thread. Built indexes are saved under the model file's identity (path, size,
 modification time) and memory-mapped when reused, so a restarted server answers from the index
-at once; a background thread then brings the mapped pages in (:mod:`.prefetch`), so the first
+at once; a background thread then brings the mapped pages in (:mod:`~tensorboard_plugin_w2v.io.prefetch`), so the first
 queries do not wait for them. After each build the search breadth is calibrated on a sample of
 the model's words (:mod:`.calibration`) and saved with the index. Until an index is ready,
 queries scan exactly.
@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tensorboard_plugin_w2v import lifecycle
-from tensorboard_plugin_w2v.io import fileio
+from tensorboard_plugin_w2v.io import fileio, prefetch
 from tensorboard_plugin_w2v.models import faults, housekeeping
 from tensorboard_plugin_w2v.models.norms import ensure_norms, unit_rows
-from tensorboard_plugin_w2v.search import ann, calibration, prefetch
+from tensorboard_plugin_w2v.search import ann, calibration
 from tensorboard_plugin_w2v.search.ann import (
     FORMAT_VERSION,
     LIBRARY,
@@ -251,7 +251,9 @@ class IndexManager:
         notes how on ``handle``: the index may not be set on it yet when it is done)."""
         index = AnnIndex.open(path, probes, min_candidates)
         # a weak reference: an evicted model's handle goes at once, as if nothing read its file
-        self._group.spawn(self._prefetch, name="w2v-index-prefetch", args=(weakref.ref(handle), path))
+        self._group.spawn(
+            self._prefetch, name="w2v-index-prefetch", args=(weakref.ref(handle), path), nice=lifecycle.LOWEST
+        )
         return index
 
     def _prefetch(self, handle_ref: weakref.ref, path: str) -> None:

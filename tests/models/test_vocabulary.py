@@ -15,9 +15,10 @@ from fixtures import longest_pause, make_client
 from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 
+from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.analysis import queries
-from tensorboard_plugin_w2v.io import fileio
+from tensorboard_plugin_w2v.io import fileio, prefetch
 from tensorboard_plugin_w2v.models import convert, loading, vocabulary, vocabulary_writer
 
 
@@ -228,6 +229,25 @@ def test_a_restarted_server_answers_from_the_cache_as_before(tmp_path, lee_model
         w for w, _ in lee_model.wv.most_similar("man", topn=len(answers[1][1]["neighbors"]))
     ]
     assert answers[1][2]["words"] and all(w["word"].lower().startswith("gov") for w in answers[1][2]["words"])
+
+
+def test_a_model_reopened_from_the_cache_has_its_mapped_pages_brought_in_in_the_background(tmp_path, lee_model):
+    """Opening a model from the cache reads none of its matrix or of the cache's arrays: a
+    thread at the lowest priority maps and touches every page of them before queries do."""
+    path = _save(lee_model, str(tmp_path), "kv")
+    cache = str(tmp_path / "cache")
+    _load_twice(path, cache, loading.MMAP_ALWAYS)
+    group = lifecycle.ThreadGroup("test")
+    try:
+        again = loading.load_model(path, cache_dir=cache, mmap_policy=loading.MMAP_ALWAYS, group=group)
+        assert isinstance(again.kv.key_to_index, vocabulary.WordIndex) and isinstance(again.kv.vectors, np.memmap)
+        (thread,) = [t for t in group.started if t.name == "w2v-model-prefetch"]
+        thread.join(60)
+        folder = vocabulary.cache_folder(cache, fileio.stat(path))
+        for mapped in (path + ".vectors.npy", os.path.join(folder, "norms.npy"), os.path.join(folder, "rows.npy")):
+            assert prefetch.resident_fraction(mapped) == 1.0, mapped
+    finally:
+        group.close()
 
 
 def test_the_memory_budget_counts_a_python_vocabulary_and_not_a_mapped_one(tmp_path, lee_model):

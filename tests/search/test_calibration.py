@@ -14,9 +14,10 @@ import pytest
 from gensim.models import KeyedVectors
 
 from tensorboard_plugin_w2v.analysis import queries
+from tensorboard_plugin_w2v.io import prefetch
 from tensorboard_plugin_w2v.models.discovery import ModelVersion
 from tensorboard_plugin_w2v.models.store import ModelStore
-from tensorboard_plugin_w2v.search import calibration, prefetch
+from tensorboard_plugin_w2v.search import calibration
 from tensorboard_plugin_w2v.search import index as ann
 
 pytest.importorskip("faiss")
@@ -136,6 +137,15 @@ def test_prefetch_reads_a_file_this_process_has_not_mapped(tmp_path):
     assert prefetch.mapped_ranges(str(path)) == []
     assert prefetch.prefetch(str(path)) == "read"
     assert prefetch.prefetch(str(tmp_path / "missing")) == "failed"
+
+
+def test_files_that_would_not_fit_in_half_the_memory_available_are_not_brought_in(tmp_path):
+    path = str(tmp_path / "data.bin")
+    with open(path, "wb") as f:
+        f.write(os.urandom(1 << 20))
+    assert prefetch.warm([path, str(tmp_path / "missing")], available=(2 << 20) - 1) == {path: "skipped"}
+    assert prefetch.warm([path], available=2 << 20) == {path: "read"}
+    assert prefetch.available_memory() > 0  # this test machine's kernel tells
 
 
 def test_building_makes_no_float_copy_of_the_mapped_matrix(tmp_path_factory):

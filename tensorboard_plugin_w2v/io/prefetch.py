@@ -154,7 +154,9 @@ def available_memory(meminfo: str = "/proc/meminfo") -> int | None:
 
 
 def warm(paths: list[str], stop: threading.Event | None = None, available: int | None = None) -> dict[str, str]:
-    """:func:`prefetch` each of ``paths`` in turn, if together they take at most half the
+    """:func:`prefetch` each of ``paths``, the smallest first (a model's norms, vocabulary
+    arrays and ids, which every query reads, before its matrix, of which a query reads a few
+    rows), if together they take at most half the
     memory ``available`` (:func:`available_memory` by default; where that is unknown, or they
     do not fit, nothing is read: a model mapped because it is larger than memory must not push
     everything else out). How each was brought in (``"skipped"`` for all when they did not fit)."""
@@ -168,7 +170,7 @@ def warm(paths: list[str], stop: threading.Event | None = None, available: int |
     if available is None or 2 * sum(sizes.values()) > available:
         return dict.fromkeys(sizes, "skipped")
     done = {}
-    for path in sizes:
+    for path in sorted(sizes, key=sizes.__getitem__):
         if stop is not None and stop.is_set():
             break
         done[path] = prefetch(path, stop)

@@ -148,6 +148,17 @@ def test_files_that_would_not_fit_in_half_the_memory_available_are_not_brought_i
     assert prefetch.available_memory() > 0  # this test machine's kernel tells
 
 
+def test_the_smallest_files_are_brought_in_first(tmp_path):
+    """A model's small arrays, which every query reads, come before its matrix."""
+    paths = []
+    for name, size in (("matrix", 3 << 20), ("norms", 1 << 20), ("ids", 2 << 20)):
+        paths.append(str(tmp_path / name))
+        with open(paths[-1], "wb") as f:
+            f.write(os.urandom(size))
+    done = prefetch.warm(paths, available=1 << 30)
+    assert list(done) == [paths[1], paths[2], paths[0]] and set(done.values()) == {"read"}
+
+
 def test_building_makes_no_float_copy_of_the_mapped_matrix(tmp_path_factory):
     """Rows are normalised and quantised a batch at a time, the calibration scans in chunks:
     the Python-side allocations of a whole build stay far below the matrix's size."""

@@ -115,7 +115,7 @@ def prefetch(path: str, stop: threading.Event | None = None) -> str:
                     raise
         done = _read_through(path, stop)
         return "read" if done >= os.path.getsize(path) else "stopped"
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: numpy's, for a file emptied meanwhile
         logger.info("could not prefetch %s: %s", path, exc)
         return "failed"
 

@@ -187,16 +187,9 @@ def _cached_vocabulary(
     vectors = f"{path}.{suffix}.npy"
     cached = vocabulary.open_cached(cache_dir, identity, vectors, mmap=bool(mmap), read=read)
     if cached is not None:
-        folder = vocabulary.cache_folder(cache_dir, identity)
-        try:
-            files = sorted(os.path.join(folder, name) for name in os.listdir(folder))
-        except OSError:  # swept meanwhile: what is mapped stays readable
-            files = []
+        files = ([vectors] if mmap else []) + vocabulary.mapped_files(cache_dir, identity)
         group = group or lifecycle.LIBRARY
-        group.spawn(
-            prefetch.warm, name="w2v-model-prefetch", args=(([vectors] if mmap else []) + files, group.stopping),
-            nice=lifecycle.LOWEST,
-        )
+        group.spawn(prefetch.warm, name="w2v-model-prefetch", args=(files, group.stopping), nice=lifecycle.LOWEST)
     return cached
 
 

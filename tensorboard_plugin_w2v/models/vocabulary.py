@@ -129,6 +129,16 @@ def stamp(path: str) -> list[int]:
     return [st.st_size, st.st_mtime_ns]
 
 
+def mapped_files(cache_dir: str, identity: fileio.FileIdentity) -> list[str]:
+    """The files of a cached vocabulary that :func:`open_cached` maps (all but its info);
+    none if the folder is gone."""
+    folder = cache_folder(cache_dir, identity)
+    try:
+        return [os.path.join(folder, name) for name in os.listdir(folder) if name != INFO_NAME]
+    except OSError:
+        return []
+
+
 def open_cached(
     cache_dir: str,
     identity: fileio.FileIdentity,

@@ -131,34 +131,6 @@ def test_saved_index_pages_are_prefetched_in_the_background_after_a_restart(tmp_
     manager.close()
 
 
-def test_prefetch_reads_a_file_this_process_has_not_mapped(tmp_path):
-    path = tmp_path / "data.bin"
-    path.write_bytes(os.urandom(1 << 20))
-    assert prefetch.mapped_ranges(str(path)) == []
-    assert prefetch.prefetch(str(path)) == "read"
-    assert prefetch.prefetch(str(tmp_path / "missing")) == "failed"
-
-
-def test_files_that_would_not_fit_in_half_the_memory_available_are_not_brought_in(tmp_path):
-    path = str(tmp_path / "data.bin")
-    with open(path, "wb") as f:
-        f.write(os.urandom(1 << 20))
-    assert prefetch.warm([path, str(tmp_path / "missing")], available=(2 << 20) - 1) == {path: "skipped"}
-    assert prefetch.warm([path], available=2 << 20) == {path: "read"}
-    assert prefetch.available_memory() > 0  # this test machine's kernel tells
-
-
-def test_the_smallest_files_are_brought_in_first(tmp_path):
-    """A model's small arrays, which every query reads, come before its matrix."""
-    paths = []
-    for name, size in (("matrix", 3 << 20), ("norms", 1 << 20), ("ids", 2 << 20)):
-        paths.append(str(tmp_path / name))
-        with open(paths[-1], "wb") as f:
-            f.write(os.urandom(size))
-    done = prefetch.warm(paths, available=1 << 30)
-    assert list(done) == [paths[1], paths[2], paths[0]] and set(done.values()) == {"read"}
-
-
 def test_building_makes_no_float_copy_of_the_mapped_matrix(tmp_path_factory):
     """Rows are normalised and quantised a batch at a time, the calibration scans in chunks:
     the Python-side allocations of a whole build stay far below the matrix's size."""

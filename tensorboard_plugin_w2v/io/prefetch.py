@@ -9,14 +9,16 @@ whole mapping at once, in chunks: Linux's ``madvise(MADV_POPULATE_READ)`` (5.14+
 page (reading it from disk first when it must). Where that is refused, the file is read
 sequentially, which at least fills the page cache.
 
-Then one byte of every page is read. Mapping a page that is in the page cache does not touch
-its contents, and on a virtual machine whose host takes back the memory of an idle guest (this
-project's 2-core test machine, a Firecracker VM) the contents are what is slow: after two idle
-minutes, reading a 0.94 GB index from the page cache took 1.8 s instead of 0.17 s, and the
-neighbour route at 3M × 300 stayed 2-4 ms slower per query for minutes, each query finding new
-cold pages. One byte a page costs 0.03 s per GB where memory is warm (reading the whole file
-through, 0.12 s per GB of memory traffic, slowed the first queries beside it) and moves that
-wait off the queries where it is not.
+Then one byte of every page is read (:func:`touch`). On this project's 2-core test machine, a
+Firecracker VM, memory the guest frees is handed back to the host (free page reporting), and the
+guest kernel's DAMON pages out file pages no process has touched for about a minute (a 0.94 GB
+index read with ``cat`` and left unmapped fell from 895 MB resident to 3 MB in two minutes;
+mapped by a running server it stayed). A restart after such a pause reads the files from disk,
+and the first access to each page the disk filled costs another 2-8 µs while the host maps it in
+again: populating a 0.94 GB index from disk took 0.52 s, touching its pages afterwards 1.39 s.
+Touching them here moves that wait off the queries (one byte a page costs 0.03 s per GB where
+memory is warm; reading the whole file through, 0.12 s per GB of memory traffic, slowed the
+first queries beside it).
 """
 
 from __future__ import annotations
@@ -68,9 +70,9 @@ def _populate(ranges: list[tuple[int, int]], stop: threading.Event | None) -> bo
     return True
 
 
-def _touch(path: str, stop: threading.Event | None) -> bool:
+def touch(path: str, stop: threading.Event | None = None) -> bool:
     """Read one byte of every page of ``path`` through a mapping of its own (numpy's reduction
-    releases the GIL); False if stopped."""
+    releases the GIL), which also brings the file into the page cache; False if stopped."""
     if os.path.getsize(path) == 0:
         return True
     data = np.memmap(path, dtype=np.uint8, mode="r")
@@ -109,7 +111,7 @@ def prefetch(path: str, stop: threading.Event | None = None) -> str:
         ranges = mapped_ranges(path)
         if ranges:
             try:
-                return "mapped" if _populate(ranges, stop) and _touch(path, stop) else "stopped"
+                return "mapped" if _populate(ranges, stop) and touch(path, stop) else "stopped"
             except OSError as exc:
                 if exc.errno not in (errno.EINVAL, errno.ENOSYS, errno.EPERM):
                     raise

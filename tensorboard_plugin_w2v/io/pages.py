@@ -12,6 +12,8 @@ import errno
 import functools
 import os
 
+import numpy as np
+
 MADV_POPULATE_READ = 22  # linux/mman.h
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -34,6 +36,29 @@ def populate_range(address: int, length: int) -> int:
     if madvise is None:
         return errno.ENOSYS
     return 0 if madvise(address, length, MADV_POPULATE_READ) == 0 else ctypes.get_errno()
+
+
+@functools.cache
+def _mincore():
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).mincore
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_ubyte))
+    fn.restype = ctypes.c_int
+    return fn
+
+
+def resident(address: int, length: int) -> bool | None:
+    """Whether every page of a mapped range (page-aligned ``address``) is in memory, which for a
+    file mapping means in the page cache (``mincore``); ``None`` where the kernel does not say."""
+    mincore = _mincore()
+    if mincore is None or length <= 0:
+        return None
+    vec = np.zeros((length + PAGE - 1) // PAGE, dtype=np.uint8)
+    if mincore(address, length, vec.ctypes.data_as(ctypes.POINTER(ctypes.c_ubyte))) != 0:
+        return None
+    return bool(np.bitwise_and(vec, 1).all())
 
 
 def populate_array(rows) -> bool:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from tensorboard_plugin_w2v.io import prefetch
 
 
@@ -37,3 +39,28 @@ def test_the_smallest_files_are_brought_in_first(tmp_path):
             f.write(os.urandom(size))
     done = prefetch.warm(paths, available=1 << 30)
     assert list(done) == [paths[1], paths[2], paths[0]] and set(done.values()) == {"read"}
+
+
+def test_only_the_pieces_not_in_the_page_cache_are_touched_again(tmp_path):
+    """Pages the page cache holds need no touching; pieces dropped from it are read back in."""
+    import numpy as np
+
+    from tensorboard_plugin_w2v.io import pages
+
+    path = str(tmp_path / "data.bin")
+    with open(path, "wb") as f:
+        f.write(os.urandom(3 * prefetch.CHUNK))
+        f.flush()
+        os.fsync(f.fileno())
+    data = np.memmap(path, dtype=np.uint8, mode="r")
+    assert prefetch._cold_chunks(data) == []  # just written: all in the page cache
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, prefetch.CHUNK, prefetch.CHUNK, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+    if pages.resident(data.ctypes.data + prefetch.CHUNK, prefetch.CHUNK):
+        pytest.skip("this file system keeps its pages in memory (tmpfs)")
+    assert prefetch._cold_chunks(data) == [prefetch.CHUNK]
+    assert prefetch.touch(path)
+    assert prefetch._cold_chunks(data) == []

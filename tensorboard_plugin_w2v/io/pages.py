@@ -1,8 +1,9 @@
-"""Ask the kernel to read and map a range of memory-mapped pages now.
+"""Ask the kernel to read and map a range of memory-mapped pages now, or whether they are in memory.
 
 Linux's ``madvise(MADV_POPULATE_READ)`` (5.14+) faults every page of a range in (reading it
 from disk first when it must) in one system call, which ctypes makes without holding the GIL.
-Used by the norms of a freshly mapped matrix and by the prefetch of a reopened search index.
+Used by the norms of a freshly mapped matrix and by the prefetch of a reopened search index,
+which also asks ``mincore`` which pieces of a file are in the page cache already (:func:`resident`).
 """
 
 from __future__ import annotations

@@ -19,16 +19,20 @@ again: populating a 0.94 GB index from disk took 0.52 s, touching its pages afte
 Touching them here moves that wait off the queries (one byte a page costs 0.03 s per GB where
 memory is warm; reading the whole file through, 0.12 s per GB of memory traffic, slowed the
 first queries beside it). Only the pieces that were not in the page cache before populating are
-touched (``mincore``): pages the cache already held are memory the guest has been using, and
-touching them too only slowed the first queries after a restart with the files in the page cache.
+touched (``mincore``): the pages the cache already held are memory the guest has been using, so
+touching them again is work without a wait to move. Measured at 3M × 300, restarts from a
+cold page cache improved with this (first 50 queries +0.41 to +0.94 ms over TensorBoard's floor,
+against +1.02 to +1.41); restarts from a warm one did not measurably.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
 import threading
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -72,16 +76,25 @@ def _populate(ranges: list[tuple[int, int]], stop: threading.Event | None) -> bo
     return True
 
 
+@contextlib.contextmanager
+def _own_mapping(path: str) -> Iterator[np.ndarray | None]:
+    """``path`` mapped read-only as bytes by a mapping of this function's own (nothing is read
+    yet), unmapped afterwards; ``None`` for an empty file (which cannot be mapped)."""
+    if os.path.getsize(path) == 0:
+        yield None
+        return
+    data = np.memmap(path, dtype=np.uint8, mode="r")
+    try:
+        yield data
+    finally:
+        del data
+
+
 def touch(path: str, stop: threading.Event | None = None) -> bool:
     """Read one byte of every page of ``path`` through a mapping of its own (numpy's reduction
     releases the GIL), which also brings the file into the page cache; False if stopped."""
-    if os.path.getsize(path) == 0:
-        return True
-    data = np.memmap(path, dtype=np.uint8, mode="r")
-    try:
-        return _touch_chunks(data, range(0, len(data), CHUNK), stop)
-    finally:
-        del data
+    with _own_mapping(path) as data:
+        return data is None or _touch_chunks(data, range(0, len(data), CHUNK), stop)
 
 
 def _touch_chunks(data: np.ndarray, offsets, stop: threading.Event | None) -> bool:
@@ -104,14 +117,9 @@ def _cold_chunks(data: np.ndarray) -> list[int]:
 def _bring_in(path: str, ranges: list[tuple[int, int]], stop: threading.Event | None) -> bool:
     """Populate this process's ``ranges`` of ``path``, then touch the pieces that were not in
     the page cache before (see above); False if stopped."""
-    if os.path.getsize(path) == 0:
-        return True
-    data = np.memmap(path, dtype=np.uint8, mode="r")  # maps only: nothing is read yet
-    try:
-        cold = _cold_chunks(data)
-        return _populate(ranges, stop) and _touch_chunks(data, cold, stop)
-    finally:
-        del data
+    with _own_mapping(path) as data:
+        cold = [] if data is None else _cold_chunks(data)
+        return _populate(ranges, stop) and (data is None or _touch_chunks(data, cold, stop))
 
 
 def _read_through(path: str, stop: threading.Event | None) -> int:

@@ -242,5 +242,12 @@ class AnnIndex:
             raise ValueError(f"{path} is not a faiss index ({exc})") from None
         if not isinstance(index, faiss.IndexIVFScalarQuantizer):
             raise ValueError(f"{path} holds a {type(index).__name__}, not an IVF index")
+        lists = faiss.downcast_InvertedLists(index.invlists)
+        if isinstance(lists, faiss.OnDiskInvertedLists):
+            # A mapped index's lists would otherwise be "prefetched" by up to 32 threads started
+            # on every search (one per list visited) and joined on the next: 0.1 ms of each
+            # 0.4 ms search at 3M × 300, and threads fighting the queries for two cores. The
+            # index's pages are brought in once, in the background (:mod:`..io.prefetch`).
+            lists.prefetch_nthread = 0
         return cls(index, path, probes, min_candidates)
 

@@ -137,6 +137,28 @@ def test_saved_index_is_reused_by_a_new_store(tmp_path, lee_kv_path, monkeypatch
     )
 
 
+def _tasks_started_on_this_machine() -> int:
+    """Processes and threads the kernel has started since boot (``/proc/stat``)."""
+    with open("/proc/stat") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("processes "))
+
+
+def test_searches_of_a_saved_index_start_no_threads(tmp_path, lee_kv_path):
+    """faiss starts a thread per visited list on each search of a memory-mapped index unless
+    told not to (its on-disk lists' prefetch); queries must not pay for that."""
+    model = ready_model(str(tmp_path), lee_kv_path)
+    index = model.searcher()
+    assert index.path is not None  # answered from the saved, mapped file
+    index.probes = 4
+    units = model.kv.vectors[:20] / np.linalg.norm(model.kv.vectors[:20], axis=1)[:, None]
+    before = _tasks_started_on_this_machine()
+    for _ in range(25):
+        for unit in units:
+            index.candidates(unit[None, :], 16)
+    started = _tasks_started_on_this_machine() - before
+    assert started < 250, f"{started} threads or processes started during 500 searches (4 lists each)"
+
+
 def test_half_written_index_is_not_trusted(tmp_path, lee_kv_path):
     model = ready_model(str(tmp_path), lee_kv_path)
     key = model.index.key

@@ -15,6 +15,7 @@ as soon as the tab is opened if that comes first: never by the first query.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import os
@@ -185,10 +186,26 @@ class Word2VecPlugin(base_plugin.TBPlugin):
                 return
         _import_heavy_modules(self.group.stopping)
         inflight.REQUESTS.blas.refresh()  # scipy brings a BLAS library of its own
+        _freeze_startup_objects()
 
     @wrappers.Request.application
     def _serve_static(self, request):
         return http.static_file(request, STATIC_DIR, request.path.rsplit("/static/", 1)[-1])
+
+
+_frozen = threading.Lock()  # held for good by the first warm-up: once per process
+
+
+def _freeze_startup_objects() -> None:
+    """Move every object alive now out of the cyclic garbage collector's reach (``gc.freeze``):
+    TensorBoard's modules (with TensorFlow installed, about 370,000 objects) and the ones just
+    imported live as long as the process. A full collection walked them all, holding the GIL:
+    set off by any burst of new objects, such as faiss's import when the first index build
+    starts, it stopped every request for 0.2-0.3 s (``scripts/load_test.py --during-build``).
+    Afterwards it walks only the objects made since. Frozen objects are still freed when no
+    reference to them is left; only a reference cycle among them would stay."""
+    if _frozen.acquire(blocking=False):
+        gc.freeze()
 
 
 def _import_heavy_modules(stop) -> None:

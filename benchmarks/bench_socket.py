@@ -51,7 +51,7 @@ sys.path.insert(0, os.path.join(REPO, "scripts"))
 from load_test import HOST, TensorBoardProcess, cpu_seconds, get_json  # noqa: E402
 
 from benchmarks import synth  # noqa: E402
-from tensorboard_plugin_w2v.io import prefetch  # noqa: E402
+from tensorboard_plugin_w2v.io import pages, prefetch  # noqa: E402
 
 BASE = "/data/plugin/word2vec"
 RUN = "."  # the model's own folder is the logdir
@@ -114,12 +114,8 @@ def set_page_cache(paths: list[str], state: str) -> None:
     for path in paths:
         if state == "warm":
             prefetch.touch(path)
-            continue
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        finally:
-            os.close(fd)
+        else:
+            pages.drop(path)
 
 
 def wait_for_index(tb: TensorBoardProcess, name: str, log) -> dict:

@@ -4,6 +4,7 @@ Linux's ``madvise(MADV_POPULATE_READ)`` (5.14+) faults every page of a range in 
 from disk first when it must) in one system call, which ctypes makes without holding the GIL.
 Used by the norms of a freshly mapped matrix and by the prefetch of a reopened search index,
 which also asks ``mincore`` which pieces of a file are in the page cache already (:func:`resident`).
+:func:`drop` does the opposite, for benchmarks and tests that start from a cold page cache.
 """
 
 from __future__ import annotations
@@ -69,3 +70,13 @@ def populate_array(rows) -> bool:
     address = rows.ctypes.data
     start = address - address % PAGE
     return populate_range(start, address + rows.nbytes - start) == 0
+
+
+def drop(path: str, offset: int = 0, length: int = 0) -> None:
+    """Ask the kernel to drop ``length`` bytes of ``path`` from ``offset`` (0: to the end) out of
+    the page cache (``posix_fadvise(DONTNEED)``, no root needed; dirty pages stay until written)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)

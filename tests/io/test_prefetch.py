@@ -54,11 +54,7 @@ def test_only_the_pieces_not_in_the_page_cache_are_touched_again(tmp_path):
         os.fsync(f.fileno())
     data = np.memmap(path, dtype=np.uint8, mode="r")
     assert prefetch._cold_chunks(data) == []  # just written: all in the page cache
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.posix_fadvise(fd, prefetch.CHUNK, prefetch.CHUNK, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
+    pages.drop(path, prefetch.CHUNK, prefetch.CHUNK)
     if pages.resident(data.ctypes.data + prefetch.CHUNK, prefetch.CHUNK):
         pytest.skip("this file system keeps its pages in memory (tmpfs)")
     assert prefetch._cold_chunks(data) == [prefetch.CHUNK]

@@ -20,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import uuid
 
 logger = logging.getLogger("w2v-demo")
@@ -142,27 +143,43 @@ def build_demo_logdir(logdir: str, epochs: int = 20, glove: bool = True) -> bool
     return source is not None
 
 
-def serve(command: list[str]) -> int:
+STOP_GRACE_SECONDS = 30.0  # how long TensorBoard may take to exit after a stop signal
+
+
+def serve(command: list[str], grace: float = STOP_GRACE_SECONDS) -> int:
     """Run TensorBoard until it exits; SIGTERM and SIGINT sent to this process are passed on.
 
     TensorBoard runs in its own session, so a Ctrl-C in the terminal reaches it once, through
     this process. The exit status is TensorBoard's (128 + N when signal N killed it), or 0 when
     it ended after a stop signal was passed on: TensorBoard with TensorFlow installed sometimes
     aborts inside TensorFlow's C++ teardown after it stopped serving, which is not a failure of
-    the stop the user asked for.
+    the stop the user asked for. If it has not exited ``grace`` seconds after the first stop
+    signal (a teardown that hangs: seen once in a test run, SIGINT, not reproduced), it is
+    killed, as a supervisor would, and this says so.
     """
     child = subprocess.Popen(command, start_new_session=True)
-    stopped = []
+    stopped: list[float] = []
 
     def forward(signum, _frame):
         if child.poll() is None:
-            stopped.append(signum)
+            stopped.append(time.monotonic())
             child.send_signal(signum)
 
     handled = (signal.SIGTERM, signal.SIGINT)
     previous = {signum: signal.signal(signum, forward) for signum in handled}
     try:
-        code = child.wait()
+        while True:
+            try:
+                code = child.wait(timeout=0.5)
+                break
+            except subprocess.TimeoutExpired:
+                if stopped and time.monotonic() - stopped[0] > grace:
+                    print(
+                        f"w2v-demo: TensorBoard had not exited {grace:g} s after the stop signal; killed it",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    child.kill()
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

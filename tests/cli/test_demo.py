@@ -169,6 +169,26 @@ def test_demo_stops_tensorboard_when_stopped(tmp_path, signum):
             proc.wait()
 
 
+def test_a_tensorboard_that_does_not_stop_is_killed_after_the_grace_period(tmp_path):
+    """``serve`` passes a stop signal on; a child that ignores it (as a TensorBoard whose
+    teardown hangs would) is killed once the grace period has passed, and the stop counts."""
+    driver = (
+        "import os, signal, sys, threading\n"
+        f"sys.path.insert(0, {REPO!r})\n"
+        "from tensorboard_plugin_w2v.cli.demo import serve\n"
+        "child = [sys.executable, '-c', 'import signal, time; signal.signal(signal.SIGINT, "
+        "signal.SIG_IGN); print(\"ready\", flush=True); time.sleep(600)']\n"
+        "threading.Timer(3.0, lambda: os.kill(os.getpid(), signal.SIGINT)).start()\n"
+        "sys.exit(serve(child, grace=2.0))\n"
+    )
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", driver], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "ready" in done.stdout
+    assert "had not exited 2 s after the stop signal; killed it" in done.stderr
+    assert 5.0 <= time.monotonic() - started < 30
+
+
 # Run inside a network namespace of its own: loopback only, as on a machine with no network.
 OFFLINE_DRIVER = r"""
 import fcntl, json, signal, socket, struct, subprocess, sys, time, urllib.request

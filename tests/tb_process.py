@@ -31,7 +31,33 @@ def get_json(url: str, timeout: float = 30) -> tuple[int, dict]:
 
 @contextlib.contextmanager
 def tensorboard(logdir: str, *extra_args: str, startup_seconds: float = 90):
-    """Yield the base URL of a running ``tensorboard`` serving ``logdir``; stop it afterwards."""
+    """Yield the base URL of a running ``tensorboard`` serving ``logdir``; stop it afterwards.
+
+    A free port can be taken by another process (an outgoing connection's ephemeral port)
+    before TensorBoard binds it; then it is started again on another one."""
+    for attempt in range(3):
+        proc, log, base = _start(logdir, extra_args)
+        try:
+            _wait_until_serving(proc, log, base, startup_seconds)
+            break
+        except _PortTaken:
+            _stop(proc, log)
+            if attempt == 2:
+                raise
+        except BaseException:
+            _stop(proc, log)
+            raise
+    try:
+        yield base
+    finally:
+        _stop(proc, log)
+
+
+class _PortTaken(RuntimeError):
+    pass
+
+
+def _start(logdir: str, extra_args: tuple[str, ...]):
     port = free_port()
     exe = shutil.which("tensorboard") or os.path.join(os.path.dirname(sys.executable), "tensorboard")
     log = open(os.path.join(logdir, os.pardir, f"tensorboard-{port}.log"), "w")
@@ -45,29 +71,35 @@ def tensorboard(logdir: str, *extra_args: str, startup_seconds: float = 90):
         stderr=subprocess.STDOUT,
         env=env,
     )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + startup_seconds
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"tensorboard exited with {proc.returncode}; see {log.name}")
-            try:
-                status, listing = get_json(f"{base}/data/plugins_listing", timeout=5)
-                if status == 200 and "word2vec" in listing:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"tensorboard did not start within {startup_seconds}s; see {log.name}")
-            time.sleep(0.3)
-        yield base
-    finally:
-        proc.terminate()
+    return proc, log, f"http://127.0.0.1:{port}"
+
+
+def _wait_until_serving(proc, log, base: str, startup_seconds: float) -> None:
+    deadline = time.monotonic() + startup_seconds
+    while True:
+        if proc.poll() is not None:
+            with open(log.name) as f:
+                if "could not bind to port" in f.read():
+                    raise _PortTaken(f"the port of {base} was taken; see {log.name}")
+            raise RuntimeError(f"tensorboard exited with {proc.returncode}; see {log.name}")
         try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+            status, listing = get_json(f"{base}/data/plugins_listing", timeout=5)
+            if status == 200 and "word2vec" in listing:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"tensorboard did not start within {startup_seconds}s; see {log.name}")
+        time.sleep(0.3)
+
+
+def _stop(proc, log) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
 
 
 def listener_pid(base: str) -> int:

@@ -180,6 +180,8 @@ def serve(command: list[str], grace: float = STOP_GRACE_SECONDS) -> int:
                         flush=True,
                     )
                     child.kill()
+                    code = child.wait()
+                    break
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -2,7 +2,7 @@
 """Load test: the real ``tensorboard`` command, many concurrent clients, mixed queries.
 
 Builds a logdir of several real gensim models (or uses ``--logdir``), starts
-``tensorboard --logdir <dir> --host 127.0.0.1 --port <free port>`` with this checkout's plugin,
+``tensorboard --logdir <dir> --host 127.0.0.1 --port 0`` with this checkout's plugin,
 and drives it with ``--clients`` threads for ``--duration`` seconds (``--quick``: 10 s) of
 neighbours, analogy, vocabulary and similarity queries over every model, plus evaluation when the
 server has an ``/evaluate`` route. Traffic goes to 127.0.0.1 only and stops by itself after
@@ -31,6 +31,7 @@ import http.client
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -53,6 +54,18 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((HOST, 0))
         return s.getsockname()[1]
+
+
+SERVING = re.compile(r"^TensorBoard \S+ at http://[^/\s]+:(\d+)/", re.MULTILINE)
+
+
+def serving_port(log_path: str) -> int | None:
+    """The port a ``tensorboard`` started with ``--port 0`` says in its log it serves on, once
+    it does. The kernel picks a free one as it binds, so nothing can take it first, as an
+    outgoing connection's ephemeral port could take one :func:`free_port` found (seen in CI)."""
+    with open(log_path, errors="replace") as f:
+        found = SERVING.search(f.read())
+    return int(found.group(1)) if found else None
 
 
 def get_json(url: str, timeout: float = 60.0) -> tuple[int, dict | None]:
@@ -128,7 +141,8 @@ def rss_bytes(pid: int) -> int | None:
 
 
 class TensorBoardProcess:
-    """``tensorboard --logdir ... --host 127.0.0.1 --port <free>`` running this checkout's plugin.
+    """``tensorboard --logdir ... --host 127.0.0.1 --port 0`` running this checkout's plugin
+    (:attr:`port` is the one it binds, once it serves).
 
     Started in its own process group, which is ended (by its id) on exit.
     """
@@ -142,14 +156,13 @@ class TensorBoardProcess:
         block_tensorflow: bool = False,
     ):
         self.logdir = logdir
-        self.port = free_port()
+        self.port: int | None = None
         self.extra_args = list(extra_args or [])
         self.startup_timeout = startup_timeout
         self.env = dict(env or {})
         self.block_tensorflow = block_tensorflow
         self.proc: subprocess.Popen | None = None
         self.log = tempfile.NamedTemporaryFile(prefix="tensorboard-", suffix=".log", delete=False)
-        self.port_retries = 3
 
     def command(self) -> list[str]:
         exe = shutil.which("tensorboard")
@@ -161,7 +174,7 @@ class TensorBoardProcess:
                 "from tensorboard.main import run_main; run_main()"
             )
             base = [sys.executable, "-c", prelude]
-        return [*base, "--logdir", self.logdir, "--host", HOST, "--port", str(self.port), *self.extra_args]
+        return [*base, "--logdir", self.logdir, "--host", HOST, "--port", "0", *self.extra_args]
 
     def url(self, route: str, **params) -> str:
         query = urllib.parse.urlencode(params, doseq=True)
@@ -185,17 +198,11 @@ class TensorBoardProcess:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                if "could not bind to port" in self.output() and self.port_retries > 0:
-                    # free_port()'s port was taken meanwhile (an outgoing connection's, say)
-                    self.port_retries -= 1
-                    self.port = free_port()
-                    self.log.seek(0)
-                    self.log.truncate()
-                    return self.__enter__()
                 raise RuntimeError(f"tensorboard exited with {self.proc.returncode}:\n{self.output()}")
+            self.log.flush()
+            self.port = self.port or serving_port(self.log.name)
             try:
-                status, _ = get_json(self.url("models"), timeout=5)
-                if status == 200:
+                if self.port is not None and get_json(self.url("models"), timeout=5)[0] == 200:
                     return self
             except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
                 pass

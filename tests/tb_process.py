@@ -1,4 +1,4 @@
-"""Start the real ``tensorboard`` command on a free loopback port, for end-to-end tests."""
+"""Start the real ``tensorboard`` command on a loopback port the kernel picks, for end-to-end tests."""
 
 from __future__ import annotations
 
@@ -9,10 +9,14 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "scripts"))
+
+from load_test import serving_port  # noqa: E402
 
 
 def free_port() -> int:
@@ -33,59 +37,49 @@ def get_json(url: str, timeout: float = 30) -> tuple[int, dict]:
 def tensorboard(logdir: str, *extra_args: str, startup_seconds: float = 90):
     """Yield the base URL of a running ``tensorboard`` serving ``logdir``; stop it afterwards.
 
-    A free port can be taken by another process (an outgoing connection's ephemeral port)
-    before TensorBoard binds it; then it is started again on another one."""
-    for attempt in range(3):
-        proc, log, base = _start(logdir, extra_args)
-        try:
-            _wait_until_serving(proc, log, base, startup_seconds)
-            break
-        except _PortTaken:
-            _stop(proc, log)
-            if attempt == 2:
-                raise
-        except BaseException:
-            _stop(proc, log)
-            raise
+    It is started with ``--port 0`` and binds a port the kernel picks (:func:`serving_port`)."""
+    proc, log = _start(logdir, extra_args)
+    try:
+        base = _wait_until_serving(proc, log, startup_seconds)
+    except BaseException:
+        _stop(proc, log)
+        raise
     try:
         yield base
     finally:
         _stop(proc, log)
 
 
-class _PortTaken(RuntimeError):
-    pass
-
-
 def _start(logdir: str, extra_args: tuple[str, ...]):
-    port = free_port()
     exe = shutil.which("tensorboard") or os.path.join(os.path.dirname(sys.executable), "tensorboard")
-    log = open(os.path.join(logdir, os.pardir, f"tensorboard-{port}.log"), "w")
+    handle, path = tempfile.mkstemp(prefix="tensorboard-", suffix=".log", dir=os.path.join(logdir, os.pardir))
+    os.close(handle)
+    log = open(path, "w")
     env = dict(os.environ)
     # This checkout's plugin, not whichever copy was last installed in site-packages (the
     # entry point is found through the installed metadata; its modules through the path).
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO, env.get("PYTHONPATH")]))
     proc = subprocess.Popen(
-        [exe, "--logdir", logdir, "--host", "127.0.0.1", "--port", str(port), *extra_args],
+        [exe, "--logdir", logdir, "--host", "127.0.0.1", "--port", "0", *extra_args],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,
     )
-    return proc, log, f"http://127.0.0.1:{port}"
+    return proc, log
 
 
-def _wait_until_serving(proc, log, base: str, startup_seconds: float) -> None:
+def _wait_until_serving(proc, log, startup_seconds: float) -> str:
     deadline = time.monotonic() + startup_seconds
+    port = None
     while True:
         if proc.poll() is not None:
-            with open(log.name) as f:
-                if "could not bind to port" in f.read():
-                    raise _PortTaken(f"the port of {base} was taken; see {log.name}")
             raise RuntimeError(f"tensorboard exited with {proc.returncode}; see {log.name}")
+        port = port or serving_port(log.name)
         try:
-            status, listing = get_json(f"{base}/data/plugins_listing", timeout=5)
-            if status == 200 and "word2vec" in listing:
-                return
+            if port is not None:
+                status, listing = get_json(f"http://127.0.0.1:{port}/data/plugins_listing", timeout=5)
+                if status == 200 and "word2vec" in listing:
+                    return f"http://127.0.0.1:{port}"
         except OSError:
             pass
         if time.monotonic() > deadline:

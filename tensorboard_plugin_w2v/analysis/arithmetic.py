@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tensorboard_plugin_w2v.errors import InvalidArgument
+from tensorboard_plugin_w2v.io import prefetch
 from tensorboard_plugin_w2v.models.norms import ensure_norms, norms_of
 
 if TYPE_CHECKING:
@@ -38,6 +39,8 @@ def check_method(method: str) -> str:
 
 def unit_vector(kv: KeyedVectors, word: str) -> np.ndarray:
     """``kv.get_vector(word, norm=True)``, without making gensim fill every norm first."""
+    if not hasattr(kv, "vectors_ngrams") and word in kv.key_to_index:  # its row only, no read-around
+        prefetch.ask_for_rows(kv.vectors, np.array([kv.get_index(word)]))
     if kv.norms is not None or hasattr(kv, "vectors_ngrams"):
         ensure_norms(kv)
         return kv.get_vector(word, norm=True)

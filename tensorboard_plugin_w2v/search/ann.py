@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from tensorboard_plugin_w2v.io import fileio
+from tensorboard_plugin_w2v.io import fileio, pages, prefetch
 
 LIBRARY = "faiss"
 FORMAT_VERSION = 5  # 5: centres kept as float16 (4: float32 centres; 3: usearch HNSW)
@@ -189,6 +189,7 @@ class AnnIndex:
     def __init__(self, index, path: str | None = None, probes: int = PROBES_DEFAULT, min_candidates: int = 0):
         self._index = index
         self.path = path
+        self._mapped_lists = None  # a mapped index's lists (see candidates)
         self.probes = probes
         # Candidates re-scored per query, at least: 8-bit rounding can put the true neighbours
         # of data with many near-equal distances a little further down (see calibration).
@@ -223,7 +224,25 @@ class AnnIndex:
         """``len(unit_queries) × count`` row numbers, best first; ``-1`` pads missing ones."""
         q = pad(unit_queries, self._index.d)
         set_threads(threads)
+        prefetch.settle(self.path)
+        if self._mapped_lists is not None and prefetch.reaching(self.path):
+            return self._search_asking(q, count)
         _, found = self._index.search(q, count)
+        return found
+
+    def _search_asking(self, q: np.ndarray, count: int) -> np.ndarray:
+        """faiss's search in its two steps (the nearest centres, then their lists), asking the
+        kernel between them for exactly the pages of the visited lists the prefetch has not
+        reached, all at once: each fault in a list would read 8 MB around it."""
+        index, lists = self._index, self._mapped_lists
+        distances, visited = index.quantizer.search(q, index.nprobe)
+        base = int(lists.ptr)
+        for number in np.unique(visited[visited >= 0]).tolist():
+            one = lists.lists.at(number)  # its codes, then its ids, from ``offset``
+            offset, length = int(one.offset), int(one.capacity) * (int(index.code_size) + 8)
+            if prefetch.not_yet_in(self.path, np.array([offset + length]))[0]:
+                pages.ask_for(base + offset, length)
+        _, found = index.search_preassigned(q, count, visited, distances)
         return found
 
     def save(self, path: str) -> None:
@@ -249,5 +268,8 @@ class AnnIndex:
             # 0.4 ms search at 3M × 300, and threads fighting the queries for two cores. The
             # index's pages are brought in once, in the background (:mod:`..io.prefetch`).
             lists.prefetch_nthread = 0
-        return cls(index, path, probes, min_candidates)
+        opened = cls(index, path, probes, min_candidates)
+        if isinstance(lists, faiss.OnDiskInvertedLists):
+            opened._mapped_lists = lists
+        return opened
 

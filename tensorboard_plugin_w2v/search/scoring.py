@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tensorboard_plugin_w2v.io import prefetch
 from tensorboard_plugin_w2v.models.norms import ensure_norms, norms_of
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ def cosines(
     call wakes BLAS's threads again), 2.6× slower at 3M × 300 with 8192-row blocks.
     """
     if rows is not None:
+        if not isinstance(rows, slice):
+            prefetch.ask_for_rows(kv.vectors, rows)  # a mapped matrix's rows, all at once
         return np.dot(kv.vectors[rows], unit_query) / norms_of(kv, rows)
     norms = ensure_norms(kv)
     dists = np.dot(kv.vectors[:limit], unit_query)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,8 +21,10 @@ import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "tests"))
+sys.path.insert(0, os.path.join(REPO, "scripts"))
 
 from frontend_fixtures import make_logdir  # noqa: E402
+from load_test import serving_port  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -40,12 +41,6 @@ SCREENSHOTS = os.path.join(REPO, "test-output", "screenshots")
 PLUGIN_ROUTE = "/data/plugin/word2vec"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _bundle_path() -> str:
     import tensorboard_plugin_w2v
 
@@ -53,13 +48,16 @@ def _bundle_path() -> str:
 
 
 class TensorBoard:
-    """A real TensorBoard process serving ``logdir`` on a free loopback port."""
+    """A real TensorBoard process serving ``logdir`` on a loopback port the kernel picks
+    (``--port 0``; :attr:`port` and :attr:`url` are set once it serves)."""
 
     def __init__(self, logdir: str, workdir: str, path_prefix: str = ""):
         self.logdir = logdir
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}{path_prefix}"
-        self.log_path = os.path.join(workdir, f"tensorboard-{self.port}.log")
+        self.path_prefix = path_prefix
+        self.port: int | None = None
+        self.url = ""
+        handle, self.log_path = tempfile.mkstemp(prefix="tensorboard-", suffix=".log", dir=workdir)
+        os.close(handle)
         cmd = [
             sys.executable,
             "-c",
@@ -67,7 +65,7 @@ class TensorBoard:
             "--logdir",
             logdir,
             "--port",
-            str(self.port),
+            "0",
             "--host",
             "127.0.0.1",
             "--word2vec_cache_dir",
@@ -85,16 +83,20 @@ class TensorBoard:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 break
-            try:
-                with urllib.request.urlopen(self.url + PLUGIN_ROUTE + "/models", timeout=5) as r:
-                    json.load(r)
-                    return
-            except (urllib.error.URLError, ConnectionError, OSError, ValueError):
-                time.sleep(0.5)
+            self.port = self.port or serving_port(self.log_path)
+            if self.port is not None:
+                self.url = f"http://127.0.0.1:{self.port}{self.path_prefix}"
+                try:
+                    with urllib.request.urlopen(self.url + PLUGIN_ROUTE + "/models", timeout=5) as r:
+                        json.load(r)
+                        return
+                except (urllib.error.URLError, ConnectionError, OSError, ValueError):
+                    pass
+            time.sleep(0.5)
         self.stop()
         with open(self.log_path) as f:
             log = f.read()[-4000:]
-        raise RuntimeError(f"TensorBoard did not start on port {self.port}:\n{log}")
+        raise RuntimeError(f"TensorBoard did not start (see {self.log_path}):\n{log}")
 
     def get_json(self, route: str):
         with urllib.request.urlopen(self.url + PLUGIN_ROUTE + route, timeout=30) as r:

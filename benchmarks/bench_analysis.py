@@ -46,10 +46,13 @@ from scipy.linalg import orthogonal_procrustes
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+
+from load_test import cpu_seconds  # noqa: E402
 
 from benchmarks import synth  # noqa: E402
 from tensorboard_plugin_w2v.analysis import weat  # noqa: E402
-from tests.tb_process import get_json, tensorboard  # noqa: E402
+from tests.tb_process import get_json, listener_pid, tensorboard  # noqa: E402
 
 BASE = "/data/plugin/word2vec"
 RUN = "bench"
@@ -102,20 +105,12 @@ def read_through(paths: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def server_cpu_seconds(port: int) -> float:
-    """User + system CPU time of the process listening on ``port`` (the tensorboard started here)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                args = f.read().split(b"\0")
-            if b"--port" in args and args[args.index(b"--port") + 1] == str(port).encode():
-                with open(f"/proc/{pid}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                return (int(fields[11]) + int(fields[12])) / ticks
-        except (OSError, IndexError, ValueError):
-            continue
-    raise RuntimeError(f"no process with --port {port}")
+def server_cpu_seconds(base: str) -> float:
+    """User + system CPU time of the process serving ``base`` (the tensorboard started here)."""
+    seconds = cpu_seconds(listener_pid(base))
+    if seconds is None:
+        raise RuntimeError(f"the process serving {base} is gone")
+    return seconds
 
 
 def straightforward_drift(a: KeyedVectors, b: KeyedVectors, anchors: int = 50_000, top: int = 20):
@@ -257,10 +252,9 @@ def run(args) -> dict:
         # matrices is reported beside it).
         report["page_in_s"] = round(read_through([a_path + ".vectors.npy", b_path + ".vectors.npy"]), 2)
         query = f"{base}{BASE}/drift?run={RUN}&model=a.kv&model2=b.kv"
-        port = int(base.rsplit(":", 1)[1])
-        cpu_before, load_before = server_cpu_seconds(port), os.getloadavg()[0]
+        cpu_before, load_before = server_cpu_seconds(base), os.getloadavg()[0]
         first_s, (status, first) = timed(lambda: get_json(f"{query}&top={MOVED}", timeout=600))
-        first_cpu = server_cpu_seconds(port) - cpu_before
+        first_cpu = server_cpu_seconds(base) - cpu_before
         assert status == 200 and first["cached"] is False, first
         later = []
         for i in range(repeats):

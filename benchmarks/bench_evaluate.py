@@ -288,12 +288,11 @@ def _route_first_evaluation(logdir: str, restrict: int) -> tuple[float, dict]:
         )
         loaded.raise_for_status()
         # Let TensorBoard finish its own start-up work (imports that hold the GIL) first.
-        port = int(base.rsplit(":", 1)[1])
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            before = server_cpu_seconds(port)
+            before = server_cpu_seconds(base)
             time.sleep(1)
-            if server_cpu_seconds(port) - before < 0.05:
+            if server_cpu_seconds(base) - before < 0.05:
                 break
         query = {"run": run, "model": model, "benchmark": "analogies", "restrict_vocab": restrict, "wait": 60}
         started = time.perf_counter()

@@ -94,8 +94,7 @@ class Progress:
         return ahead
 
 
-# Each file being brought in (or left out, :func:`warm`), by the path it was given, its absolute
-# and its real path.
+# Each file a prefetch has started on, by the path it was given, its absolute and its real path.
 _FILES: dict[str, Progress] = {}
 _MEETING = threading.Lock()
 
@@ -132,10 +131,11 @@ def brought_in(path: str) -> bool:
 
 
 def reaching(path: str | None) -> bool:
-    """Whether cold pieces of ``path`` are still being brought in: then a query asks the kernel for exactly the pages it is about to read
-    there (:func:`not_yet_in`), all at once (:func:`pages.ask_for`), instead of faulting on
-    each, which reads 8 MB around it on this disk. Pieces in the page cache are not asked for:
-    asking costs 0.5-0.9 ms per 64 rows even for pages in memory."""
+    """Whether cold pieces of ``path`` are still being brought in (or it has not been looked
+    at yet): then a query asks the kernel for exactly the pages it is about to read there
+    (:func:`not_yet_in`), all at once (:func:`pages.ask_for`), instead of faulting on each,
+    which reads 8 MB around it on this disk. Pieces in the page cache are not asked for: asking
+    costs 0.5-0.9 ms per 64 rows even for pages in memory."""
     progress = _FILES.get(path) if path is not None else None
     return progress is not None and progress.open
 

@@ -14,7 +14,7 @@ import time
 
 import pytest
 from fixtures import REPO, make_client, projector_client, projector_runs
-from tb_process import free_port, get_json
+from tb_process import get_json, serving_port
 
 BASE = "/data/plugin/word2vec"
 GLOVE = {"run": "glove", "model": "glove.6B.50d.kv"}
@@ -131,25 +131,28 @@ def _cmdline(pid: int) -> bytes:
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_demo_stops_tensorboard_when_stopped(tmp_path, signum):
     """A signal to ``w2v-demo`` reaches its TensorBoard child: the port closes and both exit."""
-    port = free_port()
     logdir = str(tmp_path / "logs")
+    log_path = str(tmp_path / "w2v-demo.log")
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.Popen(
+    log = open(log_path, "w")
+    proc = subprocess.Popen(  # --port 0: the kernel picks a free port as TensorBoard binds it
         [sys.executable, "-m", "tensorboard_plugin_w2v.cli.demo", "--logdir", logdir, "--epochs", "1"]
-        + ["--host", "127.0.0.1", "--port", str(port)],
+        + ["--host", "127.0.0.1", "--port", "0"],
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
-        text=True,
     )
+    port = None
     try:
         deadline = time.monotonic() + 240
         while True:
-            assert proc.poll() is None, proc.stdout.read()
+            assert proc.poll() is None, open(log_path).read()[-3000:]
+            port = port or serving_port(log_path)
             try:
-                status, listing = get_json(f"http://127.0.0.1:{port}/data/plugins_listing", timeout=5)
-                if status == 200 and "word2vec" in listing:
-                    break
+                if port is not None:
+                    status, listing = get_json(f"http://127.0.0.1:{port}/data/plugins_listing", timeout=5)
+                    if status == 200 and "word2vec" in listing:
+                        break
             except OSError:
                 pass
             assert time.monotonic() < deadline, "TensorBoard did not start"
@@ -158,7 +161,7 @@ def test_demo_stops_tensorboard_when_stopped(tmp_path, signum):
         assert len(children) == 1
         proc.send_signal(signum)
         code = proc.wait(timeout=60)
-        output = proc.stdout.read()
+        output = open(log_path).read()
         assert code == 0, output[output.find("Fatal") - 200 :][:3000]
         assert not _port_open(port)
         with pytest.raises(ProcessLookupError):
@@ -167,6 +170,7 @@ def test_demo_stops_tensorboard_when_stopped(tmp_path, signum):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        log.close()
 
 
 def test_a_tensorboard_that_does_not_stop_is_killed_after_the_grace_period(tmp_path):

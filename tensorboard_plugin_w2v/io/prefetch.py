@@ -61,7 +61,6 @@ class Progress:
         self.cold: np.ndarray | None = None  # per CHUNK: not in the page cache when looked at
         self.reached = 0  # bytes from the start populated
         self.done = False  # every page brought in
-        self.open = True  # a cold piece lies at or beyond ``reached`` (or none was looked at)
         self.pages_in = threading.Event()  # set once the pages are in or the prefetch ended
         self.reader: int | None = None  # the thread of the first query that met the prefetch
 
@@ -79,10 +78,14 @@ class Progress:
         self.cold[np.asarray(cold, dtype=np.int64) // CHUNK] = True
         self.advance(0)
 
+    @property
+    def open(self) -> bool:
+        """Whether a cold piece lies at or beyond ``reached`` (or none was looked at yet)."""
+        return not self.done and (self.cold is None or bool(self.cold[self.reached // CHUNK :].any()))
+
     def advance(self, reached: int, done: bool = False) -> None:
         self.reached = max(self.reached, reached)
         self.done = self.done or done
-        self.open = not self.done and (self.cold is None or bool(self.cold[self.reached // CHUNK :].any()))
         if not self.open:
             self.pages_in.set()
 
@@ -124,12 +127,6 @@ def settle(path: str | None) -> None:
         progress.pages_in.wait()
 
 
-def brought_in(path: str) -> bool:
-    """Whether a prefetch in this process brought all of ``path``'s pages in."""
-    progress = _FILES.get(path)
-    return progress is not None and progress.done
-
-
 def reaching(path: str | None) -> bool:
     """Whether cold pieces of ``path`` are still being brought in (or it has not been looked
     at yet): then a query asks the kernel for exactly the pages it is about to read there
@@ -159,7 +156,7 @@ def ask_for_rows(matrix: np.ndarray, rows: np.ndarray) -> None:
             pages.ask_for_rows(matrix, rows)
 
 
-def _mappings(path: str, maps: str = "/proc/self/maps") -> list[tuple[int, int, int]]:
+def mapped_ranges(path: str, maps: str = "/proc/self/maps") -> list[tuple[int, int, int]]:
     """``(start, end, file offset)`` of this process's mappings of ``path``."""
     real = os.path.realpath(path)
     out = []
@@ -173,11 +170,6 @@ def _mappings(path: str, maps: str = "/proc/self/maps") -> list[tuple[int, int, 
     except OSError:
         return []
     return out
-
-
-def mapped_ranges(path: str, maps: str = "/proc/self/maps") -> list[tuple[int, int]]:
-    """``(start, end)`` addresses of this process's mappings of ``path``."""
-    return [(start, end) for start, end, _ in _mappings(path, maps)]
 
 
 def _populate(mappings: list[tuple[int, int, int]], progress: Progress, stop: threading.Event | None) -> bool:
@@ -276,7 +268,7 @@ def prefetch(path: str, stop: threading.Event | None = None, progress: Progress 
     try:
         if progress.cold is None:
             progress.look(path)
-        mappings = _mappings(path)
+        mappings = mapped_ranges(path)
         how = None
         if mappings:
             try:

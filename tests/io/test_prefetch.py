@@ -126,9 +126,9 @@ def test_queries_ask_for_the_rows_of_a_file_until_its_prefetch_has_brought_them_
     assert asked == []  # nor about a file left out because it does not fit
     progress = prefetch._track("matrix.npy")  # a prefetch starting, nothing looked at yet
     prefetch.ask_for_rows(matrix, np.array([3, 999]))
-    assert asked == [[3, 999]] and not prefetch.brought_in("matrix.npy")
+    assert asked == [[3, 999]] and not progress.done
     assert prefetch.prefetch("matrix.npy", progress=progress) == "mapped"
-    assert prefetch.brought_in("matrix.npy") and prefetch.brought_in(str(tmp_path / "matrix.npy"))
+    assert progress.done and prefetch._FILES[str(tmp_path / "matrix.npy")] is progress
     prefetch.ask_for_rows(matrix, np.array([4]))
     assert asked == [[3, 999]]
 
@@ -194,5 +194,5 @@ def test_the_first_query_reads_beside_a_prefetch_and_the_next_wait_until_its_pag
     assert prefetch.prefetch(path, progress=progress) == "mapped"
     second.join(5)
     assert not second.is_alive()  # ... until the pages are in
-    assert prefetch.brought_in(path) and float(matrix[299_999].sum()) == 50.0
+    assert prefetch._FILES[path].done and float(matrix[299_999].sum()) == 50.0
     prefetch.settle(path)  # and nobody waits afterwards

@@ -4,14 +4,16 @@
 million-word vocabulary held it for a second, and every request of every TensorBoard plugin
 waited meanwhile. Given a file object instead, the C unpickler asks for each frame of a
 protocol-4 pickle (64 KB; gensim writes protocol 4) with a call to its ``read``. When that
-``read`` is Python code, it hands the GIL to any thread waiting for it (``time.sleep(0)``), so
-the others wait a frame's decoding (about a millisecond), not the whole pickle. Handing over
-alone still left a busy server's request threads half their pace: each came back from its
-socket or BLAS call to find the GIL taken by the next frame. So while requests are being
-answered (:data:`lifecycle.DEMAND`) and the hand-over shows that another thread wanted the GIL,
-decoding also rests (GIL released) nineteen times as long as its last frame took: it keeps
-about a twentieth of the GIL while requests want it, and all of it otherwise (a first load on
-a quiet server, where only the load's own helpers run). Older protocols have no frames (the unpickler
+``read`` is Python code, the interpreter may hand the GIL to a waiting thread there, so the others
+wait at most a frame's decoding (about a millisecond) after the switch interval (5 ms), not the
+whole pickle. While requests are being answered (:data:`lifecycle.DEMAND`), ``read`` also hands
+the GIL over itself (``time.sleep(0)``) after every frame, and if that shows another thread
+wanted it, decoding rests (GIL released) nineteen times as long as its last frame took: it keeps
+about a twentieth of the GIL while requests want it (handing over alone left a busy server's
+request threads half their pace: each came back from its socket or BLAS call to find the GIL
+taken by the next frame). A quiet load keeps all of it: a ``sleep(0)`` after every frame made
+the first load of a 3M-word model 0.3-0.6 s slower on a 2-core VM, where a sleeping core wakes
+slowly. Older protocols have no frames (the unpickler
 would call ``read`` for every opcode), so they are decoded in one call as before.
 
     >>> import pickle
@@ -57,13 +59,15 @@ class _Yielding:
         self._resumed = time.perf_counter()
 
     def read(self, size: int = -1) -> bytes:
-        handed = time.perf_counter()
-        time.sleep(0)  # hand the GIL to a thread waiting for it, if any
-        back = time.perf_counter()
-        if back - handed > CONTENDED and lifecycle.DEMAND.busy():  # requests want it: make way
-            time.sleep(min((handed - self._resumed) * (1 / SHARE - 1), MAX_REST))
+        now = time.perf_counter()
+        if lifecycle.DEMAND.busy():  # requests are being answered
+            time.sleep(0)  # hand the GIL to a thread waiting for it, if any
             back = time.perf_counter()
-        self._resumed = back
+            if back - now > CONTENDED:  # one did: make way
+                time.sleep(min((now - self._resumed) * (1 / SHARE - 1), MAX_REST))
+                back = time.perf_counter()
+            now = back
+        self._resumed = now
         return self._file.read(size)
 
     def readinto(self, buffer) -> int:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from tensorboard_plugin_w2v.io.streamed import StreamedNpy
 
 NORM_CHUNK_ROWS = 8_192  # rows a thread takes at a time
-SCRATCH_BYTES = 1 << 20  # squared rows held at once by each thread: they stay in the CPU cache
+SCRATCH_BYTES = 8 << 20  # squared rows held at once by each thread: they stay in the last-level cache
 
 
 def norms_into(rows: np.ndarray, out: np.ndarray, scratch: np.ndarray | None = None) -> np.ndarray | None:
@@ -106,6 +106,9 @@ class NormsJob:
         """Fill ``norms[start:stop]``; the scratch buffer for the next chunk."""
         return norms_into(self.vectors[start:stop], self.norms[start:stop], scratch)
 
+    def unpickled(self) -> None:
+        """The model these vectors belong to is decoded: the GIL is free for the norms now."""
+
     def background(self, stop: threading.Event | None = None) -> None:
         """A background helper's part: :meth:`work`, with a failure kept for :meth:`result`
         (re-raised in the thread that needs the norms), not raised into the helper's thread."""
@@ -127,21 +130,33 @@ class MappedNormsJob(NormsJob):
     """A :class:`NormsJob` over a memory map whose background thread first has the kernel read
     and map the whole matrix in one call (``madvise(MADV_POPULATE_READ)`` through ctypes, which
     releases the GIL throughout: gensim's unpickling beside it needs the GIL most of the time, and a
-    page fault inside a NumPy loop would hold it too). A helper's chunk is mapped the same way
-    first, and chunks are ``PREFETCH_CHUNK_BYTES`` so the GIL changes hands rarely. The pages
-    stay mapped, so the first query's pass over the matrix takes no page faults. The values are
-    those of :class:`NormsJob`: each row's norm is the same call on the same numbers.
+    page fault inside a NumPy loop would hold it too), then waits for the unpickling to end
+    (:meth:`unpickled`) before it computes: between the unpickler's frames, each of its dozens of
+    NumPy calls per chunk waited for the GIL, so it computed a tenth of the norms during a 3M-word
+    load and made the load 0.3 s slower (and handing the GIL over at every frame for it made the
+    decoding slower still: :mod:`~tensorboard_plugin_w2v.io.unpickling`). A helper's chunk is mapped the same way first, and
+    chunks are ``PREFETCH_CHUNK_BYTES`` so the GIL changes hands rarely. The pages stay mapped,
+    so the first query's pass over the matrix takes no page faults. The values are those of
+    :class:`NormsJob`: each row's norm is the same call on the same numbers.
     """
 
     def __init__(self, vectors: np.ndarray):
         row_bytes = max(1, int(np.prod(vectors.shape[1:])) * vectors.dtype.itemsize)
         super().__init__(vectors, max(NORM_CHUNK_ROWS, PREFETCH_CHUNK_BYTES // row_bytes))
         self._populate = True
+        self._decoded = threading.Event()
+
+    def unpickled(self) -> None:
+        """The model is decoded: the background thread computes the norms from now on."""
+        self._decoded.set()
 
     def background(self, stop: threading.Event | None = None) -> None:
-        """Read and map the whole matrix, then compute chunks (the background thread's part)."""
+        """Read and map the whole matrix, then compute chunks once the model is decoded."""
         if self._populate:
             self._populate = pages.populate_array(self.vectors)
+        while not self._decoded.wait(STOP_POLL_SECONDS):
+            if stop is not None and stop.is_set():
+                return
         super().background(stop)
 
     def _chunk_norms(self, start: int, stop: int, scratch: np.ndarray | None) -> np.ndarray | None:
@@ -151,6 +166,7 @@ class MappedNormsJob(NormsJob):
 
 
 PREFETCH_CHUNK_BYTES = 32 << 20
+STOP_POLL_SECONDS = 0.1  # a waiting background thread notices its group closing this soon
 
 
 class StreamedNormsJob(NormsJob):

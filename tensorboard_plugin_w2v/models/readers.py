@@ -130,7 +130,11 @@ def _unpickle(
     data = streamed.read_file(path)  # not f.read(): see io.streamed
     if mmap and before is not None:
         early = _early_norms(path, suffix, group)
-    loaded = unpickling.loads(data, encoding="latin1")  # gensim's utils.unpickle, yielding the GIL
+    try:
+        loaded = unpickling.loads(data, encoding="latin1")  # gensim's utils.unpickle, yielding the GIL
+    finally:
+        if early is not None:
+            early.unpickled()
     del data
     if fresh is not None:
         _load_specials_read(loaded, path, compress, subname, fresh)

@@ -184,7 +184,7 @@ def test_a_model_is_read_below_the_priority_of_requests(tmp_path, lee_model, mon
     priority unchanged."""
     monkeypatch.setattr(readers, "PREFETCH_MIN_BYTES", 0)  # norms computed while loading
     seen = {}
-    check, background = readers._check_vectors, norms.NormsJob.background
+    check, background = readers._check_vectors, norms.MappedNormsJob.background  # the file is mapped
 
     def checked(path, kv):  # runs in the thread that reads the file
         seen["load"] = (threading.current_thread().name, _nice())
@@ -195,7 +195,7 @@ def test_a_model_is_read_below_the_priority_of_requests(tmp_path, lee_model, mon
         return background(job, stop)
 
     monkeypatch.setattr(readers, "_check_vectors", checked)
-    monkeypatch.setattr(norms.NormsJob, "background", computing)
+    monkeypatch.setattr(norms.MappedNormsJob, "background", computing)
     client, plugin = make_client(lee_logdir(tmp_path, lee_model), cache_dir=str(tmp_path / "cache"), mmap="always")
     mine = _nice()
     assert w2v_get(client, "/neighbors", run="run", model="lee.kv", word="police")["neighbors"]

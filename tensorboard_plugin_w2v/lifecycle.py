@@ -75,6 +75,15 @@ class Closable(Protocol):
     def close(self, timeout: float = ...) -> object: ...
 
 
+def child_environment() -> dict[str, str]:
+    """The environment of a child ``python -m tensorboard_plugin_w2v...``: this one, with the
+    folder this package was imported from first on ``PYTHONPATH`` (a checkout not installed)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
 def lower_priority(nice: int) -> None:
     """Run the calling thread at ``nice`` (0–19) unless it already runs lower. On Linux ``nice``
     applies per thread and the threads it starts (OpenMP's) inherit it; elsewhere, or where

@@ -4,7 +4,8 @@ gensim's ``fill_norms`` is ``np.linalg.norm(vectors, axis=1)``, which squares th
 into a temporary copy (3.6 GB at 3M × 300). :class:`NormsJob` applies the same formula to
 chunks, so the values are identical; any thread that needs the norms computes chunks too
 instead of waiting idle. Each thread squares its rows into one small scratch buffer
-(:func:`norms_into`), so no chunk allocates memory. This is the one place row norms are computed.
+(:func:`norms_into`), so no chunk allocates memory. This is the one place row norms are computed
+(:mod:`~tensorboard_plugin_w2v.models.norms_child` runs it in a child process while a model decodes).
 
     >>> import numpy as np
     >>> v = np.array([[3, 4], [0, 0]], dtype=np.float32)
@@ -14,7 +15,10 @@ instead of waiting idle. Each thread squares its rows into one small scratch buf
 
 from __future__ import annotations
 
+import mmap
 import os
+import subprocess
+import sys
 import threading
 import weakref
 from typing import TYPE_CHECKING
@@ -72,7 +76,8 @@ class NormsJob:
         self.vectors = vectors
         self.chunk_rows = chunk_rows
         self.norms = np.empty(len(vectors), dtype=vectors.dtype)
-        self._next = 0
+        self._next = 0  # the first chunk no thread has taken
+        self._end = len(vectors)  # ... and the end of those left (a child takes chunks from the last)
         self._left = -(-len(vectors) // chunk_rows)
         self._lock = threading.Lock()
         self._done = threading.Event()
@@ -87,7 +92,7 @@ class NormsJob:
         while not self._done.is_set() and not (stop is not None and stop.is_set()):
             with self._lock:
                 start = self._next
-                if start >= len(self.vectors):
+                if start >= self._end:
                     return
                 self._next += self.chunk_rows
             stop_row = min(start + self.chunk_rows, len(self.vectors))
@@ -127,17 +132,22 @@ class NormsJob:
 
 
 class MappedNormsJob(NormsJob):
-    """A :class:`NormsJob` over a memory map whose background thread first has the kernel read
-    and map the whole matrix in one call (``madvise(MADV_POPULATE_READ)`` through ctypes, which
-    releases the GIL throughout: gensim's unpickling beside it needs the GIL most of the time, and a
-    page fault inside a NumPy loop would hold it too), then waits for the unpickling to end
-    (:meth:`unpickled`) before it computes: between the unpickler's frames, each of its dozens of
-    NumPy calls per chunk waited for the GIL, so it computed a tenth of the norms during a 3M-word
-    load and made the load 0.3 s slower (and handing the GIL over at every frame for it made the
-    decoding slower still: :mod:`~tensorboard_plugin_w2v.io.unpickling`). A helper's chunk is mapped the same way first, and
-    chunks are ``PREFETCH_CHUNK_BYTES`` so the GIL changes hands rarely. The pages stay mapped,
-    so the first query's pass over the matrix takes no page faults. The values are those of
-    :class:`NormsJob`: each row's norm is the same call on the same numbers.
+    """A :class:`NormsJob` over a memory map of a model gensim is still unpickling.
+
+    Beside the unpickling, which holds the GIL most of the time, a thread here computing norms
+    waited for the GIL at each of its NumPy calls: it computed a tenth of a 3M-word model's
+    norms during the load and made the load 0.3 s slower (and handing the GIL over at every
+    frame for it made the decoding slower still: :mod:`~tensorboard_plugin_w2v.io.unpickling`).
+    So a child process computes them (:mod:`~tensorboard_plugin_w2v.models.norms_child`: a GIL
+    of its own, the same file through the shared page cache, the same calls and so the same
+    bits), from the last chunk to the first, into shared memory that is this job's
+    :attr:`norms`; the background thread counts each chunk the child reports. Before that it has
+    the kernel read and map the whole matrix in one call (``madvise(MADV_POPULATE_READ)``
+    through ctypes, without the GIL), so the first query's pass over it takes no page faults.
+    This process's threads take chunks from the first: the background thread once the model is
+    decoded (:meth:`unpickled`), a query that needs the norms at once (its chunk mapped the same
+    way first); where no child can run (no ``memfd``, a matrix not stored row by row) they
+    compute every chunk. Chunks are ``PREFETCH_CHUNK_BYTES``, so the GIL changes hands rarely.
     """
 
     def __init__(self, vectors: np.ndarray):
@@ -145,19 +155,82 @@ class MappedNormsJob(NormsJob):
         super().__init__(vectors, max(NORM_CHUNK_ROWS, PREFETCH_CHUNK_BYTES // row_bytes))
         self._populate = True
         self._decoded = threading.Event()
+        self._child = self._start_child()
 
     def unpickled(self) -> None:
         """The model is decoded: the background thread computes the norms from now on."""
         self._decoded.set()
 
     def background(self, stop: threading.Event | None = None) -> None:
-        """Read and map the whole matrix, then compute chunks once the model is decoded."""
+        """Read and map the whole matrix, take the child's chunks as it writes them, then
+        compute what is left once the model is decoded."""
         if self._populate:
             self._populate = pages.populate_array(self.vectors)
+        if self._child is not None:
+            self._follow_child(stop)
         while not self._decoded.wait(STOP_POLL_SECONDS):
             if stop is not None and stop.is_set():
                 return
         super().background(stop)
+
+    def _start_child(self) -> subprocess.Popen | None:
+        """Start :mod:`~tensorboard_plugin_w2v.models.norms_child` on this matrix's file, its
+        norms shared through a ``memfd`` that becomes :attr:`norms`; ``None`` where it cannot
+        run (no ``memfd``, a matrix that is not a plain 2-D float array of a file)."""
+        vectors = self.vectors
+        path = getattr(vectors, "filename", None)
+        if not path or vectors.ndim != 2 or vectors.dtype.kind != "f" or not vectors.flags.c_contiguous:
+            return None
+        base = vectors
+        while getattr(base, "base", None) is not None and isinstance(base.base, np.memmap):
+            base = base.base  # a view: the file offset is its base's plus its own
+        offset = int(getattr(base, "offset", 0)) + (vectors.ctypes.data - base.ctypes.data)
+        try:
+            fd = os.memfd_create("w2v-norms", os.MFD_CLOEXEC)
+        except (AttributeError, OSError):
+            return None
+        try:
+            os.ftruncate(fd, max(1, self.norms.nbytes))
+            shared = mmap.mmap(fd, max(1, self.norms.nbytes))
+            argv = [path, offset, *vectors.shape, vectors.dtype.str, self.chunk_rows, fd]
+            child = subprocess.Popen(
+                [sys.executable, "-m", "tensorboard_plugin_w2v.models.norms_child", *map(str, argv)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                pass_fds=(fd,),
+                env=lifecycle.child_environment(),
+            )
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        self.norms = np.frombuffer(shared, dtype=vectors.dtype)[: len(vectors)]
+        return child
+
+    def _follow_child(self, stop: threading.Event | None) -> None:
+        """Count each chunk the child has written, until the two ends meet or it exits."""
+        child = self._child
+        try:
+            for line in child.stdout:
+                if stop is not None and stop.is_set():
+                    break
+                start = int(line) * self.chunk_rows
+                with self._lock:
+                    if start < self._next:  # a thread here took it too: the two ends met
+                        break
+                    self._end = min(self._end, start)
+                    self._left -= 1
+                    if self._left == 0:
+                        self._done.set()
+                        break
+        except ValueError:  # not a chunk number: stop listening, compute the rest here
+            pass
+        finally:
+            child.kill()
+            child.wait()
+            child.stdout.close()
+            self._child = None
 
     def _chunk_norms(self, start: int, stop: int, scratch: np.ndarray | None) -> np.ndarray | None:
         if self._populate:
@@ -248,9 +321,11 @@ def start_norms(vectors: np.ndarray, group: lifecycle.ThreadGroup | None = None)
     a memory map's pages in large steps without the GIL: see :class:`MappedNormsJob`).
 
     Used on a memory map of a model's vectors opened while gensim is still unpickling the
-    model (one thread: the unpickling keeps a core); the first query's thread joins in with
-    :func:`ensure_norms` once the model is adopted (:func:`adopt_norms`). A closed group's
-    thread stops after its current chunk; whoever needs the norms computes the rest.
+    model (one thread: the unpickling keeps a core); a memory map's norms are computed by a
+    child process meanwhile, and in this process only once told the unpickling has ended
+    (:meth:`NormsJob.unpickled`; see :class:`MappedNormsJob`). The first query's thread
+    joins in with :func:`ensure_norms` once the model is adopted (:func:`adopt_norms`). A
+    closed group's thread stops after its current chunk; whoever needs the norms computes the rest.
     """
     job = MappedNormsJob(vectors) if isinstance(vectors, np.memmap) else NormsJob(vectors)
     return _in_background(job, group)

@@ -54,15 +54,12 @@ def write(folder: str, words, counts, stopped: Callable[[], bool]) -> None:
     del payload
     if counts is not None:
         np.save(os.path.join(folder, COUNTS_IN), np.asarray(counts))
-    package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = dict(os.environ)
-    env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     child = subprocess.Popen(
         [sys.executable, "-m", __name__, folder, str(len(words))],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=env,
+        env=lifecycle.child_environment(),
     )
     while True:
         try:

@@ -1,47 +1,87 @@
-"""The norms a model's load starts early: computed once its vocabulary is decoded, not beside it."""
+"""The norms a large model's load starts early: computed by a child process while the model
+decodes (a thread here would wait for the GIL the decoding holds), and by this process's
+threads once it has."""
 
 from __future__ import annotations
 
 import time
 
 import numpy as np
+import pytest
+from gensim.models import KeyedVectors
 
 from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v.models import norms
 
-
-def _mapped(tmp_path, lee_model) -> np.memmap:
-    np.save(tmp_path / "vectors.npy", lee_model.wv.vectors)
-    return np.load(tmp_path / "vectors.npy", mmap_mode="r")
+ROWS, DIM = 600_000, 50  # 120 MB: four chunks of 32 MB
 
 
-def test_the_early_norms_wait_for_the_decoding_and_then_equal_gensims(tmp_path, lee_model):
-    """Beside gensim's unpickling, each of the norms' NumPy calls waited for the GIL: they made a
-    3M-word load 0.3 s slower and computed a tenth of it. The matrix is mapped meanwhile (no GIL
-    needed); the norms are computed once the model is decoded."""
+@pytest.fixture(scope="module")
+def large(tmp_path_factory):
+    """A 600k × 50 ``KeyedVectors``' matrix saved as ``.npy``, and gensim's own norms of it."""
+    rng = np.random.default_rng(7)
+    kv = KeyedVectors(DIM, count=ROWS)
+    kv.vectors = rng.standard_normal((ROWS, DIM), dtype=np.float32)
+    kv.fill_norms()
+    path = tmp_path_factory.mktemp("norms") / "vectors.npy"
+    np.save(path, kv.vectors)
+    return str(path), kv.norms
+
+
+@pytest.fixture()
+def group():
     group = lifecycle.ThreadGroup("test-norms")
-    try:
-        vectors = _mapped(tmp_path, lee_model)
-        job = norms.start_norms(vectors, group)
-        assert isinstance(job, norms.MappedNormsJob)
-        time.sleep(0.5)  # long enough to map and compute a 1,800-row matrix many times over
-        assert job._left == 1 and not job._done.is_set()
-        job.unpickled()
-        assert job._done.wait(30)
-        expected = lee_model.wv
-        expected.fill_norms(force=True)
-        np.testing.assert_array_equal(job.result(), expected.norms)
-    finally:
-        assert group.close() == []
+    yield group
+    assert group.close() == []
 
 
-def test_a_query_waiting_for_the_norms_computes_them_without_waiting_for_the_decoding(tmp_path, lee_model):
-    """The thread that needs the norms (a query) computes them itself; and a group closed while
-    its norms thread waits for a decoding that never ends stops that thread."""
+def test_a_child_computes_the_norms_while_the_model_decodes(large, group):
+    """Nobody here computes before the decoding ends, and the norms are complete anyway: the
+    child computed every chunk, bit for bit gensim's."""
+    path, expected = large
+    job = norms.start_norms(np.load(path, mmap_mode="r"), group)
+    assert isinstance(job, norms.MappedNormsJob) and job.chunk_rows * 4 >= ROWS > job.chunk_rows * 3
+    assert job._done.wait(60), "the child did not finish the norms"
+    np.testing.assert_array_equal(job.result(), expected)
+
+
+def test_a_query_and_the_child_meet_in_the_middle(large, group):
+    """A query needing the norms at once takes chunks from the first while the child takes them
+    from the last; each chunk is counted once and the norms are gensim's."""
+    path, expected = large
+    job = norms.start_norms(np.load(path, mmap_mode="r"), group)
+    np.testing.assert_array_equal(job.result(), expected)
+    assert job._left == 0
+
+
+def test_a_child_that_dies_leaves_its_chunks_to_this_process(large, group):
+    path, expected = large
+    job = norms.start_norms(np.load(path, mmap_mode="r"), group)
+    job._child.kill()
+    job.unpickled()
+    np.testing.assert_array_equal(job.result(), expected)
+
+
+def test_without_a_child_the_norms_wait_for_the_decoding(tmp_path, group):
+    """A matrix the child cannot read as rows (Fortran order) has its norms computed here, once
+    the decoding has ended: beside gensim's unpickling, each NumPy call waited for the GIL, and
+    the thread made a 3M-word load 0.3 s slower while computing a tenth of its norms."""
+    vectors = np.asfortranarray(np.random.default_rng(3).standard_normal((2000, 20), dtype=np.float32))
+    np.save(tmp_path / "f.npy", vectors)
+    job = norms.start_norms(np.load(tmp_path / "f.npy", mmap_mode="r"), group)
+    assert job._child is None
+    time.sleep(0.5)  # long enough to compute 2,000 norms many times over
+    assert job._left == 1 and not job._done.is_set()
+    job.unpickled()
+    assert job._done.wait(30)
+    np.testing.assert_array_equal(job.result(), np.linalg.norm(vectors, axis=1))
+
+
+def test_a_closed_group_stops_a_norms_thread_waiting_for_a_decoding(tmp_path):
     group = lifecycle.ThreadGroup("test-norms")
-    vectors = _mapped(tmp_path, lee_model)
-    job = norms.start_norms(vectors, group)
-    np.testing.assert_array_equal(job.result(), np.linalg.norm(lee_model.wv.vectors, axis=1))
+    vectors = np.asfortranarray(np.ones((100, 4), dtype=np.float32))
+    np.save(tmp_path / "f.npy", vectors)
+    norms.start_norms(np.load(tmp_path / "f.npy", mmap_mode="r"), group)
     started = time.monotonic()
     assert group.close() == []
     assert time.monotonic() - started < 2

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import select
 import subprocess
 import sys
 import threading
@@ -209,28 +210,39 @@ class MappedNormsJob(NormsJob):
         return child
 
     def _follow_child(self, stop: threading.Event | None) -> None:
-        """Count each chunk the child has written, until the two ends meet or it exits."""
-        child = self._child
+        """Count each chunk the child has written, until the two ends meet, it exits, or
+        ``stop`` is set (then it is killed; this process computes the rest)."""
+        child, pending = self._child, b""
         try:
-            for line in child.stdout:
-                if stop is not None and stop.is_set():
-                    break
-                start = int(line) * self.chunk_rows
-                with self._lock:
-                    if start < self._next:  # a thread here took it too: the two ends met
-                        break
-                    self._end = min(self._end, start)
-                    self._left -= 1
-                    if self._left == 0:
-                        self._done.set()
-                        break
-        except ValueError:  # not a chunk number: stop listening, compute the rest here
+            fd = child.stdout.fileno()
+            while not (stop is not None and stop.is_set()):
+                if not select.select([fd], [], [], STOP_POLL_SECONDS)[0]:
+                    continue
+                data = os.read(fd, 4096)
+                if not data:
+                    return  # it exited
+                *lines, pending = (pending + data).split(b"\n")
+                if not all(self._child_wrote(int(line)) for line in lines):
+                    return
+        except (OSError, ValueError):  # a broken pipe or not a chunk number: compute the rest here
             pass
         finally:
             child.kill()
             child.wait()
             child.stdout.close()
             self._child = None
+
+    def _child_wrote(self, chunk: int) -> bool:
+        """Count ``chunk`` as computed; whether the child has more to do."""
+        start = chunk * self.chunk_rows
+        with self._lock:
+            if start < self._next:  # a thread here took it too: the two ends met
+                return False
+            self._end = min(self._end, start)
+            self._left -= 1
+            if self._left == 0:
+                self._done.set()
+            return self._left > 0
 
     def _chunk_norms(self, start: int, stop: int, scratch: np.ndarray | None) -> np.ndarray | None:
         if self._populate:

@@ -4,6 +4,8 @@ threads once it has."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 import numpy as np
@@ -85,3 +87,18 @@ def test_a_closed_group_stops_a_norms_thread_waiting_for_a_decoding(tmp_path):
     started = time.monotonic()
     assert group.close() == []
     assert time.monotonic() - started < 2
+
+
+def test_a_closed_group_stops_the_child(large):
+    """Closing the load's thread group kills the child (here one frozen mid-way) and ends the
+    thread following it; the norms are then computed here by whoever needs them."""
+    path, expected = large
+    group = lifecycle.ThreadGroup("test-norms")
+    job = norms.start_norms(np.load(path, mmap_mode="r"), group)
+    child = job._child
+    os.kill(child.pid, signal.SIGSTOP)  # it will never report a chunk
+    started = time.monotonic()
+    assert group.close() == []
+    assert time.monotonic() - started < 2
+    assert child.wait(10) == -signal.SIGKILL and job._child is None
+    np.testing.assert_array_equal(job.result(), expected)

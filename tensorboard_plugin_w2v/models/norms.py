@@ -169,7 +169,7 @@ class MappedNormsJob(NormsJob):
             self._populate = pages.populate_array(self.vectors)
         if self._child is not None:
             self._follow_child(stop)
-        while not self._decoded.wait(STOP_POLL_SECONDS):
+        while not self._done.is_set() and not self._decoded.wait(STOP_POLL_SECONDS):
             if stop is not None and stop.is_set():
                 return
         super().background(stop)
@@ -202,7 +202,7 @@ class MappedNormsJob(NormsJob):
                 pass_fds=(fd,),
                 env=lifecycle.child_environment(),
             )
-        except OSError:
+        except (OSError, ValueError, subprocess.SubprocessError):  # no child: this process computes them
             return None
         finally:
             os.close(fd)

@@ -105,8 +105,14 @@ class NormsJob:
                 raise
             with self._lock:
                 self._left -= 1
-                if self._left == 0:
+                finished = self._left == 0
+                if finished:
                     self._done.set()
+            if finished:
+                self._finished()
+
+    def _finished(self) -> None:
+        """Called once by the thread that computed the last chunk."""
 
     def _chunk_norms(self, start: int, stop: int, scratch: np.ndarray | None) -> np.ndarray | None:
         """Fill ``norms[start:stop]``; the scratch buffer for the next chunk."""
@@ -231,6 +237,13 @@ class MappedNormsJob(NormsJob):
             child.wait()
             child.stdout.close()
             self._child = None
+
+    def _finished(self) -> None:
+        """This process computed the last chunk: the child has nothing left to do (and the
+        thread following it ends, letting its map of the matrix go)."""
+        child = self._child
+        if child is not None:
+            child.kill()
 
     def _child_wrote(self, chunk: int) -> bool:
         """Count ``chunk`` as computed; whether the child has more to do."""

@@ -153,7 +153,7 @@ def test_building_makes_no_float_copy_of_the_mapped_matrix(tmp_path_factory):
 
 def test_the_matrix_stays_mapped_once_after_the_norms_are_computed(tmp_path, hard_path, monkeypatch):
     """The loader computes the norms on a memory map of its own while gensim unpickles; once
-    they are in, that second map goes (else resident memory counts the matrix twice)."""
+    they are in, that second map goes at once (else resident memory counts the matrix twice)."""
     from tensorboard_plugin_w2v.models import readers
     from tensorboard_plugin_w2v.models.norms import ensure_norms
 
@@ -163,7 +163,10 @@ def test_the_matrix_stays_mapped_once_after_the_norms_are_computed(tmp_path, har
     model = store.get(version)
     ensure_norms(model.kv)
     assert np.array_equal(model.kv.norms, np.linalg.norm(model.kv.vectors, axis=1))
-    gc.collect()
+    deadline = time.monotonic() + 5  # the thread that followed the norms' child ends first
+    while len(prefetch.mapped_ranges(hard_path + ".vectors.npy")) > 1 and time.monotonic() < deadline:
+        gc.collect()
+        time.sleep(0.01)
     assert len(prefetch.mapped_ranges(hard_path + ".vectors.npy")) == 1
 
 

@@ -12,7 +12,7 @@ wanted it, decoding rests (GIL released) nineteen times as long as its last fram
 about a twentieth of the GIL while requests want it (handing over alone left a busy server's
 request threads half their pace: each came back from its socket or BLAS call to find the GIL
 taken by the next frame). A quiet load keeps all of it: a ``sleep(0)`` after every frame made
-the first load of a 3M-word model 0.3-0.6 s slower on a 2-core VM, where a sleeping core wakes
+the first load of a 3M-word model 0.25-0.6 s slower on a 2-core VM, where a sleeping core wakes
 slowly. Older protocols have no frames (the unpickler
 would call ``read`` for every opcode), so they are decoded in one call as before.
 

@@ -104,12 +104,16 @@ class NormsJob:
                 self._done.set()
                 raise
             with self._lock:
-                self._left -= 1
-                finished = self._left == 0
-                if finished:
-                    self._done.set()
+                finished = self._count_chunk()
             if finished:
                 self._finished()
+
+    def _count_chunk(self) -> bool:
+        """Count one more chunk computed (the lock held); whether it was the last."""
+        self._left -= 1
+        if self._left == 0:
+            self._done.set()
+        return self._left == 0
 
     def _finished(self) -> None:
         """Called once by the thread that computed the last chunk."""
@@ -252,10 +256,7 @@ class MappedNormsJob(NormsJob):
             if start < self._next:  # a thread here took it too: the two ends met
                 return False
             self._end = min(self._end, start)
-            self._left -= 1
-            if self._left == 0:
-                self._done.set()
-            return self._left > 0
+            return not self._count_chunk()
 
     def _chunk_norms(self, start: int, stop: int, scratch: np.ndarray | None) -> np.ndarray | None:
         if self._populate:

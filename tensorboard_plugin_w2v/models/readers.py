@@ -20,7 +20,7 @@ from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v import metadata as md
 from tensorboard_plugin_w2v.errors import ModelLoadError
 from tensorboard_plugin_w2v.io import prefetch, streamed, unpickling
-from tensorboard_plugin_w2v.models import convert, faults, vocabulary
+from tensorboard_plugin_w2v.models import convert, deferred_index, faults, vocabulary
 from tensorboard_plugin_w2v.models.model import LoadedModel
 from tensorboard_plugin_w2v.models.model import file_label as _label
 from tensorboard_plugin_w2v.models.norms import adopt_norms, start_norms
@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 EMPTY_LABEL = "<Empty Line>"
 PREFETCH_MIN_BYTES = 256 << 20  # vectors from this size get their norms computed while loading
+DEFER_MIN_WORDS = 100_000  # vocabularies from this size get their key_to_index after the load
 
 
 def _early_norms(path: str, sidecar: str, group: lifecycle.ThreadGroup | None):
@@ -131,7 +132,7 @@ def _unpickle(
     if mmap and before is not None:
         early = _early_norms(path, suffix, group)
     try:
-        loaded = unpickling.loads(data, encoding="latin1")  # gensim's utils.unpickle, yielding the GIL
+        loaded = _decode(data, _sidecar_rows(path, suffix), group)
     finally:
         if early is not None:
             early.unpickled()
@@ -143,6 +144,34 @@ def _unpickle(
     if before is None or _vectors_stamp(path, suffix) != before:
         return loaded, None, None
     return loaded, before, early
+
+
+def _decode(data, rows: int, group: lifecycle.ThreadGroup | None):
+    """gensim's ``utils.unpickle`` of ``data``, yielding the GIL; a vocabulary of ``rows`` words
+    from :data:`DEFER_MIN_WORDS` is decoded without its ``key_to_index``, which is built after
+    the load (:mod:`.deferred_index`): the first answers need only the list of words."""
+    skipped = unpickling.without_key_index(data, rows) if rows >= DEFER_MIN_WORDS else None
+    if skipped is not None:
+        loaded = unpickling.loads(skipped, encoding="latin1")
+        kv = getattr(loaded, "wv", loaded)
+        words = getattr(kv, "index_to_key", None)
+        if getattr(kv, "key_to_index", None) == {} and type(words) is list and len(words) == rows:
+            deferred_index.defer(kv, group or lifecycle.LIBRARY)
+            return loaded
+        del loaded  # not the layout it seemed to be: decode it whole
+    return unpickling.loads(data, encoding="latin1")
+
+
+def _sidecar_rows(path: str, suffix: str) -> int:
+    """The rows of the vectors' ``.npy`` sidecar, read from its header; 0 without one."""
+    try:
+        with open(f"{path}.{suffix}.npy", "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+            shape = read[version](f)[0]
+    except (OSError, ValueError, KeyError):
+        return 0
+    return int(shape[0]) if len(shape) == 2 else 0
 
 
 def _load_specials_read(obj, fname: str, compress: bool, subname, fresh) -> None:

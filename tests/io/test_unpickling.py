@@ -14,6 +14,7 @@ import pytest
 from fixtures import longest_pause
 from gensim.models import KeyedVectors
 
+from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v.io import streamed, unpickling
 from tensorboard_plugin_w2v.models import loading
 from tensorboard_plugin_w2v.server import inflight
@@ -105,10 +106,71 @@ def test_a_quiet_decoding_keeps_the_gil_between_frames(monkeypatch):
             sleeps.append(seconds)
         real_sleep(seconds)
 
-    monkeypatch.setattr(unpickling.time, "sleep", counted)
+    monkeypatch.setattr(lifecycle.time, "sleep", counted)
     assert unpickling.loads(data)["words"][-1] == "w199999"
     assert sleeps == []
     with inflight.REQUESTS, inflight.REQUESTS:  # two requests in flight: the server is busy
         assert unpickling.loads(data)["words"][0] == "w0"
     frames = len(data) // (64 << 10)  # the C pickler's frames are about 64 KB
     assert sleeps.count(0) >= frames > 10
+
+
+def _vocabulary_pickle(folder, words: list[str]) -> bytes:
+    """The pickle gensim saves for a KeyedVectors of ``words``, its vectors in a sidecar."""
+    kv = KeyedVectors(3)
+    kv.add_vectors(words, np.arange(3 * len(words), dtype=np.float32).reshape(-1, 3))
+    kv.set_vecattr(words[0], "count", 7)
+    kv.save(str(folder / "v.kv"), sep_limit=0)
+    return (folder / "v.kv").read_bytes()
+
+
+def _same_state(decoded, whole) -> None:
+    for name, value in whole.__dict__.items():
+        if name != "key_to_index":
+            got = decoded.__dict__[name]
+            assert str(got) == str(value) if name == "expandos" else got == value, name
+    np.testing.assert_array_equal(decoded.expandos["count"], whole.expandos["count"])
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        [f"w{i}" for i in range(10)],  # the dict within one frame
+        [f"{i * 2654435761 % 2**32:08x}é{i}" for i in range(150_000)],  # across many frames
+        # keys as words (not the interned key objects, as a corpus' words are not), an unframed word
+        ["_".join(["key", "to", "index"]), "".join(["nor", "ms"]), "x" * 70_000, "}", *map(str, range(5_000))],
+    ],
+    ids=["one-frame", "many-frames", "awkward-words"],
+)
+def test_a_dict_left_out_decodes_as_empty_and_the_rest_as_before(tmp_path, words):
+    data = _vocabulary_pickle(tmp_path, words)
+    skipped = unpickling.without_key_index(data, len(words))
+    assert skipped is not None and sum(map(len, skipped)) < len(data)
+    decoded, whole = unpickling.loads(skipped), pickle.loads(data)
+    assert decoded.key_to_index == {} and whole.key_to_index == {w: i for i, w in enumerate(words)}
+    assert decoded.index_to_key == words
+    _same_state(decoded, whole)
+    joined = b"".join(skipped)
+    assert pickle.loads(joined).index_to_key == words  # the frames are sound for either unpickler
+    assert pickle._loads(joined).index_to_key == words  # the pure-Python one checks them strictly
+
+
+def test_a_pickle_of_another_layout_is_left_whole(tmp_path):
+    """Anything but ``{index_to_key[i]: i}`` as gensim writes it is decoded whole."""
+    words = [f"w{i}" for i in range(3_000)]
+    data = _vocabulary_pickle(tmp_path, words)
+    assert unpickling.without_key_index(data, len(words)) is not None
+    assert unpickling.without_key_index(data, len(words) - 1) is None
+    assert unpickling.without_key_index(data[:-5000], len(words)) is None  # truncated
+    kv = KeyedVectors.load(str(tmp_path / "v.kv"))
+    assert unpickling.without_key_index(pickle.dumps(kv, protocol=2), len(words)) is None
+    inline = unpickling.without_key_index(pickle.dumps(kv, protocol=4), len(words))  # vectors inside
+    np.testing.assert_array_equal(unpickling.loads(inline).vectors, kv.vectors)
+    kv.key_to_index["w7"], kv.key_to_index["w8"] = 8, 7  # not the rows of the list
+    kv.save(str(tmp_path / "swapped.kv"), sep_limit=0)
+    assert unpickling.without_key_index((tmp_path / "swapped.kv").read_bytes(), len(words)) is None
+    kv.key_to_index = {"".join(["w", w[1:]]): i for i, w in enumerate(words)}  # equal words, other objects
+    kv.save(str(tmp_path / "copies.kv"), sep_limit=0)
+    assert unpickling.without_key_index((tmp_path / "copies.kv").read_bytes(), len(words)) is None
+    shared = _vocabulary_pickle(tmp_path, ["key_to_index", *words])  # the key's own object: a reference
+    assert unpickling.without_key_index(shared, len(words) + 1) is None

@@ -17,7 +17,8 @@ plugin's first ``neighbors`` answer in-process (``load_model`` + the query), and
 ``tensorboard`` command over a socket (started with an empty cache folder and its heavy imports
 warmed; the page cache is dropped just before the request), for a settled file and a freshly
 written one (modified a moment ago, so it is served from a private copy). Medians over repeats,
-with the machine load beside them. Models are generated once under ``--data``.
+with the machine load beside them. Every first answer is compared with gensim's ``most_similar``
+(the same words in the same order, the same similarities): ``answers_equal_gensim``. Models are generated once under ``--data``.
 
 Every one of them meets memory in the same state (``--memory``). A page the system has not
 touched lately can cost far more to touch again than to read from disk: a virtual machine that
@@ -237,7 +238,9 @@ if what == "gensim":
     drop_page_cache(matrix)
     t = time.perf_counter()
     kv = KeyedVectors.load(path, mmap="r")
-    print(json.dumps({{"seconds": time.perf_counter() - t}}))
+    seconds = time.perf_counter() - t
+    answer = [[w, s] for w, s in kv.most_similar(word, topn=10)] if sys.argv[4:] == ["answer"] else None
+    print(json.dumps({{"seconds": seconds, "neighbors": answer}}))
 else:
     from tensorboard_plugin_w2v.analysis import queries
     from tensorboard_plugin_w2v.models import loading
@@ -247,7 +250,8 @@ else:
     model = loading.load_model(path, cache_dir=cache, mmap_policy=policy)
     loaded = time.perf_counter() - t
     found = queries.neighbors(model.kv, word, k=10)
-    print(json.dumps({{"seconds": time.perf_counter() - t, "load_seconds": loaded, "answer": found[0].word}}))
+    seconds = time.perf_counter() - t
+    print(json.dumps({{"seconds": seconds, "load_seconds": loaded, "neighbors": [[n.word, n.similarity] for n in found]}}))
 """
 
 
@@ -271,7 +275,8 @@ def _first_answer_socket(path: str, args, fresh: bool) -> dict:
             time.sleep(WARM_UP_SECONDS)
             dropped = drop_page_cache(matrix_of(path))
             seconds, data = _get(f"{base}{BASE}/neighbors?run=run&model={name}&word=w123&k=10")
-        return {"seconds": seconds, "dropped": dropped, "exact": data["exact"], "answer": data["neighbors"][0]["word"]}
+        neighbors = [[n["word"], n["similarity"]] for n in data["neighbors"]]
+        return {"seconds": seconds, "dropped": dropped, "exact": data["exact"], "neighbors": neighbors}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -300,6 +305,8 @@ def bench_cold(args) -> dict:
     runs: dict[str, list[float]] = {
         k: [] for k in ("read", "dd", "gensim_load", "in_process_settled", "in_process_fresh", "socket_settled", "socket_fresh")
     }
+    reference = _child("gensim", path, "w123", "answer")["neighbors"]  # gensim's most_similar
+    mismatches: list[dict] = []
     for i in range(args.repeats):
         drop_page_cache(vectors)
         runs["read"].append(_read_seconds(vectors))
@@ -308,8 +315,11 @@ def bench_cold(args) -> dict:
         runs["gensim_load"].append(_child("gensim", path, "w123")["seconds"])
         for fresh in (False, True):
             kind = "fresh" if fresh else "settled"
-            runs[f"in_process_{kind}"].append(_first_answer_in_process(path, args, fresh)["seconds"])
-            runs[f"socket_{kind}"].append(_first_answer_socket(path, args, fresh)["seconds"])
+            for where, first_answer in (("in_process", _first_answer_in_process), ("socket", _first_answer_socket)):
+                found = first_answer(path, args, fresh)
+                runs[f"{where}_{kind}"].append(found["seconds"])
+                if not _same_answer(found["neighbors"], reference):
+                    mismatches.append({"run": f"{where}_{kind}", "repeat": i + 1, "neighbors": found["neighbors"]})
         print(f"repeat {i + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in runs.items()), file=sys.stderr)
     med = {k: round(statistics.median(v), 3) for k, v in runs.items()}
     floor = max(med["read"], med["gensim_load"])
@@ -321,8 +331,17 @@ def bench_cold(args) -> dict:
     # The same against dd's read of the matrix (often faster than read()'s on this kind of disk).
     dd_floor = max(med["dd"], med["gensim_load"])
     out["ratio_to_dd_bound"] = {k: round(med[k] / dd_floor, 2) for k in answers}
+    out["answers_equal_gensim"] = not mismatches  # every first answer, words and similarities
+    out["mismatches"] = mismatches
     out["load_after"] = _load()
     return out
+
+
+def _same_answer(found: list, reference: list) -> bool:
+    """The same words in the same order, with gensim's similarities (to float32 precision)."""
+    return [w for w, _ in found] == [w for w, _ in reference] and all(
+        abs(a - b) <= 1e-6 * max(1.0, abs(b)) for (_, a), (_, b) in zip(found, reference, strict=True)
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,12 +21,14 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from tensorboard_plugin_w2v import lifecycle
 
 CHUNK = 16_384  # words added to the dict between two chances for requests (about 5 ms)
 SCAN_SECONDS = 0.1  # lookups by scanning the list, in all; later ones wait for the dict
+AFTER_SECONDS = 30.0  # the longest the build waits for what it was told to wait for
+POLL_SECONDS = 0.1  # ... noticing its group closing this soon
 _MISSING = object()
 
 
@@ -100,14 +102,20 @@ class DeferredIndex(Mapping):
         return (dict, (self.table(),))
 
 
-def defer(kv, group: lifecycle.ThreadGroup | None) -> DeferredIndex:
+def defer(kv, group: lifecycle.ThreadGroup | None, after: Callable[[float], bool] | None = None) -> DeferredIndex:
     """Give ``kv`` (whose ``index_to_key`` is a list) a :class:`DeferredIndex` and build its
     dict in a thread of ``group`` (here and now if ``group`` is ``None``), which then replaces it
-    as ``kv.key_to_index``."""
+    as ``kv.key_to_index``. The thread first waits up to :data:`AFTER_SECONDS` for ``after``
+    (e.g. the model's norms, :meth:`NormsJob.wait`): the first answer needs those, and the
+    cores, more than the dict."""
     index = DeferredIndex(kv.index_to_key)
     kv.key_to_index = index
 
     def run(stop: threading.Event | None = None) -> None:
+        deadline = time.monotonic() + AFTER_SECONDS
+        while after is not None and not after(POLL_SECONDS) and time.monotonic() < deadline:
+            if stop is not None and stop.is_set():
+                return
         try:
             table = index.build(stop, lifecycle.GilShare())
         except lifecycle.Stopped:

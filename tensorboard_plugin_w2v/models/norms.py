@@ -133,6 +133,10 @@ class NormsJob:
         except BaseException:  # noqa: BLE001 - kept in self._error by work()
             pass
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait (without helping) until the norms are computed or failed; whether they are."""
+        return self._done.wait(timeout)
+
     def result(self) -> np.ndarray:
         """Help until every chunk is taken, wait for the others, and return the norms."""
         self.work()

@@ -6,7 +6,9 @@ tenth of a 3M-word model's norms during the load and slowed the decoding down. A
 GIL of its own. It maps the same file (the page cache is shared), computes each chunk's norms
 with :func:`~tensorboard_plugin_w2v.models.norms.norms_into` (the same calls on the same
 numbers, so the same bits), from the last chunk to the first, into shared memory the parent
-maps (a ``memfd`` passed by descriptor), and prints each chunk's number once it is written. The
+maps (a ``memfd`` passed by descriptor), and prints each chunk's number once it is written.
+Only finished values are written there, so a chunk the parent computed too (where they meet)
+only ever holds the same bits. The
 parent's threads take chunks from the first (:class:`~tensorboard_plugin_w2v.models.norms.MappedNormsJob`),
 and the two meet.
 
@@ -32,11 +34,14 @@ def main(argv: list[str]) -> int:
     vectors = np.memmap(path, dtype=np.dtype(dtype), mode="r", offset=int(offset), shape=(rows, columns))
     shared = mmap.mmap(int(fd), rows * vectors.dtype.itemsize)
     out = np.frombuffer(shared, dtype=vectors.dtype)
-    scratch = None
+    scratch, finished = None, np.empty(chunk_rows, dtype=vectors.dtype)
     for chunk in reversed(range(-(-rows // chunk_rows))):
         start, stop = chunk * chunk_rows, min(rows, (chunk + 1) * chunk_rows)
         pages.populate_array(vectors[start:stop])  # read in large steps, not page by page
-        scratch = norms_into(vectors[start:stop], out[start:stop], scratch)
+        # Computed aside, then copied: the parent may have computed this chunk already and be
+        # reading it, and a reduction's output holds zeros and partial sums until it is done.
+        scratch = norms_into(vectors[start:stop], finished[: stop - start], scratch)
+        out[start:stop] = finished[: stop - start]
         try:
             print(chunk, flush=True)
         except BrokenPipeError:  # the parent has what it needs

@@ -132,7 +132,7 @@ def _unpickle(
     if mmap and before is not None:
         early = _early_norms(path, suffix, group)
     try:
-        loaded = _decode(data, _sidecar_rows(path, suffix), group)
+        loaded = _decode(data, _sidecar_rows(path, suffix), group, early)
     finally:
         if early is not None:
             early.unpickled()
@@ -146,17 +146,18 @@ def _unpickle(
     return loaded, before, early
 
 
-def _decode(data, rows: int, group: lifecycle.ThreadGroup | None):
+def _decode(data, rows: int, group: lifecycle.ThreadGroup | None, early=None):
     """gensim's ``utils.unpickle`` of ``data``, yielding the GIL; a vocabulary of ``rows`` words
     from :data:`DEFER_MIN_WORDS` is decoded without its ``key_to_index``, which is built after
-    the load (:mod:`.deferred_index`): the first answers need only the list of words."""
+    the load (:mod:`.deferred_index`) once the ``early`` norms are computed: the first answers
+    need only the list of words, the norms and the cores."""
     skipped = unpickling.without_key_index(data, rows) if rows >= DEFER_MIN_WORDS else None
     if skipped is not None:
         loaded = unpickling.loads(skipped, encoding="latin1")
         kv = getattr(loaded, "wv", loaded)
         words = getattr(kv, "index_to_key", None)
         if getattr(kv, "key_to_index", None) == {} and type(words) is list and len(words) == rows:
-            deferred_index.defer(kv, group or lifecycle.LIBRARY)
+            deferred_index.defer(kv, group or lifecycle.LIBRARY, early.wait if early is not None else None)
             return loaded
         del loaded  # not the layout it seemed to be: decode it whole
     return unpickling.loads(data, encoding="latin1")

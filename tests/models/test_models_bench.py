@@ -33,3 +33,4 @@ def test_quick_models_benchmark_runs(tmp_path, capsys):
     cold = report["cold"]
     assert not cold["page_cache_dropped"]
     assert all(len(v) == 1 and v[0] > 0 for v in cold["seconds"].values())
+    assert cold["answers_equal_gensim"], cold["mismatches"]  # in-process and over the socket, settled and fresh

@@ -4,8 +4,11 @@ threads once it has."""
 
 from __future__ import annotations
 
+import mmap
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -102,3 +105,28 @@ def test_a_closed_group_stops_the_child(large):
     assert time.monotonic() - started < 2
     assert child.wait(10) == -signal.SIGKILL and job._child is None
     np.testing.assert_array_equal(job.result(), expected)
+
+
+def test_the_child_only_ever_writes_finished_norms(large):
+    """Where the two ends meet, the child computes chunks this process has computed and may be
+    reading: they must only ever hold the norms (a reduction's output holds zeros and partial
+    sums until it is done; a child killed then left zeros that a query divided by)."""
+    path, expected = large
+    vectors = np.load(path, mmap_mode="r")
+    fd = os.memfd_create("test-norms")
+    os.ftruncate(fd, expected.nbytes)
+    shared = np.frombuffer(mmap.mmap(fd, expected.nbytes), dtype=np.float32)
+    shared[:] = expected  # as if this process had computed every chunk
+    argv = [path, vectors.offset, ROWS, DIM, vectors.dtype.str, 10_000, fd]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tensorboard_plugin_w2v.models.norms_child", *map(str, argv)],
+        stdout=subprocess.PIPE, pass_fds=(fd,), text=True,
+    )
+    os.close(fd)
+    looks = 0
+    while child.poll() is None:
+        np.testing.assert_array_equal(shared, expected)
+        looks += 1
+    assert child.wait() == 0 and looks > 10
+    assert child.stdout.read().split() == [str(c) for c in reversed(range(ROWS // 10_000))]
+    np.testing.assert_array_equal(shared, expected)

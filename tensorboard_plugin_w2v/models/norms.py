@@ -170,6 +170,7 @@ class MappedNormsJob(NormsJob):
         super().__init__(vectors, max(NORM_CHUNK_ROWS, PREFETCH_CHUNK_BYTES // row_bytes))
         self._populate = True
         self._decoded = threading.Event()
+        self._shared = False
         self._child = self._start_child()
 
     def unpickled(self) -> None:
@@ -221,6 +222,7 @@ class MappedNormsJob(NormsJob):
         finally:
             os.close(fd)
         self.norms = np.frombuffer(shared, dtype=vectors.dtype)[: len(vectors)]
+        self._shared = True  # written by the child too, even once it has gone
         return child
 
     def _follow_child(self, stop: threading.Event | None) -> None:
@@ -265,7 +267,15 @@ class MappedNormsJob(NormsJob):
     def _chunk_norms(self, start: int, stop: int, scratch: np.ndarray | None) -> np.ndarray | None:
         if self._populate:
             self._populate = pages.populate_array(self.vectors[start:stop])  # unsupported (old kernel): plain faults from now on
-        return super()._chunk_norms(start, stop, scratch)
+        if not self._shared:
+            return super()._chunk_norms(start, stop, scratch)
+        # Where the two ends meet, the child may be copying its norms of this very chunk into
+        # the shared ones: a reduction accumulating there in place would add to them (a block
+        # of a 3M-word model's norms came out wrong). Computed aside and copied, as the child's.
+        finished = np.empty(stop - start, dtype=self.norms.dtype)
+        scratch = norms_into(self.vectors[start:stop], finished, scratch)
+        self.norms[start:stop] = finished
+        return scratch
 
 
 PREFETCH_CHUNK_BYTES = 32 << 20

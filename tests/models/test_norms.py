@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -130,3 +131,22 @@ def test_the_child_only_ever_writes_finished_norms(large):
     assert child.wait() == 0 and looks > 10
     assert child.stdout.read().split() == [str(c) for c in reversed(range(ROWS // 10_000))]
     np.testing.assert_array_equal(shared, expected)
+
+
+def test_this_process_only_writes_finished_norms_where_the_child_writes(large, group, monkeypatch):
+    """Where the two ends meet, both compute one chunk, and the child copies its norms into the
+    shared ones while this process computes them. A reduction here into the shared norms took
+    the square root of the child's values (a block came out wrong in two of eight loads of a
+    3M-word model): this process computes aside too, and only copies finished norms there."""
+    path, expected = large
+    job = norms.start_norms(np.load(path, mmap_mode="r"), group)
+    into_shared, real = [], norms.norms_into
+
+    def watched(rows, out, scratch=None):
+        into_shared.append(np.shares_memory(out, job.norms))
+        return real(rows, out, scratch)
+
+    monkeypatch.setattr(norms, "norms_into", watched)
+    job.unpickled()
+    np.testing.assert_array_equal(job.result(), expected)
+    assert into_shared and not any(into_shared)

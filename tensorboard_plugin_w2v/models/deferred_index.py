@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Mapping
 
 from tensorboard_plugin_w2v import lifecycle
 
-CHUNK = 16_384  # words added to the dict between two chances for requests (about 5 ms)
+CHUNK = 4_096  # words added to the dict between two chances for requests (about 2 ms)
 SCAN_SECONDS = 0.1  # lookups by scanning the list, in all; later ones wait for the dict
 AFTER_SECONDS = 30.0  # the longest the build waits for what it was told to wait for
 POLL_SECONDS = 0.1  # ... noticing its group closing this soon

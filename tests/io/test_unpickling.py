@@ -48,6 +48,21 @@ def test_every_pickle_protocol_is_decoded_as_pickle_decodes_it(tmp_path, protoco
     assert decoded["big"] == value["big"] and decoded["n"] == 3
 
 
+@pytest.mark.parametrize("cut", [1, 9, 4096, 65_537])
+def test_a_pickle_in_parts_is_read_across_them(cut):
+    """Buffers read one after the other (as :func:`unpickling.without_key_index` gives them),
+    cut anywhere: inside an opcode, a frame header or a frame."""
+    value = {"words": [f"w{i}" for i in range(30_000)], "counts": np.arange(9), "big": b"y" * 100_000}
+    data = pickle.dumps(value, protocol=4)
+    view = memoryview(data)
+    parts = tuple(view[i : i + cut] for i in range(0, len(data), cut)) if cut < 100 else (view[:cut], b"", view[cut:])
+    decoded = unpickling.loads(parts)
+    assert decoded["words"] == value["words"] and decoded["big"] == value["big"]
+    np.testing.assert_array_equal(decoded["counts"], value["counts"])
+    reader = unpickling._Yielding((b"first line\nsec", b"ond\n", b"", b"rest"))
+    assert [reader.readline(), reader.readline(), reader.read(2), reader.read()] == [b"first line\n", b"second\n", b"re", b"st"]
+
+
 @pytest.mark.parametrize("answering", [True, False], ids=["requests", "other-threads"])
 def test_while_requests_want_the_gil_decoding_keeps_a_small_share_of_it(answering):
     """Three threads answering requests (Python work between short waits, as a request's

@@ -43,6 +43,14 @@ HEADER_BYTES = 1 << 16  # more than any .npy header gensim or numpy writes
 _FLAG_REFUSED = {errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL, errno.ENOSYS}
 
 
+def npy_header(f) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """``(shape, fortran_order, dtype)`` from the header of the ``.npy`` file ``f`` is at the
+    start of, leaving ``f`` at its data; ``ValueError`` if it is not one."""
+    version = np.lib.format.read_magic(f)
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    return read_header(f)
+
+
 class StreamedNpy:
     """One ``.npy`` file's array, in anonymous memory that :meth:`run` fills.
 
@@ -56,9 +64,7 @@ class StreamedNpy:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         try:
             head = io.BytesIO(os.pread(fd, HEADER_BYTES, 0))
-            version = np.lib.format.read_magic(head)
-            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            shape, fortran, dtype = read_header(head)
+            shape, fortran, dtype = npy_header(head)
             if dtype.hasobject:
                 raise ValueError(f"{path} holds Python objects, not numbers")
             status = os.fstat(fd)

@@ -30,7 +30,13 @@ FRAMED_PROTOCOL = 4
 _FRAME = pickle.FRAME[0]
 # Opcodes a protocol-4 pickler writes outside frames (objects larger than a frame), with the
 # size of their length field.
-_UNFRAMED = {b"B"[0]: 4, b"X"[0]: 4, pickle.BINBYTES8[0]: 8, pickle.BINUNICODE8[0]: 8, pickle.BYTEARRAY8[0]: 8}
+_UNFRAMED = {
+    pickle.BINBYTES[0]: 4,
+    pickle.BINUNICODE[0]: 4,
+    pickle.BINBYTES8[0]: 8,
+    pickle.BINUNICODE8[0]: 8,
+    pickle.BYTEARRAY8[0]: 8,
+}
 _BATCH = 1000  # entries between MARK and SETITEMS, as the pickler batches them
 _CHECKED = 64 * _BATCH  # entries compared at a time
 _HEAD_BYTES = 1 << 20  # at most this much pickle before the list of words, walked op by op

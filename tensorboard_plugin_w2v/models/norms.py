@@ -70,6 +70,17 @@ def norms_into(rows: np.ndarray, out: np.ndarray, scratch: np.ndarray | None = N
     return scratch
 
 
+def finished_norms_into(rows: np.ndarray, out: np.ndarray, scratch: np.ndarray | None = None) -> np.ndarray | None:
+    """:func:`norms_into`, computed aside and then copied, so ``out`` only ever holds finished
+    norms: for shared norms that another process may be reading, or writing the same values
+    into (a reduction's output holds zeros and partial sums until it is done, and one working
+    in place took the square root of values copied in meanwhile)."""
+    finished = np.empty(len(rows), dtype=out.dtype)
+    scratch = norms_into(rows, finished, scratch)
+    out[:] = finished
+    return scratch
+
+
 class NormsJob:
     """The norms of every row of ``vectors``, computed chunk by chunk by whichever threads help."""
 
@@ -170,7 +181,6 @@ class MappedNormsJob(NormsJob):
         super().__init__(vectors, max(NORM_CHUNK_ROWS, PREFETCH_CHUNK_BYTES // row_bytes))
         self._populate = True
         self._decoded = threading.Event()
-        self._shared = False
         self._child = self._start_child()
 
     def unpickled(self) -> None:
@@ -222,7 +232,6 @@ class MappedNormsJob(NormsJob):
         finally:
             os.close(fd)
         self.norms = np.frombuffer(shared, dtype=vectors.dtype)[: len(vectors)]
-        self._shared = True  # written by the child too, even once it has gone
         return child
 
     def _follow_child(self, stop: threading.Event | None) -> None:
@@ -267,15 +276,9 @@ class MappedNormsJob(NormsJob):
     def _chunk_norms(self, start: int, stop: int, scratch: np.ndarray | None) -> np.ndarray | None:
         if self._populate:
             self._populate = pages.populate_array(self.vectors[start:stop])  # unsupported (old kernel): plain faults from now on
-        if not self._shared:
-            return super()._chunk_norms(start, stop, scratch)
         # Where the two ends meet, the child may be copying its norms of this very chunk into
-        # the shared ones: a reduction accumulating there in place would add to them (a block
-        # of a 3M-word model's norms came out wrong). Computed aside and copied, as the child's.
-        finished = np.empty(stop - start, dtype=self.norms.dtype)
-        scratch = norms_into(self.vectors[start:stop], finished, scratch)
-        self.norms[start:stop] = finished
-        return scratch
+        # the shared ones (a block of a 3M-word model's norms once came out wrong there).
+        return finished_norms_into(self.vectors[start:stop], self.norms[start:stop], scratch)
 
 
 PREFETCH_CHUNK_BYTES = 32 << 20

@@ -4,7 +4,7 @@ gensim's unpickling of a large vocabulary holds this process's GIL for seconds, 
 computing the norms beside it waited for the GIL at each of its NumPy calls: it computed a
 tenth of a 3M-word model's norms during the load and slowed the decoding down. A child has a
 GIL of its own. It maps the same file (the page cache is shared), computes each chunk's norms
-with :func:`~tensorboard_plugin_w2v.models.norms.norms_into` (the same calls on the same
+with :func:`~tensorboard_plugin_w2v.models.norms.finished_norms_into` (the same calls on the same
 numbers, so the same bits), from the last chunk to the first, into shared memory the parent
 maps (a ``memfd`` passed by descriptor), and prints each chunk's number once it is written.
 Only finished values are written there, so a chunk the parent computed too (where they meet)
@@ -24,7 +24,7 @@ import numpy as np
 
 from tensorboard_plugin_w2v import lifecycle
 from tensorboard_plugin_w2v.io import pages
-from tensorboard_plugin_w2v.models.norms import norms_into
+from tensorboard_plugin_w2v.models.norms import finished_norms_into
 
 
 def main(argv: list[str]) -> int:
@@ -34,14 +34,12 @@ def main(argv: list[str]) -> int:
     vectors = np.memmap(path, dtype=np.dtype(dtype), mode="r", offset=int(offset), shape=(rows, columns))
     shared = mmap.mmap(int(fd), rows * vectors.dtype.itemsize)
     out = np.frombuffer(shared, dtype=vectors.dtype)
-    scratch, finished = None, np.empty(chunk_rows, dtype=vectors.dtype)
+    scratch = None
     for chunk in reversed(range(-(-rows // chunk_rows))):
         start, stop = chunk * chunk_rows, min(rows, (chunk + 1) * chunk_rows)
         pages.populate_array(vectors[start:stop])  # read in large steps, not page by page
-        # Computed aside, then copied: the parent may have computed this chunk already and be
-        # reading it, and a reduction's output holds zeros and partial sums until it is done.
-        scratch = norms_into(vectors[start:stop], finished[: stop - start], scratch)
-        out[start:stop] = finished[: stop - start]
+        # The parent may have computed this chunk already and be reading it: finished norms only.
+        scratch = finished_norms_into(vectors[start:stop], out[start:stop], scratch)
         try:
             print(chunk, flush=True)
         except BrokenPipeError:  # the parent has what it needs

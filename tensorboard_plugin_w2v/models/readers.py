@@ -167,10 +167,8 @@ def _sidecar_rows(path: str, suffix: str) -> int:
     """The rows of the vectors' ``.npy`` sidecar, read from its header; 0 without one."""
     try:
         with open(f"{path}.{suffix}.npy", "rb") as f:
-            version = np.lib.format.read_magic(f)
-            read = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-            shape = read[version](f)[0]
-    except (OSError, ValueError, KeyError):
+            shape = streamed.npy_header(f)[0]
+    except (OSError, ValueError):
         return 0
     return int(shape[0]) if len(shape) == 2 else 0
 
